@@ -1,1 +1,122 @@
-int main(void){return 0;}
+/* main.c - junction: reads the configuration, starts the media worker and serves HTTP. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/config.h"
+#include "app/whip.h"
+#include "app/worker.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "dtls/dtls.h"
+#include "signal/http.h"
+#include "srtp/srtp.h"
+
+static http_server *running_server;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running_server) http_server_stop(running_server);
+}
+
+static int start(app *a, char *err, size_t err_cap)
+{
+    const config *c = &a->cfg;
+    if (j_srtp_global_init() != J_OK) {
+        snprintf(err, err_cap, "cannot initialise libsrtp2");
+        return J_ECRYPTO;
+    }
+    int rc = c->dtls_cert[0] ? dtls_cert_load(&a->cert, c->dtls_cert, c->dtls_key)
+                             : dtls_cert_generate(&a->cert);
+    if (rc != J_OK) {
+        snprintf(err, err_cap, "cannot %s the DTLS certificate%s%s: %s",
+                 c->dtls_cert[0] ? "load" : "generate", c->dtls_cert[0] ? " " : "",
+                 c->dtls_cert, j_strerror(rc));
+        return rc;
+    }
+    a->dtls = dtls_ctx_new(a->cert);
+    if (!a->dtls) {
+        snprintf(err, err_cap, "cannot create the DTLS context");
+        return J_ECRYPTO;
+    }
+    j_addr media;
+    if (j_addr_parse(&media, c->media_listen, (uint16_t)c->media_port) != J_OK) {
+        snprintf(err, err_cap, "media.listen '%s' is not an IP address", c->media_listen);
+        return J_EINVAL;
+    }
+    engine_config ec = {
+        .dtls = a->dtls,
+        .consent_timeout_us = (uint64_t)c->consent_timeout_s * 1000000u,
+        .publisher_max_bitrate = (uint32_t)c->publisher_max_bitrate,
+        .max_sessions = c->max_sessions,
+        .max_viewers_per_stream = c->max_viewers_per_stream,
+    };
+    a->worker = worker_start(&ec, &media, err, err_cap);
+    if (!a->worker) return J_EIO;
+    j_addr_set_port(&media, worker_media_port(a->worker));
+    return app_set_candidates(a, &media, c->media_public_ips, err, err_cap);
+}
+
+int main(int argc, char **argv)
+{
+    static app a;
+    char err[512] = "";
+    config_defaults(&a.cfg);
+    int rc = config_load(&a.cfg, argc, argv, err, sizeof err);
+    if (rc == 1) return 0;
+    if (rc != J_OK) {
+        fprintf(stderr, "junction: %s\n", err);
+        return 2;
+    }
+    int level = j_log_parse_level(a.cfg.log_level);
+    if (level < 0) {
+        fprintf(stderr, "junction: log.level must be error, warn, info, debug or trace\n");
+        return 2;
+    }
+    j_log_set_level((j_log_level)level);
+
+    if (start(&a, err, sizeof err) != J_OK) {
+        J_ERROR("main", "%s", err);
+        app_shutdown(&a);
+        return 1;
+    }
+    http_route routes[APP_MAX_ROUTES];
+    size_t n_routes = app_routes(&a, routes, APP_MAX_ROUTES);
+    http_config hc = {
+        .listen_addr = a.cfg.http_listen,
+        .port = a.cfg.http_port,
+        .max_body = a.cfg.http_max_body,
+        .idle_timeout_s = a.cfg.http_idle_timeout_s,
+        .cors_origin = a.cfg.http_cors_origin,
+    };
+    running_server = http_server_new(&hc, routes, n_routes);
+    if (!running_server) {
+        J_ERROR("main", "cannot start the HTTP server on %s:%d", hc.listen_addr, hc.port);
+        app_shutdown(&a);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char cand[J_ADDR_STRLEN];
+    J_INFO("main", "junction %s: web app and WHIP/WHEP on http://%s:%d/, media on UDP %s",
+           JUNCTION_VERSION, a.cfg.http_listen, http_server_port(running_server),
+           j_addr_str(&a.candidates[0], cand));
+    if (!a.cfg.publish_token[0] || !a.cfg.view_token[0])
+        J_INFO("main", "open mode: %s%s%s need no token (set auth.publish_token / "
+                       "auth.view_token to require one)",
+               a.cfg.publish_token[0] ? "" : "publishing", (!a.cfg.publish_token[0] && !a.cfg.view_token[0]) ? " and " : "",
+               a.cfg.view_token[0] ? "" : "viewing");
+    rc = http_server_run(running_server);
+    J_INFO("main", "shutting down");
+    http_server_free(running_server);
+    running_server = NULL;
+    app_shutdown(&a);
+    return rc == J_OK ? 0 : 1;
+}

@@ -1,0 +1,24 @@
+# Thin front-end over Meson + Ninja. The two commands that do everything:
+#   make run    install build dependencies, build, start the server (http://127.0.0.1:8080/)
+#   make test   install test dependencies, build (normal + ASan/UBSan), run every test
+ARGS ?=
+
+.PHONY: all run test deps clean
+
+all: build/build.ninja
+	ninja -C build
+
+build/build.ninja:
+	meson setup build
+
+deps:
+	scripts/install-deps.sh
+
+run: deps all
+	./build/junction $(ARGS)
+
+test:
+	scripts/run-tests.sh
+
+clean:
+	rm -rf build build-asan

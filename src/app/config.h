@@ -1,0 +1,49 @@
+/* config.h - Junction's settings: defaults < config file < environment < flags.
+ *
+ * Every setting has one name used three ways: "http.port" in the file
+ * (`http.port = 8080`), JUNCTION_HTTP_PORT in the environment, and --http-port
+ * on the command line. docs/CONFIG.md lists them all; `junction --help` too.
+ */
+#ifndef J_APP_CONFIG_H
+#define J_APP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_PUBLIC_IPS 4
+
+typedef struct config {
+    char http_listen[64];
+    int http_port;
+    size_t http_max_body;
+    int http_idle_timeout_s;
+    char http_cors_origin[128];
+    char media_listen[64];
+    int media_port;
+    char media_public_ips[256]; /* comma-separated; empty = interface addresses */
+    int workers;
+    char log_level[16];
+    char publish_token[128]; /* empty = publishing is open */
+    char view_token[128];    /* empty = viewing is open */
+    char dtls_cert[256];     /* PEM paths; empty = generate at start-up */
+    char dtls_key[256];
+    int consent_timeout_s;
+    int publisher_max_bitrate; /* bits/s advertised to publishers (REMB) */
+    int max_sessions;
+    int max_viewers_per_stream;
+} config;
+
+/* config_defaults - fill c with the embedded defaults (localhost, no external services). */
+void config_defaults(config *c);
+
+/* config_load - apply, in order, a config file (--config PATH or JUNCTION_CONFIG),
+ * JUNCTION_* environment variables and command-line flags. Writes a message to
+ * err and returns a negative J_E* code on a bad file, value or flag. Returns 1
+ * when --help or --version was handled (the caller exits 0). */
+int config_load(config *c, int argc, char **argv, char *err, size_t err_cap);
+
+/* config_usage - print every setting with its default and description. */
+void config_usage(const char *prog);
+
+#endif

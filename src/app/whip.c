@@ -1,0 +1,332 @@
+/* whip.c - WHIP/WHEP session resources, the stats API and the routes table. */
+#include "app/whip.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "crypto/crypto.h"
+#include "ice/ice.h"
+#include "sdp/sdp.h"
+
+#define ANSWER_CAP (64 * 1024)
+#define SESSION_ID_LEN 16
+
+int app_set_candidates(app *a, const j_addr *media, const char *public_ips, char *err,
+                       size_t err_cap)
+{
+    a->n_candidates = 0;
+    if (public_ips && *public_ips) {
+        char list[256];
+        snprintf(list, sizeof list, "%s", public_ips);
+        char *save = NULL;
+        for (char *tok = strtok_r(list, ", ", &save); tok && a->n_candidates < APP_MAX_CANDIDATES;
+             tok = strtok_r(NULL, ", ", &save)) {
+            if (j_addr_parse(&a->candidates[a->n_candidates], tok, j_addr_port(media)) != J_OK) {
+                snprintf(err, err_cap, "media.public_ips: '%s' is not an IP address", tok);
+                return J_EINVAL;
+            }
+            a->n_candidates++;
+        }
+    } else {
+        a->n_candidates = j_local_addresses(media, a->candidates, APP_MAX_CANDIDATES);
+    }
+    if (a->n_candidates == 0) {
+        snprintf(err, err_cap, "no address to advertise for media: set media.public_ips");
+        return J_EINVAL;
+    }
+    return J_OK;
+}
+
+void app_shutdown(app *a)
+{
+    worker_stop(a->worker);
+    a->worker = NULL;
+    dtls_ctx_free(a->dtls);
+    a->dtls = NULL;
+    dtls_cert_free(a->cert);
+    a->cert = NULL;
+}
+
+/* Stream names are URL path segments: keep them to a safe alphabet. */
+static bool valid_name(const char *s, size_t len)
+{
+    if (len == 0 || len >= SFU_STREAM_NAME_LEN) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
+    return true;
+}
+
+/* Split "/whip/{stream}[/{session}]" after the prefix. Returns false when malformed. */
+static bool split_path(const char *path, const char *prefix, char *stream, char *session)
+{
+    const char *p = path + strlen(prefix);
+    const char *slash = strchr(p, '/');
+    size_t stream_len = slash ? (size_t)(slash - p) : strlen(p);
+    if (!valid_name(p, stream_len)) return false;
+    memcpy(stream, p, stream_len);
+    stream[stream_len] = '\0';
+    session[0] = '\0';
+    if (!slash) return true;
+    const char *s = slash + 1;
+    size_t session_len = strlen(s);
+    if (!valid_name(s, session_len) || session_len >= PEER_ID_LEN) return false;
+    memcpy(session, s, session_len + 1);
+    return true;
+}
+
+/* Bearer check in constant time; an empty configured token means open access. */
+static bool authorized(const char *token, const http_request *req)
+{
+    if (!token[0]) return true;
+    const char *h = req->authorization;
+    if (strncasecmp(h, "Bearer ", 7) != 0) return false;
+    h += 7;
+    size_t n = strlen(token);
+    return strlen(h) == n && j_ct_equal((const uint8_t *)h, (const uint8_t *)token, n);
+}
+
+typedef struct add_call {
+    const peer_params *params;
+    int result;
+} add_call;
+
+static void do_add(engine *e, void *arg)
+{
+    add_call *c = arg;
+    c->result = engine_add_session(e, c->params, j_now_us());
+}
+
+typedef struct remove_call {
+    peer_role role;
+    const char *stream, *id;
+    int result;
+} remove_call;
+
+static void do_remove(engine *e, void *arg)
+{
+    remove_call *c = arg;
+    c->result = engine_remove_session(e, c->role, c->stream, c->id);
+}
+
+typedef struct resource {
+    app *a;
+    peer_role role;
+    const char *prefix; /* "/whip/" or "/whep/" */
+} resource;
+
+static void create_session(const resource *r, const http_request *req, http_reply *rep)
+{
+    app *a = r->a;
+    const char *token = r->role == PEER_PUBLISHER ? a->cfg.publish_token : a->cfg.view_token;
+    if (!authorized(token, req)) {
+        http_reply_header(rep, "WWW-Authenticate", "Bearer");
+        http_reply_error(rep, 401, "unauthorized", "a valid bearer token is required");
+        return;
+    }
+    char stream[SFU_STREAM_NAME_LEN], session[PEER_ID_LEN];
+    if (!split_path(req->path, r->prefix, stream, session) || session[0]) {
+        http_reply_error(rep, 404, "not found",
+                         "POST to /whip/{stream} or /whep/{stream}; stream names use "
+                         "letters, digits, '-', '_' and '.', at most 64");
+        return;
+    }
+    if (strncasecmp(req->content_type, "application/sdp", 15) != 0) {
+        http_reply_error(rep, 415, "unsupported media type",
+                         "the offer must be sent as Content-Type: application/sdp");
+        return;
+    }
+    char detail[256] = "";
+    sdp_session *offer = malloc(sizeof *offer);
+    sdp_negotiated *neg = malloc(sizeof *neg);
+    char *answer = malloc(ANSWER_CAP);
+    if (!offer || !neg || !answer) {
+        http_reply_error(rep, 503, "out of memory", NULL);
+        goto done;
+    }
+    int rc = sdp_parse(offer, (const char *)req->body, req->body_len, detail, sizeof detail);
+    if (rc != J_OK) {
+        J_INFO("whip", "%s %s from %s: bad SDP: %s", req->method, req->path, req->peer_ip, detail);
+        http_reply_error(rep, 400, "malformed SDP offer", detail);
+        goto done;
+    }
+    sdp_policy policy = {
+        .audio_codecs = SDP_CODEC_OPUS,
+        .video_codecs = SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264,
+        .video_rtx = false,
+        .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR |
+                   (r->role == PEER_PUBLISHER ? SDP_FB_REMB : 0),
+        .ext_recv = SDP_EXT_BIT(SDP_EXT_MID) | SDP_EXT_BIT(SDP_EXT_AUDIO_LEVEL) |
+                    SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION),
+        .ext_send = SDP_EXT_BIT(SDP_EXT_MID) | SDP_EXT_BIT(SDP_EXT_AUDIO_LEVEL) |
+                    SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION),
+        .can_receive = r->role == PEER_PUBLISHER,
+        .can_send = r->role == PEER_VIEWER,
+    };
+    rc = sdp_negotiate(offer, &policy, neg, detail, sizeof detail);
+    if (rc != J_OK) {
+        J_INFO("whip", "%s %s from %s: offer refused: %s", req->method, req->path, req->peer_ip,
+               detail);
+        http_reply_error(rep, rc == J_EUNSUPPORTED ? 406 : 400, "offer not acceptable", detail);
+        goto done;
+    }
+
+    char ufrag[ICE_UFRAG_LEN + 1], pwd[ICE_PWD_LEN + 1], id[SESSION_ID_LEN + 1];
+    ice_lite_generate_credentials(ufrag, pwd);
+    j_random_token(id, SESSION_ID_LEN);
+    peer_params pp = {.role = r->role, .id = id, .stream_name = stream, .local_ufrag = ufrag,
+                      .local_pwd = pwd, .neg = neg};
+    sdp_answer_params ap;
+    memset(&ap, 0, sizeof ap);
+    ap.session_id = ((uint64_t)j_random_u32() << 31) ^ j_random_u32();
+    ap.ice_ufrag = ufrag;
+    ap.ice_pwd = pwd;
+    ap.fingerprint = dtls_cert_fingerprint(a->cert);
+    ap.ice_lite = true;
+    for (int i = 0; i < a->n_candidates && i < SDP_MAX_ANSWER_CANDIDATES; i++)
+        ap.candidates[ap.candidate_count++].addr = a->candidates[i];
+    char cname[SESSION_ID_LEN + 1];
+    j_random_token(cname, SESSION_ID_LEN);
+    if (r->role == PEER_VIEWER) {
+        bool have[SFU_KINDS] = {false, false};
+        for (int i = 0; i < neg->media_count; i++) {
+            int kind = sfu_kind_from_sdp(neg->media[i].kind);
+            if (!neg->media[i].accepted || kind < 0 || have[kind]) continue;
+            have[kind] = true;
+            pp.send_ssrc[kind] = j_random_u32() | 1u; /* never 0, which means "none" */
+            ap.send[i] = (sdp_send_track){.ssrc = pp.send_ssrc[kind], .cname = cname,
+                                          .stream_id = stream,
+                                          .track_id = kind == SFU_AUDIO ? "audio" : "video"};
+        }
+    }
+    int alen = sdp_write_answer(offer, neg, &ap, answer, ANSWER_CAP);
+    if (alen < 0) {
+        http_reply_error(rep, 500, "cannot write the SDP answer", j_strerror(alen));
+        goto done;
+    }
+    add_call call = {.params = &pp, .result = J_ESTATE};
+    if (worker_call(a->worker, do_add, &call) != J_OK) {
+        http_reply_error(rep, 503, "shutting down", NULL);
+        goto done;
+    }
+    if (call.result == J_ESTATE) {
+        http_reply_error(rep, 409, "stream already has a publisher",
+                         "end the current WHIP session (DELETE) or publish to another stream");
+        goto done;
+    }
+    if (call.result == J_ELIMIT) {
+        http_reply_error(rep, 503, "session limit reached",
+                         "limits.max_sessions or limits.max_viewers_per_stream");
+        goto done;
+    }
+    if (call.result != J_OK) {
+        http_reply_error(rep, 503, "cannot create the session", j_strerror(call.result));
+        goto done;
+    }
+    J_INFO("whip", "%s session %s created for stream '%s' from %s",
+           r->role == PEER_PUBLISHER ? "WHIP" : "WHEP", id, stream, req->peer_ip);
+    http_reply_text(rep, 201, "application/sdp", answer, (size_t)alen);
+    snprintf(rep->location, sizeof rep->location, "%s%s/%s", r->prefix, stream, id);
+done:
+    free(offer);
+    free(neg);
+    free(answer);
+}
+
+static void session_post(void *ctx, const http_request *req, http_reply *rep)
+{
+    create_session(ctx, req, rep);
+}
+
+static void session_delete(void *ctx, const http_request *req, http_reply *rep)
+{
+    const resource *r = ctx;
+    const char *token = r->role == PEER_PUBLISHER ? r->a->cfg.publish_token : r->a->cfg.view_token;
+    if (!authorized(token, req)) {
+        http_reply_header(rep, "WWW-Authenticate", "Bearer");
+        http_reply_error(rep, 401, "unauthorized", "a valid bearer token is required");
+        return;
+    }
+    char stream[SFU_STREAM_NAME_LEN], session[PEER_ID_LEN];
+    if (!split_path(req->path, r->prefix, stream, session) || !session[0]) {
+        http_reply_error(rep, 404, "unknown session", "DELETE the Location returned by POST");
+        return;
+    }
+    remove_call call = {.role = r->role, .stream = stream, .id = session, .result = J_ENOTFOUND};
+    if (worker_call(r->a->worker, do_remove, &call) != J_OK) {
+        http_reply_error(rep, 503, "shutting down", NULL);
+        return;
+    }
+    if (call.result != J_OK) {
+        http_reply_error(rep, 404, "unknown session", "no such session on this stream");
+        return;
+    }
+    J_INFO("whip", "session %s of stream '%s' ended by DELETE from %s", session, stream,
+           req->peer_ip);
+    http_reply_text(rep, 200, "application/json", "{}", 2);
+}
+
+static void session_patch(void *ctx, const http_request *req, http_reply *rep)
+{
+    (void)ctx;
+    (void)req;
+    /* RFC 9725 §4.3.1: a server without trickle ICE / ICE restart answers 405. */
+    http_reply_header(rep, "Allow", "POST, DELETE, OPTIONS");
+    http_reply_error(rep, 405, "trickle ICE is not supported",
+                     "send the offer with all candidates gathered");
+}
+
+typedef struct stats_call {
+    json_t *stats;
+} stats_call;
+
+static void do_stats(engine *e, void *arg)
+{
+    ((stats_call *)arg)->stats = engine_stats(e, j_now_us());
+}
+
+static void api_stats(void *ctx, const http_request *req, http_reply *rep)
+{
+    (void)req;
+    app *a = ctx;
+    stats_call call = {NULL};
+    if (worker_call(a->worker, do_stats, &call) != J_OK || !call.stats) {
+        http_reply_error(rep, 503, "shutting down", NULL);
+        return;
+    }
+    http_reply_json(rep, 200, call.stats);
+}
+
+static void api_health(void *ctx, const http_request *req, http_reply *rep)
+{
+    (void)ctx;
+    (void)req;
+    http_reply_json(rep, 200, json_pack("{s:s, s:s}", "status", "ok", "version", JUNCTION_VERSION));
+}
+
+size_t app_routes(app *a, http_route *routes, size_t max)
+{
+    static resource whip, whep;
+    whip = (resource){.a = a, .role = PEER_PUBLISHER, .prefix = "/whip/"};
+    whep = (resource){.a = a, .role = PEER_VIEWER, .prefix = "/whep/"};
+    const http_route table[] = {
+        {"POST", "/whip/", session_post, &whip},
+        {"DELETE", "/whip/", session_delete, &whip},
+        {"PATCH", "/whip/", session_patch, &whip},
+        {"POST", "/whep/", session_post, &whep},
+        {"DELETE", "/whep/", session_delete, &whep},
+        {"PATCH", "/whep/", session_patch, &whep},
+        {"GET", "/api/stats", api_stats, a},
+        {"GET", "/api/health", api_health, a},
+        {"GET", "/", http_static_handler, NULL},
+    };
+    size_t n = sizeof table / sizeof table[0];
+    if (n > max) n = max;
+    memcpy(routes, table, n * sizeof table[0]);
+    return n;
+}

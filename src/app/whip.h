@@ -1,0 +1,35 @@
+/* whip.h - the HTTP face of Junction: WHIP (RFC 9725), WHEP, the API and the web app.
+ *
+ * Handlers run on the HTTP thread. SDP is parsed and negotiated there (pure
+ * functions); the session itself is created on the media worker through
+ * worker_call, then the answer is written back.
+ */
+#ifndef J_APP_WHIP_H
+#define J_APP_WHIP_H
+
+#include "app/config.h"
+#include "app/worker.h"
+#include "dtls/dtls.h"
+#include "signal/http.h"
+
+#define APP_MAX_ROUTES 16
+#define APP_MAX_CANDIDATES 8
+
+typedef struct app {
+    config cfg;
+    worker *worker;    /* owned */
+    dtls_cert *cert;   /* owned */
+    dtls_ctx *dtls;    /* owned */
+    j_addr candidates[APP_MAX_CANDIDATES]; /* advertised host candidates */
+    int n_candidates;
+} app;
+
+/* app_set_candidates - from media.public_ips, else the addresses the media socket serves. */
+int app_set_candidates(app *a, const j_addr *media, const char *public_ips, char *err,
+                       size_t err_cap);
+/* app_routes - fill routes (at most max) and return how many. */
+size_t app_routes(app *a, http_route *routes, size_t max);
+/* app_shutdown - stop the worker and free what app owns (safe on a partial start). */
+void app_shutdown(app *a);
+
+#endif

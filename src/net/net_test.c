@@ -1,0 +1,119 @@
+/* net_test.c - event loop calls, ticks and UDP batching on loopback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "net/net.h"
+
+typedef struct fixture {
+    j_loop *loop;
+    j_udp *a, *b;
+    int ticks;
+    int received;
+    uint8_t last[64];
+    size_t last_len;
+    j_addr last_from;
+    int snap_received, snap_ticks; /* copied on the loop thread by read_counts */
+} fixture;
+
+static void on_tick(void *ctx, uint64_t now_us)
+{
+    (void)now_us;
+    ((fixture *)ctx)->ticks++;
+}
+
+static void on_datagram(void *ctx, const j_addr *from, uint8_t *buf, size_t len, uint64_t now)
+{
+    (void)now;
+    fixture *f = ctx;
+    f->received++;
+    f->last_len = len < sizeof f->last ? len : sizeof f->last;
+    memcpy(f->last, buf, f->last_len);
+    f->last_from = *from;
+}
+
+static void *run_loop(void *arg)
+{
+    j_loop_run(arg);
+    return NULL;
+}
+
+static void send_from_a(void *arg)
+{
+    fixture *f = arg;
+    j_addr to;
+    j_addr_parse(&to, "127.0.0.1", j_udp_port(f->b));
+    for (int i = 0; i < 100; i++) j_udp_send(f->a, &to, (const uint8_t *)"hello", 5);
+    j_udp_flush(f->a);
+}
+
+static void read_counts(void *arg)
+{
+    fixture *f = arg;
+    f->snap_received = f->received;
+    f->snap_ticks = f->ticks;
+}
+
+static void test_loop_udp_roundtrip(void **state)
+{
+    (void)state;
+    fixture f;
+    memset(&f, 0, sizeof f);
+    f.loop = j_loop_new(5, on_tick, &f);
+    assert_non_null(f.loop);
+    j_addr any;
+    j_addr_parse(&any, "127.0.0.1", 0);
+    char err[128];
+    f.a = j_udp_open(f.loop, &any, on_datagram, &f, err, sizeof err);
+    f.b = j_udp_open(f.loop, &any, on_datagram, &f, err, sizeof err);
+    assert_non_null(f.a);
+    assert_non_null(f.b);
+    assert_int_not_equal(j_udp_port(f.a), 0);
+
+    pthread_t t;
+    pthread_create(&t, NULL, run_loop, f.loop);
+    assert_int_equal(j_loop_call(f.loop, send_from_a, &f), J_OK);
+    for (int i = 0; i < 200 && f.snap_received < 100; i++) { /* bounded: at most ~2 s */
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        j_loop_call(f.loop, read_counts, &f); /* only the loop thread touches the counts */
+    }
+    assert_int_equal(f.snap_received, 100);
+    assert_true(f.snap_ticks > 0);
+    j_loop_stop(f.loop);
+    pthread_join(t, NULL);
+    assert_int_equal(j_loop_call(f.loop, read_counts, &f), J_ESTATE);
+
+    j_udp_counters c;
+    j_udp_get_counters(f.a, &c);
+    assert_int_equal(c.tx_datagrams, 100);
+    j_udp_get_counters(f.b, &c);
+    assert_int_equal(c.rx_datagrams, 100);
+    j_udp_close(f.a);
+    j_udp_close(f.b);
+    j_loop_free(f.loop);
+}
+
+static void test_local_addresses_loopback(void **state)
+{
+    (void)state;
+    j_addr lo, out[4];
+    j_addr_parse(&lo, "127.0.0.1", 4000);
+    assert_int_equal(j_local_addresses(&lo, out, 4), 1);
+    assert_true(j_addr_equal(&lo, &out[0]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loop_udp_roundtrip),
+        cmocka_unit_test(test_local_addresses_loopback),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

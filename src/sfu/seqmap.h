@@ -1,0 +1,37 @@
+/* seqmap.h - keeps a subscriber's RTP sequence numbers and timestamps continuous.
+ *
+ * Each outgoing track has one map: out = in + offset, with the offsets chosen
+ * again whenever the source changes (the publisher reconnected with a new SSRC,
+ * or a later layer switch), so the subscriber's decoder sees one unbroken stream.
+ * Wraparound arithmetic only; no I/O.
+ */
+#ifndef J_SFU_SEQMAP_H
+#define J_SFU_SEQMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct sfu_seqmap {
+    bool started;       /* at least one packet mapped */
+    bool resync;        /* next packet starts a new source */
+    uint16_t seq_offset;
+    uint32_t ts_offset;
+    uint16_t max_out_seq; /* newest sequence number sent */
+    uint32_t max_out_ts;  /* timestamp of that packet */
+    uint64_t max_out_us;  /* when it was sent */
+} sfu_seqmap;
+
+/* sfu_seqmap_init - start at random sequence number and timestamp bases (RFC 3550 §5.1). */
+void sfu_seqmap_init(sfu_seqmap *m, uint16_t initial_seq, uint32_t initial_ts);
+
+/* sfu_seqmap_resync - the next mapped packet comes from a new source. */
+void sfu_seqmap_resync(sfu_seqmap *m);
+
+/* sfu_seqmap_map - map an incoming (seq, ts) to the outgoing pair. After a resync the
+ * first packet continues right after the last output: sequence + 1, timestamp advanced
+ * by the wall-clock time elapsed in clock_rate units (at least 1). Older packets of the
+ * current source (reordering) map with the same offsets. */
+void sfu_seqmap_map(sfu_seqmap *m, uint16_t in_seq, uint32_t in_ts, uint32_t clock_rate,
+                    uint64_t now_us, uint16_t *out_seq, uint32_t *out_ts);
+
+#endif

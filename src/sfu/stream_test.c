@@ -1,0 +1,216 @@
+/* stream_test.c - fan-out rewriting, keyframe gating and keyframe request throttling. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/bytes.h"
+#include "core/err.h"
+#include "sfu/stream.h"
+
+#define MAX_SENT 16
+
+typedef struct capture {
+    int count;
+    uint8_t pkts[MAX_SENT][1600];
+    size_t lens[MAX_SENT];
+} capture;
+
+static void capture_send(void *ctx, uint8_t *buf, size_t len, size_t cap)
+{
+    capture *c = ctx;
+    assert_true(cap >= len + 16); /* room for the SRTP tag */
+    if (c->count < MAX_SENT) {
+        memcpy(c->pkts[c->count], buf, len);
+        c->lens[c->count] = len;
+    }
+    c->count++;
+}
+
+static int keyframe_requests;
+static void count_keyframe_request(void *ctx)
+{
+    (void)ctx;
+    keyframe_requests++;
+}
+
+static sdp_codec codec(uint8_t pt, const char *name, uint32_t clock, uint8_t channels)
+{
+    sdp_codec c;
+    memset(&c, 0, sizeof c);
+    c.pt = pt;
+    strcpy(c.name, name);
+    c.clock_rate = clock;
+    c.channels = channels;
+    return c;
+}
+
+/* Publisher: opus PT 111, VP8 PT 96; subscriber: opus PT 109, VP8 PT 120 with MID id 4. */
+static void setup(sfu_stream **s, sfu_subscriber *sub, capture *cap)
+{
+    *s = sfu_stream_new("test");
+    assert_non_null(*s);
+    sfu_subscriber_init(sub, capture_send, cap);
+    sdp_neg_media audio, video;
+    memset(&audio, 0, sizeof audio);
+    memset(&video, 0, sizeof video);
+    audio.kind = SDP_KIND_AUDIO;
+    audio.codec_count = 1;
+    audio.codecs[0] = codec(109, "opus", 48000, 2);
+    strcpy(audio.mid, "0");
+    video.kind = SDP_KIND_VIDEO;
+    video.codec_count = 1;
+    video.codecs[0] = codec(120, "VP8", 90000, 0);
+    video.ext_id[SDP_EXT_MID] = 4;
+    strcpy(video.mid, "1");
+    sfu_out_track_init(&sub->tracks[SFU_AUDIO], &audio, 0xA0A0A0A0u);
+    sfu_out_track_init(&sub->tracks[SFU_VIDEO], &video, 0xB0B0B0B0u);
+}
+
+static void attach_publisher(sfu_stream *s, uint64_t now)
+{
+    sfu_source_track src[SFU_KINDS];
+    memset(src, 0, sizeof src);
+    src[SFU_AUDIO].active = true;
+    src[SFU_AUDIO].codec_count = 1;
+    src[SFU_AUDIO].codecs[0] = codec(111, "opus", 48000, 2);
+    src[SFU_VIDEO].active = true;
+    src[SFU_VIDEO].codec_count = 1;
+    src[SFU_VIDEO].codecs[0] = codec(96, "VP8", 90000, 0);
+    sfu_stream_attach_publisher(s, src, count_keyframe_request, NULL, now);
+}
+
+/* A VP8 packet: descriptor S=1 PID=0, then a frame tag (P bit 0 = keyframe). */
+static size_t vp8_packet(uint8_t *buf, uint16_t seq, uint32_t ts, bool keyframe)
+{
+    static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a,
+                                          0x80, 0x02, 0xe0, 0x01, 0xAA, 0xBB};
+    static const uint8_t delta_payload[] = {0x10, 0x51, 0x01, 0x00, 0xCC, 0xDD};
+    const uint8_t *pl = keyframe ? key_payload : delta_payload;
+    size_t pl_len = keyframe ? sizeof key_payload : sizeof delta_payload;
+    rtp_header_out h = {.payload_type = 96, .seq = seq, .timestamp = ts, .ssrc = 0x1234};
+    int n = rtp_write_header(&h, NULL, 0, buf, 1500);
+    assert_true(n > 0);
+    memcpy(buf + n, pl, pl_len);
+    return (size_t)n + pl_len;
+}
+
+static void forward(sfu_stream *s, sfu_kind kind, const uint8_t *buf, size_t len, uint64_t now)
+{
+    rtp_pkt p;
+    assert_int_equal(rtp_parse(&p, buf, len), J_OK);
+    sfu_stream_forward(s, kind, &p, now);
+}
+
+static void test_video_waits_for_keyframe_and_is_rewritten(void **state)
+{
+    (void)state;
+    sfu_stream *s;
+    sfu_subscriber sub;
+    capture cap = {0};
+    setup(&s, &sub, &cap);
+    attach_publisher(s, 1000);
+    keyframe_requests = 0;
+    assert_int_equal(sfu_stream_add_subscriber(s, &sub, 2000), J_OK);
+    assert_int_equal(keyframe_requests, 1); /* a joining subscriber asks for a keyframe */
+
+    uint8_t buf[1600];
+    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 500, 9000, false), 3000);
+    assert_int_equal(cap.count, 0); /* delta frame before any keyframe: dropped */
+    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 501, 12000, true), 4000);
+    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 502, 15000, false), 5000);
+    assert_int_equal(cap.count, 2);
+
+    rtp_pkt a, b;
+    assert_int_equal(rtp_parse(&a, cap.pkts[0], cap.lens[0]), J_OK);
+    assert_int_equal(rtp_parse(&b, cap.pkts[1], cap.lens[1]), J_OK);
+    assert_int_equal(a.ssrc, 0xB0B0B0B0u);
+    assert_int_equal(a.payload_type, 120);
+    assert_int_equal((uint16_t)(b.seq - a.seq), 1);
+    assert_int_equal(b.timestamp - a.timestamp, 3000);
+    const uint8_t *mid;
+    size_t mid_len;
+    assert_int_equal(rtp_ext_find(&a, 4, &mid, &mid_len), J_OK);
+    assert_int_equal(mid_len, 1);
+    assert_int_equal(mid[0], '1');
+    assert_int_equal(a.payload[0], 0x10); /* payload untouched */
+    assert_int_equal(a.payload_len, 13);
+    sfu_stream_remove_subscriber(s, &sub);
+    sfu_stream_free(s);
+}
+
+static void test_publisher_reconnect_keeps_numbering(void **state)
+{
+    (void)state;
+    sfu_stream *s;
+    sfu_subscriber sub;
+    capture cap = {0};
+    setup(&s, &sub, &cap);
+    assert_int_equal(sfu_stream_add_subscriber(s, &sub, 0), J_OK); /* before the publisher */
+    attach_publisher(s, 1000);
+    uint8_t buf[1600];
+    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 100, 1000, true), 10000);
+    sfu_stream_detach_publisher(s);
+    attach_publisher(s, 500000);
+    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 9, 777, false), 510000); /* waits again */
+    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 10, 888, true), 510000);
+    assert_int_equal(cap.count, 2);
+    rtp_pkt a, b;
+    rtp_parse(&a, cap.pkts[0], cap.lens[0]);
+    rtp_parse(&b, cap.pkts[1], cap.lens[1]);
+    assert_int_equal((uint16_t)(b.seq - a.seq), 1);
+    assert_int_equal(b.timestamp - a.timestamp, 45000); /* 0.5 s at 90 kHz */
+    sfu_stream_free(s);
+}
+
+static void test_keyframe_requests_are_throttled(void **state)
+{
+    (void)state;
+    sfu_stream *s;
+    sfu_subscriber sub;
+    capture cap = {0};
+    setup(&s, &sub, &cap);
+    attach_publisher(s, 0);
+    keyframe_requests = 0;
+    sfu_stream_request_keyframe(s, 1000000);
+    sfu_stream_request_keyframe(s, 1100000);
+    sfu_stream_request_keyframe(s, 1200000);
+    assert_int_equal(keyframe_requests, 1);
+    sfu_stream_handle_timeout(s, 1250000);
+    assert_int_equal(keyframe_requests, 1);
+    sfu_stream_handle_timeout(s, 1300000); /* the deferred one goes out */
+    assert_int_equal(keyframe_requests, 2);
+    sfu_stream_handle_timeout(s, 2000000);
+    assert_int_equal(keyframe_requests, 2);
+    sfu_stream_free(s);
+}
+
+static void test_unsupported_codec_is_not_forwarded(void **state)
+{
+    (void)state;
+    sfu_stream *s;
+    sfu_subscriber sub;
+    capture cap = {0};
+    setup(&s, &sub, &cap);
+    sub.tracks[SFU_VIDEO].codecs[0] = codec(120, "H264", 90000, 0);
+    assert_int_equal(sfu_stream_add_subscriber(s, &sub, 0), J_OK);
+    attach_publisher(s, 0);
+    uint8_t buf[1600];
+    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 1, 1, true), 1000);
+    assert_int_equal(cap.count, 0);
+    assert_int_equal(sub.tracks[SFU_VIDEO].dropped_no_codec, 1);
+    sfu_stream_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_video_waits_for_keyframe_and_is_rewritten),
+        cmocka_unit_test(test_publisher_reconnect_keeps_numbering),
+        cmocka_unit_test(test_keyframe_requests_are_throttled),
+        cmocka_unit_test(test_unsupported_codec_is_not_forwarded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,131 @@
+/* http.h - Junction's small HTTP/1.1 server (signalling, REST API, the embedded web page).
+ *
+ * Built on libwebsockets. Plain HTTP only: TLS is terminated by the reverse proxy in front
+ * of Junction, so no certificate handling lives here. The server runs its own lws service
+ * loop on the thread that calls http_server_run(); handlers run synchronously on that thread
+ * and may block briefly (they delay every other HTTP client while they do).
+ *
+ * Request handling, in order:
+ *   - OPTIONS on a routed path with no explicit OPTIONS route: 204 CORS preflight answer.
+ *   - Routing: the routes whose path_prefix is the longest prefix of the path are the
+ *     candidates; the one whose method matches is called (HEAD is served by a GET route
+ *     with the body left out). No prefix matches: 404. Prefix matches, method does not: 405
+ *     with an Allow header. Errors are JSON: {"error": "...", "detail": "..."}.
+ *   - A body larger than max_body is refused with 413 before it is read; the connection is
+ *     then closed. Bodies must come with Content-Length (chunked request bodies get 411).
+ *   - Every response carries Content-Length (except 204/304, which must not) and the CORS
+ *     headers (Access-Control-Allow-Origin, Access-Control-Expose-Headers).
+ *   - Slow or idle clients are closed after idle_timeout_s (headers and body each must arrive
+ *     within that time; idle keep-alive connections are closed after it too).
+ */
+#ifndef J_SIGNAL_HTTP_H
+#define J_SIGNAL_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct http_server http_server;
+
+/* One request as a handler sees it. Every string is NUL-terminated and valid only during
+ * the handler call. */
+typedef struct http_request {
+    const char *method;        /* "GET" "POST" "DELETE" "OPTIONS" "PATCH" "PUT"; a HEAD
+                                  request served by a GET route shows as "GET" */
+    const char *path;          /* decoded URL path without query (lws collapses "//", "/../") */
+    const char *query;         /* query string ("a=1&b=2", as lws decoded it) or "" */
+    const char *content_type;  /* "" when absent */
+    const char *authorization; /* raw Authorization header value or "" */
+    const char *origin;        /* "" when absent */
+    const char *if_match;      /* raw If-Match header value or "" (WHIP/WHEP PATCH) */
+    const uint8_t *body;       /* complete body (never more than max_body bytes); NUL follows it */
+    size_t body_len;
+    char peer_ip[64];          /* remote address, for logs and per-IP limits */
+} http_request;
+
+/* What a handler fills in. The server zeroes it before the call; a handler that leaves
+ * status at 0 produces a 500. */
+typedef struct http_reply {
+    int status;
+    char content_type[64];
+    char *body;                   /* malloc'd by the handler or helpers; freed by the server */
+    size_t body_len;
+    char location[512];           /* Location header when non-empty */
+    char extra_headers[1024];     /* further "Name: value\r\n" lines, e.g. ETag, Link */
+} http_reply;
+
+typedef void (*http_handler_fn)(void *ctx, const http_request *req, http_reply *rep);
+
+/* A route matches a request whose path starts with path_prefix (plain string prefix). The
+ * strings must outlive the server. */
+typedef struct http_route {
+    const char *method;
+    const char *path_prefix;
+    http_handler_fn fn;
+    void *ctx;
+} http_route;
+
+typedef struct http_config {
+    const char *listen_addr;  /* IP literal or interface; NULL or "" = all addresses */
+    int port;                 /* 0 = any free port (see http_server_port) */
+    size_t max_body;          /* 0 = 64 KiB */
+    int idle_timeout_s;       /* 0 = 10 s */
+    const char *cors_origin;  /* Access-Control-Allow-Origin; NULL or "" = "*" */
+} http_config;
+
+/* http_server_new - create the lws context and bind the listening socket. Routes are copied
+ * (their strings are not). Returns NULL after logging one line on failure (port in use,
+ * bad address, out of memory). */
+http_server *http_server_new(const http_config *cfg, const http_route *routes, size_t n_routes);
+
+/* http_server_run - serve on the calling thread until http_server_stop. Returns 0 after a
+ * stop, J_EIO if the lws service loop failed. */
+int http_server_run(http_server *s);
+
+/* http_server_stop - make http_server_run return soon. Safe from any thread and from a
+ * signal handler: it only stores an atomic flag and wakes the loop through
+ * lws_cancel_service, which writes one byte to lws' wake pipe. Also fine before
+ * http_server_run was called (run then returns at once). */
+void http_server_stop(http_server *s);
+
+/* http_server_free - close all connections and free the server. Not while run is running. */
+void http_server_free(http_server *s);
+
+/* http_server_port - the actual bound TCP port. */
+int http_server_port(const http_server *s);
+
+/* http_reply_json - status + compact JSON body of obj (steals the reference; NULL -> 500). */
+void http_reply_json(http_reply *rep, int status, json_t *obj);
+
+/* http_reply_error - status + {"error": error, "detail": detail} (detail may be NULL). */
+void http_reply_error(http_reply *rep, int status, const char *error, const char *detail);
+
+/* http_reply_text - status + a copy of text[0..len) with the given content type. */
+void http_reply_text(http_reply *rep, int status, const char *content_type, const char *text,
+                     size_t len);
+
+/* http_reply_header - append "name: value\r\n" to rep->extra_headers. Returns 0, J_EINVAL if
+ * name or value holds CR/LF (header injection) or name is empty, J_ESHORTBUF if it does not
+ * fit. */
+int http_reply_header(http_reply *rep, const char *name, const char *value);
+
+/* ---- the embedded web app (web/ compiled in by scripts/embed_web.py) ---- */
+
+typedef struct http_static_file {
+    const char *name;          /* path below web/, e.g. "index.html", "app.js" */
+    const char *content_type;
+    const uint8_t *data;
+    size_t len;
+} http_static_file;
+
+extern const http_static_file http_static_files[];
+extern const size_t http_static_files_count;
+
+/* http_static_find - the embedded file for a URL path ("/" -> index.html), or NULL. */
+const http_static_file *http_static_find(const char *path);
+
+/* http_static_handler - route handler for GET (and HEAD) serving the embedded files; 404
+ * JSON for unknown ones. ctx is unused. Register it as {"GET", "/", http_static_handler}. */
+void http_static_handler(void *ctx, const http_request *req, http_reply *rep);
+
+#endif

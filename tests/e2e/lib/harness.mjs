@@ -1,0 +1,370 @@
+// Browser test harness: runs the junction binary and headless Chromium (playwright-core).
+//
+// Everything here is bounded: every wait has a timeout, the server is killed by PID when a
+// test ends (and when node exits), browsers are closed in finally blocks by the callers.
+// No browser is ever downloaded: Chromium comes from Debian (/usr/bin/chromium).
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+// JUNCTION_BIN, else build/junction, else where Meson puts it (build/src/app/junction).
+export const JUNCTION_BIN = process.env.JUNCTION_BIN
+  ? path.resolve(ROOT, process.env.JUNCTION_BIN)
+  : ['build/junction', 'build/src/app/junction'].map((p) => path.join(ROOT, p)).find(existsSync)
+    ?? path.join(ROOT, 'build/junction');
+export const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+
+// Flags from /work/shared/interop/README.md: headless, fake camera + mic granted without a
+// prompt, no background traffic, no DNS except 127.0.0.1. Loopback candidates are allowed
+// so the tests also work in a namespace with only `lo`.
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream=fps=30',
+  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+  '--allow-loopback-in-peer-connection',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+/** Poll `probe` until `predicate(value)` holds; throws after timeoutMs with the last value. */
+export async function waitFor(probe, predicate, timeoutMs, { intervalMs = 250, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  let lastError;
+  for (;;) {
+    try {
+      last = await probe();
+      lastError = undefined;
+      if (predicate(last)) return last;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      const detail = lastError ? `last error: ${lastError.message}` : `last value: ${JSON.stringify(last)}`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${detail}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel picks; the small race is acceptable in tests). */
+export function freeTcpPort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A free UDP port on all addresses. */
+export function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    sock.on('error', reject);
+    sock.bind(0, () => {
+      const { port } = sock.address();
+      sock.close(() => resolve(port));
+    });
+  });
+}
+
+// Servers still running: killed synchronously if node exits early (failure, Ctrl-C).
+const liveServers = new Set();
+process.on('exit', () => {
+  for (const child of liveServers) {
+    try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+/**
+ * Start the junction binary on free ports and wait until GET /api/health answers 200.
+ * Returns { baseUrl, httpPort, mediaPort, pid, logFile, logTail(), stop() }.
+ */
+export async function startServer({ token = null, logLevel = 'debug', extraArgs = [], readyTimeoutMs = 10000 } = {}) {
+  if (!existsSync(JUNCTION_BIN)) {
+    throw new Error(`junction binary not found at ${JUNCTION_BIN} (build it or set JUNCTION_BIN)`);
+  }
+  const httpPort = await freeTcpPort();
+  const mediaPort = await freeUdpPort();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'junction-e2e-'));
+  const logFile = path.join(dir, 'junction.log');
+  const log = createWriteStream(logFile);
+  const args = ['--http-port', String(httpPort), '--media-port', String(mediaPort),
+    '--log-level', logLevel, ...(token ? ['--token', token] : []), ...extraArgs];
+  const child = spawn(JUNCTION_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  liveServers.add(child);
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  let exitInfo = null;
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      exitInfo = { code, signal };
+      liveServers.delete(child);
+      resolve(exitInfo);
+    });
+    child.on('error', (err) => {
+      exitInfo = { code: null, signal: null, error: err };
+      liveServers.delete(child);
+      resolve(exitInfo);
+    });
+  });
+
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  const server = {
+    baseUrl, httpPort, mediaPort, pid: child.pid, logFile, dir, args,
+    logTail(lines = 40) {
+      try {
+        return readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
+      } catch {
+        return '(no log)';
+      }
+    },
+    /** SIGTERM, then SIGKILL after 5 s. Returns { code, signal }. Safe to call twice. */
+    async stop() {
+      if (!exitInfo) {
+        try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
+        const timer = setTimeout(() => {
+          try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+        }, 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await new Promise((resolve) => log.end(resolve));
+      if (!process.env.JUNCTION_KEEP_LOGS) await rm(dir, { recursive: true, force: true });
+      return exitInfo;
+    },
+  };
+
+  try {
+    await waitFor(async () => {
+      if (exitInfo) throw new Error(`junction exited early (${JSON.stringify(exitInfo)})`);
+      const res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      return res.status;
+    }, (status) => status === 200 || exitInfo !== null, readyTimeoutMs,
+    { intervalMs: 100, what: 'GET /api/health = 200' });
+    if (exitInfo) throw new Error(`junction exited early (${JSON.stringify(exitInfo)})`);
+  } catch (err) {
+    const tail = server.logTail();
+    await server.stop();
+    err.message += `\njunction ${args.join(' ')}\n--- server log ---\n${tail}`;
+    throw err;
+  }
+  return server;
+}
+
+/**
+ * Launch headless Chromium with a fresh profile directory. Returns { context, close() };
+ * open pages with context.newPage(). One browser with several pages keeps CPU use down.
+ */
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM_BIN)) throw new Error(`chromium not found at ${CHROMIUM_BIN}`);
+  const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'junction-chromium-'));
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM_BIN,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      timeout: 30000,
+    });
+  } catch (err) {
+    await rm(userDataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    context,
+    async close() {
+      try {
+        await context.close();
+      } finally {
+        await rm(userDataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Page console errors and page crashes are collected for failure messages. */
+function watchPage(page) {
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+  page.problems = problems;
+  return page;
+}
+
+/** The session's UI state (window.junction[kind]): state, error, resource. */
+export function sessionState(page, kind) {
+  return page.evaluate((k) => {
+    const s = window.junction?.[k];
+    return s ? { state: s.state, error: s.error, resource: s.resource } : null;
+  }, kind);
+}
+
+async function openSession(context, baseUrl, kind, stream, { token = '', waitState = 'live', timeoutMs = 15000 } = {}) {
+  const page = watchPage(await context.newPage());
+  const q = new URLSearchParams({ [kind]: stream });
+  if (token) q.set('token', token);
+  await page.goto(`${baseUrl}/?${q}`, { timeout: 10000 });
+  if (waitState) {
+    await waitFor(() => sessionState(page, kind), (s) => s && (s.state === waitState || s.state === 'failed'),
+      timeoutMs, { what: `${kind} ${stream} to be ${waitState}` });
+    const s = await sessionState(page, kind);
+    if (s.state !== waitState) {
+      throw new Error(`${kind} ${stream} failed: ${JSON.stringify(s.error)} ${page.problems.join('; ')}`);
+    }
+  }
+  return page;
+}
+
+/** Open the page as a WHIP publisher (?publish=stream) and wait for it to be live. */
+export function openPublisher(context, baseUrl, stream, opts) {
+  return openSession(context, baseUrl, 'publish', stream, opts);
+}
+
+/** Open the page as a WHEP viewer (?watch=stream); by default wait for it to be live. */
+export function openViewer(context, baseUrl, stream, opts) {
+  return openSession(context, baseUrl, 'watch', stream, opts);
+}
+
+/** Stop the page's session through its own Stop path (DELETE + close). */
+export async function stopSession(page, kind) {
+  await page.evaluate((k) => window.junction[k].stop(), kind);
+}
+
+/**
+ * Summary of the page's RTCPeerConnection stats for `kind` ('publish' | 'watch'):
+ * { connectionState, videoFramesDecoded, videoPacketsReceived, audioPacketsReceived,
+ *   packetsLost, videoFramesSent, audioPacketsSent, bytesSent, bytesReceived } or null.
+ */
+export function getStats(page, kind) {
+  return page.evaluate(async (k) => {
+    const pc = window.junction?.[k]?.pc;
+    if (!pc) return null;
+    const out = {
+      connectionState: pc.connectionState,
+      videoFramesDecoded: 0, videoPacketsReceived: 0, audioPacketsReceived: 0, packetsLost: 0,
+      videoFramesSent: 0, audioPacketsSent: 0, bytesSent: 0, bytesReceived: 0,
+      hasInboundVideo: false, hasInboundAudio: false,
+    };
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp') {
+        out.bytesReceived += r.bytesReceived ?? 0;
+        out.packetsLost += r.packetsLost ?? 0;
+        if (r.kind === 'video') {
+          out.hasInboundVideo = true;
+          out.videoFramesDecoded += r.framesDecoded ?? 0;
+          out.videoPacketsReceived += r.packetsReceived ?? 0;
+        } else if (r.kind === 'audio') {
+          out.hasInboundAudio = true;
+          out.audioPacketsReceived += r.packetsReceived ?? 0;
+        }
+      } else if (r.type === 'outbound-rtp') {
+        out.bytesSent += r.bytesSent ?? 0;
+        if (r.kind === 'video') out.videoFramesSent += r.framesSent ?? 0;
+        else if (r.kind === 'audio') out.audioPacketsSent += r.packetsSent ?? 0;
+      }
+    });
+    return out;
+  }, kind);
+}
+
+/** Wait until a viewer page decodes more than minFrames video frames and receives audio. */
+export function waitForDecoding(page, { minFrames = 100, timeoutMs = 20000 } = {}) {
+  return waitFor(() => getStats(page, 'watch'),
+    (s) => s && s.videoFramesDecoded > minFrames && s.audioPacketsReceived > 0, timeoutMs,
+    { intervalMs: 500, what: `framesDecoded > ${minFrames} and audio packetsReceived > 0` });
+}
+
+/** A fresh SDP offer from the browser (no media needed), gathered completely (2 s cap). */
+export function makeOffer(page, { direction = 'sendonly' } = {}) {
+  return page.evaluate(async (dir) => {
+    const pc = new RTCPeerConnection();
+    try {
+      pc.addTransceiver('audio', { direction: dir });
+      pc.addTransceiver('video', { direction: dir });
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise((resolve) => {
+        if (pc.iceGatheringState === 'complete') return resolve();
+        const timer = setTimeout(resolve, 2000);
+        pc.addEventListener('icegatheringstatechange', () => {
+          if (pc.iceGatheringState === 'complete') { clearTimeout(timer); resolve(); }
+        });
+      });
+      return pc.localDescription.sdp;
+    } finally {
+      pc.close();
+    }
+  }, direction);
+}
+
+/** GET a JSON API path from the server (bounded). */
+export async function apiJson(baseUrl, apiPath) {
+  const res = await fetch(`${baseUrl}${apiPath}`, { signal: AbortSignal.timeout(3000) });
+  if (!res.ok) throw new Error(`GET ${apiPath}: ${res.status}`);
+  return res.json();
+}
+
+/** fetch with a bounded time; returns { status, headers, text, json } (json null if not JSON). */
+export async function request(url, init = {}) {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** Datagrams no valid peer would send: random bytes and truncated STUN, DTLS, RTP, RTCP. */
+export function garbageDatagrams(count = 50) {
+  const out = [];
+  const rand = (n) => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = Math.floor(Math.random() * 256);
+    return b;
+  };
+  for (let i = 0; i < count; i++) {
+    out.push(rand(1 + Math.floor(Math.random() * 1200)));                   // random bytes
+    out.push(Buffer.concat([Buffer.from([i % 2 ? 0x01 : 0x00, 0x01]), rand(i % 10)])); // short STUN
+    out.push(Buffer.concat([Buffer.from([22, 0xfe, 0xfd]), rand(i % 8)]));  // truncated DTLS
+    out.push(Buffer.concat([Buffer.from([0x80, 0x60]), rand(i % 6)]));      // truncated RTP
+    out.push(Buffer.concat([Buffer.from([0x81, 0xc8]), rand(i % 4)]));      // truncated RTCP
+  }
+  return out;
+}
+
+/** Send datagrams to host:port from a fresh UDP socket; resolves once all are sent. */
+export function sendDatagrams(port, datagrams, host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    let i = 0;
+    const next = () => {
+      if (i >= datagrams.length) {
+        sock.close(() => resolve(datagrams.length));
+        return;
+      }
+      sock.send(datagrams[i++], port, host, (err) => (err ? (sock.close(), reject(err)) : next()));
+    };
+    sock.on('error', (err) => { sock.close(); reject(err); });
+    next();
+  });
+}
