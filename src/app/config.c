@@ -35,7 +35,6 @@ static const option_def options[] = {
     INT_OPT("media.port", media_port, 0, 65535, "UDP port carrying all media (0 picks a free one)"),
     STR_OPT("media.public_ips", media_public_ips,
             "comma-separated addresses advertised as ICE candidates (default: interface addresses)"),
-    INT_OPT("workers", workers, 1, 1, "media worker threads"),
     STR_OPT("log.level", log_level, "error, warn, info, debug or trace"),
     STR_OPT("auth.publish_token", publish_token, "bearer token required to publish (empty: open)"),
     STR_OPT("auth.view_token", view_token, "bearer token required to view (empty: open)"),
@@ -60,7 +59,6 @@ void config_defaults(config *c)
     snprintf(c->http_cors_origin, sizeof c->http_cors_origin, "*");
     snprintf(c->media_listen, sizeof c->media_listen, "127.0.0.1");
     c->media_port = 40000;
-    c->workers = 1;
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->consent_timeout_s = 30;
     c->publisher_max_bitrate = 2500000;

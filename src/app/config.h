@@ -22,7 +22,6 @@ typedef struct config {
     char media_listen[64];
     int media_port;
     char media_public_ips[256]; /* comma-separated; empty = interface addresses */
-    int workers;
     char log_level[16];
     char publish_token[128]; /* empty = publishing is open */
     char view_token[128];    /* empty = viewing is open */

@@ -314,7 +314,8 @@ static bool content_length(struct lws *wsi, bool *present, unsigned long long *o
     int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     if (n <= 0) return true;
     *present = true;
-    if ((size_t)n >= sizeof buf || lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0)
+    if ((size_t)n >= sizeof buf ||
+        lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0)
         return false;
     if (!isdigit((unsigned char)buf[0])) return false;
     errno = 0;
@@ -366,7 +367,7 @@ static void conn_dispatch(http_conn *c)
     c->route->fn(c->route->ctx, &req, &c->rep);
 
     http_reply *r = &c->rep;
-    if (r->status < 100 || r->status > 599 || (r->body_len && !r->body) ||
+    if (r->status < 200 || r->status > 599 || (r->body_len && !r->body) ||
         has_crlf(r->content_type) || has_crlf(r->location)) {
         char pbuf[HTTP_LOG_PATH_MAX];
         J_WARN("http", "%s %s: handler produced an invalid reply (status %d)", c->method,
@@ -509,7 +510,7 @@ static int write_headers(http_conn *c, struct lws *wsi)
     http_reply *r = &c->rep;
     unsigned char buf[LWS_PRE + HTTP_HDR_BUF];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-    bool no_body_allowed = r->status == 204 || r->status == 304 || r->status < 200;
+    bool no_body_allowed = r->status == 204 || r->status == 304;
     char num[32];
 
     if (lws_add_http_header_status(wsi, (unsigned int)r->status, &p, end)) return -1;
@@ -561,7 +562,7 @@ static int on_writeable(http_conn *c, struct lws *wsi)
     if (!c->headers_sent) {
         if (write_headers(c, wsi)) return -1;
         if (!c->head_only && c->sent < c->rep.body_len &&
-            !(c->rep.status == 204 || c->rep.status == 304 || c->rep.status < 200)) {
+            c->rep.status != 204 && c->rep.status != 304) {
             lws_callback_on_writable(wsi);
             return 0;
         }

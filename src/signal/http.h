@@ -43,8 +43,9 @@ typedef struct http_request {
     char peer_ip[64];          /* remote address, for logs and per-IP limits */
 } http_request;
 
-/* What a handler fills in. The server zeroes it before the call; a handler that leaves
- * status at 0 produces a 500. */
+/* What a handler fills in. The server zeroes it before the call. A status outside
+ * 200..599 (e.g. left at 0), a body_len without body, or CR/LF in content_type or location
+ * turns the answer into a 500. Malformed extra_headers lines are skipped. */
 typedef struct http_reply {
     int status;
     char content_type[64];

@@ -206,7 +206,7 @@ describe('WHIP/WHEP with Chromium', { timeout: 240000 }, () => {
         assert.equal(stats.sessions, 0);
 
         // The page shows the server's error to the user.
-        await page.goto(`${tokenServer.baseUrl}/?publish=t1`, { timeout: 10000 });
+        await page.goto(`${tokenServer.baseUrl}/?publish=t1`, { timeout: 10000, waitUntil: 'domcontentloaded' });
         const st = await waitFor(() => sessionState(page, 'publish'), (s) => s && s.state === 'failed', 10000,
           { what: 'the page to report the 401' });
         assert.equal(st.error.status, 401);

@@ -156,12 +156,13 @@ export async function startServer({ token = null, logLevel = 'debug', extraArgs 
   };
 
   try {
+    // Stops at once when the process exits (the probe then reports 'exited').
     await waitFor(async () => {
-      if (exitInfo) throw new Error(`junction exited early (${JSON.stringify(exitInfo)})`);
+      if (exitInfo) return 'exited';
       const res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
       return res.status;
-    }, (status) => status === 200 || exitInfo !== null, readyTimeoutMs,
+    }, (status) => status === 200 || status === 'exited', readyTimeoutMs,
     { intervalMs: 100, what: 'GET /api/health = 200' });
     if (exitInfo) throw new Error(`junction exited early (${JSON.stringify(exitInfo)})`);
   } catch (err) {
@@ -225,7 +226,9 @@ async function openSession(context, baseUrl, kind, stream, { token = '', waitSta
   const page = watchPage(await context.newPage());
   const q = new URLSearchParams({ [kind]: stream });
   if (token) q.set('token', token);
-  await page.goto(`${baseUrl}/?${q}`, { timeout: 10000 });
+  // Not 'load': a <video> playing a MediaStream delays the load event until its first
+  // frame, which never comes for a viewer whose stream has no publisher yet.
+  await page.goto(`${baseUrl}/?${q}`, { timeout: 10000, waitUntil: 'domcontentloaded' });
   if (waitState) {
     await waitFor(() => sessionState(page, kind), (s) => s && (s.state === waitState || s.state === 'failed'),
       timeoutMs, { what: `${kind} ${stream} to be ${waitState}` });
