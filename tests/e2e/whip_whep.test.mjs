@@ -19,8 +19,9 @@ async function withServerLog(server, fn) {
   try {
     return await fn();
   } catch (err) {
-    err.message += `\n--- server log (${server?.logFile}) ---\n${server?.logTail(60) ?? ''}`;
-    throw err;
+    // A new Error: some errors (DOMException from a fetch timeout) have a read-only message.
+    const log = `--- server log (${server?.logFile}) ---\n${server?.logTail(60) ?? ''}`;
+    throw new Error(`${err?.message ?? err}\n${log}`, { cause: err });
   }
 }
 
@@ -216,5 +217,13 @@ describe('WHIP/WHEP with Chromium', { timeout: 240000 }, () => {
     } finally {
       await tokenServer.stop();
     }
+  });
+
+  test('the server shuts down cleanly on SIGTERM (exit 0, no sanitizer report)', async () => {
+    for (const p of pages.splice(0)) await p.close().catch(() => {});
+    const exit = await server.stop();
+    assert.equal(exit.sanitizerReport, '', `sanitizer report:\n${exit.sanitizerReport}`);
+    assert.equal(exit.signal, null, `killed by ${exit.signal}`);
+    assert.equal(exit.code, 0);
   });
 });

@@ -5,7 +5,7 @@
 // No browser is ever downloaded: Chromium comes from Debian (/usr/bin/chromium).
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import os from 'node:os';
@@ -139,21 +139,30 @@ export async function startServer({ token = null, logLevel = 'debug', extraArgs 
         return '(no log)';
       }
     },
-    /** SIGTERM, then SIGKILL after 5 s. Returns { code, signal }. Safe to call twice. */
-    async stop() {
-      if (!exitInfo) {
-        try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
-        const timer = setTimeout(() => {
-          try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
-        }, 5000);
-        await exited;
-        clearTimeout(timer);
-      }
-      await new Promise((resolve) => log.end(resolve));
-      if (!process.env.JUNCTION_KEEP_LOGS) await rm(dir, { recursive: true, force: true });
-      return exitInfo;
+    /** SIGTERM, then SIGKILL after 5 s. Returns { code, signal, sanitizerReport }; one stop per server. */
+    stop() {
+      stopping ??= stopOnce();
+      return stopping;
     },
   };
+  let stopping = null;
+  async function stopOnce() {
+    if (!exitInfo) {
+      try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
+      const timer = setTimeout(() => {
+        try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      }, 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await new Promise((resolve) => log.end(resolve));
+    // A sanitizer build reports memory errors and leaks on stderr at exit.
+    const text = await readFile(logFile, 'utf8').catch(() => '');
+    const sanitizer = /(AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:)/.test(text);
+    const report = sanitizer ? text.slice(text.search(/==\d+==|runtime error:/)).slice(0, 4000) : '';
+    if (!process.env.JUNCTION_KEEP_LOGS && !sanitizer) await rm(dir, { recursive: true, force: true });
+    return { ...exitInfo, sanitizerReport: report };
+  }
 
   try {
     // Stops at once when the process exits (the probe then reports 'exited').
@@ -168,8 +177,8 @@ export async function startServer({ token = null, logLevel = 'debug', extraArgs 
   } catch (err) {
     const tail = server.logTail();
     await server.stop();
-    err.message += `\njunction ${args.join(' ')}\n--- server log ---\n${tail}`;
-    throw err;
+    throw new Error(`${err?.message ?? err}\njunction ${args.join(' ')}\n--- server log ---\n${tail}`,
+      { cause: err });
   }
   return server;
 }
