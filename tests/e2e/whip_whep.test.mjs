@@ -191,6 +191,24 @@ describe('WHIP/WHEP with Chromium', { timeout: 240000 }, () => {
       assert.ok(notFound.headers.get('access-control-allow-origin'));
     }));
 
+  test('a viewer keeps decoding when the publisher reconnects (s2)', async () => withServerLog(server, async () => {
+    assert.ok(lateViewer && s2Publisher, 'needs the previous tests');
+    await stopSession(s2Publisher, 'publish'); // WHIP DELETE
+    await s2Publisher.close();
+    pages.splice(pages.indexOf(s2Publisher), 1);
+    const before = await getStats(lateViewer, 'watch');
+
+    s2Publisher = await openPublisher(browser.context, server.baseUrl, 's2');
+    pages.push(s2Publisher);
+    // The viewer's PeerConnection is untouched: the same inbound stream continues.
+    const after = await waitFor(() => getStats(lateViewer, 'watch'),
+      (s) => s && s.videoFramesDecoded > before.videoFramesDecoded + 60, 20000,
+      { what: 'framesDecoded to rise again after the new publisher arrives' });
+    assert.equal(after.connectionState, 'connected');
+    const stats = await apiJson(server.baseUrl, '/api/stats');
+    assert.equal(stats.publishers, 1);
+  }));
+
   test('with --token, a POST without Authorization gets 401', async () => {
     const tokenServer = await startServer({ token: 'secret' });
     try {
