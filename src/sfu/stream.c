@@ -10,7 +10,7 @@
 /* Room for the largest datagram plus the SRTP authentication tag added in place. */
 #define SFU_OUT_BUF 1500
 #define SFU_OUT_CAP (SFU_OUT_BUF + 64)
-#define SFU_MAX_EXTS 4
+#define SFU_MAX_EXTS (1 + SFU_EXT_COUNT) /* MID + the carried ones */
 
 int sfu_kind_from_sdp(sdp_kind k)
 {
@@ -170,9 +170,23 @@ void sfu_stream_handle_timeout(sfu_stream *s, uint64_t now_us)
     if (want) sfu_stream_request_keyframe(s, now_us);
 }
 
-/* Collect the extensions a subscriber gets: its MID, and the carried ones it negotiated. */
-static size_t build_extensions(const sfu_stream *s, sfu_kind kind, const sfu_out_track *t,
-                               const rtp_pkt *pkt, rtp_ext_elem *exts)
+/* The carried extensions' values in one publisher packet, looked up once per packet. */
+typedef struct carried_exts {
+    const uint8_t *data[SFU_EXT_COUNT]; /* NULL when absent */
+    size_t len[SFU_EXT_COUNT];
+} carried_exts;
+
+static void find_carried(const sfu_source_track *src, const rtp_pkt *pkt, carried_exts *out)
+{
+    for (int e = 0; e < SFU_EXT_COUNT; e++) {
+        out->data[e] = NULL;
+        if (src->ext_id[e] && rtp_ext_find(pkt, src->ext_id[e], &out->data[e], &out->len[e]) != J_OK)
+            out->data[e] = NULL;
+    }
+}
+
+/* The extensions a subscriber gets: its MID, and the carried ones it negotiated. */
+static size_t build_extensions(const sfu_out_track *t, const carried_exts *c, rtp_ext_elem *exts)
 {
     size_t n = 0;
     if (t->mid_ext_id && t->mid[0]) {
@@ -182,14 +196,10 @@ static size_t build_extensions(const sfu_stream *s, sfu_kind kind, const sfu_out
         n++;
     }
     for (int e = 0; e < SFU_EXT_COUNT; e++) {
-        uint8_t in_id = s->source[kind].ext_id[e];
-        if (!in_id || !t->ext_id[e]) continue;
-        const uint8_t *data;
-        size_t len;
-        if (rtp_ext_find(pkt, in_id, &data, &len) != J_OK) continue;
+        if (!c->data[e] || !t->ext_id[e]) continue;
         exts[n].id = t->ext_id[e];
-        exts[n].data = data;
-        exts[n].len = len;
+        exts[n].data = c->data[e];
+        exts[n].len = c->len[e];
         n++;
     }
     return n;
@@ -204,6 +214,8 @@ void sfu_stream_forward(sfu_stream *s, sfu_kind kind, const rtp_pkt *pkt, uint64
     uint32_t clock_rate = 0;
     for (int i = 0; i < s->source[kind].codec_count; i++)
         if (s->source[kind].codecs[i].pt == in_pt) clock_rate = s->source[kind].codecs[i].clock_rate;
+    carried_exts carried;
+    find_carried(&s->source[kind], pkt, &carried);
 
     uint8_t buf[SFU_OUT_CAP];
     for (size_t i = 0; i < s->n_subs; i++) {
@@ -226,7 +238,7 @@ void sfu_stream_forward(sfu_stream *s, sfu_kind kind, const rtp_pkt *pkt, uint64
         sfu_seqmap_map(&t->seq, pkt->seq, pkt->timestamp, clock_rate, now_us, &h.seq,
                        &h.timestamp);
         rtp_ext_elem exts[SFU_MAX_EXTS];
-        size_t n_exts = build_extensions(s, kind, t, pkt, exts);
+        size_t n_exts = build_extensions(t, &carried, exts);
         int hlen = rtp_write_header(&h, exts, n_exts, buf, SFU_OUT_BUF);
         if (hlen < 0 || (size_t)hlen + pkt->payload_len > SFU_OUT_BUF) continue;
         memcpy(buf + hlen, pkt->payload, pkt->payload_len);
