@@ -2,6 +2,8 @@
 # run-tests.sh - build and run every test suite; the last line is "N passed, N failed".
 #   unit       cmocka unit tests + fuzz-corpus replays (normal build)
 #   unit-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   fuzz       every libFuzzer target (clang, ASan/UBSan) for FUZZ_SECONDS each (default 20),
+#              starting from its committed corpus; crashes land in build/test-logs/fuzz/
 #   e2e        real browsers (headless Chromium) against the ASan server binary
 # Exit status is non-zero when anything failed or could not run.
 set -uo pipefail
@@ -44,6 +46,32 @@ if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
         meson_suite unit-asan build-asan
 else
     echo "ASan build failed" >&2; add 0 1
+fi
+
+echo "== fuzz ==" >&2
+fuzz_seconds=${FUZZ_SECONDS:-20}
+if CC=clang build build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
+        -Db_lundef=false; then
+    mkdir -p "$logdir/fuzz"
+    for target in build-fuzz/fuzz/fuzz_*; do
+        [[ -x "$target" && -f "$target" ]] || continue
+        name=${target##*/fuzz_}
+        work=$(mktemp -d)
+        cp -r "fuzz/corpus/$name/." "$work/"
+        # New inputs go to a scratch copy: the committed corpus changes only by hand.
+        if "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+                -artifact_prefix="$logdir/fuzz/$name-" "$work" > "$logdir/fuzz/$name.log" 2>&1; then
+            echo "fuzz $name: ok ($(grep -oE '#[0-9]+' "$logdir/fuzz/$name.log" | tail -1) runs)" >&2
+            add 1 0
+        else
+            echo "fuzz $name: FAILED, see $logdir/fuzz/$name.log" >&2
+            tail -30 "$logdir/fuzz/$name.log" >&2
+            add 0 1
+        fi
+        rm -rf "$work"
+    done
+else
+    echo "fuzz build failed" >&2; add 0 1
 fi
 
 echo "== e2e ==" >&2
