@@ -91,15 +91,32 @@ int rtcp_rr_parse(rtcp_rr *out, const rtcp_header *h)
     return 0;
 }
 
-int rtcp_rr_size(const rtcp_rr *m)
+int rtcp_reports_size(size_t fixed_len, uint8_t count, const rtcp_report_block *reports,
+                      const uint8_t *reports_raw, const uint8_t *ext, size_t ext_len)
 {
-    if (m->report_count > RTCP_MAX_COUNT || m->ext_len % 4 != 0) return J_EINVAL;
-    if (m->report_count > 0 && !m->reports && !m->reports_raw) return J_EINVAL;
-    if (m->ext_len > 0 && !m->ext) return J_EINVAL;
-    size_t size = RTCP_HEADER_LEN + 4 + (size_t)m->report_count * RTCP_REPORT_BLOCK_LEN +
-                  m->ext_len;
+    if (count > RTCP_MAX_COUNT || ext_len % 4 != 0) return J_EINVAL;
+    if (count > 0 && !reports && !reports_raw) return J_EINVAL;
+    if (ext_len > 0 && !ext) return J_EINVAL;
+    size_t size = RTCP_HEADER_LEN + fixed_len + (size_t)count * RTCP_REPORT_BLOCK_LEN + ext_len;
     if (size > RTCP_MAX_PACKET_LEN) return J_EINVAL;
     return (int)size;
+}
+
+void rtcp_reports_write_unsafe(uint8_t *p, uint8_t count, const rtcp_report_block *reports,
+                               const uint8_t *reports_raw, const uint8_t *ext, size_t ext_len)
+{
+    for (unsigned i = 0; i < count; i++, p += RTCP_REPORT_BLOCK_LEN) {
+        if (reports)
+            rtcp_rb_write_unsafe(p, &reports[i]);
+        else
+            memcpy(p, reports_raw + (size_t)i * RTCP_REPORT_BLOCK_LEN, RTCP_REPORT_BLOCK_LEN);
+    }
+    if (ext_len) memcpy(p, ext, ext_len);
+}
+
+int rtcp_rr_size(const rtcp_rr *m)
+{
+    return rtcp_reports_size(4, m->report_count, m->reports, m->reports_raw, m->ext, m->ext_len);
 }
 
 int rtcp_rr_write(const rtcp_rr *m, uint8_t *buf, size_t cap)
@@ -109,13 +126,7 @@ int rtcp_rr_write(const rtcp_rr *m, uint8_t *buf, size_t cap)
     if ((size_t)size > cap) return J_ESHORTBUF;
     rtcp_write_header_unsafe(buf, m->report_count, RTCP_TYPE_RR, (size_t)size);
     wr_be32(buf + 4, m->ssrc);
-    uint8_t *p = buf + 8;
-    for (unsigned i = 0; i < m->report_count; i++, p += RTCP_REPORT_BLOCK_LEN) {
-        if (m->reports)
-            rtcp_rb_write_unsafe(p, &m->reports[i]);
-        else
-            memcpy(p, m->reports_raw + (size_t)i * RTCP_REPORT_BLOCK_LEN, RTCP_REPORT_BLOCK_LEN);
-    }
-    if (m->ext_len) memcpy(p, m->ext, m->ext_len);
+    rtcp_reports_write_unsafe(buf + 8, m->report_count, m->reports, m->reports_raw, m->ext,
+                              m->ext_len);
     return size;
 }

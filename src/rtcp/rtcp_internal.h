@@ -25,6 +25,16 @@ static inline void rtcp_write_header_unsafe(uint8_t *buf, uint8_t count, uint8_t
 /* rtcp_rb_write_unsafe - one 24-byte report block at p. */
 void rtcp_rb_write_unsafe(uint8_t *p, const rtcp_report_block *rb);
 
+/* rtcp_reports_size - the size of an SR or RR whose body is fixed_len bytes (SSRC, sender
+ * info) followed by count report blocks (from reports, else reports_raw) and a profile
+ * extension; J_EINVAL when the fields are inconsistent or the packet would be too long. */
+int rtcp_reports_size(size_t fixed_len, uint8_t count, const rtcp_report_block *reports,
+                      const uint8_t *reports_raw, const uint8_t *ext, size_t ext_len);
+
+/* rtcp_reports_write_unsafe - the report blocks and extension at p (sizes already checked). */
+void rtcp_reports_write_unsafe(uint8_t *p, uint8_t count, const rtcp_report_block *reports,
+                               const uint8_t *reports_raw, const uint8_t *ext, size_t ext_len);
+
 /* rtcp_fb_parse_fmt - rtcp_fb_parse restricted to one type and FMT. */
 int rtcp_fb_parse_fmt(rtcp_fb *out, const rtcp_header *h, uint8_t type, uint8_t fmt);
 

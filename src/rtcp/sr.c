@@ -53,13 +53,8 @@ int rtcp_sr_parse(rtcp_sr *out, const rtcp_header *h)
 
 int rtcp_sr_size(const rtcp_sr *m)
 {
-    if (m->report_count > RTCP_MAX_COUNT || m->ext_len % 4 != 0) return J_EINVAL;
-    if (m->report_count > 0 && !m->reports && !m->reports_raw) return J_EINVAL;
-    if (m->ext_len > 0 && !m->ext) return J_EINVAL;
-    size_t size = RTCP_HEADER_LEN + SR_FIXED_LEN +
-                  (size_t)m->report_count * RTCP_REPORT_BLOCK_LEN + m->ext_len;
-    if (size > RTCP_MAX_PACKET_LEN) return J_EINVAL;
-    return (int)size;
+    return rtcp_reports_size(SR_FIXED_LEN, m->report_count, m->reports, m->reports_raw, m->ext,
+                             m->ext_len);
 }
 
 int rtcp_sr_write(const rtcp_sr *m, uint8_t *buf, size_t cap)
@@ -73,13 +68,7 @@ int rtcp_sr_write(const rtcp_sr *m, uint8_t *buf, size_t cap)
     wr_be32(buf + 16, m->rtp_ts);
     wr_be32(buf + 20, m->packet_count);
     wr_be32(buf + 24, m->octet_count);
-    uint8_t *p = buf + RTCP_HEADER_LEN + SR_FIXED_LEN;
-    for (unsigned i = 0; i < m->report_count; i++, p += RTCP_REPORT_BLOCK_LEN) {
-        if (m->reports)
-            rtcp_rb_write_unsafe(p, &m->reports[i]);
-        else
-            memcpy(p, m->reports_raw + (size_t)i * RTCP_REPORT_BLOCK_LEN, RTCP_REPORT_BLOCK_LEN);
-    }
-    if (m->ext_len) memcpy(p, m->ext, m->ext_len);
+    rtcp_reports_write_unsafe(buf + RTCP_HEADER_LEN + SR_FIXED_LEN, m->report_count, m->reports,
+                              m->reports_raw, m->ext, m->ext_len);
     return size;
 }
