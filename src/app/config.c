@@ -47,6 +47,17 @@ static const option_def options[] = {
     INT_OPT("limits.max_sessions", max_sessions, 1, 100000, "WHIP + WHEP sessions per server"),
     INT_OPT("limits.max_subscribers_per_track", max_subscribers_per_track, 1, 100000,
             "subscribers (WHEP viewers, room participants) per track"),
+    INT_OPT("rooms.max_participants", rooms_max_participants, 1, 10000, "participants per room"),
+    INT_OPT("rooms.max_tracks_per_participant", rooms_max_tracks_per_participant, 1, 64,
+            "tracks one participant may publish"),
+    INT_OPT("rooms.max_messages_per_second", rooms_max_messages_per_second, 1, 10000,
+            "/rtc messages per second per connection (bursts of twice that)"),
+    INT_OPT("rooms.empty_timeout", rooms_empty_timeout_s, 0, 86400,
+            "seconds an empty room is kept before it is closed"),
+    INT_OPT("rooms.resume_grace", rooms_resume_grace_s, 0, 3600,
+            "seconds a participant whose WebSocket dropped may resume its session"),
+    SIZE_OPT("rooms.max_message_size", rooms_max_message_size, 4096, 16 << 20,
+             "largest /rtc message in bytes (the connection closes with 1009 above)"),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -65,6 +76,12 @@ void config_defaults(config *c)
     c->publisher_max_bitrate = 2500000;
     c->max_sessions = 1000;
     c->max_subscribers_per_track = 1000;
+    c->rooms_max_participants = 100;
+    c->rooms_max_tracks_per_participant = 8;
+    c->rooms_max_messages_per_second = 50;
+    c->rooms_empty_timeout_s = 60;
+    c->rooms_resume_grace_s = 20;
+    c->rooms_max_message_size = 256 * 1024;
 }
 
 static const option_def *find_option(const char *name, size_t len)

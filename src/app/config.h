@@ -31,6 +31,12 @@ typedef struct config {
     int publisher_max_bitrate; /* bits/s advertised to publishers (REMB) */
     int max_sessions;
     int max_subscribers_per_track;
+    int rooms_max_participants;
+    int rooms_max_tracks_per_participant;
+    int rooms_max_messages_per_second;
+    int rooms_empty_timeout_s;
+    int rooms_resume_grace_s;
+    size_t rooms_max_message_size;
 } config;
 
 /* config_defaults - fill c with the embedded defaults (localhost, no external services). */
