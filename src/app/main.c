@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/config.h"
+#include "app/token_cmd.h"
 #include "app/whip.h"
 #include "app/worker.h"
 #include "core/err.h"
@@ -24,6 +25,7 @@ static void on_signal(int sig)
 static int start(app *a, char *err, size_t err_cap)
 {
     const config *c = &a->cfg;
+    if (config_api_keys(c, &a->keys, err, err_cap) != J_OK) return J_EINVAL;
     if (j_srtp_global_init() != J_OK) {
         snprintf(err, err_cap, "cannot initialise libsrtp2");
         return J_ECRYPTO;
@@ -61,6 +63,7 @@ static int start(app *a, char *err, size_t err_cap)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "token") == 0) return token_cmd_main(argc - 1, argv + 1);
     static app a;
     char err[512] = "";
     config_defaults(&a.cfg);
@@ -108,7 +111,10 @@ int main(int argc, char **argv)
     J_INFO("main", "junction %s: web app and WHIP/WHEP on http://%s:%d/, media on UDP %s",
            JUNCTION_VERSION, a.cfg.http_listen, http_server_port(running_server),
            j_addr_str(&a.candidates[0], cand));
-    if (!a.cfg.publish_token[0] || !a.cfg.view_token[0])
+    if (a.keys.count > 0)
+        J_INFO("main", "WHIP/WHEP accept access tokens signed under API key %s",
+               a.keys.keys[0].id);
+    else if (!a.cfg.publish_token[0] || !a.cfg.view_token[0])
         J_INFO("main", "open mode: %s%s%s need no token (set auth.publish_token / "
                        "auth.view_token to require one)",
                a.cfg.publish_token[0] ? "" : "publishing", (!a.cfg.publish_token[0] && !a.cfg.view_token[0]) ? " and " : "",

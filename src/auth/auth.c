@@ -1,6 +1,7 @@
 /* auth.c - HS256 JWT verification and minting (RFC 7519, RFC 7515, RFC 7518 §3.2).
  *
- *   token = BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(HMAC-SHA256(secret, first two parts))
+ *   token = BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature)
+ *   signature = HMAC-SHA256(secret, the token up to its second dot)
  *
  * base64url is the RFC 4648 §5 alphabet without padding; decoding is strict
  * (no padding, no whitespace, unused trailing bits must be zero), so every
