@@ -25,7 +25,6 @@ static void on_signal(int sig)
 static int start(app *a, char *err, size_t err_cap)
 {
     const config *c = &a->cfg;
-    if (config_api_keys(c, &a->keys, err, err_cap) != J_OK) return J_EINVAL;
     if (j_srtp_global_init() != J_OK) {
         snprintf(err, err_cap, "cannot initialise libsrtp2");
         return J_ECRYPTO;
@@ -69,6 +68,7 @@ int main(int argc, char **argv)
     config_defaults(&a.cfg);
     int rc = config_load(&a.cfg, argc, argv, err, sizeof err);
     if (rc == 1) return 0;
+    if (rc == J_OK) rc = config_api_keys(&a.cfg, &a.keys, err, sizeof err);
     if (rc != J_OK) {
         fprintf(stderr, "junction: %s\n", err);
         return 2;
