@@ -38,6 +38,9 @@ static const option_def options[] = {
     STR_OPT("log.level", log_level, "error, warn, info, debug or trace"),
     STR_OPT("auth.publish_token", publish_token, "bearer token required to publish (empty: open)"),
     STR_OPT("auth.view_token", view_token, "bearer token required to view (empty: open)"),
+    STR_OPT("auth.api_key", api_key, "API key (the iss of access tokens) accepted by the server"),
+    STR_OPT("auth.api_secret", api_secret,
+            "secret of auth.api_key, at least 32 bytes, that signs access tokens"),
     STR_OPT("dtls.cert", dtls_cert, "PEM certificate for DTLS (empty: generated at start-up)"),
     STR_OPT("dtls.key", dtls_key, "PEM private key for dtls.cert"),
     INT_OPT("ice.consent_timeout", consent_timeout_s, 5, 300,
@@ -200,9 +203,11 @@ void config_usage(const char *prog)
     config d;
     config_defaults(&d);
     printf("Usage: %s [--config FILE] [--SETTING VALUE ...]\n"
+           "       %s token --room ROOM --identity ID [--publish] [--subscribe] ...\n"
+           "              mint an access token (%s token --help, docs/AUTH.md)\n"
            "       %s --help | --version\n\n"
            "Settings (file: name = value; environment: JUNCTION_NAME; flag: --name-with-dashes):\n",
-           prog, prog);
+           prog, prog, prog, prog);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option_def *o = &options[i];
         const char *field = (const char *)&d + o->offset;
@@ -216,6 +221,29 @@ void config_usage(const char *prog)
         printf("  %-28s %s (default %s)\n", o->name, o->help, def);
     }
     printf("  %-28s shorthand: sets auth.publish_token and auth.view_token\n", "token");
+}
+
+int config_api_keys(const config *c, auth_keys *keys, char *err, size_t err_cap)
+{
+    auth_keys_init(keys);
+    if (!c->api_key[0] && !c->api_secret[0]) return J_OK;
+    if (!c->api_key[0] || !c->api_secret[0]) {
+        snprintf(err, err_cap, "auth.api_key and auth.api_secret must be set together");
+        return J_EINVAL;
+    }
+    size_t secret_len = strlen(c->api_secret);
+    if (secret_len < AUTH_SECRET_MIN) {
+        snprintf(err, err_cap,
+                 "auth.api_secret must be at least %d bytes (for example: openssl rand -hex 32)",
+                 AUTH_SECRET_MIN);
+        return J_EINVAL;
+    }
+    if (auth_keys_add(keys, c->api_key, (const uint8_t *)c->api_secret, secret_len) != J_OK) {
+        snprintf(err, err_cap, "auth.api_key must be 1 to %d printable ASCII characters, no spaces",
+                 AUTH_KEY_ID_MAX);
+        return J_EINVAL;
+    }
+    return J_OK;
 }
 
 int config_load(config *c, int argc, char **argv, char *err, size_t err_cap)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/config.h"
+#include "app/token_cmd.h"
 #include "app/whip.h"
 #include "app/worker.h"
 #include "core/err.h"
@@ -61,11 +62,13 @@ static int start(app *a, char *err, size_t err_cap)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "token") == 0) return token_cmd_main(argc - 1, argv + 1);
     static app a;
     char err[512] = "";
     config_defaults(&a.cfg);
     int rc = config_load(&a.cfg, argc, argv, err, sizeof err);
     if (rc == 1) return 0;
+    if (rc == J_OK) rc = config_api_keys(&a.cfg, &a.keys, err, sizeof err);
     if (rc != J_OK) {
         fprintf(stderr, "junction: %s\n", err);
         return 2;
@@ -108,7 +111,10 @@ int main(int argc, char **argv)
     J_INFO("main", "junction %s: web app and WHIP/WHEP on http://%s:%d/, media on UDP %s",
            JUNCTION_VERSION, a.cfg.http_listen, http_server_port(running_server),
            j_addr_str(&a.candidates[0], cand));
-    if (!a.cfg.publish_token[0] || !a.cfg.view_token[0])
+    if (a.keys.count > 0)
+        J_INFO("main", "WHIP/WHEP accept access tokens signed under API key %s",
+               a.keys.keys[0].id);
+    else if (!a.cfg.publish_token[0] || !a.cfg.view_token[0])
         J_INFO("main", "open mode: %s%s%s need no token (set auth.publish_token / "
                        "auth.view_token to require one)",
                a.cfg.publish_token[0] ? "" : "publishing", (!a.cfg.publish_token[0] && !a.cfg.view_token[0]) ? " and " : "",
