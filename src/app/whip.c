@@ -326,6 +326,7 @@ size_t app_routes(app *a, http_route *routes, size_t max)
         {"PATCH", "/whep/", session_patch, &whep},
         {"GET", "/api/stats", api_stats, a},
         {"GET", "/api/health", api_health, a},
+        {"GET", "/room/", http_static_handler, "/room.html"},
         {"GET", "/", http_static_handler, NULL},
     };
     size_t n = sizeof table / sizeof table[0];

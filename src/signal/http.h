@@ -157,7 +157,9 @@ extern const size_t http_static_files_count;
 const http_static_file *http_static_find(const char *path);
 
 /* http_static_handler - route handler for GET (and HEAD) serving the embedded files; 404
- * JSON for unknown ones. ctx is unused. Register it as {"GET", "/", http_static_handler}. */
+ * JSON for unknown ones. With ctx NULL the file is the request path's
+ * ({"GET", "/", http_static_handler, NULL}); with ctx a path ("/room.html") that one file is
+ * served for every path under the route's prefix (an app page like /room/{name}). */
 void http_static_handler(void *ctx, const http_request *req, http_reply *rep);
 
 #endif
