@@ -143,7 +143,7 @@ int main(int argc, char **argv)
     else
         J_WARN("main", "open development mode (no auth.api_key): anyone who reaches this "
                        "loopback address may join any room as anyone; rooms at /room/{name}");
-    if (a.keys.count == 0 && (!a.cfg.publish_token[0] || !a.cfg.view_token[0])
+    if (a.keys.count == 0 && (!a.cfg.publish_token[0] || !a.cfg.view_token[0]))
         J_INFO("main", "open mode: %s%s%s need no token (set auth.publish_token / "
                        "auth.view_token to require one)",
                a.cfg.publish_token[0] ? "" : "publishing", (!a.cfg.publish_token[0] && !a.cfg.view_token[0]) ? " and " : "",

@@ -170,6 +170,18 @@ static void io_close(void *ctx, room_conn_id c, int ws_code, const char *reason)
     if (r->n_closing < RTC_MAX_CLOSING) r->closing[r->n_closing++] = c;
 }
 
+/* Copy src, cut (if it must be) at a UTF-8 character boundary so it stays valid JSON text. */
+static void copy_utf8(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* continuation byte */
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static const char *io_authenticate(void *ctx, const char *token, const char *room,
                                    const char *identity, const char *name, room_grants *out,
                                    char *msg, size_t cap)
@@ -204,7 +216,7 @@ static const char *io_authenticate(void *ctx, const char *token, const char *roo
         return "token_malformed";
     }
     snprintf(out->identity, sizeof out->identity, "%s", g.identity);
-    snprintf(out->name, sizeof out->name, "%s", g.name[0] ? g.name : (name ? name : ""));
+    copy_utf8(out->name, sizeof out->name, g.name[0] ? g.name : (name ? name : ""));
     out->publish = g.can_publish;
     out->subscribe = g.can_subscribe;
     out->admin = g.admin;
@@ -394,7 +406,8 @@ static bool io_media_stats(void *ctx, const char *sid, room_media_stats *out)
     memset(out, 0, sizeof *out);
     rtc_participant *p = participant_get(r, sid, false);
     if (!p) return false;
-    health_call call = {{NULL, NULL}};
+    health_call call;
+    memset(&call, 0, sizeof call);
     for (int role = 0; role < 2; role++)
         if (p->conn[role].exists) call.id[role] = p->conn[role].session_id;
     if (worker_call(r->a->worker, do_health, &call) != J_OK) return false;

@@ -113,8 +113,7 @@ typedef struct http_conn {
     size_t sent;        /* body bytes written so far */
     char allow[96];     /* Allow header for 405 and OPTIONS, "" when not sent */
     http_reply rep;
-    const http_ws_endpoint *upgrade_to; /* set when the upgrade was confirmed */
-    ws_conn *ws;                        /* after the upgrade */
+    ws_conn *ws; /* after a WebSocket upgrade */
 } http_conn;
 
 /* ---------------------------------------------------------------- reply helpers */
@@ -654,8 +653,7 @@ static void ws_free(http_server *s, ws_conn *w)
 static int ws_on_established(http_conn *c, struct lws *wsi)
 {
     http_server *s = lws_context_user(lws_get_context(wsi));
-    /* lws may hand the upgraded connection fresh per-session memory: look the path up again. */
-    const http_ws_endpoint *ep = c->upgrade_to ? c->upgrade_to : ws_endpoint_for(s, wsi);
+    const http_ws_endpoint *ep = ws_endpoint_for(s, wsi);
     conn_clear(c);
     c->srv = s;
     if (!ep) return -1;
@@ -834,11 +832,9 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!c) return -1;
         return on_writeable(c, wsi);
 
-    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        if (!c) return -1;
-        c->srv = lws_context_user(lws_get_context(wsi));
-        c->upgrade_to = in && strcmp(in, "websocket") == 0 ? ws_endpoint_for(c->srv, wsi) : NULL;
-        if (!c->upgrade_to) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* before any per-session memory exists */
+        if (!in || strcmp(in, "websocket") != 0 ||
+            !ws_endpoint_for(lws_context_user(lws_get_context(wsi)), wsi)) {
             char ip[64];
             peer_ip(wsi, ip, sizeof ip);
             J_INFO("http", "upgrade refused from %s: not a WebSocket endpoint", ip);
