@@ -36,6 +36,8 @@ meson_suite() {
 }
 
 mkdir -p build
+# `make run` configures build/ without tests (no test packages needed to run the server).
+[[ -f build/build.ninja ]] && meson configure build -Dtests=true >/dev/null
 if build build; then
     meson_suite unit build
 else
