@@ -9,6 +9,7 @@
 // also checks that the app publishes and watches in Firefox.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -122,6 +123,27 @@ describe('WHIP/WHEP with Firefox ESR', { timeout: 240000 }, () => {
       5000, { what: '/api/stats sessions == 0' });
     assert.equal(end.sessions, 0);
   }));
+
+  // Firefox pairs a loopback server candidate only when media.peerconnection.ice.loopback is
+  // set (off by default, unlike Chromium): a stock Firefox needs media on a real address.
+  const hasNonLoopbackIPv4 = Object.values(os.networkInterfaces()).flat()
+    .some((a) => a.family === 'IPv4' && !a.internal);
+  test('a Firefox with stock ICE prefs publishes and views when media listens on 0.0.0.0',
+    { skip: !hasNonLoopbackIPv4 && 'no non-loopback IPv4 address here' }, async () => {
+      const lanServer = await startServer({ extraArgs: ['--media-listen', '0.0.0.0'] });
+      let stock;
+      try {
+        await withServerLog(lanServer, async () => {
+          stock = await launchBrowser('firefox', { prefs: { 'media.peerconnection.ice.loopback': false } });
+          await openPublisher(stock.context, lanServer.baseUrl, 'lan');
+          const viewer = await openViewer(stock.context, lanServer.baseUrl, 'lan');
+          assertDecoded(await waitForDecoding(viewer, { minFrames: 60, timeoutMs: 30000 }), 60, 'Firefox viewer');
+        });
+      } finally {
+        await stock?.close(); // with its pages
+        await lanServer.stop();
+      }
+    });
 
   test('the web app shows the server\'s 401 in Firefox', async () => {
     const tokenServer = await startServer({ token: 'secret' });

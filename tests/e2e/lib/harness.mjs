@@ -294,15 +294,15 @@ function bounded(promise, ms) {
 }
 
 /**
- * Launch a headless browser with a fresh profile directory: 'chromium' or 'firefox'.
- * Returns { kind, context, close() } (Firefox adds pid and profileDir); open pages with
- * context.newPage(). Pages of both browsers offer goto, evaluate, on('pageerror' | 'console')
- * and close, which is all the helpers below use. One browser with several pages keeps CPU
- * use down.
+ * Launch a headless browser with a fresh profile directory: 'chromium' or 'firefox' (options
+ * go to launchFirefox). Returns { kind, context, close() } (Firefox adds pid and profileDir);
+ * open pages with context.newPage(). Pages of both browsers offer goto, evaluate,
+ * on('pageerror' | 'console') and close, which is all the helpers below use. One browser
+ * with several pages keeps CPU use down.
  */
-export function launchBrowser(kind = 'chromium') {
+export function launchBrowser(kind = 'chromium', options = {}) {
   if (kind === 'chromium') return launchChromium();
-  if (kind === 'firefox') return launchFirefox();
+  if (kind === 'firefox') return launchFirefox(options);
   throw new Error(`unknown browser ${kind}`);
 }
 
@@ -338,9 +338,9 @@ export async function launchChromium() {
 /**
  * Headless Firefox ESR (puppeteer-core, WebDriver BiDi); see launchBrowser. close() asks the
  * browser to quit (5 s), waits for its process group to end (3 s), kills what remains by
- * PID, and removes the profile directory.
+ * PID, and removes the profile directory. prefs override FIREFOX_PREFS.
  */
-export async function launchFirefox() {
+export async function launchFirefox({ prefs = {} } = {}) {
   if (!existsSync(FIREFOX_BIN)) throw new Error(`firefox-esr not found at ${FIREFOX_BIN}`);
   const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'junction-firefox-'));
   let browser;
@@ -366,7 +366,7 @@ export async function launchFirefox() {
       executablePath: FIREFOX_BIN,
       headless: true,
       userDataDir,
-      extraPrefsFirefox: FIREFOX_PREFS,
+      extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
       args: ['--no-remote'],
       timeout: 30000,
       protocolTimeout: 30000,
