@@ -368,7 +368,7 @@ export async function launchFirefox({ prefs = {} } = {}) {
       userDataDir,
       extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
       args: ['--no-remote'],
-      timeout: 30000,
+      timeout: 60000, // a first start with a fresh profile takes 20 s on a loaded machine
       protocolTimeout: 30000,
       // Firefox's test-harness switch: no connections except loopback (WebRTC media is not
       // affected), and services.settings.server above is honoured.
