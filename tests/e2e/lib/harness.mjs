@@ -6,7 +6,7 @@
 // killed by PID if node exits first). No browser is ever downloaded: both come from Debian
 // (/usr/bin/chromium, /usr/bin/firefox-esr).
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -249,10 +249,14 @@ export async function startServer({ token = null, logLevel = 'debug', extraArgs 
   return server;
 }
 
-// Browsers still running: their process groups are killed if node exits early.
-const liveBrowserPids = new Set();
+// Firefox instances not closed yet: if node exits early their process groups are killed and
+// their profiles removed ('exit' handlers must be synchronous).
+const liveFirefoxes = new Map(); // pid -> profile directory
 process.on('exit', () => {
-  for (const pid of liveBrowserPids) killProcessGroup(pid);
+  for (const [pid, dir] of liveFirefoxes) {
+    killProcessGroup(pid);
+    try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+  }
 });
 
 /** SIGKILL a process group led by pid (puppeteer starts the browser detached), else pid. */
@@ -355,7 +359,7 @@ export async function launchFirefox({ prefs = {} } = {}) {
         killProcessGroup(pid);
         await exited(5000);
       }
-      liveBrowserPids.delete(pid);
+      liveFirefoxes.delete(pid);
     }
     await rm(userDataDir, { recursive: true, force: true });
   }
@@ -375,7 +379,7 @@ export async function launchFirefox({ prefs = {} } = {}) {
       env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1' },
     });
     pid = browser.process()?.pid;
-    if (pid) liveBrowserPids.add(pid);
+    if (pid) liveFirefoxes.set(pid, userDataDir);
   } catch (err) {
     await cleanup();
     throw err;
