@@ -13,18 +13,9 @@ import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  apiJson, getStats, launchBrowser, liveProcessesInGroup, openPublisher, openViewer, sessionState, startServer,
-  stopSession, waitFor, waitForDecoding,
+  apiJson, assertCleanExit, getStats, launchBrowser, liveProcessesInGroup, openPublisher,
+  openViewer, sessionState, startServer, stopSession, waitFor, waitForDecoding, withServerLog,
 } from './lib/harness.mjs';
-
-async function withServerLog(server, fn) {
-  try {
-    return await fn();
-  } catch (err) {
-    const log = `--- server log (${server?.logFile}) ---\n${server?.logTail(60) ?? ''}`;
-    throw new Error(`${err?.message ?? err}\n${log}`, { cause: err });
-  }
-}
 
 function assertDecoded(s, minFrames, who) {
   assert.ok(s.hasInboundVideo && s.videoFramesDecoded > minFrames, `${who} video decoded: ${JSON.stringify(s)}`);
@@ -73,17 +64,17 @@ describe('WHIP/WHEP with Firefox ESR', { timeout: 240000 }, () => {
     const firefoxViewer = await openViewer(firefox.context, server.baseUrl, 'f1');
     pages.push(firefoxViewer);
 
-    const [cs, fs] = await Promise.all([chromiumViewer, firefoxViewer]
+    const [chromiumStats, firefoxStats] = await Promise.all([chromiumViewer, firefoxViewer]
       .map((v) => waitForDecoding(v, { minFrames: 100, timeoutMs: 30000 })));
-    assertDecoded(cs, 100, 'Chromium viewer');
-    assertDecoded(fs, 100, 'Firefox viewer');
+    assertDecoded(chromiumStats, 100, 'Chromium viewer');
+    assertDecoded(firefoxStats, 100, 'Firefox viewer');
     const ps = await getStats(publisher, 'publish');
     assert.ok(ps.videoFramesSent > 100 && ps.audioPacketsSent > 0, `Firefox publisher: ${JSON.stringify(ps)}`);
 
     const stats = await apiJson(server.baseUrl, '/api/stats');
     assert.equal(stats.sessions, 3, JSON.stringify(stats));
 
-    // Firefox's WHIP and WHEP DELETEs end every session.
+    // The pages' WHIP and WHEP DELETEs end every session.
     await stopAndClose([[publisher, 'publish'], [chromiumViewer, 'watch'], [firefoxViewer, 'watch']], pages);
     const end = await waitFor(() => apiJson(server.baseUrl, '/api/stats'), (s) => s.sessions === 0,
       5000, { what: '/api/stats sessions == 0' });
@@ -151,7 +142,8 @@ describe('WHIP/WHEP with Firefox ESR', { timeout: 240000 }, () => {
       await withServerLog(tokenServer, async () => {
         const page = await firefox.context.newPage();
         pages.push(page);
-        await page.goto(`${tokenServer.baseUrl}/?publish=t1&token=wrong`, { timeout: 10000, waitUntil: 'domcontentloaded' });
+        await page.goto(`${tokenServer.baseUrl}/?publish=t1&token=wrong`,
+          { timeout: 10000, waitUntil: 'domcontentloaded' });
         const st = await waitFor(() => sessionState(page, 'publish'), (s) => s && s.state === 'failed', 10000,
           { what: 'the page to report the 401' });
         assert.equal(st.error.status, 401, JSON.stringify(st.error));
@@ -177,9 +169,6 @@ describe('WHIP/WHEP with Firefox ESR', { timeout: 240000 }, () => {
   });
 
   test('the server shuts down cleanly on SIGTERM (exit 0, no sanitizer report)', async () => {
-    const exit = await server.stop();
-    assert.equal(exit.sanitizerReport, '', `sanitizer report:\n${exit.sanitizerReport}`);
-    assert.equal(exit.signal, null, `killed by ${exit.signal}`);
-    assert.equal(exit.code, 0);
+    assertCleanExit(await server.stop());
   });
 });

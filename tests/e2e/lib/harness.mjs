@@ -5,6 +5,7 @@
 // test ends (and when node exits), browsers are closed in finally blocks by the callers (and
 // killed by PID if node exits first). No browser is ever downloaded: both come from Debian
 // (/usr/bin/chromium, /usr/bin/firefox-esr).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -391,6 +392,24 @@ export async function launchFirefox({ prefs = {} } = {}) {
     profileDir: userDataDir,
     close: cleanup,
   };
+}
+
+/** Run fn; on failure add the server's log tail to the error. */
+export async function withServerLog(server, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    // A new Error: some errors (DOMException from a fetch timeout) have a read-only message.
+    const log = `--- server log (${server?.logFile}) ---\n${server?.logTail(60) ?? ''}`;
+    throw new Error(`${err?.message ?? err}\n${log}`, { cause: err });
+  }
+}
+
+/** Assert that server.stop() found a clean exit: code 0, no signal, no sanitizer report. */
+export function assertCleanExit(exit) {
+  assert.equal(exit.sanitizerReport, '', `sanitizer report:\n${exit.sanitizerReport}`);
+  assert.equal(exit.signal, null, `killed by ${exit.signal}`);
+  assert.equal(exit.code, 0);
 }
 
 /** Page console errors and page crashes are collected for failure messages. */
