@@ -143,7 +143,7 @@ class LinkEnd {
 
   async apply({ lossPercent = 0, rateKbit = 0, queueMs = 100, delayMs = 0 }) {
     if (!(lossPercent >= 0 && lossPercent <= 100)) throw new Error(`lossPercent ${lossPercent} not in 0..100`);
-    if (!(rateKbit >= 0 && queueMs > 0 && delayMs >= 0)) throw new Error('rateKbit, queueMs, delayMs must be positive');
+    if (!(rateKbit >= 0 && queueMs > 0 && delayMs >= 0)) throw new Error('rateKbit and delayMs must be >= 0, queueMs > 0');
     if (lossPercent > 0) {
       await this.tc('qdisc', 'add', 'dev', this.dev, 'clsact');
       await this.tc('filter', 'add', 'dev', this.dev, 'egress', 'protocol', 'ip', 'pref', '1', 'bpf',
