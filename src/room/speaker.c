@@ -19,7 +19,8 @@ room_speakers *room_speakers_new(size_t capacity, const room_speakers_config *cf
     s->capacity = capacity;
     if (cfg) s->cfg = *cfg;
     room_speakers_config *c = &s->cfg;
-    if (!c->silence_dbov || c->silence_dbov > 127) c->silence_dbov = ROOM_SPEAKERS_DEFAULT_SILENCE_DBOV;
+    if (!c->silence_dbov || c->silence_dbov > 127)
+        c->silence_dbov = ROOM_SPEAKERS_DEFAULT_SILENCE_DBOV;
     if (!c->noise_margin_db) c->noise_margin_db = ROOM_SPEAKERS_DEFAULT_NOISE_MARGIN_DB;
     if (!c->active_db) c->active_db = ROOM_SPEAKERS_DEFAULT_ACTIVE_DB;
     if (!c->switch_margin_db) c->switch_margin_db = ROOM_SPEAKERS_DEFAULT_SWITCH_MARGIN_DB;

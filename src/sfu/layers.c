@@ -291,7 +291,8 @@ sfu_layer_pkt sfu_layer_pkt_from_dd(const dd_frame *f, const dd_structure *st,
             p.switch_up_to = st->decode_target_temporal[dt];
     }
     if (l->current_spatial >= 0 && f->spatial_id < l->current_spatial) {
-        int dt = dd_decode_target_for(st, (uint8_t)l->current_spatial, (uint8_t)l->current_temporal);
+        int dt =
+            dd_decode_target_for(st, (uint8_t)l->current_spatial, (uint8_t)l->current_temporal);
         p.unused_by_upper = dt >= 0 && f->dti[dt] == DD_DTI_NOT_PRESENT;
     }
     return p;

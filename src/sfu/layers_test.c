@@ -424,7 +424,8 @@ static void test_svc_spatial_selection(void **state)
     assert_int_equal(sfu_layers_on_packet(&l, &p, &marker), SFU_LAYER_DROP);
     /* Key picture: S0 starts the stream, S1 ends it for this subscriber, S2 is dropped. */
     uint32_t ts = 3100;
-    sfu_layer_pkt s0 = frame(0, 0, ts, true), s1 = frame(1, 0, ts, false), s2 = frame(2, 0, ts, false);
+    sfu_layer_pkt s0 = frame(0, 0, ts, true), s1 = frame(1, 0, ts, false);
+    sfu_layer_pkt s2 = frame(2, 0, ts, false);
     s0.marker = s1.marker = false;
     s0.frame_end = true;
     assert_int_equal(sfu_layers_on_packet(&l, &s0, &marker), SFU_LAYER_FORWARD_RESYNC);
