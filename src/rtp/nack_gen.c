@@ -53,6 +53,19 @@ static size_t lower_bound(const rtp_nack_gen *g, uint64_t ext_seq)
     return lo;
 }
 
+/* A packet further behind than RESTART_DISTANCE is never matched against the
+ * list, so entries that far behind can no longer be recovered: give up. */
+static void drop_unreachable(rtp_nack_gen *g)
+{
+    size_t k = 0;
+    while (k < g->count && g->highest - g->missing[k].ext_seq > RESTART_DISTANCE) k++;
+    if (k == 0) return;
+    memmove(&g->missing[0], &g->missing[k], (g->count - k) * sizeof g->missing[0]);
+    g->count -= k;
+    g->abandoned += k;
+    g->keyframe_wanted = true;
+}
+
 rtp_nack_gen_verdict rtp_nack_gen_on_packet(rtp_nack_gen *g, uint16_t seq, uint64_t now_us)
 {
     if (!g->started) {
@@ -73,6 +86,7 @@ rtp_nack_gen_verdict rtp_nack_gen_on_packet(rtp_nack_gen *g, uint16_t seq, uint6
                 g->missing[g->count++] = (rtp_nack_gen_entry){.ext_seq = s, .detected_us = now_us};
         }
         g->highest = ext;
+        drop_unreachable(g);
         return RTP_NACK_GEN_IN_ORDER;
     }
     if (g->highest - ext > RESTART_DISTANCE) {

@@ -78,7 +78,8 @@ void rtp_nack_gen_set_rtt(rtp_nack_gen *g, uint64_t rtt_us);
  * A jump ahead adds the skipped numbers; if they do not fit the list, the list
  * is cleared, the overflow counted and a keyframe requested. A packet more than
  * RTP_NACK_GEN_CAPACITY * 2 behind is ignored unless the next one follows it,
- * which restarts tracking (the sender restarted its numbering). */
+ * which restarts tracking (the sender restarted its numbering); missing
+ * numbers that far behind the newest are given up. */
 rtp_nack_gen_verdict rtp_nack_gen_on_packet(rtp_nack_gen *g, uint16_t seq, uint64_t now_us);
 
 /* rtp_nack_gen_handle_timeout - write to out (at most cap) the sequence

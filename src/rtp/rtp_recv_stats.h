@@ -64,7 +64,8 @@ void rtp_recv_stats_init(rtp_recv_stats *s, uint32_t ssrc, uint32_t clock_rate);
  * received, duplicates included (so cumulative loss may go negative, as A.3
  * says). Jitter is updated only by packets that advance the sequence: a late
  * one, above all one repaired by retransmission, measures the repair delay,
- * not the path's jitter. */
+ * not the path's jitter. The verdict is about statistics only: whether to
+ * forward the packet is the caller's choice. */
 rtp_recv_verdict rtp_recv_stats_update(rtp_recv_stats *s, uint16_t seq, uint32_t rtp_ts,
                                        uint32_t size, uint64_t now_us);
 
