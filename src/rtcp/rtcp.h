@@ -253,14 +253,18 @@ bool rtcp_sdes_next_chunk(rtcp_sdes_iter *it, rtcp_sdes_chunk *out);
 void rtcp_sdes_item_iter_init(rtcp_sdes_item_iter *it, const rtcp_sdes_chunk *c);
 bool rtcp_sdes_next_item(rtcp_sdes_item_iter *it, rtcp_sdes_item *out);
 
-/* Writer input: an SDES packet with one chunk holding one CNAME item. */
+/* Writer input: an SDES packet whose chunks each hold one CNAME item, the same
+ * for every SSRC (a sender's streams share their CNAME). */
 typedef struct {
     uint32_t ssrc;
-    const char *cname; /* NUL-terminated, 1..255 bytes */
+    const char *cname;            /* NUL-terminated, 1..255 bytes */
+    const uint32_t *more_ssrcs;   /* further chunks, may be NULL when more_count is 0 */
+    uint8_t more_count;           /* 0..30: at most 31 chunks in all */
 } rtcp_sdes_cname;
 
 /* rtcp_sdes_cname_size / rtcp_sdes_cname_write - J_EINVAL for an empty or
- * over-long CNAME; the item list is null-terminated and padded to 32 bits. */
+ * over-long CNAME or too many chunks; each chunk's item list is null-terminated
+ * and padded to 32 bits. */
 int rtcp_sdes_cname_size(const rtcp_sdes_cname *m);
 int rtcp_sdes_cname_write(const rtcp_sdes_cname *m, uint8_t *buf, size_t cap);
 

@@ -425,6 +425,29 @@ static void test_sdes(void **state)
     assert_int_equal(rtcp_sdes_cname_size(&cn), J_EINVAL);
     cn.cname = "";
     assert_int_equal(rtcp_sdes_cname_size(&cn), J_EINVAL);
+
+    /* One chunk per SSRC of a sender, all with its CNAME. */
+    static const uint8_t sdes_two[] = {
+        0x82, 0xca, 0x00, 0x06, /* V=2 SC=2 PT=202 length 6 */
+        0x00, 0x00, 0x00, 0x01, /* SSRC 1 */
+        0x01, 0x02, 'a', 'b',   /* CNAME "ab" */
+        0x00, 0x00, 0x00, 0x00, /* null word */
+        0x00, 0x00, 0x00, 0x02, /* SSRC 2: the same item */
+        0x01, 0x02, 'a', 'b',
+        0x00, 0x00, 0x00, 0x00,
+    };
+    uint32_t more[RTCP_MAX_COUNT] = {2};
+    cn = (rtcp_sdes_cname){.ssrc = 1, .cname = "ab", .more_ssrcs = more, .more_count = 1};
+    assert_int_equal(rtcp_sdes_cname_write(&cn, out, sizeof out), sizeof sdes_two);
+    assert_memory_equal(out, sdes_two, sizeof sdes_two);
+    parse_one(&h, out, sizeof sdes_two);
+    assert_int_equal(rtcp_sdes_parse(&m, &h), 0);
+    assert_int_equal(m.chunk_count, 2);
+    cn.more_count = 31; /* 32 chunks do not fit the SC field */
+    assert_int_equal(rtcp_sdes_cname_size(&cn), J_EINVAL);
+    cn.more_count = 1;
+    cn.more_ssrcs = NULL;
+    assert_int_equal(rtcp_sdes_cname_size(&cn), J_EINVAL);
 }
 
 static void test_bye(void **state)
