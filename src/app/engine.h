@@ -25,6 +25,8 @@ typedef struct engine_config {
     dtls_ctx *dtls; /* borrowed */
     uint64_t consent_timeout_us;
     uint32_t publisher_max_bitrate;
+    uint64_t min_video_bitrate;    /* a subscriber's video pauses below this estimate; 0: never */
+    uint64_t wall_clock_offset_us; /* Unix time minus now_us, for RTCP's NTP times */
     int max_sessions;
     int max_subscribers_per_track;
 } engine_config;
@@ -40,6 +42,7 @@ typedef struct engine_bind {
                                         it receives; "" = none */
     uint32_t ssrc; /* subscriber, out: the SSRC we send it with (kept across renegotiations
                       while the track stays the same), 0 when nothing is sent */
+    uint32_t rtx_ssrc; /* subscriber, out: the SSRC of its retransmissions, 0 without RTX */
 } engine_bind;
 
 typedef struct engine_session {
@@ -47,6 +50,7 @@ typedef struct engine_session {
     const char *id;    /* unique in the engine */
     const char *owner; /* for logs and stats, and the check in engine_remove_session */
     const char *local_ufrag, *local_pwd;
+    const char *cname;     /* subscriber: the CNAME its answer gives what we send */
     const sdp_negotiated *neg;
     engine_bind *binds;    /* neg->media_count entries */
     bool report_close;     /* queue its end for engine_drain_closed (rooms want to know) */

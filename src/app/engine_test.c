@@ -106,12 +106,13 @@ static void test_publisher_claims_tracks_and_a_second_one_conflicts(void **state
     engine *e = new_engine(10);
     sdp_negotiated neg;
     make_neg(&neg, "av", PEER_PUBLISHER, "rem1");
-    engine_bind binds[2] = {{"TR_a", 0}, {"TR_v", 0}};
+    engine_bind binds[2] = {{.track_id = "TR_a"}, {.track_id = "TR_v"}};
     assert_int_equal(add(e, PEER_PUBLISHER, "pub1", "ufrag001", &neg, binds, false), J_OK);
     assert_int_equal(track_count(e), 2);
     assert_int_equal(add(e, PEER_PUBLISHER, "pub2", "ufrag002", &neg, binds, false), J_ESTATE);
     assert_int_equal(add(e, PEER_PUBLISHER, "pub1", "ufrag003", &neg, binds, false), J_ESTATE);
-    engine_bind wrong_kind[2] = {{"TR_v", 0}, {"TR_x", 0}}; /* audio m= onto a video track */
+    /* The audio m= onto a video track. */
+    engine_bind wrong_kind[2] = {{.track_id = "TR_v"}, {.track_id = "TR_x"}};
     assert_int_equal(add(e, PEER_PUBLISHER, "pub3", "ufrag004", &neg, wrong_kind, false), J_EINVAL);
     assert_int_equal(track_count(e), 2); /* nothing changed by the refusals */
     assert_int_equal(engine_remove_session(e, "pub1", "other owner", "x"), J_ENOTFOUND);
@@ -127,7 +128,7 @@ static void test_subscriber_rebinds_only_what_changed(void **state)
     engine *e = new_engine(10);
     sdp_negotiated neg;
     make_neg(&neg, "avv", PEER_SUBSCRIBER, "rem1");
-    engine_bind binds[3] = {{"TR_a", 0}, {"TR_v", 0}, {"", 0}};
+    engine_bind binds[3] = {{.track_id = "TR_a"}, {.track_id = "TR_v"}, {.track_id = ""}};
     assert_int_equal(add(e, PEER_SUBSCRIBER, "sub", "ufragsub", &neg, binds, false), J_OK);
     assert_int_not_equal(binds[0].ssrc, 0);
     assert_int_not_equal(binds[1].ssrc, 0);
@@ -135,7 +136,7 @@ static void test_subscriber_rebinds_only_what_changed(void **state)
     uint32_t audio_ssrc = binds[0].ssrc, video_ssrc = binds[1].ssrc;
 
     /* Renegotiation: mid 0 keeps its track, mid 1 is released, mid 2 gets a track. */
-    engine_bind next[3] = {{"TR_a", 0}, {"", 0}, {"TR_v2", 0}};
+    engine_bind next[3] = {{.track_id = "TR_a"}, {.track_id = ""}, {.track_id = "TR_v2"}};
     assert_int_equal(add(e, PEER_SUBSCRIBER, "sub", "ufragsub", &neg, next, true), J_OK);
     assert_int_equal(next[0].ssrc, audio_ssrc); /* untouched stream */
     assert_int_equal(next[1].ssrc, 0);
@@ -152,10 +153,10 @@ static void test_subscriber_limit_per_track(void **state)
     sdp_negotiated pub, sub;
     make_neg(&pub, "v", PEER_PUBLISHER, "rem0");
     make_neg(&sub, "v", PEER_SUBSCRIBER, "rem1");
-    engine_bind pb[1] = {{"TR_v", 0}};
+    engine_bind pb[1] = {{.track_id = "TR_v"}};
     assert_int_equal(add(e, PEER_PUBLISHER, "pub", "ufragpub", &pub, pb, false), J_OK);
     /* Downtracks join a track when their connection is up; none is here, so both fit. */
-    engine_bind b1[1] = {{"TR_v", 0}}, b2[1] = {{"TR_v", 0}};
+    engine_bind b1[1] = {{.track_id = "TR_v"}}, b2[1] = {{.track_id = "TR_v"}};
     assert_int_equal(add(e, PEER_SUBSCRIBER, "s1", "ufrags01", &sub, b1, false), J_OK);
     assert_int_equal(add(e, PEER_SUBSCRIBER, "s2", "ufrags02", &sub, b2, false), J_OK);
     json_t *st = engine_stats(e, 0);
@@ -171,7 +172,7 @@ static void test_ice_restart_moves_the_ufrag_route(void **state)
     engine *e = new_engine(10);
     sdp_negotiated neg;
     make_neg(&neg, "a", PEER_PUBLISHER, "rem1");
-    engine_bind binds[1] = {{"TR_a", 0}};
+    engine_bind binds[1] = {{.track_id = "TR_a"}};
     assert_int_equal(add(e, PEER_PUBLISHER, "pub", "oldufrag", &neg, binds, false), J_OK);
     make_neg(&neg, "a", PEER_PUBLISHER, "rem2");
     assert_int_equal(add(e, PEER_PUBLISHER, "pub", "newufrag", &neg, binds, true), J_OK);
@@ -181,7 +182,7 @@ static void test_ice_restart_moves_the_ufrag_route(void **state)
     json_decref(st);
     /* A later session may take the old ufrag: the route no longer points at "pub". */
     assert_int_equal(add(e, PEER_PUBLISHER, "pub2", "oldufrag", &neg,
-                         (engine_bind[1]){{"TR_b", 0}}, false), J_OK);
+                         (engine_bind[1]){{.track_id = "TR_b"}}, false), J_OK);
     engine_free(e);
 }
 
@@ -192,7 +193,7 @@ static void test_mute_unknown_track(void **state)
     assert_int_equal(engine_set_track_muted(e, "TR_none", true, 0), J_ENOTFOUND);
     sdp_negotiated neg;
     make_neg(&neg, "v", PEER_PUBLISHER, "rem1");
-    engine_bind binds[1] = {{"TR_v", 0}};
+    engine_bind binds[1] = {{.track_id = "TR_v"}};
     assert_int_equal(add(e, PEER_PUBLISHER, "pub", "ufragpub", &neg, binds, false), J_OK);
     assert_int_equal(engine_set_track_muted(e, "TR_v", true, 0), J_OK);
     json_t *st = engine_stats(e, 0);

@@ -266,7 +266,8 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
     char owner[PEER_OWNER_LEN];
     snprintf(owner, sizeof owner, "room participant %s", sid);
     engine_session es = {.role = role, .id = next.session_id, .owner = owner,
-                         .local_ufrag = next.ufrag, .local_pwd = next.pwd, .neg = offer.neg,
+                         .local_ufrag = next.ufrag, .local_pwd = next.pwd, .cname = p->cname,
+                         .neg = offer.neg,
                          .binds = offer.binds, .report_close = true};
     session_call call = {.session = &es, .update = c->exists, .result = J_EIO};
     if (worker_call(r->a->worker, do_session, &call) != J_OK || call.result != J_OK) {

@@ -204,8 +204,11 @@ static void create_session(const resource *r, const http_request *req, http_repl
     j_random_token(id, SESSION_ID_LEN);
     char owner[PEER_OWNER_LEN];
     snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream); /* "whip/name" */
+    char cname[SESSION_ID_LEN + 1];
+    j_random_token(cname, SESSION_ID_LEN);
     engine_session es = {.role = r->role, .id = id, .owner = owner, .local_ufrag = ufrag,
-                         .local_pwd = pwd, .neg = offer.neg, .binds = offer.binds};
+                         .local_pwd = pwd, .cname = cname, .neg = offer.neg,
+                         .binds = offer.binds};
     session_call call = {.session = &es, .result = J_ESTATE};
     if (worker_call(a->worker, do_add, &call) != J_OK) {
         http_reply_error(rep, 503, "shutting down", NULL);
@@ -225,8 +228,6 @@ static void create_session(const resource *r, const http_request *req, http_repl
         http_reply_error(rep, 503, "cannot create the session", j_strerror(call.result));
         goto done;
     }
-    char cname[SESSION_ID_LEN + 1];
-    j_random_token(cname, SESSION_ID_LEN);
     app_answer_params ap = {.ice_ufrag = ufrag, .ice_pwd = pwd, .cname = cname, .stream_id = stream};
     int alen = app_offer_answer(a, &offer, r->role, &ap, answer, ANSWER_CAP);
     if (alen < 0) {

@@ -312,7 +312,7 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
         d->payload_bytes += pkt->payload_len;
         d->rtx_credit += len / 2;
         if (d->rtx_credit > SFU_RTX_CREDIT_MAX) d->rtx_credit = SFU_RTX_CREDIT_MAX;
-        d->send(d->send_ctx, buf, (size_t)len, sizeof buf, twcc_off);
+        d->send(d->send_ctx, buf, (size_t)len, sizeof buf, twcc_off, now_us);
     }
 }
 
@@ -353,7 +353,7 @@ int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us
     d->rtx_credit -= len;
     d->rtx_packets++;
     d->rtx_bytes += (uint64_t)len;
-    d->send(d->send_ctx, buf, (size_t)len, sizeof buf, twcc_off);
+    d->send(d->send_ctx, buf, (size_t)len, sizeof buf, twcc_off, now_us);
     return J_OK;
 }
 

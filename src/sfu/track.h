@@ -61,10 +61,11 @@ typedef struct sfu_source {
     uint8_t ext_id[SFU_EXT_COUNT]; /* publisher's ids, 0 = not negotiated */
 } sfu_source;
 
-/* sfu_send_fn - deliver a built RTP packet (buf has room up to cap for the SRTP tag). When
- * twcc_off is not 0, buf[twcc_off..+2) is the transport-wide sequence number extension's
- * value, left 0 for the sender to fill as it numbers what it sends. */
-typedef void (*sfu_send_fn)(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off);
+/* sfu_send_fn - deliver a built RTP packet at now_us (buf has room up to cap for the SRTP
+ * tag). When twcc_off is not 0, buf[twcc_off..+2) is the transport-wide sequence number
+ * extension's value, left 0 for the sender to fill as it numbers what it sends. */
+typedef void (*sfu_send_fn)(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
+                            uint64_t now_us);
 
 struct sfu_track;
 

@@ -19,8 +19,10 @@ typedef struct capture {
     size_t twcc_offs[MAX_SENT];
 } capture;
 
-static void capture_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off)
+static void capture_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
+                         uint64_t now_us)
 {
+    (void)now_us;
     capture *c = ctx;
     assert_true(cap >= len + 16); /* room for the SRTP tag */
     if (c->count < MAX_SENT) {
