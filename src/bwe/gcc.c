@@ -406,6 +406,11 @@ static void loss_update(bwe_gcc *g, double loss)
         }
     } else {
         g->loss_bps = (g->loss_limited ? g->loss_bps : current) * (1 - 0.5 * loss);
+        /* Never below what got through: the path demonstrably carries that much. A sender
+         * that follows the estimate sends less after each decrease, so this stays below it;
+         * one that cannot (an SFU forwarding a stream it cannot thin) keeps losing the same
+         * share, which says nothing more about the path. */
+        if (g->loss_bps < g->acked_bps) g->loss_bps = g->acked_bps;
         g->loss_limited = true;
     }
     g->loss_bps = clamp(g->loss_bps, (double)g->cfg.min_bps, (double)g->cfg.max_bps);
