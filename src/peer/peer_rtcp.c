@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "peer/peer_internal.h"
 #include "rtcp/rtcp.h"
 
@@ -158,11 +159,14 @@ static void send_sender_reports(peer *p, uint64_t now_us)
 /* Pause the subscriber's video when its estimate cannot carry it; resume (or probe). */
 static void update_video_gate(peer *p, uint64_t now_us)
 {
-    sfu_video_gate_event ev =
-        sfu_video_gate_update(&p->video_gate, bwe_gcc_target_bps(p->bwe), now_us);
+    uint64_t estimate = bwe_gcc_target_bps(p->bwe);
+    sfu_video_gate_event ev = sfu_video_gate_update(&p->video_gate, estimate, now_us);
     if (ev == SFU_VIDEO_GATE_NONE) return;
     bool pause = ev == SFU_VIDEO_GATE_PAUSE;
     if (pause) p->stats.video_pauses++;
+    J_INFO("peer", "subscriber %s: video %s (estimate %llu bit/s)", p->id,
+           pause ? "paused" : ev == SFU_VIDEO_GATE_RESUME ? "resumed" : "resumed to probe",
+           (unsigned long long)estimate);
     if (ev == SFU_VIDEO_GATE_PROBE) {
         /* Restart the estimate just above the floor: the probe judges the link afresh. */
         bwe_gcc_config cfg = {.start_bps = sfu_video_gate_probe_start_bps(&p->video_gate)};
