@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "sdp/sdp.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_SIZE } opt_type;
 
@@ -46,6 +47,19 @@ static const option_def options[] = {
             "bits/s a publisher is allowed to send (advertised by REMB)"),
     INT_OPT("limits.max_sessions", max_sessions, 1, 100000, "WHIP + WHEP sessions per server"),
     INT_OPT("limits.max_viewers_per_stream", max_viewers_per_stream, 1, 100000, "viewers per stream"),
+    INT_OPT("limits.max_sessions_per_ip", max_sessions_per_ip, 1, 100000,
+            "sessions per client IP (IPv6: per /64; 429 beyond)"),
+    INT_OPT("limits.max_half_open", max_half_open, 1, 100000,
+            "sessions per server still connecting (DTLS not completed; 503 beyond)"),
+    INT_OPT("limits.max_half_open_per_ip", max_half_open_per_ip, 1, 100000,
+            "sessions per client IP still connecting (429 beyond)"),
+    INT_OPT("limits.handshake_timeout", handshake_timeout_s, 2, 300,
+            "seconds a new session has to complete ICE and DTLS before it is closed"),
+    INT_OPT("limits.http_rate", http_rate, 1, 100000,
+            "HTTP requests per second per client IP, on average (429 beyond)"),
+    INT_OPT("limits.http_burst", http_burst, 1, 100000,
+            "HTTP requests a client IP may send at once above limits.http_rate"),
+    INT_OPT("limits.max_sdp_media", max_sdp_media, 1, SDP_MAX_MEDIA, "m= sections in an SDP offer (400 beyond)"),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -64,6 +78,13 @@ void config_defaults(config *c)
     c->publisher_max_bitrate = 2500000;
     c->max_sessions = 1000;
     c->max_viewers_per_stream = 1000;
+    c->max_sessions_per_ip = 100;
+    c->max_half_open = 100;
+    c->max_half_open_per_ip = 10;
+    c->handshake_timeout_s = 15;
+    c->http_rate = 20;
+    c->http_burst = 40;
+    c->max_sdp_media = 8;
 }
 
 static const option_def *find_option(const char *name, size_t len)

@@ -31,6 +31,13 @@ typedef struct config {
     int publisher_max_bitrate; /* bits/s advertised to publishers (REMB) */
     int max_sessions;
     int max_viewers_per_stream;
+    int max_sessions_per_ip;
+    int max_half_open;        /* sessions created whose DTLS handshake has not completed */
+    int max_half_open_per_ip;
+    int handshake_timeout_s;  /* a session not connected by then is closed */
+    int http_rate;            /* HTTP requests per second per client IP (429 beyond) */
+    int http_burst;
+    int max_sdp_media;        /* m= sections in an offer */
 } config;
 
 /* config_defaults - fill c with the embedded defaults (localhost, no external services). */

@@ -35,6 +35,8 @@ struct engine {
     peer **peers;    /* owned */
     size_t n_peers, cap_peers;
     uint64_t dropped[DROP_REASONS];
+    session_limits limits;
+    uint64_t handshake_timeouts;
 };
 
 /* Canonical bytes of an address as a map key: family, port, IP. */
@@ -77,6 +79,7 @@ static void on_publisher_keyframe(void *ctx) { peer_request_keyframe(ctx); }
 static void env_on_connected(void *ctx, peer *p, uint64_t now_us)
 {
     engine *e = ctx;
+    session_limits_established(&e->limits, p->id);
     sfu_stream *s = j_map_get(&e->streams, p->stream_name, strlen(p->stream_name));
     if (!s) return;
     p->stream = s;
@@ -106,6 +109,7 @@ engine *engine_new(const engine_config *cfg, const j_addr *bound, const engine_i
         .on_connected = env_on_connected,
         .ctx = e,
     };
+    session_limits_init(&e->limits, &cfg->limits);
     return e;
 }
 
@@ -113,6 +117,7 @@ static void destroy_peer(engine *e, peer *p)
 {
     j_map_remove(&e->by_ufrag, p->ice.local_ufrag, strlen(p->ice.local_ufrag));
     j_map_remove(&e->by_id, p->id, strlen(p->id));
+    session_limits_remove(&e->limits, p->id);
     for (int i = 0; i < p->n_addrs; i++) {
         uint8_t key[19];
         size_t n = addr_key(&p->addrs[i], key);
@@ -156,6 +161,7 @@ void engine_free(engine *e)
     j_map_clear(&e->by_id);
     j_map_clear(&e->streams);
     j_map_clear(&e->publishers);
+    session_limits_clear(&e->limits);
     free(e);
 }
 
@@ -167,15 +173,30 @@ static int count_viewers(const engine *e, const char *stream)
     return n;
 }
 
-int engine_add_session(engine *e, const peer_params *pp, uint64_t now_us)
+static limit_kind session_refused_by(const engine *e, const peer_params *pp,
+                                     const client_key *client)
+{
+    if ((int)e->n_peers >= e->cfg.max_sessions) return LIMIT_SESSIONS;
+    if (pp->role == PEER_VIEWER &&
+        count_viewers(e, pp->stream_name) >= e->cfg.max_viewers_per_stream)
+        return LIMIT_VIEWERS_PER_STREAM;
+    return session_limits_check(&e->limits, client);
+}
+
+int engine_add_session(engine *e, const peer_params *pp, const char *client_ip, uint64_t now_us,
+                       limit_kind *refused_by)
 {
     size_t name_len = strlen(pp->stream_name);
-    if ((int)e->n_peers >= e->cfg.max_sessions) return J_ELIMIT;
+    client_key client;
+    client_key_from_ip(&client, client_ip);
+    *refused_by = session_refused_by(e, pp, &client);
+    if (*refused_by != LIMIT_NONE) {
+        session_limits_count_refused(&e->limits, *refused_by);
+        return J_ELIMIT;
+    }
     if (pp->role == PEER_PUBLISHER) {
         peer *cur = j_map_get(&e->publishers, pp->stream_name, name_len);
         if (cur && cur->state != PEER_CLOSED) return J_ESTATE;
-    } else if (count_viewers(e, pp->stream_name) >= e->cfg.max_viewers_per_stream) {
-        return J_ELIMIT;
     }
     if (e->n_peers == e->cap_peers) {
         size_t cap = e->cap_peers ? e->cap_peers * 2 : 16;
@@ -198,6 +219,7 @@ int engine_add_session(engine *e, const peer_params *pp, uint64_t now_us)
     e->peers[e->n_peers++] = p;
     if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, strlen(p->ice.local_ufrag), p) != J_OK ||
         j_map_put(&e->by_id, p->id, strlen(p->id), p) != J_OK ||
+        session_limits_add(&e->limits, p->id, &client) != J_OK ||
         (pp->role == PEER_PUBLISHER &&
          j_map_put(&e->publishers, pp->stream_name, name_len, p) != J_OK)) {
         destroy_peer(e, p);
@@ -258,7 +280,8 @@ void engine_handle_datagram(engine *e, uint64_t now_us, const j_addr *from, uint
     case J_PACKET_RTP:
     case J_PACKET_RTCP:
         p = peer_by_addr(e, from);
-        if (!p) {
+        /* Routed once ICE validated it; valid only while its consent lasts (RFC 7675). */
+        if (!p || !ice_lite_is_valid_source(&p->ice, from)) {
             e->dropped[DROP_UNKNOWN_SOURCE]++;
             return;
         }
@@ -278,6 +301,11 @@ void engine_handle_timeout(engine *e, uint64_t now_us)
 {
     for (size_t i = 0; i < e->n_peers;) {
         peer *p = e->peers[i];
+        if (p->state != PEER_CONNECTED && p->state != PEER_CLOSED &&
+            now_us - p->created_us >= e->cfg.handshake_timeout_us) {
+            e->handshake_timeouts++;
+            peer_close(p, "ICE and DTLS not completed within limits.handshake_timeout");
+        }
         peer_handle_timeout(p, now_us);
         if (p->state == PEER_CLOSED)
             destroy_peer(e, p); /* swaps the last peer into slot i */
@@ -335,8 +363,15 @@ json_t *engine_stats(engine *e, uint64_t now_us)
         json_object_set_new(dropped, drop_names[r], json_integer((json_int_t)e->dropped[r]));
         total += e->dropped[r];
     }
-    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "sessions", (json_int_t)e->n_peers,
-                     "publishers", (json_int_t)publishers, "viewers", (json_int_t)viewers,
-                     "dropped_datagrams", (json_int_t)total, "dropped", dropped, "streams",
-                     streams, "session_list", sessions);
+    json_t *refused = json_object();
+    for (int k = LIMIT_NONE + 1; k < LIMIT_KINDS; k++)
+        json_object_set_new(refused, limit_name((limit_kind)k),
+                            json_integer((json_int_t)e->limits.refused[k]));
+    json_t *limits = json_pack("{s:I, s:I, s:o}", "half_open", (json_int_t)e->limits.half_open,
+                               "handshake_timeouts", (json_int_t)e->handshake_timeouts,
+                               "sessions_refused", refused);
+    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "sessions",
+                     (json_int_t)e->n_peers, "publishers", (json_int_t)publishers, "viewers",
+                     (json_int_t)viewers, "dropped_datagrams", (json_int_t)total, "dropped",
+                     dropped, "limits", limits, "streams", streams, "session_list", sessions);
 }

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "app/limits.h"
 #include "core/addr.h"
 #include "dtls/dtls.h"
 #include "peer/peer.h"
@@ -25,6 +26,8 @@ typedef struct engine_config {
     uint32_t publisher_max_bitrate;
     int max_sessions;
     int max_viewers_per_stream;
+    session_limits_config limits; /* per client and half-open */
+    uint64_t handshake_timeout_us; /* creation to DTLS connected, else the session closes */
 } engine_config;
 
 typedef struct engine_io {
@@ -40,10 +43,12 @@ void engine_handle_datagram(engine *e, uint64_t now_us, const j_addr *from, uint
                             size_t len);
 void engine_handle_timeout(engine *e, uint64_t now_us);
 
-/* engine_add_session - create a publisher or viewer peer. J_OK; J_EEXIST-like conflict is
- * reported as J_ESTATE (the stream already has a live publisher: HTTP 409); J_ELIMIT when a
- * session limit is reached (HTTP 503). */
-int engine_add_session(engine *e, const peer_params *p, uint64_t now_us);
+/* engine_add_session - create a publisher or viewer peer for the client at client_ip (text,
+ * counted by limits.h). J_OK; J_EEXIST-like conflict is reported as J_ESTATE (the stream
+ * already has a live publisher: HTTP 409); J_ELIMIT when a limit is reached, *refused_by
+ * naming it (HTTP 429 for per-client limits, 503 for the others). */
+int engine_add_session(engine *e, const peer_params *p, const char *client_ip, uint64_t now_us,
+                       limit_kind *refused_by);
 /* engine_remove_session - end session id of that role on that stream; J_ENOTFOUND if none. */
 int engine_remove_session(engine *e, peer_role role, const char *stream, const char *id);
 

@@ -43,6 +43,18 @@ int app_set_candidates(app *a, const j_addr *media, const char *public_ips, char
     return J_OK;
 }
 
+bool app_http_admit(void *ctx, const char *peer_ip)
+{
+    app *a = ctx;
+    client_key k;
+    client_key_from_ip(&k, peer_ip);
+    rate_verdict v = rate_limiter_check(a->http_rate, &k, j_now_us());
+    if (v == RATE_DENY_FIRST)
+        J_WARN("http", "client %s is over limits.http_rate (%d/s, burst %d): answering 429 until "
+                       "it slows down", peer_ip, a->cfg.http_rate, a->cfg.http_burst);
+    return v == RATE_ALLOW;
+}
+
 void app_shutdown(app *a)
 {
     worker_stop(a->worker);
@@ -51,6 +63,8 @@ void app_shutdown(app *a)
     a->dtls = NULL;
     dtls_cert_free(a->cert);
     a->cert = NULL;
+    rate_limiter_free(a->http_rate);
+    a->http_rate = NULL;
 }
 
 /* Stream names are URL path segments: keep them to a safe alphabet. */
@@ -93,13 +107,15 @@ static bool authorized(const char *token, const http_request *req)
 
 typedef struct add_call {
     const peer_params *params;
+    const char *client_ip;
     int result;
+    limit_kind refused_by;
 } add_call;
 
 static void do_add(engine *e, void *arg)
 {
     add_call *c = arg;
-    c->result = engine_add_session(e, c->params, j_now_us());
+    c->result = engine_add_session(e, c->params, c->client_ip, j_now_us(), &c->refused_by);
 }
 
 typedef struct remove_call {
@@ -112,6 +128,16 @@ static void do_remove(engine *e, void *arg)
 {
     remove_call *c = arg;
     c->result = engine_remove_session(e, c->role, c->stream, c->id);
+}
+
+/* 429 when this client alone is over its share, 503 when the server is full. */
+static void refuse_over_limit(const http_request *req, limit_kind k, http_reply *rep)
+{
+    char detail[128];
+    snprintf(detail, sizeof detail, "%s reached", limit_setting(k));
+    J_INFO("whip", "%s %s from %s refused: %s", req->method, req->path, req->peer_ip, detail);
+    http_reply_header(rep, "Retry-After", limit_per_client(k) ? "5" : "10");
+    http_reply_error(rep, limit_per_client(k) ? 429 : 503, "session limit reached", detail);
 }
 
 typedef struct resource {
@@ -153,6 +179,13 @@ static void create_session(const resource *r, const http_request *req, http_repl
     if (rc != J_OK) {
         J_INFO("whip", "%s %s from %s: bad SDP: %s", req->method, req->path, req->peer_ip, detail);
         http_reply_error(rep, 400, "malformed SDP offer", detail);
+        goto done;
+    }
+    if (offer->media_count > (unsigned)a->cfg.max_sdp_media) {
+        snprintf(detail, sizeof detail, "the offer has %u m= sections; limits.max_sdp_media is %d",
+                 offer->media_count, a->cfg.max_sdp_media);
+        J_INFO("whip", "%s %s from %s refused: %s", req->method, req->path, req->peer_ip, detail);
+        http_reply_error(rep, 400, "too many media sections", detail);
         goto done;
     }
     sdp_policy policy = {
@@ -209,7 +242,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
         http_reply_error(rep, 500, "cannot write the SDP answer", j_strerror(alen));
         goto done;
     }
-    add_call call = {.params = &pp, .result = J_ESTATE};
+    add_call call = {.params = &pp, .client_ip = req->peer_ip, .result = J_ESTATE};
     if (worker_call(a->worker, do_add, &call) != J_OK) {
         http_reply_error(rep, 503, "shutting down", NULL);
         goto done;
@@ -220,8 +253,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
         goto done;
     }
     if (call.result == J_ELIMIT) {
-        http_reply_error(rep, 503, "session limit reached",
-                         "limits.max_sessions or limits.max_viewers_per_stream");
+        refuse_over_limit(req, call.refused_by, rep);
         goto done;
     }
     if (call.result != J_OK) {
@@ -299,6 +331,9 @@ static void api_stats(void *ctx, const http_request *req, http_reply *rep)
         http_reply_error(rep, 503, "shutting down", NULL);
         return;
     }
+    json_object_set_new(call.stats, "http",
+                        json_pack("{s:I}", "rate_limited",
+                                  (json_int_t)(a->http_rate ? rate_limiter_denied(a->http_rate) : 0)));
     http_reply_json(rep, 200, call.stats);
 }
 

@@ -50,6 +50,8 @@ struct http_server {
     int idle_timeout_s;
     int port;
     char cors_origin[256];
+    bool (*admit)(void *ctx, const char *peer_ip);
+    void *admit_ctx;
     atomic_bool stop;
 };
 
@@ -428,7 +430,12 @@ static int on_http(http_conn *c, struct lws *wsi)
             c->close_after = true;
     }
 
-    if (m < 0 || c->method[0] == '?') {
+    if (s->admit && !s->admit(s->admit_ctx, c->peer_ip)) {
+        /* Closing makes a flooding client pay for a new connection per request. */
+        conn_fail(c, 429, "too_many_requests", "too many requests from this address; retry later",
+                  true);
+        http_reply_header(&c->rep, "Retry-After", "1");
+    } else if (m < 0 || c->method[0] == '?') {
         conn_fail(c, 400, "bad_request", "unsupported method", true);
     } else if (!cl_ok) {
         conn_fail(c, 400, "bad_request", "invalid Content-Length", true);
@@ -548,7 +555,8 @@ static void log_request(const http_conn *c)
 {
     char pbuf[HTTP_LOG_PATH_MAX];
     int st = c->rep.status;
-    j_log_level lvl = st >= 500 ? J_LOG_WARN : st >= 400 ? J_LOG_INFO : J_LOG_DEBUG;
+    /* 429s are not logged one by one: a flood would flood the log (the limiter logs once). */
+    j_log_level lvl = st >= 500 ? J_LOG_WARN : st >= 400 && st != 429 ? J_LOG_INFO : J_LOG_DEBUG;
     if (!j_log_enabled(lvl)) return;
     j_log(lvl, "http", "%s %s -> %d (%zu bytes) from %s", c->method,
           log_path(c->path, pbuf, sizeof pbuf), st, c->head_only ? 0 : c->rep.body_len,
@@ -672,6 +680,8 @@ http_server *http_server_new(const http_config *cfg, const http_route *routes, s
     s->n_routes = n_routes;
     s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
     s->idle_timeout_s = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : HTTP_DEFAULT_IDLE_S;
+    s->admit = cfg->admit;
+    s->admit_ctx = cfg->admit_ctx;
     snprintf(s->cors_origin, sizeof s->cors_origin, "%s",
              cfg->cors_origin && cfg->cors_origin[0] ? cfg->cors_origin : "*");
     if (has_crlf(s->cors_origin)) {

@@ -6,6 +6,8 @@
  * and may block briefly (they delay every other HTTP client while they do).
  *
  * Request handling, in order:
+ *   - Admission: when the config has an admit callback and it refuses the client, 429
+ *     (Retry-After: 1) and the connection is closed; the request is not routed.
  *   - OPTIONS on a routed path with no explicit OPTIONS route: 204 CORS preflight answer.
  *   - Routing: the routes whose path_prefix is the longest prefix of the path are the
  *     candidates; the one whose method matches is called (HEAD is served by a GET route
@@ -22,6 +24,7 @@
 #define J_SIGNAL_HTTP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +75,10 @@ typedef struct http_config {
     size_t max_body;          /* 0 = 64 KiB */
     int idle_timeout_s;       /* 0 = 10 s */
     const char *cors_origin;  /* Access-Control-Allow-Origin; NULL or "" = "*" */
+    /* Called once per request when its headers are complete, with the client's IP; false
+     * refuses it with 429. NULL admits everything. */
+    bool (*admit)(void *ctx, const char *peer_ip);
+    void *admit_ctx;
 } http_config;
 
 /* http_server_new - create the lws context and bind the listening socket. Routes are copied

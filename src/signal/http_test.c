@@ -108,19 +108,24 @@ static void *run_thread(void *arg)
     return NULL;
 }
 
-static fixture *start(const http_route *routes, size_t n, size_t max_body, int idle_s)
+static fixture *start_with(const http_config *cfg, const http_route *routes, size_t n)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    http_config cfg = {.listen_addr = "127.0.0.1", .port = 0, .max_body = max_body,
-                       .idle_timeout_s = idle_s, .cors_origin = NULL};
-    f->srv = http_server_new(&cfg, routes, n);
+    f->srv = http_server_new(cfg, routes, n);
     assert_non_null(f->srv);
     f->port = http_server_port(f->srv);
     assert_true(f->port > 0 && f->port < 65536);
     f->run_rc = -100;
     assert_int_equal(pthread_create(&f->thread, NULL, run_thread, f), 0);
     return f;
+}
+
+static fixture *start(const http_route *routes, size_t n, size_t max_body, int idle_s)
+{
+    http_config cfg = {.listen_addr = "127.0.0.1", .port = 0, .max_body = max_body,
+                       .idle_timeout_s = idle_s, .cors_origin = NULL};
+    return start_with(&cfg, routes, n);
 }
 
 static fixture *start_default(void)
@@ -510,6 +515,44 @@ static void test_static_files(void **state)
     finish(f);
 }
 
+/* Admits the first ctx-many requests, then refuses; checks the address it is given. */
+static bool admit_first_n(void *ctx, const char *peer_ip)
+{
+    int *left = ctx;
+    assert_string_equal(peer_ip, "127.0.0.1");
+    return (*left)-- > 0;
+}
+
+static void test_admission_refused(void **state)
+{
+    (void)state;
+    int left = 2;
+    http_config cfg = {.listen_addr = "127.0.0.1", .max_body = 1024, .idle_timeout_s = 5,
+                       .admit = admit_first_n, .admit_ctx = &left};
+    fixture *f = start_with(&cfg, test_routes, sizeof test_routes / sizeof test_routes[0]);
+    response r;
+    request(f->port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    assert_int_equal(r.status, 200);
+    request(f->port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    assert_int_equal(r.status, 200);
+
+    /* Refused before routing: 429 JSON with Retry-After, the body is not waited for and
+     * the connection closes. */
+    int fd = client_connect(f->port);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc");
+    read_response(fd, &r, false);
+    assert_json_error(&r, 429, "too_many_requests");
+    assert_cors(&r);
+    char v[16];
+    assert_string_equal(find_header(&r, "retry-after", v, sizeof v), "1");
+    assert_string_equal(find_header(&r, "connection", v, sizeof v), "close");
+    assert_true(server_closed(fd));
+    close(fd);
+    request(f->port, "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    assert_json_error(&r, 429, "too_many_requests");
+    finish(f);
+}
+
 /* Slow-loris: a client that never finishes its headers, or its body, is dropped. */
 static void test_slow_clients_timed_out(void **state)
 {
@@ -613,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_body_too_large),
         cmocka_unit_test(test_static_files),
         cmocka_unit_test(test_slow_clients_timed_out),
+        cmocka_unit_test(test_admission_refused),
         cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_listen_any),
         cmocka_unit_test(test_stop_before_run),
