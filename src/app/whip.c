@@ -1,11 +1,9 @@
 /* whip.c - WHIP/WHEP session resources, the stats API and the routes table. */
 #include "app/whip.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -67,30 +65,22 @@ void app_shutdown(app *a)
     a->http_rate = NULL;
 }
 
-/* Stream names are URL path segments: keep them to a safe alphabet. */
-static bool valid_name(const char *s, size_t len)
+/* Split "/whip/{stream}[/{session}]" after the prefix (segments of a safe alphabet, see
+ * http_path_split). Returns false when malformed or too long. */
+static bool split_path(const char *path, const char *prefix, char stream[SFU_STREAM_NAME_LEN],
+                       char session[PEER_ID_LEN])
 {
-    if (len == 0 || len >= SFU_STREAM_NAME_LEN) return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
-    return true;
-}
-
-/* Split "/whip/{stream}[/{session}]" after the prefix. Returns false when malformed. */
-static bool split_path(const char *path, const char *prefix, char *stream, char *session)
-{
-    const char *p = path + strlen(prefix);
-    const char *slash = strchr(p, '/');
-    size_t stream_len = slash ? (size_t)(slash - p) : strlen(p);
-    if (!valid_name(p, stream_len)) return false;
-    memcpy(stream, p, stream_len);
-    stream[stream_len] = '\0';
+    http_segment seg[2];
+    int n = http_path_split(path, prefix, seg, 2);
+    if (n < 1 || seg[0].len >= SFU_STREAM_NAME_LEN || (n == 2 && seg[1].len >= PEER_ID_LEN))
+        return false;
+    memcpy(stream, seg[0].p, seg[0].len);
+    stream[seg[0].len] = '\0';
     session[0] = '\0';
-    if (!slash) return true;
-    const char *s = slash + 1;
-    size_t session_len = strlen(s);
-    if (!valid_name(s, session_len) || session_len >= PEER_ID_LEN) return false;
-    memcpy(session, s, session_len + 1);
+    if (n == 2) {
+        memcpy(session, seg[1].p, seg[1].len);
+        session[seg[1].len] = '\0';
+    }
     return true;
 }
 
@@ -98,11 +88,11 @@ static bool split_path(const char *path, const char *prefix, char *stream, char 
 static bool authorized(const char *token, const http_request *req)
 {
     if (!token[0]) return true;
-    const char *h = req->authorization;
-    if (strncasecmp(h, "Bearer ", 7) != 0) return false;
-    h += 7;
-    size_t n = strlen(token);
-    return strlen(h) == n && j_ct_equal((const uint8_t *)h, (const uint8_t *)token, n);
+    const char *given;
+    size_t len, n = strlen(token);
+    if (http_parse_bearer(req->authorization, strlen(req->authorization), &given, &len) != J_OK)
+        return false;
+    return len == n && j_ct_equal((const uint8_t *)given, (const uint8_t *)token, n);
 }
 
 typedef struct add_call {
@@ -162,7 +152,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
                          "letters, digits, '-', '_' and '.', at most 64");
         return;
     }
-    if (strncasecmp(req->content_type, "application/sdp", 15) != 0) {
+    if (!http_media_type_is(req->content_type, "application/sdp")) {
         http_reply_error(rep, 415, "unsupported media type",
                          "the offer must be sent as Content-Type: application/sdp");
         return;

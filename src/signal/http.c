@@ -22,7 +22,6 @@
 #include <libwebsockets.h>
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -316,14 +315,12 @@ static bool content_length(struct lws *wsi, bool *present, unsigned long long *o
     int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     if (n <= 0) return true;
     *present = true;
+    int copied;
     if ((size_t)n >= sizeof buf ||
-        lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0)
+        (copied = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH)) < 0)
         return false;
-    if (!isdigit((unsigned char)buf[0])) return false;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (errno || *end) return false;
+    uint64_t v;
+    if (http_parse_content_length(buf, (size_t)copied, &v) != J_OK) return false;
     *out = v;
     return true;
 }

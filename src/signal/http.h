@@ -117,6 +117,37 @@ void http_reply_text(http_reply *rep, int status, const char *content_type, cons
  * fit. */
 int http_reply_header(http_reply *rep, const char *name, const char *value);
 
+/* ---- request fields Junction interprets itself --------------------------------------
+ * Pure functions over the strings libwebsockets hands over; fuzzed by
+ * fuzz/fuzz_http_request.c. */
+
+/* http_parse_content_length - a Content-Length value (RFC 9110 section 8.6): 1*DIGIT and
+ * nothing else (no sign, space or list). J_OK with *out, J_EMALFORMED, J_ELIMIT (does not
+ * fit 64 bits). */
+int http_parse_content_length(const char *s, size_t len, uint64_t *out);
+
+/* http_parse_bearer - the token of an Authorization value "Bearer <token68>" (RFC 6750
+ * section 2.1; the scheme is case-insensitive, then one or more spaces; trailing spaces are
+ * ignored). *token points into s. J_OK; J_ENOTFOUND for an empty value; J_EMALFORMED for
+ * another scheme or characters outside token68 (ALPHA DIGIT - . _ ~ + / then trailing =). */
+int http_parse_bearer(const char *s, size_t len, const char **token, size_t *token_len);
+
+/* http_media_type_is - true when a Content-Type value is the media type `type` (e.g.
+ * "application/sdp", compared case-insensitively), alone or followed by parameters
+ * (";charset=utf-8", RFC 9110 section 8.3.1). "application/sdpx" is not. */
+bool http_media_type_is(const char *value, const char *type);
+
+typedef struct http_segment {
+    const char *p; /* into the path, not NUL-terminated */
+    size_t len;
+} http_segment;
+
+/* http_path_split - the '/'-separated segments of path after prefix (which must end with
+ * '/'), at most max of them. Each is non-empty, of [A-Za-z0-9._-] only, and neither "." nor
+ * "..". Returns the count (0 when path == prefix), J_EMALFORMED (path outside prefix, a bad
+ * or empty segment, a trailing '/'), J_ELIMIT (more than max). */
+int http_path_split(const char *path, const char *prefix, http_segment *segs, int max);
+
 /* ---- the embedded web app (web/ compiled in by scripts/embed_web.py) ---- */
 
 typedef struct http_static_file {
