@@ -321,7 +321,7 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
 {
     const peer_stats *st = &p->stats;
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                     "s:I, s:I}}",
+                     "s:I, s:I, s:I, s:I}}",
                      "id", p->id, "role", peer_role_name(p->role), "stream", p->stream_name,
                      "state", peer_state_name(p->state), "age_ms",
                      (json_int_t)((now_us - p->created_us) / 1000), "counters", "rtp_in",
@@ -329,7 +329,8 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
                      "rtp_out", (json_int_t)st->rtp_out, "rtp_out_bytes",
                      (json_int_t)st->rtp_out_bytes, "rtcp_in", (json_int_t)st->rtcp_in,
                      "rtcp_out", (json_int_t)st->rtcp_out, "srtp_errors",
-                     (json_int_t)st->srtp_errors, "pli_in", (json_int_t)st->pli_in, "fir_in",
+                     (json_int_t)st->srtp_errors, "srtp_replays", (json_int_t)st->srtp_replays,
+                     "ice_auth_failures", (json_int_t)st->ice_auth_failures, "pli_in", (json_int_t)st->pli_in, "fir_in",
                      (json_int_t)st->fir_in, "nack_in", (json_int_t)st->nack_in, "pli_out",
                      (json_int_t)st->pli_out);
 }
