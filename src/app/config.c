@@ -59,6 +59,8 @@ static const option_def options[] = {
             "HTTP requests per second per client IP, on average (429 beyond)"),
     INT_OPT("limits.http_burst", http_burst, 1, 100000,
             "HTTP requests a client IP may send at once above limits.http_rate"),
+    INT_OPT("limits.http_connections_per_ip", http_connections_per_ip, 1, 100000,
+            "open HTTP connections per client IP (more are closed at once)"),
     INT_OPT("limits.max_sdp_media", max_sdp_media, 1, SDP_MAX_MEDIA, "m= sections in an SDP offer (400 beyond)"),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -84,6 +86,7 @@ void config_defaults(config *c)
     c->handshake_timeout_s = 15;
     c->http_rate = 20;
     c->http_burst = 40;
+    c->http_connections_per_ip = 64;
     c->max_sdp_media = 8;
 }
 

@@ -37,6 +37,7 @@ typedef struct config {
     int handshake_timeout_s;  /* a session not connected by then is closed */
     int http_rate;            /* HTTP requests per second per client IP (429 beyond) */
     int http_burst;
+    int http_connections_per_ip; /* open TCP connections per client IP */
     int max_sdp_media;        /* m= sections in an offer */
 } config;
 

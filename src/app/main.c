@@ -103,6 +103,7 @@ int main(int argc, char **argv)
         .cors_origin = a.cfg.http_cors_origin,
         .admit = app_http_admit,
         .admit_ctx = &a,
+        .max_conns_per_ip = a.cfg.http_connections_per_ip,
     };
     running_server = http_server_new(&hc, routes, n_routes);
     if (!running_server) {

@@ -18,6 +18,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/map.h"
 
 #include <libwebsockets.h>
 
@@ -51,6 +52,9 @@ struct http_server {
     char cors_origin[256];
     bool (*admit)(void *ctx, const char *peer_ip);
     void *admit_ctx;
+    int max_conns_per_ip;  /* 0 = unlimited */
+    j_map conns_by_ip;     /* peer IP text -> open_conns, while it has connections */
+    uint64_t conns_refused;
     atomic_bool stop;
 };
 
@@ -81,6 +85,16 @@ typedef struct http_conn {
     char allow[96];     /* Allow header for 405 and OPTIONS, "" when not sent */
     http_reply rep;
 } http_conn;
+
+/* One accepted TCP connection, counted against its IP (lws opaque user data of the wsi). */
+typedef struct conn_slot {
+    bool refused; /* over the per-IP limit: closed before any request */
+    char ip[64];
+} conn_slot;
+
+typedef struct open_conns {
+    int n;
+} open_conns;
 
 /* ---------------------------------------------------------------- reply helpers */
 
@@ -278,6 +292,50 @@ static void peer_ip(struct lws *wsi, char *out, size_t cap)
     size_t plen = sizeof mapped - 1;
     if (strncasecmp(out, mapped, plen) == 0 && strchr(out + plen, '.'))
         memmove(out, out + plen, strlen(out + plen) + 1);
+}
+
+/* A new connection: count it against its IP; over the limit it is closed at once, so one
+ * address cannot hold every descriptor (slow-loris with many sockets). */
+static void conn_opened(http_server *s, struct lws *wsi)
+{
+    if (s->max_conns_per_ip <= 0) return;
+    conn_slot *slot = calloc(1, sizeof *slot);
+    if (!slot) {
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    peer_ip(wsi, slot->ip, sizeof slot->ip);
+    size_t key_len = strlen(slot->ip);
+    open_conns *oc = j_map_get(&s->conns_by_ip, slot->ip, key_len);
+    if (!oc) {
+        oc = calloc(1, sizeof *oc);
+        if (!oc || j_map_put(&s->conns_by_ip, slot->ip, key_len, oc) != J_OK) {
+            free(oc);
+            free(slot);
+            lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+            return;
+        }
+    }
+    oc->n++;
+    lws_set_opaque_user_data(wsi, slot);
+    if (oc->n > s->max_conns_per_ip) {
+        slot->refused = true;
+        if (s->conns_refused++ % 1000 == 0) /* a flood must not flood the log */
+            J_WARN("http", "client %s has %d connections open (limit %d): closing new ones",
+                   slot->ip, oc->n - 1, s->max_conns_per_ip);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+    }
+}
+
+static void conn_destroyed(http_server *s, struct lws *wsi)
+{
+    conn_slot *slot = lws_get_opaque_user_data(wsi);
+    if (!slot) return;
+    lws_set_opaque_user_data(wsi, NULL);
+    size_t key_len = strlen(slot->ip);
+    open_conns *oc = j_map_get(&s->conns_by_ip, slot->ip, key_len);
+    if (oc && --oc->n <= 0) free(j_map_remove(&s->conns_by_ip, slot->ip, key_len));
+    free(slot);
 }
 
 /* Log-safe copy of a path: printable ASCII only, bounded. */
@@ -598,10 +656,21 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
     http_conn *c = user;
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        conn_opened(lws_context_user(lws_get_context(wsi)), wsi);
+        return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        conn_destroyed(lws_context_user(lws_get_context(wsi)), wsi);
+        return 0;
+
+    case LWS_CALLBACK_HTTP: {
         if (!c) return -1;
+        const conn_slot *slot = lws_get_opaque_user_data(wsi);
+        if (slot && slot->refused) return -1;
         c->srv = lws_context_user(lws_get_context(wsi));
         return on_http(c, wsi);
+    }
 
     case LWS_CALLBACK_HTTP_BODY:
         if (!c) return -1;
@@ -679,6 +748,7 @@ http_server *http_server_new(const http_config *cfg, const http_route *routes, s
     s->idle_timeout_s = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : HTTP_DEFAULT_IDLE_S;
     s->admit = cfg->admit;
     s->admit_ctx = cfg->admit_ctx;
+    s->max_conns_per_ip = cfg->max_conns_per_ip;
     snprintf(s->cors_origin, sizeof s->cors_origin, "%s",
              cfg->cors_origin && cfg->cors_origin[0] ? cfg->cors_origin : "*");
     if (has_crlf(s->cors_origin)) {
@@ -766,6 +836,9 @@ void http_server_free(http_server *s)
 {
     if (!s) return;
     lws_context_destroy(s->ctx); /* closes connections: CLOSED_HTTP frees their state */
+    for (size_t b = 0; b < s->conns_by_ip.n_buckets; b++) /* empty unless lws skipped one */
+        for (j_map_entry *it = s->conns_by_ip.buckets[b]; it; it = it->next) free(it->value);
+    j_map_clear(&s->conns_by_ip);
     free(s->routes);
     free(s);
 }

@@ -5,6 +5,9 @@
  * loop on the thread that calls http_server_run(); handlers run synchronously on that thread
  * and may block briefly (they delay every other HTTP client while they do).
  *
+ * Connections: with max_conns_per_ip set, a client IP's connections beyond it are closed
+ * as soon as they are accepted.
+ *
  * Request handling, in order:
  *   - Admission: when the config has an admit callback and it refuses the client, 429
  *     (Retry-After: 1) and the connection is closed; the request is not routed.
@@ -79,6 +82,8 @@ typedef struct http_config {
      * refuses it with 429. NULL admits everything. */
     bool (*admit)(void *ctx, const char *peer_ip);
     void *admit_ctx;
+    int max_conns_per_ip;     /* open TCP connections per client IP; more are closed at
+                                 once, before any request. 0 = unlimited */
 } http_config;
 
 /* http_server_new - create the lws context and bind the listening socket. Routes are copied

@@ -145,7 +145,8 @@ static void finish(fixture *f)
 
 /* ---------------------------------------------------------------- client side */
 
-static int client_connect(int port)
+/* A connection to 127.0.0.1:port from source address `from` (NULL: the kernel's choice). */
+static int client_connect_from(int port, const char *from)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -156,9 +157,16 @@ static int client_connect(int port)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (from) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        assert_int_equal(inet_pton(AF_INET, from, &src.sin_addr), 1);
+        assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof src), 0);
+    }
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     return fd;
 }
+
+static int client_connect(int port) { return client_connect_from(port, NULL); }
 
 static void send_all(int fd, const void *buf, size_t len)
 {
@@ -553,6 +561,73 @@ static void test_admission_refused(void **state)
     finish(f);
 }
 
+/* Connections beyond max_conns_per_ip are closed unanswered; every way a connection ends
+ * gives its slot back (a leaked count would lock the address out). */
+static void test_connections_per_ip(void **state)
+{
+    (void)state;
+    http_config cfg = {.listen_addr = "127.0.0.1", .max_body = 1024, .idle_timeout_s = 1,
+                       .max_conns_per_ip = 3};
+    fixture *f = start_with(&cfg, test_routes, sizeof test_routes / sizeof test_routes[0]);
+    static const char hello[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    response r;
+    for (int round = 0; round < 10; round++) {
+        int fd[3];
+        for (int i = 0; i < 3; i++) fd[i] = client_connect(f->port);
+        sleep_ms(50); /* the server has accepted all three */
+        int extra = client_connect(f->port);
+        send_str(extra, hello);
+        assert_true(server_closed(extra)); /* no answer: closed */
+        close(extra);
+        /* The three are served; then each ends differently. */
+        for (int i = 0; i < 3; i++) {
+            send_str(fd[i], hello);
+            read_response(fd[i], &r, false);
+            assert_int_equal(r.status, 200);
+        }
+        switch (round % 4) {
+        case 0: /* the client closes */
+            for (int i = 0; i < 3; i++) close(fd[i]);
+            break;
+        case 1: /* Connection: close */
+            for (int i = 0; i < 3; i++) {
+                send_str(fd[i], "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                read_response(fd[i], &r, false);
+                assert_true(server_closed(fd[i]));
+                close(fd[i]);
+            }
+            break;
+        case 2: /* refused with 413 and closed by the server */
+            for (int i = 0; i < 3; i++) {
+                send_str(fd[i], "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n\r\n");
+                read_response(fd[i], &r, false);
+                assert_int_equal(r.status, 413);
+                assert_true(server_closed(fd[i]));
+                close(fd[i]);
+            }
+            break;
+        default: /* idle until the server's timeout */
+            for (int i = 0; i < 3; i++) {
+                assert_true(server_closed(fd[i]));
+                close(fd[i]);
+            }
+            break;
+        }
+        sleep_ms(50);
+    }
+    /* Another address is served while 127.0.0.1 is at its limit. */
+    int fd[3];
+    for (int i = 0; i < 3; i++) fd[i] = client_connect(f->port);
+    sleep_ms(50);
+    int other = client_connect_from(f->port, "127.0.0.2");
+    send_str(other, hello);
+    read_response(other, &r, false);
+    assert_int_equal(r.status, 200);
+    close(other);
+    for (int i = 0; i < 3; i++) close(fd[i]);
+    finish(f);
+}
+
 /* Slow-loris: a client that never finishes its headers, or its body, is dropped. */
 static void test_slow_clients_timed_out(void **state)
 {
@@ -657,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_static_files),
         cmocka_unit_test(test_slow_clients_timed_out),
         cmocka_unit_test(test_admission_refused),
+        cmocka_unit_test(test_connections_per_ip),
         cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_listen_any),
         cmocka_unit_test(test_stop_before_run),
