@@ -1,7 +1,8 @@
 /* fuzz_http_request.c - the HTTP request fields Junction interprets itself.
  *
  * The input is up to four lines: a Content-Length value, an Authorization value, a
- * Content-Type value and a URL path; each parser also sees every line. Results are checked
+ * Content-Type value and a URL path (or an X-Forwarded-For value); every parser sees every
+ * line. Results are checked
  * for consistency (views inside their input, only allowed characters, values that print
  * back to their digits), so a wrong bound shows up as an abort or under ASan.
  */
@@ -34,6 +35,15 @@ static void check_bearer(const char *s, size_t len)
     if (tlen == 0 || tok < s + 7 || tok + tlen > s + len) abort();
     for (size_t i = 0; i < tlen; i++)
         if (tok[i] <= ' ' || tok[i] > '~' || tok[i] == '"' || tok[i] == ',') abort();
+}
+
+static void check_forwarded(const char *s)
+{
+    char ip[64], again[64];
+    if (http_forwarded_for_last(s, ip, sizeof ip) != J_OK) return;
+    /* What comes out is an IP literal in canonical form: it maps to itself. */
+    if (http_ip_canonical(ip, strlen(ip), again, sizeof again) != J_OK || strcmp(ip, again) != 0)
+        abort();
 }
 
 static void check_path(const char *path)
@@ -70,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_bearer(line, len);
         (void)http_media_type_is(line, "application/sdp");
         check_path(line);
+        check_forwarded(line);
         line = nl ? nl + 1 : NULL;
     }
     free(copy);

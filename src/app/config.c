@@ -32,6 +32,8 @@ static const option_def options[] = {
     SIZE_OPT("http.max_body", http_max_body, 1024, 16 << 20, "largest request body in bytes (413 above)"),
     INT_OPT("http.idle_timeout", http_idle_timeout_s, 1, 3600, "seconds before an idle HTTP connection is closed"),
     STR_OPT("http.cors_origin", http_cors_origin, "Access-Control-Allow-Origin value"),
+    STR_OPT("http.trusted_proxies", http_trusted_proxies,
+            "comma-separated reverse proxy IPs whose X-Forwarded-For names the client (empty: none)"),
     STR_OPT("media.listen", media_listen, "address the UDP media socket binds"),
     INT_OPT("media.port", media_port, 0, 65535, "UDP port carrying all media (0 picks a free one)"),
     STR_OPT("media.public_ips", media_public_ips,

@@ -19,6 +19,7 @@ typedef struct config {
     size_t http_max_body;
     int http_idle_timeout_s;
     char http_cors_origin[128];
+    char http_trusted_proxies[256]; /* comma-separated; their X-Forwarded-For names the client */
     char media_listen[64];
     int media_port;
     char media_public_ips[256]; /* comma-separated; empty = interface addresses */

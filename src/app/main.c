@@ -104,6 +104,7 @@ int main(int argc, char **argv)
         .admit = app_http_admit,
         .admit_ctx = &a,
         .max_conns_per_ip = a.cfg.http_connections_per_ip,
+        .trusted_proxies = a.cfg.http_trusted_proxies,
     };
     running_server = http_server_new(&hc, routes, n_routes);
     if (!running_server) {

@@ -35,6 +35,8 @@
 #define HTTP_HDR_BUF 4096         /* response header block */
 #define HTTP_CHUNK 16384          /* response body bytes per writeable callback */
 #define HTTP_LOG_PATH_MAX 160
+#define HTTP_MAX_TRUSTED_PROXIES 8
+#define HTTP_MAX_FORWARDED_FOR 1024 /* longer X-Forwarded-For values are ignored */
 
 static const char CORS_EXPOSE[] = "Location, ETag, Link, Accept-Patch";
 static const char CORS_METHODS[] = "GET, POST, DELETE, PATCH, OPTIONS";
@@ -53,6 +55,8 @@ struct http_server {
     bool (*admit)(void *ctx, const char *peer_ip);
     void *admit_ctx;
     int max_conns_per_ip;  /* 0 = unlimited */
+    char trusted_proxies[HTTP_MAX_TRUSTED_PROXIES][64]; /* canonical IP text */
+    int n_trusted_proxies;
     j_map conns_by_ip;     /* peer IP text -> open_conns, while it has connections */
     uint64_t conns_refused;
     atomic_bool stop;
@@ -294,6 +298,31 @@ static void peer_ip(struct lws *wsi, char *out, size_t cap)
         memmove(out, out + plen, strlen(out + plen) + 1);
 }
 
+static bool is_trusted_proxy(const http_server *s, const char *ip)
+{
+    char canon[64];
+    if (s->n_trusted_proxies == 0 ||
+        http_ip_canonical(ip, strlen(ip), canon, sizeof canon) != J_OK)
+        return false;
+    for (int i = 0; i < s->n_trusted_proxies; i++)
+        if (strcmp(canon, s->trusted_proxies[i]) == 0) return true;
+    return false;
+}
+
+/* Behind a trusted reverse proxy the client is the address it appended to X-Forwarded-For;
+ * without a usable one the request stays the proxy's. */
+static void forwarded_client(struct lws *wsi, char *ip, size_t cap)
+{
+    char value[HTTP_MAX_FORWARDED_FOR];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    if (n <= 0 || n >= (int)sizeof value ||
+        lws_hdr_copy(wsi, value, sizeof value, WSI_TOKEN_X_FORWARDED_FOR) < 0)
+        return;
+    char client[64];
+    if (http_forwarded_for_last(value, client, sizeof client) == J_OK)
+        snprintf(ip, cap, "%s", client);
+}
+
 /* A new connection: count it against its IP; over the limit it is closed at once, so one
  * address cannot hold every descriptor (slow-loris with many sockets). */
 static void conn_opened(http_server *s, struct lws *wsi)
@@ -305,6 +334,10 @@ static void conn_opened(http_server *s, struct lws *wsi)
         return;
     }
     peer_ip(wsi, slot->ip, sizeof slot->ip);
+    if (is_trusted_proxy(s, slot->ip)) { /* it carries every client's connections */
+        free(slot);
+        return;
+    }
     size_t key_len = strlen(slot->ip);
     open_conns *oc = j_map_get(&s->conns_by_ip, slot->ip, key_len);
     if (!oc) {
@@ -442,6 +475,7 @@ static int on_http(http_conn *c, struct lws *wsi)
     conn_clear(c);
     c->wsi = wsi;
     peer_ip(wsi, c->peer_ip, sizeof c->peer_ip);
+    if (is_trusted_proxy(s, c->peer_ip)) forwarded_client(wsi, c->peer_ip, sizeof c->peer_ip);
 
     static const char *const methods[] = {
         [LWSHUMETH_GET] = "GET",       [LWSHUMETH_POST] = "POST",
@@ -724,6 +758,28 @@ static void lws_log_emit(int level, const char *line)
     j_log(level & LLL_ERR ? J_LOG_ERROR : J_LOG_WARN, "lws", "%s", buf);
 }
 
+static int parse_trusted_proxies(http_server *s, const char *list)
+{
+    for (const char *p = list ? list : ""; *p;) {
+        size_t len = strcspn(p, ", ");
+        if (len > 0) {
+            if (s->n_trusted_proxies == HTTP_MAX_TRUSTED_PROXIES) {
+                J_ERROR("http", "more than %d trusted proxies", HTTP_MAX_TRUSTED_PROXIES);
+                return J_ELIMIT;
+            }
+            if (http_ip_canonical(p, len, s->trusted_proxies[s->n_trusted_proxies],
+                                  sizeof s->trusted_proxies[0]) != J_OK) {
+                J_ERROR("http", "trusted proxy '%.*s' is not an IP address", (int)len, p);
+                return J_EINVAL;
+            }
+            s->n_trusted_proxies++;
+        }
+        p += len;
+        p += strspn(p, ", ");
+    }
+    return J_OK;
+}
+
 http_server *http_server_new(const http_config *cfg, const http_route *routes, size_t n_routes)
 {
     if (!cfg || (n_routes && !routes) || cfg->port < 0 || cfg->port > 65535) {
@@ -749,6 +805,11 @@ http_server *http_server_new(const http_config *cfg, const http_route *routes, s
     s->admit = cfg->admit;
     s->admit_ctx = cfg->admit_ctx;
     s->max_conns_per_ip = cfg->max_conns_per_ip;
+    if (parse_trusted_proxies(s, cfg->trusted_proxies) != J_OK) {
+        free(s->routes);
+        free(s);
+        return NULL;
+    }
     snprintf(s->cors_origin, sizeof s->cors_origin, "%s",
              cfg->cors_origin && cfg->cors_origin[0] ? cfg->cors_origin : "*");
     if (has_crlf(s->cors_origin)) {

@@ -46,7 +46,8 @@ typedef struct http_request {
     const char *if_match;      /* raw If-Match header value or "" (WHIP/WHEP PATCH) */
     const uint8_t *body;       /* complete body (never more than max_body bytes); NUL follows it */
     size_t body_len;
-    char peer_ip[64];          /* remote address, for logs and per-IP limits */
+    char peer_ip[64];          /* client address, for logs and per-IP limits: the TCP peer,
+                                  or behind a trusted proxy the one it forwarded */
 } http_request;
 
 /* What a handler fills in. The server zeroes it before the call. A status outside
@@ -84,6 +85,10 @@ typedef struct http_config {
     void *admit_ctx;
     int max_conns_per_ip;     /* open TCP connections per client IP; more are closed at
                                  once, before any request. 0 = unlimited */
+    /* Comma-separated IPs of reverse proxies whose X-Forwarded-For is believed (its last
+     * element becomes http_request.peer_ip; they are exempt from max_conns_per_ip).
+     * NULL or "" = none: peer_ip is always the TCP peer. At most 8. */
+    const char *trusted_proxies;
 } http_config;
 
 /* http_server_new - create the lws context and bind the listening socket. Routes are copied
@@ -141,6 +146,17 @@ int http_parse_bearer(const char *s, size_t len, const char **token, size_t *tok
  * "application/sdp", compared case-insensitively), alone or followed by parameters
  * (";charset=utf-8", RFC 9110 section 8.3.1). "application/sdpx" is not. */
 bool http_media_type_is(const char *value, const char *type);
+
+/* http_ip_canonical - ip[0..len) as an IP literal in canonical text ("::FFFF:1.2.3.4" ->
+ * "1.2.3.4", "2001:DB8::0:1" -> "2001:db8::1") into out. J_OK, J_EMALFORMED (not an IPv4 or
+ * IPv6 literal), J_ESHORTBUF. */
+int http_ip_canonical(const char *ip, size_t len, char *out, size_t cap);
+
+/* http_forwarded_for_last - the client address a trusted reverse proxy appended to
+ * X-Forwarded-For: the last comma-separated element, which must be an IP literal (copied
+ * canonical into out). Elements before it were sent by the client and prove nothing.
+ * J_OK, J_EMALFORMED, J_ESHORTBUF. */
+int http_forwarded_for_last(const char *value, char *out, size_t cap);
 
 typedef struct http_segment {
     const char *p; /* into the path, not NUL-terminated */

@@ -2,6 +2,7 @@
  * the request line and headers; these read the values it hands over). */
 #include "signal/http.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
@@ -63,6 +64,38 @@ bool http_media_type_is(const char *value, const char *type)
     const char *rest = value + n;
     while (*rest == ' ' || *rest == '\t') rest++;
     return *rest == '\0' || *rest == ';';
+}
+
+int http_ip_canonical(const char *ip, size_t len, char *out, size_t cap)
+{
+    char tmp[INET6_ADDRSTRLEN];
+    uint8_t bin[16];
+    if (len == 0 || len >= sizeof tmp) return J_EMALFORMED;
+    memcpy(tmp, ip, len);
+    tmp[len] = '\0';
+    int family = AF_INET;
+    if (inet_pton(AF_INET, tmp, bin) != 1) {
+        if (inet_pton(AF_INET6, tmp, bin) != 1) return J_EMALFORMED;
+        family = AF_INET6;
+        static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(bin, v4_mapped, sizeof v4_mapped) == 0) {
+            memmove(bin, bin + 12, 4);
+            family = AF_INET;
+        }
+    }
+    if (!inet_ntop(family, bin, tmp, sizeof tmp) || strlen(tmp) >= cap) return J_ESHORTBUF;
+    memcpy(out, tmp, strlen(tmp) + 1);
+    return J_OK;
+}
+
+int http_forwarded_for_last(const char *value, char *out, size_t cap)
+{
+    const char *comma = strrchr(value, ',');
+    const char *p = comma ? comma + 1 : value;
+    while (*p == ' ' || *p == '\t') p++;
+    size_t len = strlen(p);
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+    return http_ip_canonical(p, len, out, cap);
 }
 
 static bool is_segment_char(char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; }

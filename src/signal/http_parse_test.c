@@ -132,6 +132,44 @@ static void test_path_split(void **state)
         assert_int_equal(http_path_split(bad[i].path, "/whip/", seg, 2), bad[i].rc);
 }
 
+static void test_ip_and_forwarded_for(void **state)
+{
+    (void)state;
+    char out[64];
+    static const struct {
+        const char *in, *canon;
+    } ips[] = {
+        {"192.0.2.1", "192.0.2.1"},
+        {"::ffff:192.0.2.1", "192.0.2.1"},
+        {"2001:DB8:0:0::1", "2001:db8::1"},
+        {"::1", "::1"},
+    };
+    for (size_t i = 0; i < sizeof ips / sizeof ips[0]; i++) {
+        assert_int_equal(http_ip_canonical(ips[i].in, strlen(ips[i].in), out, sizeof out), J_OK);
+        assert_string_equal(out, ips[i].canon);
+    }
+    const char *not_ips[] = {"", "1.2.3", "1.2.3.4:80", "[::1]", "example.com", " 1.2.3.4",
+                             "1.2.3.4 ", "01.2.3.4", "unknown"};
+    for (size_t i = 0; i < sizeof not_ips / sizeof not_ips[0]; i++)
+        assert_int_equal(http_ip_canonical(not_ips[i], strlen(not_ips[i]), out, sizeof out),
+                         J_EMALFORMED);
+    char tiny[4];
+    assert_int_equal(http_ip_canonical("192.0.2.1", 9, tiny, sizeof tiny), J_ESHORTBUF);
+    /* Only len bytes count. */
+    assert_int_equal(http_ip_canonical("10.0.0.1junk", 8, out, sizeof out), J_OK);
+    assert_string_equal(out, "10.0.0.1");
+
+    /* The proxy's own entry is the last; what the client sent before it is ignored. */
+    assert_int_equal(http_forwarded_for_last("203.0.113.9", out, sizeof out), J_OK);
+    assert_string_equal(out, "203.0.113.9");
+    assert_int_equal(http_forwarded_for_last("1.1.1.1, 10.0.0.1,  2001:db8::7 ", out, sizeof out),
+                     J_OK);
+    assert_string_equal(out, "2001:db8::7");
+    const char *bad[] = {"", "1.1.1.1,", "1.1.1.1, unknown", "1.1.1.1, 2.2.2.2:443", ","};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(http_forwarded_for_last(bad[i], out, sizeof out), J_EMALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_media_type),
         cmocka_unit_test(test_path_split),
+        cmocka_unit_test(test_ip_and_forwarded_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -561,6 +561,44 @@ static void test_admission_refused(void **state)
     finish(f);
 }
 
+/* Behind a trusted proxy the client is the last X-Forwarded-For entry; from anyone else
+ * the header means nothing. */
+static void test_trusted_proxy(void **state)
+{
+    (void)state;
+    static const char req_fmt[] = "POST /whip/s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\r\n"
+                                  "%sContent-Length: 0\r\n\r\n";
+    static const struct {
+        const char *header, *seen;
+    } cases[] = {
+        {"X-Forwarded-For: 203.0.113.9, 198.51.100.7\r\n", "ok 198.51.100.7"},
+        {"X-Forwarded-For: ::ffff:198.51.100.8\r\n", "ok 198.51.100.8"},
+        {"X-Forwarded-For: 198.51.100.7, not-an-ip\r\n", "ok 127.0.0.1"},
+        {"", "ok 127.0.0.1"},
+    };
+    http_config cfg = {.listen_addr = "127.0.0.1", .max_body = 1024, .idle_timeout_s = 5,
+                       .trusted_proxies = "192.0.2.1, 127.0.0.1", .max_conns_per_ip = 1};
+    fixture *f = start_with(&cfg, test_routes, sizeof test_routes / sizeof test_routes[0]);
+    http_config plain = {.listen_addr = "127.0.0.1", .max_body = 1024, .idle_timeout_s = 5};
+    fixture *g = start_with(&plain, test_routes, sizeof test_routes / sizeof test_routes[0]);
+    int held = client_connect(f->port); /* the proxy is exempt from max_conns_per_ip */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char raw[512];
+        snprintf(raw, sizeof raw, req_fmt, cases[i].header);
+        response r;
+        request(f->port, raw, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, cases[i].seen);
+        request(g->port, raw, &r);
+        assert_string_equal(r.body, "ok 127.0.0.1");
+    }
+    close(held);
+    finish(f);
+    finish(g);
+    http_config bad = {.listen_addr = "127.0.0.1", .trusted_proxies = "10.0.0.1, proxy.local"};
+    assert_null(http_server_new(&bad, test_routes, 1));
+}
+
 /* Connections beyond max_conns_per_ip are closed unanswered; every way a connection ends
  * gives its slot back (a leaked count would lock the address out). */
 static void test_connections_per_ip(void **state)
@@ -733,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_slow_clients_timed_out),
         cmocka_unit_test(test_admission_refused),
         cmocka_unit_test(test_connections_per_ip),
+        cmocka_unit_test(test_trusted_proxy),
         cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_listen_any),
         cmocka_unit_test(test_stop_before_run),
