@@ -90,7 +90,7 @@ static world *world_new(const session_limits_config *limits)
         .consent_timeout_us = 30000000,
         .publisher_max_bitrate = 1000000,
         .max_sessions = 100,
-        .max_viewers_per_stream = 100,
+        .max_subscribers_per_track = 100,
         .limits = *limits,
         .handshake_timeout_us = 15000000,
     };
@@ -207,9 +207,15 @@ static int add_publisher(world *w, client *c, const char *stream, const char *cl
     sdp_policy policy = {.audio_codecs = SDP_CODEC_OPUS, .video_codecs = SDP_CODEC_VP8,
                          .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI, .can_receive = true};
     assert_int_equal(sdp_negotiate(offer, &policy, neg, err, sizeof err), J_OK);
-    peer_params pp = {.role = PEER_PUBLISHER, .id = c->id, .stream_name = stream,
-                      .local_ufrag = c->server_ufrag, .local_pwd = c->server_pwd, .neg = neg};
-    int rc = engine_add_session(w->e, &pp, client_ip, w->now, refused_by);
+    engine_bind binds[2];
+    memset(binds, 0, sizeof binds);
+    snprintf(binds[0].track_id, sizeof binds[0].track_id, "stream/%s/audio", stream);
+    snprintf(binds[1].track_id, sizeof binds[1].track_id, "stream/%s/video", stream);
+    engine_session es = {.role = PEER_PUBLISHER, .id = c->id, .owner = stream,
+                         .local_ufrag = c->server_ufrag, .local_pwd = c->server_pwd, .neg = neg,
+                         .binds = binds, .client_ip = client_ip};
+    int rc = engine_add_session(w->e, &es, w->now);
+    *refused_by = es.refused_by;
     free(offer);
     free(neg);
     return rc;
@@ -595,7 +601,7 @@ static void test_per_client_and_half_open_limits(void **state)
     /* Addresses of one IPv6 /64 are one client. */
     assert_int_equal(add_publisher(w, &c[4], "f", "2001:db8::1", &why), J_OK);
     assert_int_equal(add_publisher(w, &c[5], "g", "2001:db8::2", &why), J_OK);
-    assert_int_equal(engine_remove_session(w->e, PEER_PUBLISHER, "c", c[2].id), J_OK);
+    assert_int_equal(engine_remove_session(w->e, c[2].id, NULL, "test"), J_OK);
     assert_int_equal(add_publisher(w, &c[6], "h", "2001:db8::3", &why), J_ELIMIT);
     assert_int_equal(why, LIMIT_HALF_OPEN_PER_CLIENT);
     assert_int_equal(add_publisher(w, &c[6], "h", "2001:db8:0:1::3", &why), J_OK);

@@ -135,6 +135,7 @@ typedef struct client_usage {
 
 typedef struct session_entry {
     client_key key;
+    bool has_client; /* counted per client too */
     bool half_open;
 } session_entry;
 
@@ -144,7 +145,8 @@ static const struct {
 } limit_info[LIMIT_KINDS] = {
     [LIMIT_NONE] = {"", "none", false},
     [LIMIT_SESSIONS] = {"limits.max_sessions", "sessions", false},
-    [LIMIT_VIEWERS_PER_STREAM] = {"limits.max_viewers_per_stream", "viewers_per_stream", false},
+    [LIMIT_SUBSCRIBERS_PER_TRACK] = {"limits.max_subscribers_per_track", "subscribers_per_track",
+                                     false},
     [LIMIT_SESSIONS_PER_CLIENT] = {"limits.max_sessions_per_ip", "sessions_per_ip", true},
     [LIMIT_HALF_OPEN] = {"limits.max_half_open", "half_open", false},
     [LIMIT_HALF_OPEN_PER_CLIENT] = {"limits.max_half_open_per_ip", "half_open_per_ip", true},
@@ -191,10 +193,13 @@ void session_limits_clear(session_limits *sl)
 
 limit_kind session_limits_check(const session_limits *sl, const client_key *k)
 {
-    const client_usage *u = usage_of(sl, k);
-    if (u && u->sessions >= sl->cfg.max_sessions_per_client) return LIMIT_SESSIONS_PER_CLIENT;
-    if (u && u->half_open >= sl->cfg.max_half_open_per_client) return LIMIT_HALF_OPEN_PER_CLIENT;
-    if (sl->half_open >= sl->cfg.max_half_open) return LIMIT_HALF_OPEN;
+    const client_usage *u = k ? usage_of(sl, k) : NULL;
+    const session_limits_config *c = &sl->cfg;
+    if (u && c->max_sessions_per_client > 0 && u->sessions >= c->max_sessions_per_client)
+        return LIMIT_SESSIONS_PER_CLIENT;
+    if (u && c->max_half_open_per_client > 0 && u->half_open >= c->max_half_open_per_client)
+        return LIMIT_HALF_OPEN_PER_CLIENT;
+    if (c->max_half_open > 0 && sl->half_open >= c->max_half_open) return LIMIT_HALF_OPEN;
     return LIMIT_NONE;
 }
 
@@ -203,9 +208,9 @@ int session_limits_add(session_limits *sl, const char *id, const client_key *k)
     size_t id_len = strlen(id);
     if (j_map_get(&sl->sessions, id, id_len)) return J_EINVAL;
     uint8_t key[1 + sizeof k->bytes];
-    size_t key_len = usage_key(k, key);
-    client_usage *u = j_map_get(&sl->clients, key, key_len);
-    bool new_client = !u;
+    size_t key_len = k ? usage_key(k, key) : 0;
+    client_usage *u = k ? j_map_get(&sl->clients, key, key_len) : NULL;
+    bool new_client = k && !u;
     if (new_client) {
         u = calloc(1, sizeof *u);
         if (!u || j_map_put(&sl->clients, key, key_len, u) != J_OK) {
@@ -219,9 +224,13 @@ int session_limits_add(session_limits *sl, const char *id, const client_key *k)
         if (new_client) free(j_map_remove(&sl->clients, key, key_len));
         return J_ENOMEM;
     }
-    *s = (session_entry){.key = *k, .half_open = true};
-    u->sessions++;
-    u->half_open++;
+    *s = (session_entry){.half_open = true};
+    if (u) {
+        s->key = *k;
+        s->has_client = true;
+        u->sessions++;
+        u->half_open++;
+    }
     sl->half_open++;
     return J_OK;
 }
@@ -232,7 +241,7 @@ void session_limits_established(session_limits *sl, const char *id)
     if (!s || !s->half_open) return;
     s->half_open = false;
     sl->half_open--;
-    client_usage *u = usage_of(sl, &s->key);
+    client_usage *u = s->has_client ? usage_of(sl, &s->key) : NULL;
     if (u) u->half_open--;
 }
 
@@ -242,7 +251,7 @@ void session_limits_remove(session_limits *sl, const char *id)
     if (!s) return;
     uint8_t key[1 + sizeof s->key.bytes];
     size_t key_len = usage_key(&s->key, key);
-    client_usage *u = j_map_get(&sl->clients, key, key_len);
+    client_usage *u = s->has_client ? j_map_get(&sl->clients, key, key_len) : NULL;
     if (s->half_open) sl->half_open--;
     if (u) {
         u->sessions--;

@@ -66,7 +66,7 @@ uint64_t rate_limiter_denied(const rate_limiter *rl);
 typedef enum {
     LIMIT_NONE = 0,
     LIMIT_SESSIONS,             /* limits.max_sessions */
-    LIMIT_VIEWERS_PER_STREAM,   /* limits.max_viewers_per_stream */
+    LIMIT_SUBSCRIBERS_PER_TRACK, /* limits.max_subscribers_per_track */
     LIMIT_SESSIONS_PER_CLIENT,  /* limits.max_sessions_per_ip */
     LIMIT_HALF_OPEN,            /* limits.max_half_open */
     LIMIT_HALF_OPEN_PER_CLIENT, /* limits.max_half_open_per_ip */
@@ -80,7 +80,7 @@ const char *limit_name(limit_kind k);
 /* limit_per_client - true for limits one client hits by itself (HTTP 429, not 503). */
 bool limit_per_client(limit_kind k);
 
-typedef struct session_limits_config {
+typedef struct session_limits_config { /* 0 = no such limit */
     int max_sessions_per_client;
     int max_half_open;
     int max_half_open_per_client;
@@ -99,11 +99,11 @@ void session_limits_init(session_limits *sl, const session_limits_config *cfg);
 void session_limits_clear(session_limits *sl);
 
 /* session_limits_check - the per-client and half-open limit a new session from k would
- * exceed, or LIMIT_NONE. */
+ * exceed, or LIMIT_NONE. k NULL: a session of no particular client (server-wide only). */
 limit_kind session_limits_check(const session_limits *sl, const client_key *k);
 
-/* session_limits_add - count session id (new, hence half-open) for client k. J_OK,
- * J_EINVAL (id already counted), J_ENOMEM. */
+/* session_limits_add - count session id (new, hence half-open) for client k (NULL: for
+ * the server only). J_OK, J_EINVAL (id already counted), J_ENOMEM. */
 int session_limits_add(session_limits *sl, const char *id, const client_key *k);
 
 /* session_limits_established - session id completed its handshake: no longer half-open.

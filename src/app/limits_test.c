@@ -185,6 +185,21 @@ static void test_session_limits(void **state)
     assert_int_equal(session_limits_add(&sl, "x", &d), J_OK);
     session_limits_clear(&sl); /* frees what is left (ASan checks) */
     assert_int_equal(sl.half_open, 0);
+
+    /* Sessions of no particular client count against the server only; 0 is no limit. */
+    session_limits_config no_client_limits = {.max_half_open = 2};
+    session_limits_init(&sl, &no_client_limits);
+    assert_int_equal(session_limits_add(&sl, "r1", NULL), J_OK);
+    assert_int_equal(session_limits_add(&sl, "r2", &a), J_OK);
+    assert_int_equal(session_limits_check(&sl, NULL), LIMIT_HALF_OPEN);
+    session_limits_established(&sl, "r1");
+    assert_int_equal(session_limits_check(&sl, &a), LIMIT_NONE);
+    assert_int_equal(sl.clients.count, 1);
+    session_limits_remove(&sl, "r1");
+    session_limits_remove(&sl, "r2");
+    assert_int_equal(sl.clients.count, 0);
+    assert_int_equal(sl.half_open, 0);
+    session_limits_clear(&sl);
 }
 
 static void test_limit_names(void **state)

@@ -4,16 +4,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "crypto/crypto.h"
 #include "ice/ice.h"
+#include "app/offer.h"
 #include "sdp/sdp.h"
 
 #define ANSWER_CAP (64 * 1024)
 #define SESSION_ID_LEN 16
+#define STREAM_NAME_LEN 65 /* 64 characters: "stream/<name>/video" fits a track id */
 
 int app_set_candidates(app *a, const j_addr *media, const char *public_ips, char *err,
                        size_t err_cap)
@@ -41,6 +44,19 @@ int app_set_candidates(app *a, const j_addr *media, const char *public_ips, char
     return J_OK;
 }
 
+void app_shutdown(app *a)
+{
+    worker_stop(a->worker);
+    a->worker = NULL;
+    dtls_ctx_free(a->dtls);
+    a->dtls = NULL;
+    dtls_cert_free(a->cert);
+    a->cert = NULL;
+    auth_keys_clear(&a->keys);
+    rate_limiter_free(a->http_rate);
+    a->http_rate = NULL;
+}
+
 bool app_http_admit(void *ctx, const char *peer_ip)
 {
     app *a = ctx;
@@ -53,26 +69,14 @@ bool app_http_admit(void *ctx, const char *peer_ip)
     return v == RATE_ALLOW;
 }
 
-void app_shutdown(app *a)
-{
-    worker_stop(a->worker);
-    a->worker = NULL;
-    dtls_ctx_free(a->dtls);
-    a->dtls = NULL;
-    dtls_cert_free(a->cert);
-    a->cert = NULL;
-    rate_limiter_free(a->http_rate);
-    a->http_rate = NULL;
-}
-
 /* Split "/whip/{stream}[/{session}]" after the prefix (segments of a safe alphabet, see
  * http_path_split). Returns false when malformed or too long. */
-static bool split_path(const char *path, const char *prefix, char stream[SFU_STREAM_NAME_LEN],
+static bool split_path(const char *path, const char *prefix, char stream[STREAM_NAME_LEN],
                        char session[PEER_ID_LEN])
 {
     http_segment seg[2];
     int n = http_path_split(path, prefix, seg, 2);
-    if (n < 1 || seg[0].len >= SFU_STREAM_NAME_LEN || (n == 2 && seg[1].len >= PEER_ID_LEN))
+    if (n < 1 || seg[0].len >= STREAM_NAME_LEN || (n == 2 && seg[1].len >= PEER_ID_LEN))
         return false;
     memcpy(stream, seg[0].p, seg[0].len);
     stream[seg[0].len] = '\0';
@@ -84,155 +88,151 @@ static bool split_path(const char *path, const char *prefix, char stream[SFU_STR
     return true;
 }
 
-/* Bearer check in constant time; an empty configured token means open access. */
-static bool authorized(const char *token, const http_request *req)
-{
-    if (!token[0]) return true;
-    const char *given;
-    size_t len, n = strlen(token);
-    if (http_parse_bearer(req->authorization, strlen(req->authorization), &given, &len) != J_OK)
-        return false;
-    return len == n && j_ct_equal((const uint8_t *)given, (const uint8_t *)token, n);
-}
-
-typedef struct add_call {
-    const peer_params *params;
-    const char *client_ip;
-    int result;
-    limit_kind refused_by;
-} add_call;
-
-static void do_add(engine *e, void *arg)
-{
-    add_call *c = arg;
-    c->result = engine_add_session(e, c->params, c->client_ip, j_now_us(), &c->refused_by);
-}
-
-typedef struct remove_call {
-    peer_role role;
-    const char *stream, *id;
-    int result;
-} remove_call;
-
-static void do_remove(engine *e, void *arg)
-{
-    remove_call *c = arg;
-    c->result = engine_remove_session(e, c->role, c->stream, c->id);
-}
-
-/* 429 when this client alone is over its share, 503 when the server is full. */
-static void refuse_over_limit(const http_request *req, limit_kind k, http_reply *rep)
-{
-    char detail[128];
-    snprintf(detail, sizeof detail, "%s reached", limit_setting(k));
-    J_INFO("whip", "%s %s from %s refused: %s", req->method, req->path, req->peer_ip, detail);
-    http_reply_header(rep, "Retry-After", limit_per_client(k) ? "5" : "10");
-    http_reply_error(rep, limit_per_client(k) ? 429 : 503, "session limit reached", detail);
-}
-
 typedef struct resource {
     app *a;
     peer_role role;
     const char *prefix; /* "/whip/" or "/whep/" */
 } resource;
 
+/* Access to a stream: the role's static bearer token (auth.publish_token / auth.view_token,
+ * compared in constant time), or, with API keys configured, an access token granting publish
+ * (WHIP) or subscribe (WHEP) in a room named like the stream. Open when neither is configured.
+ * On refusal replies 401 (no valid token) or 403 (a valid token without the grant). */
+static bool authorize(const resource *r, const char *stream, const http_request *req,
+                      http_reply *rep)
+{
+    const app *a = r->a;
+    const char *static_token = r->role == PEER_PUBLISHER ? a->cfg.publish_token : a->cfg.view_token;
+    if (!static_token[0] && a->keys.count == 0) return true;
+    const char *bearer;
+    size_t bearer_len;
+    if (http_parse_bearer(req->authorization, strlen(req->authorization), &bearer,
+                          &bearer_len) != J_OK)
+        bearer = NULL;
+    if (bearer && static_token[0] && bearer_len == strlen(static_token) &&
+        j_ct_equal((const uint8_t *)bearer, (const uint8_t *)static_token, bearer_len))
+        return true;
+    const char *detail = "a valid bearer token is required";
+    if (bearer && a->keys.count > 0) {
+        auth_grants g;
+        char why[160];
+        int rc = auth_verify(&a->keys, bearer, bearer_len, (int64_t)time(NULL), &g, why,
+                             sizeof why);
+        if (rc == J_OK) {
+            if (auth_allows(&g, stream, r->role == PEER_PUBLISHER ? AUTH_PUBLISH : AUTH_SUBSCRIBE))
+                return true;
+            http_reply_error(rep, 403, "forbidden",
+                             r->role == PEER_PUBLISHER
+                                 ? "the access token does not grant publishing to this stream"
+                                 : "the access token does not grant watching this stream");
+            return false;
+        }
+        J_INFO("whip", "%s %s from %s: access token refused: %s (%s)", req->method, req->path,
+               req->peer_ip, auth_reason(rc), why);
+        detail = auth_reason(rc);
+    }
+    http_reply_header(rep, "WWW-Authenticate", "Bearer");
+    http_reply_error(rep, 401, "unauthorized", detail);
+    return false;
+}
+
+/* 429 when this client alone is over its share, 503 when the server is full. */
+static void refuse_over_limit(const http_request *req, limit_kind k, http_reply *rep)
+{
+    char detail[128];
+    snprintf(detail, sizeof detail, "%s reached",
+             k == LIMIT_NONE ? "a session or track limit" : limit_setting(k));
+    J_INFO("whip", "%s %s from %s refused: %s", req->method, req->path, req->peer_ip, detail);
+    http_reply_header(rep, "Retry-After", limit_per_client(k) ? "5" : "10");
+    http_reply_error(rep, limit_per_client(k) ? 429 : 503, "session limit reached", detail);
+}
+
+typedef struct session_call {
+    engine_session *session;
+    int result;
+} session_call;
+
+static void do_add(engine *e, void *arg)
+{
+    session_call *c = arg;
+    c->result = engine_add_session(e, c->session, j_now_us());
+}
+
+typedef struct remove_call {
+    const char *id, *owner;
+    int result;
+} remove_call;
+
+static void do_remove(engine *e, void *arg)
+{
+    remove_call *c = arg;
+    c->result = engine_remove_session(e, c->id, c->owner, "ended by DELETE");
+}
+
 static void create_session(const resource *r, const http_request *req, http_reply *rep)
 {
     app *a = r->a;
-    const char *token = r->role == PEER_PUBLISHER ? a->cfg.publish_token : a->cfg.view_token;
-    if (!authorized(token, req)) {
-        http_reply_header(rep, "WWW-Authenticate", "Bearer");
-        http_reply_error(rep, 401, "unauthorized", "a valid bearer token is required");
-        return;
-    }
-    char stream[SFU_STREAM_NAME_LEN], session[PEER_ID_LEN];
+    char stream[STREAM_NAME_LEN], session[PEER_ID_LEN];
     if (!split_path(req->path, r->prefix, stream, session) || session[0]) {
         http_reply_error(rep, 404, "not found",
                          "POST to /whip/{stream} or /whep/{stream}; stream names use "
                          "letters, digits, '-', '_' and '.', at most 64");
         return;
     }
+    if (!authorize(r, stream, req, rep)) return;
     if (!http_media_type_is(req->content_type, "application/sdp")) {
         http_reply_error(rep, 415, "unsupported media type",
                          "the offer must be sent as Content-Type: application/sdp");
         return;
     }
     char detail[256] = "";
-    sdp_session *offer = malloc(sizeof *offer);
-    sdp_negotiated *neg = malloc(sizeof *neg);
-    char *answer = malloc(ANSWER_CAP);
-    if (!offer || !neg || !answer) {
-        http_reply_error(rep, 503, "out of memory", NULL);
-        goto done;
-    }
-    int rc = sdp_parse(offer, (const char *)req->body, req->body_len, detail, sizeof detail);
-    if (rc != J_OK) {
-        J_INFO("whip", "%s %s from %s: bad SDP: %s", req->method, req->path, req->peer_ip, detail);
-        http_reply_error(rep, 400, "malformed SDP offer", detail);
-        goto done;
-    }
-    if (offer->media_count > (unsigned)a->cfg.max_sdp_media) {
-        snprintf(detail, sizeof detail, "the offer has %u m= sections; limits.max_sdp_media is %d",
-                 offer->media_count, a->cfg.max_sdp_media);
-        J_INFO("whip", "%s %s from %s refused: %s", req->method, req->path, req->peer_ip, detail);
-        http_reply_error(rep, 400, "too many media sections", detail);
-        goto done;
-    }
-    sdp_policy policy = {
-        .audio_codecs = SDP_CODEC_OPUS,
-        .video_codecs = SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264,
-        .video_rtx = false,
-        .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR |
-                   (r->role == PEER_PUBLISHER ? SDP_FB_REMB : 0),
-        .ext_recv = SDP_EXT_BIT(SDP_EXT_MID) | SDP_EXT_BIT(SDP_EXT_AUDIO_LEVEL) |
-                    SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION),
-        .ext_send = SDP_EXT_BIT(SDP_EXT_MID) | SDP_EXT_BIT(SDP_EXT_AUDIO_LEVEL) |
-                    SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION),
-        .can_receive = r->role == PEER_PUBLISHER,
-        .can_send = r->role == PEER_VIEWER,
-    };
-    rc = sdp_negotiate(offer, &policy, neg, detail, sizeof detail);
+    app_offer offer;
+    int rc = app_offer_negotiate(&offer, r->role, (const char *)req->body, req->body_len, detail,
+                                 sizeof detail);
     if (rc != J_OK) {
         J_INFO("whip", "%s %s from %s: offer refused: %s", req->method, req->path, req->peer_ip,
                detail);
-        http_reply_error(rep, rc == J_EUNSUPPORTED ? 406 : 400, "offer not acceptable", detail);
+        if (rc == J_ENOMEM)
+            http_reply_error(rep, 503, "out of memory", NULL);
+        else if (rc == J_EUNSUPPORTED)
+            http_reply_error(rep, 406, "offer not acceptable", detail);
+        else
+            http_reply_error(rep, 400, "malformed SDP offer", detail);
+        return;
+    }
+    if (offer.neg->media_count > a->cfg.max_sdp_media) {
+        snprintf(detail, sizeof detail, "the offer has %d m= sections; limits.max_sdp_media is %d",
+                 offer.neg->media_count, a->cfg.max_sdp_media);
+        J_INFO("whip", "%s %s from %s refused: %s", req->method, req->path, req->peer_ip, detail);
+        http_reply_error(rep, 400, "too many media sections", detail);
+        app_offer_free(&offer);
+        return;
+    }
+    char *answer = malloc(ANSWER_CAP);
+    if (!answer) {
+        http_reply_error(rep, 503, "out of memory", NULL);
         goto done;
+    }
+    /* A stream is one audio and one video track, "stream/<name>/<kind>", shared by its WHIP
+     * publisher and WHEP viewers: the first m= section of each kind is bound to it. */
+    bool have[2] = {false, false};
+    for (int i = 0; i < offer.neg->media_count; i++) {
+        const sdp_neg_media *m = &offer.neg->media[i];
+        int kind = sfu_kind_from_sdp(m->kind);
+        if (!peer_neg_carries(m, r->role) || have[kind]) continue;
+        have[kind] = true;
+        snprintf(offer.binds[i].track_id, sizeof offer.binds[i].track_id, "stream/%s/%s", stream, sfu_kind_name((sfu_kind)kind));
     }
 
     char ufrag[ICE_UFRAG_LEN + 1], pwd[ICE_PWD_LEN + 1], id[SESSION_ID_LEN + 1];
     ice_lite_generate_credentials(ufrag, pwd);
     j_random_token(id, SESSION_ID_LEN);
-    peer_params pp = {.role = r->role, .id = id, .stream_name = stream, .local_ufrag = ufrag,
-                      .local_pwd = pwd, .neg = neg};
-    sdp_answer_params ap;
-    memset(&ap, 0, sizeof ap);
-    ap.session_id = ((uint64_t)j_random_u32() << 31) ^ j_random_u32();
-    ap.ice_ufrag = ufrag;
-    ap.ice_pwd = pwd;
-    ap.fingerprint = dtls_cert_fingerprint(a->cert);
-    ap.ice_lite = true;
-    for (int i = 0; i < a->n_candidates && i < SDP_MAX_ANSWER_CANDIDATES; i++)
-        ap.candidates[ap.candidate_count++].addr = a->candidates[i];
-    char cname[SESSION_ID_LEN + 1];
-    j_random_token(cname, SESSION_ID_LEN);
-    if (r->role == PEER_VIEWER) {
-        bool have[SFU_KINDS] = {false, false};
-        for (int i = 0; i < neg->media_count; i++) {
-            int kind = sfu_kind_from_sdp(neg->media[i].kind);
-            if (!neg->media[i].accepted || kind < 0 || have[kind]) continue;
-            have[kind] = true;
-            pp.send_ssrc[kind] = j_random_u32() | 1u; /* never 0, which means "none" */
-            ap.send[i] = (sdp_send_track){.ssrc = pp.send_ssrc[kind], .cname = cname,
-                                          .stream_id = stream,
-                                          .track_id = kind == SFU_AUDIO ? "audio" : "video"};
-        }
-    }
-    int alen = sdp_write_answer(offer, neg, &ap, answer, ANSWER_CAP);
-    if (alen < 0) {
-        http_reply_error(rep, 500, "cannot write the SDP answer", j_strerror(alen));
-        goto done;
-    }
-    add_call call = {.params = &pp, .client_ip = req->peer_ip, .result = J_ESTATE};
+    char owner[PEER_OWNER_LEN];
+    snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream); /* "whip/name" */
+    engine_session es = {.role = r->role, .id = id, .owner = owner, .local_ufrag = ufrag,
+                         .local_pwd = pwd, .neg = offer.neg, .binds = offer.binds,
+                         .client_ip = req->peer_ip};
+    session_call call = {.session = &es, .result = J_ESTATE};
     if (worker_call(a->worker, do_add, &call) != J_OK) {
         http_reply_error(rep, 503, "shutting down", NULL);
         goto done;
@@ -243,11 +243,21 @@ static void create_session(const resource *r, const http_request *req, http_repl
         goto done;
     }
     if (call.result == J_ELIMIT) {
-        refuse_over_limit(req, call.refused_by, rep);
+        refuse_over_limit(req, es.refused_by, rep);
         goto done;
     }
     if (call.result != J_OK) {
         http_reply_error(rep, 503, "cannot create the session", j_strerror(call.result));
+        goto done;
+    }
+    char cname[SESSION_ID_LEN + 1];
+    j_random_token(cname, SESSION_ID_LEN);
+    app_answer_params ap = {.ice_ufrag = ufrag, .ice_pwd = pwd, .cname = cname, .stream_id = stream};
+    int alen = app_offer_answer(a, &offer, r->role, &ap, answer, ANSWER_CAP);
+    if (alen < 0) {
+        remove_call rm = {.id = id, .owner = owner};
+        worker_call(a->worker, do_remove, &rm);
+        http_reply_error(rep, 500, "cannot write the SDP answer", j_strerror(alen));
         goto done;
     }
     J_INFO("whip", "%s session %s created for stream '%s' from %s",
@@ -255,8 +265,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
     http_reply_text(rep, 201, "application/sdp", answer, (size_t)alen);
     snprintf(rep->location, sizeof rep->location, "%s%s/%s", r->prefix, stream, id);
 done:
-    free(offer);
-    free(neg);
+    app_offer_free(&offer);
     free(answer);
 }
 
@@ -268,18 +277,15 @@ static void session_post(void *ctx, const http_request *req, http_reply *rep)
 static void session_delete(void *ctx, const http_request *req, http_reply *rep)
 {
     const resource *r = ctx;
-    const char *token = r->role == PEER_PUBLISHER ? r->a->cfg.publish_token : r->a->cfg.view_token;
-    if (!authorized(token, req)) {
-        http_reply_header(rep, "WWW-Authenticate", "Bearer");
-        http_reply_error(rep, 401, "unauthorized", "a valid bearer token is required");
-        return;
-    }
-    char stream[SFU_STREAM_NAME_LEN], session[PEER_ID_LEN];
+    char stream[STREAM_NAME_LEN], session[PEER_ID_LEN];
     if (!split_path(req->path, r->prefix, stream, session) || !session[0]) {
         http_reply_error(rep, 404, "unknown session", "DELETE the Location returned by POST");
         return;
     }
-    remove_call call = {.role = r->role, .stream = stream, .id = session, .result = J_ENOTFOUND};
+    if (!authorize(r, stream, req, rep)) return;
+    char owner[PEER_OWNER_LEN];
+    snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream);
+    remove_call call = {.id = session, .owner = owner, .result = J_ENOTFOUND};
     if (worker_call(r->a->worker, do_remove, &call) != J_OK) {
         http_reply_error(rep, 503, "shutting down", NULL);
         return;
@@ -338,7 +344,7 @@ size_t app_routes(app *a, http_route *routes, size_t max)
 {
     static resource whip, whep;
     whip = (resource){.a = a, .role = PEER_PUBLISHER, .prefix = "/whip/"};
-    whep = (resource){.a = a, .role = PEER_VIEWER, .prefix = "/whep/"};
+    whep = (resource){.a = a, .role = PEER_SUBSCRIBER, .prefix = "/whep/"};
     const http_route table[] = {
         {"POST", "/whip/", session_post, &whip},
         {"DELETE", "/whip/", session_delete, &whip},
@@ -348,6 +354,7 @@ size_t app_routes(app *a, http_route *routes, size_t max)
         {"PATCH", "/whep/", session_patch, &whep},
         {"GET", "/api/stats", api_stats, a},
         {"GET", "/api/health", api_health, a},
+        {"GET", "/room/", http_static_handler, "/room.html"},
         {"GET", "/", http_static_handler, NULL},
     };
     size_t n = sizeof table / sizeof table[0];
