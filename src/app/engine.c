@@ -18,11 +18,12 @@ typedef enum {
     DROP_BAD_STUN,         /* unparseable STUN */
     DROP_UNKNOWN_UFRAG,    /* ICE check for no session of ours */
     DROP_UNKNOWN_SOURCE,   /* DTLS/SRTP from an address that has not passed ICE */
+    DROP_STALE_SOURCE,     /* DTLS/SRTP from an address whose ICE consent lapsed */
     DROP_REASONS,
 } drop_reason;
 
-static const char *const drop_names[DROP_REASONS] = {"unknown_kind", "bad_stun",
-                                                     "unknown_ufrag", "unknown_source"};
+static const char *const drop_names[DROP_REASONS] = {
+    "unknown_kind", "bad_stun", "unknown_ufrag", "unknown_source", "stale_source"};
 
 /* A track and who publishes into it (claimed when the session is created, before its
  * source attaches on connection, so two publishers cannot race for one track). */
@@ -497,9 +498,13 @@ void engine_handle_datagram(engine *e, uint64_t now_us, const j_addr *from, uint
     case J_PACKET_RTP:
     case J_PACKET_RTCP:
         p = peer_by_addr(e, from);
-        /* Routed once ICE validated it; valid only while its consent lasts (RFC 7675). */
-        if (!p || !ice_lite_is_valid_source(&p->ice, from)) {
+        if (!p) {
             e->dropped[DROP_UNKNOWN_SOURCE]++;
+            return;
+        }
+        /* Routed once ICE validated it; valid only while its consent lasts (RFC 7675). */
+        if (!ice_lite_is_valid_source(&p->ice, from)) {
+            e->dropped[DROP_STALE_SOURCE]++;
             return;
         }
         if (kind == J_PACKET_DTLS)
