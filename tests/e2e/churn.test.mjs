@@ -21,7 +21,7 @@ import {
 import { isAsanProcess, procUsage } from './lib/attack.mjs';
 
 // Keep ASan's quarantine of freed memory small so RSS reflects what the server holds.
-process.env.ASAN_OPTIONS = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=16'].filter(Boolean).join(':');
+const SERVER_ENV = { ASAN_OPTIONS: [process.env.ASAN_OPTIONS, 'quarantine_size_mb=16'].filter(Boolean).join(':') };
 
 const SECONDS = Number(process.env.JUNCTION_CHURN_SECONDS ?? 60);
 const LANES = 2;
@@ -33,7 +33,8 @@ describe(`churn: sessions joining and leaving for ${SECONDS} s`, { timeout: (SEC
 
   before(async () => {
     // Short HTTP idle timeout: kept-alive browser connections must not blur the fd count.
-    server = await startServer({ logLevel: 'info', extraArgs: ['--ice-consent-timeout', '5', '--http-idle-timeout', '2'] });
+    server = await startServer({ logLevel: 'info', extraArgs: ['--ice-consent-timeout', '5', '--http-idle-timeout', '2'],
+      env: SERVER_ENV });
     browser = await launchBrowser();
     for (let i = 0; i < LANES; i++) {
       lanes.push({ publisher: await browser.context.newPage(), viewer: await browser.context.newPage() });

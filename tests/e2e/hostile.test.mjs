@@ -29,7 +29,7 @@ import {
 
 // Freed memory sits in ASan's quarantine (256 MB by default), which would hide whether
 // the server's own memory is bounded; keep it small for the server started here.
-process.env.ASAN_OPTIONS = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=16'].filter(Boolean).join(':');
+const SERVER_ENV = { ASAN_OPTIONS: [process.env.ASAN_OPTIONS, 'quarantine_size_mb=16'].filter(Boolean).join(':') };
 
 const SDP = { 'Content-Type': 'application/sdp' };
 
@@ -47,6 +47,7 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
     server = await startServer({
       logLevel: 'info',
       extraArgs: ['--http-idle-timeout', '5', '--limits-handshake-timeout', '5'],
+      env: SERVER_ENV,
     });
     browser = await launchBrowser();
     await withServerLog(server, async () => {
