@@ -45,7 +45,8 @@ static const option_def options[] = {
     INT_OPT("publisher.max_bitrate", publisher_max_bitrate, 50000, 50000000,
             "bits/s a publisher is allowed to send (advertised by REMB)"),
     INT_OPT("limits.max_sessions", max_sessions, 1, 100000, "WHIP + WHEP sessions per server"),
-    INT_OPT("limits.max_viewers_per_stream", max_viewers_per_stream, 1, 100000, "viewers per stream"),
+    INT_OPT("limits.max_subscribers_per_track", max_subscribers_per_track, 1, 100000,
+            "subscribers (WHEP viewers, room participants) per track"),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -63,7 +64,7 @@ void config_defaults(config *c)
     c->consent_timeout_s = 30;
     c->publisher_max_bitrate = 2500000;
     c->max_sessions = 1000;
-    c->max_viewers_per_stream = 1000;
+    c->max_subscribers_per_track = 1000;
 }
 
 static const option_def *find_option(const char *name, size_t len)

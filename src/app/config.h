@@ -30,7 +30,7 @@ typedef struct config {
     int consent_timeout_s;
     int publisher_max_bitrate; /* bits/s advertised to publishers (REMB) */
     int max_sessions;
-    int max_viewers_per_stream;
+    int max_subscribers_per_track;
 } config;
 
 /* config_defaults - fill c with the embedded defaults (localhost, no external services). */

@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/map.h"
+#include "core/random.h"
 #include "rtp/rtp.h"
 #include "stun/stun.h"
 
@@ -23,6 +24,20 @@ typedef enum {
 static const char *const drop_names[DROP_REASONS] = {"unknown_kind", "bad_stun",
                                                      "unknown_ufrag", "unknown_source"};
 
+/* A track and who publishes into it (claimed when the session is created, before its
+ * source attaches on connection, so two publishers cannot race for one track). */
+typedef struct engine_track {
+    sfu_track *t;
+    peer *publisher; /* NULL when unclaimed */
+} engine_track;
+
+#define ENGINE_CLOSED_QUEUE 256
+
+typedef struct closed_session {
+    char id[PEER_ID_LEN];
+    const char *reason; /* static string */
+} closed_session;
+
 struct engine {
     engine_config cfg;
     engine_io io;
@@ -30,10 +45,12 @@ struct engine {
     j_map by_ufrag;  /* local ICE ufrag -> peer */
     j_map by_addr;   /* validated transport address -> peer */
     j_map by_id;     /* session id -> peer */
-    j_map streams;   /* name -> sfu_stream */
-    j_map publishers; /* stream name -> publisher peer (claimed at creation) */
+    j_map tracks;    /* track id -> engine_track */
+    j_map report_close; /* session id -> itself, for sessions whose end is queued */
     peer **peers;    /* owned */
     size_t n_peers, cap_peers;
+    closed_session closed[ENGINE_CLOSED_QUEUE]; /* ring of ends not yet drained */
+    size_t closed_head, closed_count;
     uint64_t dropped[DROP_REASONS];
 };
 
@@ -72,18 +89,81 @@ static void env_on_address(void *ctx, peer *p, const j_addr *addr)
     j_map_put(&e->by_addr, key, n, p);
 }
 
-static void on_publisher_keyframe(void *ctx) { peer_request_keyframe(ctx); }
+static engine_track *find_track(engine *e, const char *id)
+{
+    return j_map_get(&e->tracks, id, strlen(id));
+}
+
+static engine_track *get_or_create_track(engine *e, const char *id, sfu_kind kind)
+{
+    engine_track *et = find_track(e, id);
+    if (et) return et;
+    et = calloc(1, sizeof *et);
+    if (!et) return NULL;
+    et->t = sfu_track_new(id, kind);
+    if (!et->t || j_map_put(&e->tracks, id, strlen(id), et) != J_OK) {
+        sfu_track_free(et->t);
+        free(et);
+        return NULL;
+    }
+    return et;
+}
+
+static void release_track_if_unused(engine *e, engine_track *et)
+{
+    if (et->publisher || !sfu_track_is_unused(et->t)) return;
+    j_map_remove(&e->tracks, et->t->id, strlen(et->t->id));
+    sfu_track_free(et->t);
+    free(et);
+}
+
+/* Publisher connected (or a track added while connected): its source feeds the track. */
+static void attach_source(engine *e, peer *p, peer_in_track *in, uint64_t now_us)
+{
+    engine_track *et = find_track(e, in->track->id);
+    if (!et || et->publisher != p) return;
+    sfu_track_attach_source(et->t, &in->source, peer_request_keyframe, p, now_us);
+}
+
+/* Subscriber connected (or a track bound while connected): its downtrack joins the track. */
+static int attach_downtrack(engine *e, peer_out_track *out, uint64_t now_us)
+{
+    engine_track *et = get_or_create_track(e, out->track_id, out->kind);
+    if (!et) return J_ENOMEM;
+    return sfu_track_add_downtrack(et->t, &out->down, now_us);
+}
+
+static void release_in_track(engine *e, peer *p, int index)
+{
+    peer_in_track *in = p->in[index];
+    engine_track *et = find_track(e, in->track->id);
+    if (et && et->publisher == p) {
+        if (et->t->source_ctx == p) sfu_track_detach_source(et->t);
+        et->publisher = NULL;
+        release_track_if_unused(e, et);
+    }
+    peer_remove_in_track(p, index);
+}
+
+static void release_out_track(engine *e, peer *p, int index)
+{
+    peer_out_track *out = p->out[index];
+    sfu_track *t = out->down.track;
+    sfu_downtrack_detach(&out->down);
+    if (t) {
+        engine_track *et = find_track(e, t->id);
+        if (et) release_track_if_unused(e, et);
+    }
+    peer_remove_out_track(p, index);
+}
 
 static void env_on_connected(void *ctx, peer *p, uint64_t now_us)
 {
     engine *e = ctx;
-    sfu_stream *s = j_map_get(&e->streams, p->stream_name, strlen(p->stream_name));
-    if (!s) return;
-    p->stream = s;
-    if (p->role == PEER_PUBLISHER)
-        sfu_stream_attach_publisher(s, p->source, on_publisher_keyframe, p, now_us);
-    else if (sfu_stream_add_subscriber(s, &p->sub, now_us) != J_OK)
-        peer_close(p, "out of memory");
+    for (int i = 0; i < p->n_in; i++) attach_source(e, p, p->in[i], now_us);
+    for (int i = 0; i < p->n_out; i++)
+        if (!p->out[i]->down.track && attach_downtrack(e, p->out[i], now_us) != J_OK)
+            peer_close(p, "out of memory");
 }
 
 engine *engine_new(const engine_config *cfg, const j_addr *bound, const engine_io *io,
@@ -109,8 +189,23 @@ engine *engine_new(const engine_config *cfg, const j_addr *bound, const engine_i
     return e;
 }
 
+static void queue_closed(engine *e, const peer *p)
+{
+    if (!j_map_get(&e->report_close, p->id, strlen(p->id))) return;
+    j_map_remove(&e->report_close, p->id, strlen(p->id));
+    if (p->close_reason == NULL) return; /* removed on request: the owner knows */
+    size_t slot = (e->closed_head + e->closed_count) % ENGINE_CLOSED_QUEUE;
+    if (e->closed_count == ENGINE_CLOSED_QUEUE)
+        e->closed_head = (e->closed_head + 1) % ENGINE_CLOSED_QUEUE; /* oldest dropped */
+    else
+        e->closed_count++;
+    snprintf(e->closed[slot].id, sizeof e->closed[slot].id, "%s", p->id);
+    e->closed[slot].reason = p->close_reason;
+}
+
 static void destroy_peer(engine *e, peer *p)
 {
+    queue_closed(e, p);
     j_map_remove(&e->by_ufrag, p->ice.local_ufrag, strlen(p->ice.local_ufrag));
     j_map_remove(&e->by_id, p->id, strlen(p->id));
     for (int i = 0; i < p->n_addrs; i++) {
@@ -118,25 +213,8 @@ static void destroy_peer(engine *e, peer *p)
         size_t n = addr_key(&p->addrs[i], key);
         if (j_map_get(&e->by_addr, key, n) == p) j_map_remove(&e->by_addr, key, n);
     }
-    size_t name_len = strlen(p->stream_name);
-    sfu_stream *s = j_map_get(&e->streams, p->stream_name, name_len);
-    if (p->role == PEER_PUBLISHER && j_map_get(&e->publishers, p->stream_name, name_len) == p) {
-        j_map_remove(&e->publishers, p->stream_name, name_len);
-        if (s && s->publisher_ctx == p) sfu_stream_detach_publisher(s);
-    }
-    if (p->role == PEER_VIEWER && s && p->sub.stream == s) sfu_stream_remove_subscriber(s, &p->sub);
-    if (s && sfu_stream_is_empty(s) && !j_map_get(&e->publishers, p->stream_name, name_len)) {
-        /* Viewers waiting for a publisher keep the stream; the last one out frees it. */
-        bool has_viewer = false;
-        for (size_t i = 0; i < e->n_peers && !has_viewer; i++)
-            has_viewer = e->peers[i] != p && e->peers[i]->role == PEER_VIEWER &&
-                         strcmp(e->peers[i]->stream_name, p->stream_name) == 0;
-        if (!has_viewer) {
-            j_map_remove(&e->streams, p->stream_name, name_len);
-            sfu_stream_free(s);
-            J_INFO("engine", "stream '%s' closed", p->stream_name);
-        }
-    }
+    while (p->n_in > 0) release_in_track(e, p, p->n_in - 1);
+    while (p->n_out > 0) release_out_track(e, p, p->n_out - 1);
     for (size_t i = 0; i < e->n_peers; i++) {
         if (e->peers[i] == p) {
             e->peers[i] = e->peers[--e->n_peers];
@@ -146,37 +224,132 @@ static void destroy_peer(engine *e, peer *p)
     peer_free(p);
 }
 
+static void free_track_entry(void *value)
+{
+    engine_track *et = value;
+    sfu_track_free(et->t);
+    free(et);
+}
+
 void engine_free(engine *e)
 {
     if (!e) return;
     while (e->n_peers > 0) destroy_peer(e, e->peers[e->n_peers - 1]);
     free(e->peers);
+    for (size_t b = 0; b < e->tracks.n_buckets; b++)
+        for (j_map_entry *it = e->tracks.buckets[b]; it; it = it->next) free_track_entry(it->value);
     j_map_clear(&e->by_ufrag);
     j_map_clear(&e->by_addr);
     j_map_clear(&e->by_id);
-    j_map_clear(&e->streams);
-    j_map_clear(&e->publishers);
+    j_map_clear(&e->tracks);
+    j_map_clear(&e->report_close);
     free(e);
 }
 
-static int count_viewers(const engine *e, const char *stream)
+/* The m= sections of s that carry media in the session's direction, with their kind. */
+static bool carries_media(const engine_session *s, int i, sfu_kind *kind)
 {
-    int n = 0;
-    for (size_t i = 0; i < e->n_peers; i++)
-        if (e->peers[i]->role == PEER_VIEWER && strcmp(e->peers[i]->stream_name, stream) == 0) n++;
-    return n;
+    const sdp_neg_media *m = &s->neg->media[i];
+    if (!peer_neg_carries(m, s->role)) return false;
+    *kind = (sfu_kind)sfu_kind_from_sdp(m->kind);
+    return true;
 }
 
-int engine_add_session(engine *e, const peer_params *pp, uint64_t now_us)
+/* Check a (re)binding before changing anything: kinds match, no track is claimed by
+ * another live publisher, subscriber limits. */
+static int check_binds(engine *e, const peer *p, const engine_session *s)
 {
-    size_t name_len = strlen(pp->stream_name);
-    if ((int)e->n_peers >= e->cfg.max_sessions) return J_ELIMIT;
-    if (pp->role == PEER_PUBLISHER) {
-        peer *cur = j_map_get(&e->publishers, pp->stream_name, name_len);
-        if (cur && cur->state != PEER_CLOSED) return J_ESTATE;
-    } else if (count_viewers(e, pp->stream_name) >= e->cfg.max_viewers_per_stream) {
-        return J_ELIMIT;
+    for (int i = 0; i < s->neg->media_count; i++) {
+        sfu_kind kind;
+        const char *id = s->binds[i].track_id;
+        if (!id[0] || !carries_media(s, i, &kind)) continue;
+        engine_track *et = find_track(e, id);
+        if (!et) continue;
+        if (et->t->kind != kind) return J_EINVAL;
+        if (s->role == PEER_PUBLISHER) {
+            if (et->publisher && et->publisher != p && et->publisher->state != PEER_CLOSED)
+                return J_ESTATE;
+        } else if ((int)et->t->n_downs >= e->cfg.max_subscribers_per_track) {
+            const peer_out_track *cur = p ? peer_find_out_track(p, s->neg->media[i].mid, NULL) : NULL;
+            if (!cur || strcmp(cur->track_id, id) != 0) return J_ELIMIT;
+        }
     }
+    return J_OK;
+}
+
+static bool bound_to(const engine_session *s, const char *mid, const char *track_id)
+{
+    for (int i = 0; i < s->neg->media_count; i++) {
+        sfu_kind kind;
+        if (carries_media(s, i, &kind) && strcmp(s->neg->media[i].mid, mid) == 0)
+            return strcmp(s->binds[i].track_id, track_id) == 0 && track_id[0];
+    }
+    return false;
+}
+
+static int bind_publisher(engine *e, peer *p, engine_session *s, uint64_t now_us)
+{
+    for (int i = p->n_in - 1; i >= 0; i--)
+        if (!bound_to(s, p->in[i]->mid, p->in[i]->track->id)) release_in_track(e, p, i);
+    for (int i = 0; i < s->neg->media_count; i++) {
+        sfu_kind kind;
+        const sdp_neg_media *m = &s->neg->media[i];
+        if (!s->binds[i].track_id[0] || !carries_media(s, i, &kind) ||
+            peer_find_in_track(p, m->mid, NULL))
+            continue;
+        engine_track *et = get_or_create_track(e, s->binds[i].track_id, kind);
+        if (!et) return J_ENOMEM;
+        peer_in_track *in = peer_add_in_track(p, m);
+        if (!in) {
+            release_track_if_unused(e, et);
+            return J_ELIMIT;
+        }
+        in->track = et->t;
+        if (et->publisher && et->publisher != p && et->t->source_ctx == et->publisher)
+            sfu_track_detach_source(et->t); /* its closed publisher is not freed yet */
+        et->publisher = p;
+        if (p->state == PEER_CONNECTED) attach_source(e, p, in, now_us);
+    }
+    return J_OK;
+}
+
+static int bind_subscriber(engine *e, peer *p, engine_session *s, uint64_t now_us)
+{
+    for (int i = p->n_out - 1; i >= 0; i--)
+        if (!bound_to(s, p->out[i]->mid, p->out[i]->track_id)) release_out_track(e, p, i);
+    for (int i = 0; i < s->neg->media_count; i++) {
+        sfu_kind kind;
+        const sdp_neg_media *m = &s->neg->media[i];
+        engine_bind *b = &s->binds[i];
+        if (!b->track_id[0] || !carries_media(s, i, &kind)) {
+            b->ssrc = 0;
+            continue;
+        }
+        peer_out_track *out = peer_find_out_track(p, m->mid, NULL);
+        if (!out) {
+            out = peer_add_out_track(p, m, j_random_u32() | 1u); /* never 0: "none" */
+            if (!out) return J_ELIMIT;
+            snprintf(out->track_id, sizeof out->track_id, "%s", b->track_id);
+            if (p->state == PEER_CONNECTED && attach_downtrack(e, out, now_us) != J_OK)
+                return J_ENOMEM;
+        }
+        b->ssrc = out->down.ssrc;
+    }
+    return J_OK;
+}
+
+static int bind_session(engine *e, peer *p, engine_session *s, uint64_t now_us)
+{
+    return s->role == PEER_PUBLISHER ? bind_publisher(e, p, s, now_us)
+                                     : bind_subscriber(e, p, s, now_us);
+}
+
+int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
+{
+    if ((int)e->n_peers >= e->cfg.max_sessions) return J_ELIMIT;
+    if (j_map_get(&e->by_id, s->id, strlen(s->id))) return J_ESTATE;
+    int rc = check_binds(e, NULL, s);
+    if (rc != J_OK) return rc;
     if (e->n_peers == e->cap_peers) {
         size_t cap = e->cap_peers ? e->cap_peers * 2 : 16;
         peer **peers = realloc(e->peers, cap * sizeof *peers);
@@ -184,35 +357,78 @@ int engine_add_session(engine *e, const peer_params *pp, uint64_t now_us)
         e->peers = peers;
         e->cap_peers = cap;
     }
-    sfu_stream *s = j_map_get(&e->streams, pp->stream_name, name_len);
-    if (!s) {
-        s = sfu_stream_new(pp->stream_name);
-        if (!s || j_map_put(&e->streams, pp->stream_name, name_len, s) != J_OK) {
-            sfu_stream_free(s);
-            return J_ENOMEM;
-        }
-        J_INFO("engine", "stream '%s' opened", pp->stream_name);
-    }
-    peer *p = peer_new(&e->env, pp, now_us);
+    peer_params pp = {.role = s->role, .id = s->id, .owner = s->owner,
+                      .local_ufrag = s->local_ufrag, .local_pwd = s->local_pwd, .neg = s->neg};
+    peer *p = peer_new(&e->env, &pp, now_us);
     if (!p) return J_ENOMEM;
     e->peers[e->n_peers++] = p;
     if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, strlen(p->ice.local_ufrag), p) != J_OK ||
         j_map_put(&e->by_id, p->id, strlen(p->id), p) != J_OK ||
-        (pp->role == PEER_PUBLISHER &&
-         j_map_put(&e->publishers, pp->stream_name, name_len, p) != J_OK)) {
+        (s->report_close && j_map_put(&e->report_close, p->id, strlen(p->id), p) != J_OK) ||
+        (rc = bind_session(e, p, s, now_us)) != J_OK) {
+        j_map_remove(&e->report_close, p->id, strlen(p->id));
         destroy_peer(e, p);
-        return J_ENOMEM;
+        return rc != J_OK ? rc : J_ENOMEM;
     }
     return J_OK;
 }
 
-int engine_remove_session(engine *e, peer_role role, const char *stream, const char *id)
+int engine_update_session(engine *e, engine_session *s, uint64_t now_us)
+{
+    peer *p = j_map_get(&e->by_id, s->id, strlen(s->id));
+    if (!p || p->role != s->role || p->state == PEER_CLOSED) return J_ENOTFOUND;
+    int rc = check_binds(e, p, s);
+    if (rc != J_OK) return rc;
+    if (strcmp(p->ice.local_ufrag, s->local_ufrag) != 0) {
+        char old[ICE_UFRAG_MAX + 1];
+        snprintf(old, sizeof old, "%s", p->ice.local_ufrag);
+        rc = peer_restart_ice(p, s->local_ufrag, s->local_pwd, s->neg->remote_ufrag, now_us);
+        if (rc != J_OK) return rc;
+        j_map_remove(&e->by_ufrag, old, strlen(old));
+        if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, strlen(p->ice.local_ufrag), p) != J_OK)
+            return J_ENOMEM;
+    }
+    return bind_session(e, p, s, now_us);
+}
+
+int engine_remove_session(engine *e, const char *id, const char *owner, const char *reason)
 {
     peer *p = j_map_get(&e->by_id, id, strlen(id));
-    if (!p || p->role != role || strcmp(p->stream_name, stream) != 0) return J_ENOTFOUND;
-    peer_close(p, "ended by DELETE");
+    if (!p || (owner && strcmp(p->owner, owner) != 0)) return J_ENOTFOUND;
+    j_map_remove(&e->report_close, p->id, strlen(p->id));
+    peer_close(p, reason);
     destroy_peer(e, p);
     return J_OK;
+}
+
+int engine_set_track_muted(engine *e, const char *track_id, bool muted, uint64_t now_us)
+{
+    engine_track *et = find_track(e, track_id);
+    if (!et) return J_ENOTFOUND;
+    sfu_track_set_muted(et->t, muted, now_us);
+    return J_OK;
+}
+
+int engine_session_health_get(engine *e, const char *id, engine_session_health *out)
+{
+    const peer *p = j_map_get(&e->by_id, id, strlen(id));
+    if (!p) return J_ENOTFOUND;
+    out->state = p->state;
+    out->rtp_in = p->stats.rtp_in;
+    out->rtp_out = p->stats.rtp_out;
+    out->srtp_errors = p->stats.srtp_errors;
+    return J_OK;
+}
+
+void engine_drain_closed(engine *e, void (*fn)(void *ctx, const char *id, const char *reason),
+                         void *ctx)
+{
+    while (e->closed_count > 0) {
+        const closed_session *c = &e->closed[e->closed_head];
+        fn(ctx, c->id, c->reason);
+        e->closed_head = (e->closed_head + 1) % ENGINE_CLOSED_QUEUE;
+        e->closed_count--;
+    }
 }
 
 static peer *peer_by_addr(engine *e, const j_addr *from)
@@ -284,24 +500,44 @@ void engine_handle_timeout(engine *e, uint64_t now_us)
         else
             i++;
     }
-    for (size_t b = 0; b < e->streams.n_buckets; b++)
-        for (j_map_entry *it = e->streams.buckets[b]; it; it = it->next)
-            sfu_stream_handle_timeout(it->value, now_us);
+    for (size_t b = 0; b < e->tracks.n_buckets; b++)
+        for (j_map_entry *it = e->tracks.buckets[b]; it; it = it->next)
+            sfu_track_handle_timeout(((engine_track *)it->value)->t, now_us);
+}
+
+static json_t *peer_tracks_json(const peer *p)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < p->n_in; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "mid", p->in[i]->mid, "track",
+                                              p->in[i]->track->id, "kind",
+                                              sfu_kind_name(p->in[i]->kind)));
+    for (int i = 0; i < p->n_out; i++) {
+        const sfu_downtrack *d = &p->out[i]->down;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "mid",
+                                              p->out[i]->mid, "track", p->out[i]->track_id,
+                                              "kind", sfu_kind_name(p->out[i]->kind), "packets",
+                                              (json_int_t)d->packets, "bytes",
+                                              (json_int_t)d->bytes, "waiting_keyframe",
+                                              d->waiting_keyframe));
+    }
+    return list;
 }
 
 static json_t *peer_json(const peer *p, uint64_t now_us)
 {
     const peer_stats *st = &p->stats;
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                     "s:I, s:I}}",
-                     "id", p->id, "role", peer_role_name(p->role), "stream", p->stream_name,
-                     "state", peer_state_name(p->state), "age_ms",
-                     (json_int_t)((now_us - p->created_us) / 1000), "counters", "rtp_in",
-                     (json_int_t)st->rtp_in, "rtp_in_bytes", (json_int_t)st->rtp_in_bytes,
-                     "rtp_out", (json_int_t)st->rtp_out, "rtp_out_bytes",
-                     (json_int_t)st->rtp_out_bytes, "rtcp_in", (json_int_t)st->rtcp_in,
-                     "rtcp_out", (json_int_t)st->rtcp_out, "srtp_errors",
-                     (json_int_t)st->srtp_errors, "pli_in", (json_int_t)st->pli_in, "fir_in",
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                     "s:I, s:I, s:I, s:I}}",
+                     "id", p->id, "role", peer_role_name(p->role), "owner", p->owner, "state",
+                     peer_state_name(p->state), "age_ms",
+                     (json_int_t)((now_us - p->created_us) / 1000), "tracks",
+                     peer_tracks_json(p), "counters", "rtp_in", (json_int_t)st->rtp_in,
+                     "rtp_in_bytes", (json_int_t)st->rtp_in_bytes, "rtp_out",
+                     (json_int_t)st->rtp_out, "rtp_out_bytes", (json_int_t)st->rtp_out_bytes,
+                     "rtcp_in", (json_int_t)st->rtcp_in, "rtcp_out", (json_int_t)st->rtcp_out,
+                     "srtp_errors", (json_int_t)st->srtp_errors, "unknown_ssrc",
+                     (json_int_t)st->unknown_ssrc, "pli_in", (json_int_t)st->pli_in, "fir_in",
                      (json_int_t)st->fir_in, "nack_in", (json_int_t)st->nack_in, "pli_out",
                      (json_int_t)st->pli_out);
 }
@@ -309,24 +545,23 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
 json_t *engine_stats(engine *e, uint64_t now_us)
 {
     json_t *sessions = json_array();
-    int publishers = 0, viewers = 0;
+    int publishers = 0, subscribers = 0;
     for (size_t i = 0; i < e->n_peers; i++) {
         json_array_append_new(sessions, peer_json(e->peers[i], now_us));
         if (e->peers[i]->role == PEER_PUBLISHER)
             publishers++;
         else
-            viewers++;
+            subscribers++;
     }
-    json_t *streams = json_array();
-    for (size_t b = 0; b < e->streams.n_buckets; b++) {
-        for (j_map_entry *it = e->streams.buckets[b]; it; it = it->next) {
-            const sfu_stream *s = it->value;
-            json_array_append_new(streams,
-                                  json_pack("{s:s, s:b, s:I, s:I, s:I}", "name", s->name,
-                                            "live", s->has_publisher, "subscribers",
-                                            (json_int_t)s->n_subs, "packets_in",
-                                            (json_int_t)s->packets_in, "bytes_in",
-                                            (json_int_t)s->bytes_in));
+    json_t *tracks = json_array();
+    for (size_t b = 0; b < e->tracks.n_buckets; b++) {
+        for (j_map_entry *it = e->tracks.buckets[b]; it; it = it->next) {
+            const sfu_track *t = ((engine_track *)it->value)->t;
+            json_array_append_new(
+                tracks, json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I}", "id", t->id, "kind",
+                                  sfu_kind_name(t->kind), "live", t->has_source, "muted", t->muted,
+                                  "subscribers", (json_int_t)t->n_downs, "packets_in",
+                                  (json_int_t)t->packets_in, "bytes_in", (json_int_t)t->bytes_in));
         }
     }
     json_t *dropped = json_object();
@@ -336,7 +571,7 @@ json_t *engine_stats(engine *e, uint64_t now_us)
         total += e->dropped[r];
     }
     return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "sessions", (json_int_t)e->n_peers,
-                     "publishers", (json_int_t)publishers, "viewers", (json_int_t)viewers,
-                     "dropped_datagrams", (json_int_t)total, "dropped", dropped, "streams",
-                     streams, "session_list", sessions);
+                     "publishers", (json_int_t)publishers, "subscribers", (json_int_t)subscribers,
+                     "dropped_datagrams", (json_int_t)total, "dropped", dropped, "tracks",
+                     tracks, "session_list", sessions);
 }

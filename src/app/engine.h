@@ -1,10 +1,12 @@
-/* engine.h - all media state of one worker: sessions (peers) and streams.
+/* engine.h - all media state of one worker: sessions (peers) and tracks.
  *
  * Sans-I/O: datagrams and time come in, datagrams leave through io->send.
  * Routes each datagram (RFC 7983 demux) to its peer: STUN requests by ICE
  * ufrag, everything else by the transport address ICE validated. Owns the
- * peers and the streams; creates a stream on its first session and frees it
- * with its last. Every function runs on the worker's thread.
+ * peers and the tracks (by id); a track is created when a session first binds
+ * it and freed when it has neither publisher nor subscriber. WHIP/WHEP streams
+ * and room participants are both just sessions bound to track ids. Every
+ * function runs on the worker's thread.
  */
 #ifndef J_APP_ENGINE_H
 #define J_APP_ENGINE_H
@@ -24,13 +26,31 @@ typedef struct engine_config {
     uint64_t consent_timeout_us;
     uint32_t publisher_max_bitrate;
     int max_sessions;
-    int max_viewers_per_stream;
+    int max_subscribers_per_track;
 } engine_config;
 
 typedef struct engine_io {
     void (*send)(void *ctx, const j_addr *to, const uint8_t *buf, size_t len);
     void *ctx;
 } engine_io;
+
+/* What one m= section of a session carries, by index into the negotiated media. */
+typedef struct engine_bind {
+    char track_id[SFU_TRACK_ID_LEN]; /* publisher: the track it feeds; subscriber: the track
+                                        it receives; "" = none */
+    uint32_t ssrc; /* subscriber, out: the SSRC we send it with (kept across renegotiations
+                      while the track stays the same), 0 when nothing is sent */
+} engine_bind;
+
+typedef struct engine_session {
+    peer_role role;
+    const char *id;    /* unique in the engine */
+    const char *owner; /* for logs and stats, and the check in engine_remove_session */
+    const char *local_ufrag, *local_pwd;
+    const sdp_negotiated *neg;
+    engine_bind *binds;    /* neg->media_count entries */
+    bool report_close;     /* queue its end for engine_drain_closed (rooms want to know) */
+} engine_session;
 
 engine *engine_new(const engine_config *cfg, const j_addr *bound, const engine_io *io,
                    char *err, size_t err_cap);
@@ -40,12 +60,32 @@ void engine_handle_datagram(engine *e, uint64_t now_us, const j_addr *from, uint
                             size_t len);
 void engine_handle_timeout(engine *e, uint64_t now_us);
 
-/* engine_add_session - create a publisher or viewer peer. J_OK; J_EEXIST-like conflict is
- * reported as J_ESTATE (the stream already has a live publisher: HTTP 409); J_ELIMIT when a
- * session limit is reached (HTTP 503). */
-int engine_add_session(engine *e, const peer_params *p, uint64_t now_us);
-/* engine_remove_session - end session id of that role on that stream; J_ENOTFOUND if none. */
-int engine_remove_session(engine *e, peer_role role, const char *stream, const char *id);
+/* engine_add_session - create a peer and bind its m= sections to tracks (created on first
+ * use). J_OK; J_ESTATE when a track it would publish already has a live publisher (HTTP
+ * 409); J_ELIMIT when a session or subscriber limit is reached (HTTP 503); J_EINVAL for a
+ * track bound with the wrong kind; J_ENOMEM. Nothing is changed on failure. */
+int engine_add_session(engine *e, engine_session *s, uint64_t now_us);
+/* engine_update_session - renegotiation of session s->id: m= sections whose mid keeps the
+ * same track are untouched, others are bound, rebound or released; new ICE credentials
+ * (s->local_ufrag differs) restart ICE. Errors as engine_add_session, plus J_ENOTFOUND. */
+int engine_update_session(engine *e, engine_session *s, uint64_t now_us);
+/* engine_remove_session - end session id now; owner, if not NULL, must match. J_ENOTFOUND. */
+int engine_remove_session(engine *e, const char *id, const char *owner, const char *reason);
+/* engine_set_track_muted - J_OK or J_ENOTFOUND. */
+int engine_set_track_muted(engine *e, const char *track_id, bool muted, uint64_t now_us);
+
+/* A session's health, for connection-quality reports. */
+typedef struct engine_session_health {
+    peer_state state;
+    uint64_t rtp_in, rtp_out, srtp_errors;
+} engine_session_health;
+/* engine_session_health_get - J_OK or J_ENOTFOUND. */
+int engine_session_health_get(engine *e, const char *id, engine_session_health *out);
+
+/* engine_drain_closed - call fn for each session that ended on its own (ICE consent, DTLS
+ * close, failure) since the last call, among those added with report_close. */
+void engine_drain_closed(engine *e, void (*fn)(void *ctx, const char *id, const char *reason),
+                         void *ctx);
 
 /* engine_stats - a JSON snapshot for the API (new reference). */
 json_t *engine_stats(engine *e, uint64_t now_us);

@@ -51,7 +51,7 @@ static int start(app *a, char *err, size_t err_cap)
         .consent_timeout_us = (uint64_t)c->consent_timeout_s * 1000000u,
         .publisher_max_bitrate = (uint32_t)c->publisher_max_bitrate,
         .max_sessions = c->max_sessions,
-        .max_viewers_per_stream = c->max_viewers_per_stream,
+        .max_subscribers_per_track = c->max_subscribers_per_track,
     };
     a->worker = worker_start(&ec, &media, err, err_cap);
     if (!a->worker) return J_EIO;

@@ -12,10 +12,12 @@
 #include "core/random.h"
 #include "crypto/crypto.h"
 #include "ice/ice.h"
+#include "app/offer.h"
 #include "sdp/sdp.h"
 
 #define ANSWER_CAP (64 * 1024)
 #define SESSION_ID_LEN 16
+#define STREAM_NAME_LEN 65 /* 64 characters: "stream/<name>/video" fits a track id */
 
 int app_set_candidates(app *a, const j_addr *media, const char *public_ips, char *err,
                        size_t err_cap)
@@ -56,7 +58,7 @@ void app_shutdown(app *a)
 /* Stream names are URL path segments: keep them to a safe alphabet. */
 static bool valid_name(const char *s, size_t len)
 {
-    if (len == 0 || len >= SFU_STREAM_NAME_LEN) return false;
+    if (len == 0 || len >= STREAM_NAME_LEN) return false;
     for (size_t i = 0; i < len; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
     return true;
@@ -91,27 +93,26 @@ static bool authorized(const char *token, const http_request *req)
     return strlen(h) == n && j_ct_equal((const uint8_t *)h, (const uint8_t *)token, n);
 }
 
-typedef struct add_call {
-    const peer_params *params;
+typedef struct session_call {
+    engine_session *session;
     int result;
-} add_call;
+} session_call;
 
 static void do_add(engine *e, void *arg)
 {
-    add_call *c = arg;
-    c->result = engine_add_session(e, c->params, j_now_us());
+    session_call *c = arg;
+    c->result = engine_add_session(e, c->session, j_now_us());
 }
 
 typedef struct remove_call {
-    peer_role role;
-    const char *stream, *id;
+    const char *id, *owner;
     int result;
 } remove_call;
 
 static void do_remove(engine *e, void *arg)
 {
     remove_call *c = arg;
-    c->result = engine_remove_session(e, c->role, c->stream, c->id);
+    c->result = engine_remove_session(e, c->id, c->owner, "ended by DELETE");
 }
 
 typedef struct resource {
@@ -129,7 +130,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
         http_reply_error(rep, 401, "unauthorized", "a valid bearer token is required");
         return;
     }
-    char stream[SFU_STREAM_NAME_LEN], session[PEER_ID_LEN];
+    char stream[STREAM_NAME_LEN], session[PEER_ID_LEN];
     if (!split_path(req->path, r->prefix, stream, session) || session[0]) {
         http_reply_error(rep, 404, "not found",
                          "POST to /whip/{stream} or /whep/{stream}; stream names use "
@@ -142,74 +143,44 @@ static void create_session(const resource *r, const http_request *req, http_repl
         return;
     }
     char detail[256] = "";
-    sdp_session *offer = malloc(sizeof *offer);
-    sdp_negotiated *neg = malloc(sizeof *neg);
-    char *answer = malloc(ANSWER_CAP);
-    if (!offer || !neg || !answer) {
-        http_reply_error(rep, 503, "out of memory", NULL);
-        goto done;
-    }
-    int rc = sdp_parse(offer, (const char *)req->body, req->body_len, detail, sizeof detail);
-    if (rc != J_OK) {
-        J_INFO("whip", "%s %s from %s: bad SDP: %s", req->method, req->path, req->peer_ip, detail);
-        http_reply_error(rep, 400, "malformed SDP offer", detail);
-        goto done;
-    }
-    sdp_policy policy = {
-        .audio_codecs = SDP_CODEC_OPUS,
-        .video_codecs = SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264,
-        .video_rtx = false,
-        .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR |
-                   (r->role == PEER_PUBLISHER ? SDP_FB_REMB : 0),
-        .ext_recv = SDP_EXT_BIT(SDP_EXT_MID) | SDP_EXT_BIT(SDP_EXT_AUDIO_LEVEL) |
-                    SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION),
-        .ext_send = SDP_EXT_BIT(SDP_EXT_MID) | SDP_EXT_BIT(SDP_EXT_AUDIO_LEVEL) |
-                    SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION),
-        .can_receive = r->role == PEER_PUBLISHER,
-        .can_send = r->role == PEER_VIEWER,
-    };
-    rc = sdp_negotiate(offer, &policy, neg, detail, sizeof detail);
+    app_offer offer;
+    int rc = app_offer_negotiate(&offer, r->role, (const char *)req->body, req->body_len, detail,
+                                 sizeof detail);
     if (rc != J_OK) {
         J_INFO("whip", "%s %s from %s: offer refused: %s", req->method, req->path, req->peer_ip,
                detail);
-        http_reply_error(rep, rc == J_EUNSUPPORTED ? 406 : 400, "offer not acceptable", detail);
+        if (rc == J_ENOMEM)
+            http_reply_error(rep, 503, "out of memory", NULL);
+        else if (rc == J_EUNSUPPORTED)
+            http_reply_error(rep, 406, "offer not acceptable", detail);
+        else
+            http_reply_error(rep, 400, "malformed SDP offer", detail);
+        return;
+    }
+    char *answer = malloc(ANSWER_CAP);
+    if (!answer) {
+        http_reply_error(rep, 503, "out of memory", NULL);
         goto done;
+    }
+    /* A stream is one audio and one video track, "stream/<name>/<kind>", shared by its WHIP
+     * publisher and WHEP viewers: the first m= section of each kind is bound to it. */
+    bool have[2] = {false, false};
+    for (int i = 0; i < offer.neg->media_count; i++) {
+        const sdp_neg_media *m = &offer.neg->media[i];
+        int kind = sfu_kind_from_sdp(m->kind);
+        if (!peer_neg_carries(m, r->role) || have[kind]) continue;
+        have[kind] = true;
+        snprintf(offer.binds[i].track_id, sizeof offer.binds[i].track_id, "stream/%s/%s", stream, sfu_kind_name((sfu_kind)kind));
     }
 
     char ufrag[ICE_UFRAG_LEN + 1], pwd[ICE_PWD_LEN + 1], id[SESSION_ID_LEN + 1];
     ice_lite_generate_credentials(ufrag, pwd);
     j_random_token(id, SESSION_ID_LEN);
-    peer_params pp = {.role = r->role, .id = id, .stream_name = stream, .local_ufrag = ufrag,
-                      .local_pwd = pwd, .neg = neg};
-    sdp_answer_params ap;
-    memset(&ap, 0, sizeof ap);
-    ap.session_id = ((uint64_t)j_random_u32() << 31) ^ j_random_u32();
-    ap.ice_ufrag = ufrag;
-    ap.ice_pwd = pwd;
-    ap.fingerprint = dtls_cert_fingerprint(a->cert);
-    ap.ice_lite = true;
-    for (int i = 0; i < a->n_candidates && i < SDP_MAX_ANSWER_CANDIDATES; i++)
-        ap.candidates[ap.candidate_count++].addr = a->candidates[i];
-    char cname[SESSION_ID_LEN + 1];
-    j_random_token(cname, SESSION_ID_LEN);
-    if (r->role == PEER_VIEWER) {
-        bool have[SFU_KINDS] = {false, false};
-        for (int i = 0; i < neg->media_count; i++) {
-            int kind = sfu_kind_from_sdp(neg->media[i].kind);
-            if (!neg->media[i].accepted || kind < 0 || have[kind]) continue;
-            have[kind] = true;
-            pp.send_ssrc[kind] = j_random_u32() | 1u; /* never 0, which means "none" */
-            ap.send[i] = (sdp_send_track){.ssrc = pp.send_ssrc[kind], .cname = cname,
-                                          .stream_id = stream,
-                                          .track_id = kind == SFU_AUDIO ? "audio" : "video"};
-        }
-    }
-    int alen = sdp_write_answer(offer, neg, &ap, answer, ANSWER_CAP);
-    if (alen < 0) {
-        http_reply_error(rep, 500, "cannot write the SDP answer", j_strerror(alen));
-        goto done;
-    }
-    add_call call = {.params = &pp, .result = J_ESTATE};
+    char owner[PEER_OWNER_LEN];
+    snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream); /* "whip/name" */
+    engine_session es = {.role = r->role, .id = id, .owner = owner, .local_ufrag = ufrag,
+                         .local_pwd = pwd, .neg = offer.neg, .binds = offer.binds};
+    session_call call = {.session = &es, .result = J_ESTATE};
     if (worker_call(a->worker, do_add, &call) != J_OK) {
         http_reply_error(rep, 503, "shutting down", NULL);
         goto done;
@@ -221,11 +192,21 @@ static void create_session(const resource *r, const http_request *req, http_repl
     }
     if (call.result == J_ELIMIT) {
         http_reply_error(rep, 503, "session limit reached",
-                         "limits.max_sessions or limits.max_viewers_per_stream");
+                         "limits.max_sessions or limits.max_subscribers_per_track");
         goto done;
     }
     if (call.result != J_OK) {
         http_reply_error(rep, 503, "cannot create the session", j_strerror(call.result));
+        goto done;
+    }
+    char cname[SESSION_ID_LEN + 1];
+    j_random_token(cname, SESSION_ID_LEN);
+    app_answer_params ap = {.ice_ufrag = ufrag, .ice_pwd = pwd, .cname = cname, .stream_id = stream};
+    int alen = app_offer_answer(a, &offer, r->role, &ap, answer, ANSWER_CAP);
+    if (alen < 0) {
+        remove_call rm = {.id = id, .owner = owner};
+        worker_call(a->worker, do_remove, &rm);
+        http_reply_error(rep, 500, "cannot write the SDP answer", j_strerror(alen));
         goto done;
     }
     J_INFO("whip", "%s session %s created for stream '%s' from %s",
@@ -233,8 +214,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
     http_reply_text(rep, 201, "application/sdp", answer, (size_t)alen);
     snprintf(rep->location, sizeof rep->location, "%s%s/%s", r->prefix, stream, id);
 done:
-    free(offer);
-    free(neg);
+    app_offer_free(&offer);
     free(answer);
 }
 
@@ -252,12 +232,14 @@ static void session_delete(void *ctx, const http_request *req, http_reply *rep)
         http_reply_error(rep, 401, "unauthorized", "a valid bearer token is required");
         return;
     }
-    char stream[SFU_STREAM_NAME_LEN], session[PEER_ID_LEN];
+    char stream[STREAM_NAME_LEN], session[PEER_ID_LEN];
     if (!split_path(req->path, r->prefix, stream, session) || !session[0]) {
         http_reply_error(rep, 404, "unknown session", "DELETE the Location returned by POST");
         return;
     }
-    remove_call call = {.role = r->role, .stream = stream, .id = session, .result = J_ENOTFOUND};
+    char owner[PEER_OWNER_LEN];
+    snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream);
+    remove_call call = {.id = session, .owner = owner, .result = J_ENOTFOUND};
     if (worker_call(r->a->worker, do_remove, &call) != J_OK) {
         http_reply_error(rep, 503, "shutting down", NULL);
         return;
@@ -313,7 +295,7 @@ size_t app_routes(app *a, http_route *routes, size_t max)
 {
     static resource whip, whep;
     whip = (resource){.a = a, .role = PEER_PUBLISHER, .prefix = "/whip/"};
-    whep = (resource){.a = a, .role = PEER_VIEWER, .prefix = "/whep/"};
+    whep = (resource){.a = a, .role = PEER_SUBSCRIBER, .prefix = "/whep/"};
     const http_route table[] = {
         {"POST", "/whip/", session_post, &whip},
         {"DELETE", "/whip/", session_delete, &whip},

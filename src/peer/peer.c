@@ -14,7 +14,14 @@
 
 #define PEER_DGRAM_CAP 1600
 
-const char *peer_role_name(peer_role r) { return r == PEER_PUBLISHER ? "publisher" : "viewer"; }
+const char *peer_role_name(peer_role r) { return r == PEER_PUBLISHER ? "publisher" : "subscriber"; }
+
+bool peer_neg_carries(const sdp_neg_media *m, peer_role role)
+{
+    if (!m->accepted || sfu_kind_from_sdp(m->kind) < 0) return false;
+    sdp_dir want = role == PEER_PUBLISHER ? SDP_DIR_RECVONLY : SDP_DIR_SENDONLY;
+    return m->dir == want || m->dir == SDP_DIR_SENDRECV;
+}
 
 const char *peer_state_name(peer_state s)
 {
@@ -34,7 +41,7 @@ static const j_addr *peer_remote(const peer *p)
     return sel ? sel : &p->dtls_addr;
 }
 
-static void send_viewer_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+static void send_downtrack_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
 {
     peer *p = ctx;
     if (p->state != PEER_CONNECTED) return;
@@ -48,39 +55,6 @@ static void send_viewer_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
     p->env->send(p->env->ctx, peer_remote(p), buf, (size_t)n);
 }
 
-/* Publisher side: remember what it negotiated, per kind, for the stream. */
-static void setup_publisher(peer *p, const sdp_negotiated *neg)
-{
-    memset(p->pt_kind, -1, sizeof p->pt_kind);
-    for (int i = 0; i < neg->media_count; i++) {
-        const sdp_neg_media *m = &neg->media[i];
-        int kind = sfu_kind_from_sdp(m->kind);
-        if (!m->accepted || kind < 0 || p->source[kind].active) continue;
-        sfu_source_track *t = &p->source[kind];
-        t->active = true;
-        t->codec_count = m->codec_count;
-        memcpy(t->codecs, m->codecs, sizeof t->codecs[0] * m->codec_count);
-        t->ext_id[SFU_EXT_AUDIO_LEVEL] = m->ext_id[SDP_EXT_AUDIO_LEVEL];
-        t->ext_id[SFU_EXT_VIDEO_ORIENTATION] = m->ext_id[SDP_EXT_VIDEO_ORIENTATION];
-        for (int c = 0; c < m->codec_count; c++) p->pt_kind[m->codecs[c].pt & 0x7F] = (int8_t)kind;
-        if (m->stream_count > 0) p->in_ssrc[kind] = m->streams[0].ssrc;
-        if (m->rtcp_rsize) p->rtcp_rsize = true;
-    }
-}
-
-static void setup_viewer(peer *p, const sdp_negotiated *neg, const uint32_t ssrc[SFU_KINDS])
-{
-    sfu_subscriber_init(&p->sub, send_viewer_rtp, p);
-    for (int i = 0; i < neg->media_count; i++) {
-        const sdp_neg_media *m = &neg->media[i];
-        int kind = sfu_kind_from_sdp(m->kind);
-        if (!m->accepted || kind < 0 || p->sub.tracks[kind].active || !ssrc[kind]) continue;
-        sfu_out_track_init(&p->sub.tracks[kind], m, ssrc[kind]);
-        if (m->rtcp_rsize) p->rtcp_rsize = true;
-    }
-    p->rtcp_ssrc = ssrc[SFU_VIDEO] ? ssrc[SFU_VIDEO] : ssrc[SFU_AUDIO];
-}
-
 peer *peer_new(const peer_env *env, const peer_params *pp, uint64_t now_us)
 {
     peer *p = calloc(1, sizeof *p);
@@ -90,7 +64,7 @@ peer *peer_new(const peer_env *env, const peer_params *pp, uint64_t now_us)
     p->state = PEER_NEW;
     p->created_us = now_us;
     snprintf(p->id, sizeof p->id, "%s", pp->id);
-    snprintf(p->stream_name, sizeof p->stream_name, "%s", pp->stream_name);
+    snprintf(p->owner, sizeof p->owner, "%s", pp->owner);
     const sdp_negotiated *neg = pp->neg;
     if (ice_lite_init(&p->ice, pp->local_ufrag, pp->local_pwd, neg->remote_ufrag, now_us) !=
         J_OK) {
@@ -109,19 +83,97 @@ peer *peer_new(const peer_env *env, const peer_params *pp, uint64_t now_us)
         return NULL;
     }
     p->rtcp_ssrc = j_random_u32();
-    if (p->role == PEER_PUBLISHER)
-        setup_publisher(p, neg);
-    else
-        setup_viewer(p, neg, pp->send_ssrc);
+    for (int i = 0; i < neg->media_count; i++)
+        if (neg->media[i].accepted && neg->media[i].rtcp_rsize) p->rtcp_rsize = true;
     p->next_report_us = now_us + PEER_REPORT_INTERVAL_US;
-    J_INFO("peer", "%s %s created for stream '%s' (DTLS %s)", peer_role_name(p->role), p->id,
-           p->stream_name, role == DTLS_ROLE_CLIENT ? "client" : "server");
+    J_INFO("peer", "%s %s created for %s (DTLS %s)", peer_role_name(p->role), p->id, p->owner,
+           role == DTLS_ROLE_CLIENT ? "client" : "server");
     return p;
+}
+
+int peer_restart_ice(peer *p, const char *local_ufrag, const char *local_pwd,
+                     const char *remote_ufrag, uint64_t now_us)
+{
+    uint64_t consent = p->ice.consent_timeout_us;
+    ice_lite fresh;
+    int rc = ice_lite_init(&fresh, local_ufrag, local_pwd, remote_ufrag, now_us);
+    if (rc != J_OK) return rc;
+    fresh.consent_timeout_us = consent;
+    p->ice = fresh; /* media keeps going to the DTLS address until a new pair is nominated */
+    J_INFO("peer", "%s %s: ICE restart", peer_role_name(p->role), p->id);
+    return J_OK;
+}
+
+peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m)
+{
+    int kind = sfu_kind_from_sdp(m->kind);
+    if (p->n_in == PEER_MAX_TRACKS || kind < 0) return NULL;
+    peer_in_track *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    snprintf(t->mid, sizeof t->mid, "%s", m->mid);
+    t->kind = (sfu_kind)kind;
+    if (m->stream_count > 0) {
+        t->ssrc = m->streams[0].ssrc;
+        t->rtx_ssrc = m->streams[0].rtx_ssrc;
+    }
+    sfu_source_from_neg(&t->source, m);
+    if (m->ext_id[SDP_EXT_MID]) p->mid_ext_id = m->ext_id[SDP_EXT_MID];
+    p->in[p->n_in++] = t;
+    return t;
+}
+
+peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssrc)
+{
+    int kind = sfu_kind_from_sdp(m->kind);
+    if (p->n_out == PEER_MAX_TRACKS || kind < 0) return NULL;
+    peer_out_track *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    snprintf(t->mid, sizeof t->mid, "%s", m->mid);
+    t->kind = (sfu_kind)kind;
+    sfu_downtrack_init(&t->down, m, ssrc, send_downtrack_rtp, p);
+    p->out[p->n_out++] = t;
+    return t;
+}
+
+void peer_remove_in_track(peer *p, int index)
+{
+    free(p->in[index]);
+    p->in[index] = p->in[--p->n_in];
+}
+
+void peer_remove_out_track(peer *p, int index)
+{
+    free(p->out[index]);
+    p->out[index] = p->out[--p->n_out];
+}
+
+peer_in_track *peer_find_in_track(const peer *p, const char *mid, int *index)
+{
+    for (int i = 0; i < p->n_in; i++) {
+        if (strcmp(p->in[i]->mid, mid) == 0) {
+            if (index) *index = i;
+            return p->in[i];
+        }
+    }
+    return NULL;
+}
+
+peer_out_track *peer_find_out_track(const peer *p, const char *mid, int *index)
+{
+    for (int i = 0; i < p->n_out; i++) {
+        if (strcmp(p->out[i]->mid, mid) == 0) {
+            if (index) *index = i;
+            return p->out[i];
+        }
+    }
+    return NULL;
 }
 
 void peer_free(peer *p)
 {
     if (!p) return;
+    for (int i = 0; i < p->n_in; i++) free(p->in[i]);
+    for (int i = 0; i < p->n_out; i++) free(p->out[i]);
     dtls_conn_free(p->dtls);
     j_srtp_free(p->srtp_in);
     j_srtp_free(p->srtp_out);
@@ -133,8 +185,7 @@ static void set_closed(peer *p, const char *reason)
     if (p->state == PEER_CLOSED) return;
     p->state = PEER_CLOSED;
     p->close_reason = reason;
-    J_INFO("peer", "%s %s of stream '%s' closed: %s", peer_role_name(p->role), p->id,
-           p->stream_name, reason);
+    J_INFO("peer", "%s %s of %s closed: %s", peer_role_name(p->role), p->id, p->owner, reason);
 }
 
 static void flush_dtls(peer *p)
@@ -247,13 +298,17 @@ static int write_empty_rr(const peer *p, uint8_t *buf, size_t cap)
     return rtcp_rr_write(&rr, buf, cap);
 }
 
-void peer_request_keyframe(peer *p)
+void peer_request_keyframe(void *peer_ctx, const sfu_track *t)
 {
-    if (p->role != PEER_PUBLISHER || p->state != PEER_CONNECTED || !p->in_ssrc[SFU_VIDEO])
-        return;
+    peer *p = peer_ctx;
+    if (p->role != PEER_PUBLISHER || p->state != PEER_CONNECTED) return;
+    uint32_t media_ssrc = 0;
+    for (int i = 0; i < p->n_in && !media_ssrc; i++)
+        if (p->in[i]->track == t) media_ssrc = p->in[i]->ssrc;
+    if (!media_ssrc) return; /* nothing received yet: the first keyframe is on its way */
     uint8_t buf[256];
     int n = write_empty_rr(p, buf, sizeof buf - 64);
-    rtcp_pli pli = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = p->in_ssrc[SFU_VIDEO]};
+    rtcp_pli pli = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = media_ssrc};
     int m = n < 0 ? n : rtcp_pli_write(&pli, buf + n, sizeof buf - 64 - (size_t)n);
     if (m < 0) return;
     p->stats.pli_out++;
@@ -265,10 +320,10 @@ static void send_publisher_report(peer *p)
     uint8_t buf[256];
     int n = write_empty_rr(p, buf, sizeof buf - 64);
     if (n < 0) return;
-    uint32_t ssrcs[SFU_KINDS];
+    uint32_t ssrcs[PEER_MAX_TRACKS];
     uint8_t count = 0;
-    for (int k = 0; k < SFU_KINDS; k++)
-        if (p->in_ssrc[k]) ssrcs[count++] = p->in_ssrc[k];
+    for (int i = 0; i < p->n_in; i++)
+        if (p->in[i]->ssrc) ssrcs[count++] = p->in[i]->ssrc;
     if (count > 0) {
         /* REMB tells the browser how much it may send; transport-cc arrives later. */
         rtcp_remb remb = {.sender_ssrc = p->rtcp_ssrc,
@@ -281,17 +336,51 @@ static void send_publisher_report(peer *p)
     send_rtcp(p, buf, (size_t)n, sizeof buf);
 }
 
+/* The track an incoming packet belongs to: by SSRC, else by its MID extension (then the
+ * SSRC is learned). RTX and unknown streams are not forwarded. */
+static peer_in_track *find_source(peer *p, const rtp_pkt *pkt)
+{
+    for (int i = 0; i < p->n_in; i++)
+        if (p->in[i]->ssrc == pkt->ssrc) return p->in[i];
+    const uint8_t *mid;
+    size_t mid_len;
+    if (!p->mid_ext_id || rtp_ext_find(pkt, p->mid_ext_id, &mid, &mid_len) != J_OK) return NULL;
+    for (int i = 0; i < p->n_in; i++) {
+        peer_in_track *t = p->in[i];
+        if (strlen(t->mid) == mid_len && memcmp(t->mid, mid, mid_len) == 0 &&
+            pkt->ssrc != t->rtx_ssrc) {
+            t->ssrc = pkt->ssrc; /* a new SSRC on this mid replaces the old one */
+            return t;
+        }
+    }
+    return NULL;
+}
+
 static void handle_publisher_rtp(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
 {
     rtp_pkt pkt;
     if (rtp_parse(&pkt, buf, len) != J_OK) return;
-    int kind = p->pt_kind[pkt.payload_type & 0x7F];
-    if (kind < 0) {
-        p->stats.unknown_ssrc++; /* RTX or an unnegotiated PT: not forwarded yet */
+    peer_in_track *t = find_source(p, &pkt);
+    if (!t || !t->track) {
+        p->stats.unknown_ssrc++; /* RTX or an unannounced stream: not forwarded */
         return;
     }
-    p->in_ssrc[kind] = pkt.ssrc;
-    if (p->stream) sfu_stream_forward(p->stream, (sfu_kind)kind, &pkt, now_us);
+    sfu_track_forward(t->track, &pkt, now_us);
+}
+
+/* The track a subscriber's feedback is about: by the media SSRC we send it. */
+static sfu_track *track_of_sent_ssrc(const peer *p, uint32_t ssrc)
+{
+    for (int i = 0; i < p->n_out; i++)
+        if (p->out[i]->down.ssrc == ssrc) return p->out[i]->down.track;
+    return NULL;
+}
+
+static void keyframe_feedback(peer *p, uint64_t now_us, uint32_t media_ssrc)
+{
+    if (p->role != PEER_SUBSCRIBER) return;
+    sfu_track *t = track_of_sent_ssrc(p, media_ssrc);
+    if (t) sfu_track_request_keyframe(t, now_us);
 }
 
 static void handle_rtcp_feedback(peer *p, uint64_t now_us, const uint8_t *buf, size_t len)
@@ -301,11 +390,17 @@ static void handle_rtcp_feedback(peer *p, uint64_t now_us, const uint8_t *buf, s
     rtcp_iter_init(&it, buf, len);
     for (int guard = 0; guard < 64 && rtcp_iter_next(&it, &h) > 0; guard++) {
         if (h.type == RTCP_TYPE_PSFB && (h.count == RTCP_PSFB_PLI || h.count == RTCP_PSFB_FIR)) {
-            if (h.count == RTCP_PSFB_PLI)
+            if (h.count == RTCP_PSFB_PLI) {
                 p->stats.pli_in++;
-            else
+                rtcp_pli pli;
+                if (rtcp_pli_parse(&pli, &h) == J_OK) keyframe_feedback(p, now_us, pli.media_ssrc);
+            } else {
                 p->stats.fir_in++;
-            if (p->role == PEER_VIEWER && p->stream) sfu_stream_request_keyframe(p->stream, now_us);
+                rtcp_fir fir;
+                if (rtcp_fir_parse(&fir, &h) == J_OK)
+                    for (size_t i = 0; i < fir.entry_count && i < PEER_MAX_TRACKS; i++)
+                        keyframe_feedback(p, now_us, rtcp_fir_entry_get(&fir, i).ssrc);
+            }
         } else if (h.type == RTCP_TYPE_RTPFB && h.count == RTCP_RTPFB_NACK) {
             p->stats.nack_in++;
         }

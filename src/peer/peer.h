@@ -2,8 +2,10 @@
  *
  * Composes the sans-I/O machines of one transport: ICE-lite (who may talk to
  * us), DTLS (keys), SRTP (protection) and RTP/RTCP, over a single BUNDLEd,
- * rtcp-muxed 5-tuple. A publisher peer feeds its stream; a viewer peer is one
- * of a stream's subscribers. No sockets: datagrams leave through env->send and
+ * rtcp-muxed 5-tuple. A publisher peer feeds tracks (one per received m= section);
+ * a subscriber peer carries downtracks of tracks (one per sent m= section). Which
+ * track goes where is the owner's business (the engine); renegotiation adds and
+ * removes tracks without disturbing the others. No sockets: datagrams leave through env->send and
  * state changes reach the owner through the env callbacks.
  */
 #ifndef J_PEER_PEER_H
@@ -16,14 +18,17 @@
 #include "dtls/dtls.h"
 #include "ice/ice.h"
 #include "sdp/sdp.h"
-#include "sfu/stream.h"
+#include "sfu/track.h"
 #include "srtp/srtp.h"
 
-#define PEER_ID_LEN 24
+#define PEER_ID_LEN 40
+#define PEER_OWNER_LEN 80
 #define PEER_MAX_ADDRS 8
+#define PEER_MAX_TRACKS SDP_MAX_MEDIA
 #define PEER_REPORT_INTERVAL_US 1000000u
 
-typedef enum { PEER_PUBLISHER = 0, PEER_VIEWER = 1 } peer_role;
+/* A peer carries media in one direction: a publisher sends to us, a subscriber receives. */
+typedef enum { PEER_PUBLISHER = 0, PEER_SUBSCRIBER = 1 } peer_role;
 typedef enum {
     PEER_NEW = 0,     /* waiting for an ICE check */
     PEER_CONNECTING,  /* ICE done, DTLS handshake running */
@@ -56,16 +61,33 @@ typedef struct peer_stats {
 
 typedef struct peer_params {
     peer_role role;
-    const char *id;           /* session id (the URL's last segment) */
-    const char *stream_name;
+    const char *id;    /* session id, unique in the worker */
+    const char *owner; /* what it belongs to, for logs and stats: a stream, a participant */
     const char *local_ufrag, *local_pwd;
     const sdp_negotiated *neg;
-    uint32_t send_ssrc[SFU_KINDS]; /* viewer: our SSRC per kind (0 = not sent) */
 } peer_params;
+
+/* Publisher: one m= section we receive; it feeds one track. */
+typedef struct peer_in_track {
+    char mid[SDP_MID_LEN];
+    sfu_kind kind;
+    uint32_t ssrc;     /* media SSRC: from the offer, or learned from the MID extension */
+    uint32_t rtx_ssrc; /* from the offer's FID group, 0 if none */
+    sfu_source source;
+    sfu_track *track;  /* borrowed; set by the owner */
+} peer_in_track;
+
+/* Subscriber: one m= section we send; it carries one track's downtrack. */
+typedef struct peer_out_track {
+    char mid[SDP_MID_LEN];
+    sfu_kind kind;
+    char track_id[SFU_TRACK_ID_LEN]; /* "" while nothing is bound */
+    sfu_downtrack down;
+} peer_out_track;
 
 struct peer {
     char id[PEER_ID_LEN];
-    char stream_name[SFU_STREAM_NAME_LEN];
+    char owner[PEER_OWNER_LEN];
     peer_role role;
     peer_state state;
     const char *close_reason; /* static string, set when state becomes PEER_CLOSED */
@@ -79,23 +101,36 @@ struct peer {
     j_addr addrs[PEER_MAX_ADDRS]; /* addresses routed to us, for the owner's cleanup */
     int n_addrs;
 
-    /* publisher: what it sends */
-    sfu_source_track source[SFU_KINDS];
-    int8_t pt_kind[128];      /* PT -> SFU_AUDIO/SFU_VIDEO, -1 = unknown or RTX */
-    uint32_t in_ssrc[SFU_KINDS]; /* last seen media SSRC per kind */
-    /* viewer: what it receives */
-    sfu_subscriber sub;
-    /* both */
+    peer_in_track *in[PEER_MAX_TRACKS];   /* publisher: owned, n_in used */
+    int n_in;
+    uint8_t mid_ext_id;                   /* publisher: MID extension id, 0 = none */
+    peer_out_track *out[PEER_MAX_TRACKS]; /* subscriber: owned, n_out used */
+    int n_out;
     uint32_t rtcp_ssrc;       /* sender SSRC of our RTCP */
     bool rtcp_rsize;
     uint64_t next_report_us;
-    sfu_stream *stream;       /* borrowed; set by the owner while attached */
     peer_stats stats;
 };
 
 /* peer_new - a peer from a negotiated offer. NULL on allocation or DTLS failure. */
 peer *peer_new(const peer_env *env, const peer_params *p, uint64_t now_us);
 void peer_free(peer *p);
+
+/* peer_restart_ice - new ICE credentials on both sides (an offer with a new ufrag);
+ * DTLS and SRTP carry on. J_OK or J_EINVAL. */
+int peer_restart_ice(peer *p, const char *local_ufrag, const char *local_pwd,
+                     const char *remote_ufrag, uint64_t now_us);
+
+/* peer_add_in_track - publisher: receive m= section m (its source is described from it).
+ * NULL when PEER_MAX_TRACKS are in use or out of memory. */
+peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m);
+/* peer_add_out_track - subscriber: send on m= section m with SSRC ssrc. NULL as above. */
+peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssrc);
+/* peer_remove_in_track / peer_remove_out_track - by index; the owner has detached it. */
+void peer_remove_in_track(peer *p, int index);
+void peer_remove_out_track(peer *p, int index);
+peer_in_track *peer_find_in_track(const peer *p, const char *mid, int *index);
+peer_out_track *peer_find_out_track(const peer *p, const char *mid, int *index);
 
 /* peer_handle_stun - an ICE check for this peer (found by its ufrag). */
 void peer_handle_stun(peer *p, uint64_t now_us, const j_addr *from, const uint8_t *buf,
@@ -107,10 +142,14 @@ void peer_handle_srtp(peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf
                       bool is_rtcp);
 /* peer_handle_timeout - ICE consent, DTLS retransmission, periodic RTCP. */
 void peer_handle_timeout(peer *p, uint64_t now_us);
-/* peer_request_keyframe - send a PLI for the publisher's video. */
-void peer_request_keyframe(peer *p);
+/* peer_request_keyframe - sfu_keyframe_fn for a publisher: PLI for the track's SSRC. */
+void peer_request_keyframe(void *peer_ctx, const sfu_track *t);
 /* peer_close - end the session now (DTLS close_notify when connected). */
 void peer_close(peer *p, const char *reason);
+
+/* peer_neg_carries - whether negotiated m= section m carries audio/video in a session of
+ * this role's direction (a publisher's we receive, a subscriber's we send). */
+bool peer_neg_carries(const sdp_neg_media *m, peer_role role);
 
 const char *peer_role_name(peer_role r);
 const char *peer_state_name(peer_state s);

@@ -1,4 +1,4 @@
-/* stream_test.c - fan-out rewriting, keyframe gating and keyframe request throttling. */
+/* track_test.c - fan-out rewriting, keyframe gating and keyframe request throttling. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include "core/bytes.h"
 #include "core/err.h"
-#include "sfu/stream.h"
+#include "sfu/track.h"
 
 #define MAX_SENT 16
 
@@ -30,9 +30,10 @@ static void capture_send(void *ctx, uint8_t *buf, size_t len, size_t cap)
 }
 
 static int keyframe_requests;
-static void count_keyframe_request(void *ctx)
+static void count_keyframe_request(void *ctx, const sfu_track *t)
 {
     (void)ctx;
+    assert_int_equal(t->kind, SFU_VIDEO);
     keyframe_requests++;
 }
 
@@ -47,39 +48,28 @@ static sdp_codec codec(uint8_t pt, const char *name, uint32_t clock, uint8_t cha
     return c;
 }
 
-/* Publisher: opus PT 111, VP8 PT 96; subscriber: opus PT 109, VP8 PT 120 with MID id 4. */
-static void setup(sfu_stream **s, sfu_subscriber *sub, capture *cap)
+/* Source: VP8 PT 96; downtrack: VP8 PT 120 with MID id 4 on mid "1". */
+static void setup(sfu_track **t, sfu_downtrack *d, capture *cap)
 {
-    *s = sfu_stream_new("test");
-    assert_non_null(*s);
-    sfu_subscriber_init(sub, capture_send, cap);
-    sdp_neg_media audio, video;
-    memset(&audio, 0, sizeof audio);
+    *t = sfu_track_new("TR_video", SFU_VIDEO);
+    assert_non_null(*t);
+    sdp_neg_media video;
     memset(&video, 0, sizeof video);
-    audio.kind = SDP_KIND_AUDIO;
-    audio.codec_count = 1;
-    audio.codecs[0] = codec(109, "opus", 48000, 2);
-    strcpy(audio.mid, "0");
     video.kind = SDP_KIND_VIDEO;
     video.codec_count = 1;
     video.codecs[0] = codec(120, "VP8", 90000, 0);
     video.ext_id[SDP_EXT_MID] = 4;
     strcpy(video.mid, "1");
-    sfu_out_track_init(&sub->tracks[SFU_AUDIO], &audio, 0xA0A0A0A0u);
-    sfu_out_track_init(&sub->tracks[SFU_VIDEO], &video, 0xB0B0B0B0u);
+    sfu_downtrack_init(d, &video, 0xB0B0B0B0u, capture_send, cap);
 }
 
-static void attach_publisher(sfu_stream *s, uint64_t now)
+static void attach_source(sfu_track *t, uint64_t now)
 {
-    sfu_source_track src[SFU_KINDS];
-    memset(src, 0, sizeof src);
-    src[SFU_AUDIO].active = true;
-    src[SFU_AUDIO].codec_count = 1;
-    src[SFU_AUDIO].codecs[0] = codec(111, "opus", 48000, 2);
-    src[SFU_VIDEO].active = true;
-    src[SFU_VIDEO].codec_count = 1;
-    src[SFU_VIDEO].codecs[0] = codec(96, "VP8", 90000, 0);
-    sfu_stream_attach_publisher(s, src, count_keyframe_request, NULL, now);
+    sfu_source src;
+    memset(&src, 0, sizeof src);
+    src.codec_count = 1;
+    src.codecs[0] = codec(96, "VP8", 90000, 0);
+    sfu_track_attach_source(t, &src, count_keyframe_request, NULL, now);
 }
 
 /* A VP8 packet: descriptor S=1 PID=0, then a frame tag (P bit 0 = keyframe). */
@@ -97,30 +87,30 @@ static size_t vp8_packet(uint8_t *buf, uint16_t seq, uint32_t ts, bool keyframe)
     return (size_t)n + pl_len;
 }
 
-static void forward(sfu_stream *s, sfu_kind kind, const uint8_t *buf, size_t len, uint64_t now)
+static void forward(sfu_track *t, const uint8_t *buf, size_t len, uint64_t now)
 {
     rtp_pkt p;
     assert_int_equal(rtp_parse(&p, buf, len), J_OK);
-    sfu_stream_forward(s, kind, &p, now);
+    sfu_track_forward(t, &p, now);
 }
 
 static void test_video_waits_for_keyframe_and_is_rewritten(void **state)
 {
     (void)state;
-    sfu_stream *s;
-    sfu_subscriber sub;
+    sfu_track *s;
+    sfu_downtrack sub;
     capture cap = {0};
     setup(&s, &sub, &cap);
-    attach_publisher(s, 1000);
+    attach_source(s, 1000);
     keyframe_requests = 0;
-    assert_int_equal(sfu_stream_add_subscriber(s, &sub, 2000), J_OK);
+    assert_int_equal(sfu_track_add_downtrack(s, &sub, 2000), J_OK);
     assert_int_equal(keyframe_requests, 1); /* a joining subscriber asks for a keyframe */
 
     uint8_t buf[1600];
-    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 500, 9000, false), 3000);
+    forward(s, buf, vp8_packet(buf, 500, 9000, false), 3000);
     assert_int_equal(cap.count, 0); /* delta frame before any keyframe: dropped */
-    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 501, 12000, true), 4000);
-    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 502, 15000, false), 5000);
+    forward(s, buf, vp8_packet(buf, 501, 12000, true), 4000);
+    forward(s, buf, vp8_packet(buf, 502, 15000, false), 5000);
     assert_int_equal(cap.count, 2);
 
     rtp_pkt a, b;
@@ -137,71 +127,118 @@ static void test_video_waits_for_keyframe_and_is_rewritten(void **state)
     assert_int_equal(mid[0], '1');
     assert_int_equal(a.payload[0], 0x10); /* payload untouched */
     assert_int_equal(a.payload_len, 13);
-    sfu_stream_remove_subscriber(s, &sub);
-    sfu_stream_free(s);
+    sfu_downtrack_detach(&sub);
+    sfu_track_free(s);
 }
 
 static void test_publisher_reconnect_keeps_numbering(void **state)
 {
     (void)state;
-    sfu_stream *s;
-    sfu_subscriber sub;
+    sfu_track *s;
+    sfu_downtrack sub;
     capture cap = {0};
     setup(&s, &sub, &cap);
-    assert_int_equal(sfu_stream_add_subscriber(s, &sub, 0), J_OK); /* before the publisher */
-    attach_publisher(s, 1000);
+    assert_int_equal(sfu_track_add_downtrack(s, &sub, 0), J_OK); /* before the publisher */
+    attach_source(s, 1000);
     uint8_t buf[1600];
-    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 100, 1000, true), 10000);
-    sfu_stream_detach_publisher(s);
-    attach_publisher(s, 500000);
-    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 9, 777, false), 510000); /* waits again */
-    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 10, 888, true), 510000);
+    forward(s, buf, vp8_packet(buf, 100, 1000, true), 10000);
+    sfu_track_detach_source(s);
+    attach_source(s, 500000);
+    forward(s, buf, vp8_packet(buf, 9, 777, false), 510000); /* waits again */
+    forward(s, buf, vp8_packet(buf, 10, 888, true), 510000);
     assert_int_equal(cap.count, 2);
     rtp_pkt a, b;
     rtp_parse(&a, cap.pkts[0], cap.lens[0]);
     rtp_parse(&b, cap.pkts[1], cap.lens[1]);
     assert_int_equal((uint16_t)(b.seq - a.seq), 1);
     assert_int_equal(b.timestamp - a.timestamp, 45000); /* 0.5 s at 90 kHz */
-    sfu_stream_free(s);
+    sfu_track_free(s);
 }
 
 static void test_keyframe_requests_are_throttled(void **state)
 {
     (void)state;
-    sfu_stream *s;
-    sfu_subscriber sub;
+    sfu_track *s;
+    sfu_downtrack sub;
     capture cap = {0};
     setup(&s, &sub, &cap);
-    attach_publisher(s, 0);
+    attach_source(s, 0);
     keyframe_requests = 0;
-    sfu_stream_request_keyframe(s, 1000000);
-    sfu_stream_request_keyframe(s, 1100000);
-    sfu_stream_request_keyframe(s, 1200000);
+    sfu_track_request_keyframe(s, 1000000);
+    sfu_track_request_keyframe(s, 1100000);
+    sfu_track_request_keyframe(s, 1200000);
     assert_int_equal(keyframe_requests, 1);
-    sfu_stream_handle_timeout(s, 1250000);
+    sfu_track_handle_timeout(s, 1250000);
     assert_int_equal(keyframe_requests, 1);
-    sfu_stream_handle_timeout(s, 1300000); /* the deferred one goes out */
+    sfu_track_handle_timeout(s, 1300000); /* the deferred one goes out */
     assert_int_equal(keyframe_requests, 2);
-    sfu_stream_handle_timeout(s, 2000000);
+    sfu_track_handle_timeout(s, 2000000);
     assert_int_equal(keyframe_requests, 2);
-    sfu_stream_free(s);
+    sfu_track_free(s);
 }
 
 static void test_unsupported_codec_is_not_forwarded(void **state)
 {
     (void)state;
-    sfu_stream *s;
-    sfu_subscriber sub;
+    sfu_track *s;
+    sfu_downtrack sub;
     capture cap = {0};
     setup(&s, &sub, &cap);
-    sub.tracks[SFU_VIDEO].codecs[0] = codec(120, "H264", 90000, 0);
-    assert_int_equal(sfu_stream_add_subscriber(s, &sub, 0), J_OK);
-    attach_publisher(s, 0);
+    sub.codecs[0] = codec(120, "H264", 90000, 0);
+    assert_int_equal(sfu_track_add_downtrack(s, &sub, 0), J_OK);
+    attach_source(s, 0);
     uint8_t buf[1600];
-    forward(s, SFU_VIDEO, buf, vp8_packet(buf, 1, 1, true), 1000);
+    forward(s, buf, vp8_packet(buf, 1, 1, true), 1000);
     assert_int_equal(cap.count, 0);
-    assert_int_equal(sub.tracks[SFU_VIDEO].dropped_no_codec, 1);
-    sfu_stream_free(s);
+    assert_int_equal(sub.dropped_no_codec, 1);
+    sfu_track_free(s);
+}
+
+static void test_muted_track_forwards_nothing_and_unmute_waits_for_keyframe(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup(&s, &sub, &cap);
+    attach_source(s, 0);
+    assert_int_equal(sfu_track_add_downtrack(s, &sub, 0), J_OK);
+    uint8_t buf[1600];
+    forward(s, buf, vp8_packet(buf, 1, 1000, true), 1000);
+    assert_int_equal(cap.count, 1);
+    sfu_track_set_muted(s, true, 2000);
+    forward(s, buf, vp8_packet(buf, 2, 4000, true), 3000);
+    assert_int_equal(cap.count, 1);
+    keyframe_requests = 0;
+    sfu_track_set_muted(s, false, 1000000);
+    assert_int_equal(keyframe_requests, 1);
+    forward(s, buf, vp8_packet(buf, 3, 7000, false), 1001000); /* delta: still waiting */
+    assert_int_equal(cap.count, 1);
+    forward(s, buf, vp8_packet(buf, 4, 10000, true), 1002000);
+    assert_int_equal(cap.count, 2);
+    rtp_pkt a, b;
+    rtp_parse(&a, cap.pkts[0], cap.lens[0]);
+    rtp_parse(&b, cap.pkts[1], cap.lens[1]);
+    assert_int_equal((uint16_t)(b.seq - a.seq), 1); /* no gap for the decoder to chase */
+    sfu_downtrack_detach(&sub);
+    assert_true(sfu_track_is_unused(s) == false); /* the source is still there */
+    sfu_track_detach_source(s);
+    assert_true(sfu_track_is_unused(s));
+    sfu_track_free(s);
+}
+
+static void test_free_detaches_downtracks(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup(&s, &sub, &cap);
+    assert_int_equal(sfu_track_add_downtrack(s, &sub, 0), J_OK);
+    assert_ptr_equal(sub.track, s);
+    sfu_track_free(s);
+    assert_null(sub.track);
+    sfu_downtrack_detach(&sub); /* harmless once detached */
 }
 
 int main(void)
@@ -211,6 +248,8 @@ int main(void)
         cmocka_unit_test(test_publisher_reconnect_keeps_numbering),
         cmocka_unit_test(test_keyframe_requests_are_throttled),
         cmocka_unit_test(test_unsupported_codec_is_not_forwarded),
+        cmocka_unit_test(test_muted_track_forwards_nothing_and_unmute_waits_for_keyframe),
+        cmocka_unit_test(test_free_detaches_downtracks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

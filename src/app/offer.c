@@ -1,0 +1,85 @@
+/* offer.c - parse, negotiate and answer an SDP offer for one session. */
+#include "app/offer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/random.h"
+
+static const uint32_t CARRIED_EXTS = SDP_EXT_BIT(SDP_EXT_MID) | SDP_EXT_BIT(SDP_EXT_AUDIO_LEVEL) |
+                                     SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION);
+
+void app_offer_free(app_offer *o)
+{
+    free(o->sdp);
+    free(o->neg);
+    free(o->binds);
+    memset(o, 0, sizeof *o);
+}
+
+int app_offer_negotiate(app_offer *o, peer_role role, const char *text, size_t len, char *detail,
+                        size_t detail_cap)
+{
+    memset(o, 0, sizeof *o);
+    o->sdp = malloc(sizeof *o->sdp);
+    o->neg = malloc(sizeof *o->neg);
+    if (!o->sdp || !o->neg) {
+        app_offer_free(o);
+        return J_ENOMEM;
+    }
+    int rc = sdp_parse(o->sdp, text, len, detail, detail_cap);
+    if (rc != J_OK) {
+        app_offer_free(o);
+        return J_EMALFORMED;
+    }
+    sdp_policy policy = {
+        .audio_codecs = SDP_CODEC_OPUS,
+        .video_codecs = SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264,
+        .video_rtx = false,
+        .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR |
+                   (role == PEER_PUBLISHER ? SDP_FB_REMB : 0),
+        .ext_recv = CARRIED_EXTS,
+        .ext_send = CARRIED_EXTS,
+        .can_receive = role == PEER_PUBLISHER,
+        .can_send = role == PEER_SUBSCRIBER,
+    };
+    rc = sdp_negotiate(o->sdp, &policy, o->neg, detail, detail_cap);
+    if (rc != J_OK) {
+        app_offer_free(o);
+        return rc == J_EUNSUPPORTED ? J_EUNSUPPORTED : J_EMALFORMED;
+    }
+    o->binds = calloc(o->neg->media_count ? o->neg->media_count : 1, sizeof *o->binds);
+    if (!o->binds) {
+        app_offer_free(o);
+        return J_ENOMEM;
+    }
+    return J_OK;
+}
+
+int app_offer_answer(const app *a, app_offer *o, peer_role role, const app_answer_params *p,
+                     char *buf, size_t cap)
+{
+    sdp_answer_params ap;
+    memset(&ap, 0, sizeof ap);
+    ap.session_id = ((uint64_t)j_random_u32() << 31) ^ j_random_u32();
+    ap.ice_ufrag = p->ice_ufrag;
+    ap.ice_pwd = p->ice_pwd;
+    ap.fingerprint = dtls_cert_fingerprint(a->cert);
+    ap.ice_lite = true;
+    for (int i = 0; i < a->n_candidates && i < SDP_MAX_ANSWER_CANDIDATES; i++)
+        ap.candidates[ap.candidate_count++].addr = a->candidates[i];
+    if (role == PEER_SUBSCRIBER) {
+        for (int i = 0; i < o->neg->media_count; i++) {
+            if (!peer_neg_carries(&o->neg->media[i], role)) continue;
+            if (!o->binds[i].ssrc) {
+                o->neg->media[i].dir = SDP_DIR_INACTIVE; /* nothing to send there (yet) */
+                continue;
+            }
+            ap.send[i] = (sdp_send_track){.ssrc = o->binds[i].ssrc, .cname = p->cname,
+                                          .stream_id = p->stream_id,
+                                          .track_id = o->binds[i].track_id};
+        }
+    }
+    return sdp_write_answer(o->sdp, o->neg, &ap, buf, cap);
+}

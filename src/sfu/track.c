@@ -1,0 +1,261 @@
+/* track.c - fan-out of a source's RTP to its downtracks, with header rewriting. */
+#include "sfu/track.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/random.h"
+
+/* Room for the largest datagram plus the SRTP authentication tag added in place. */
+#define SFU_OUT_BUF 1500
+#define SFU_OUT_CAP (SFU_OUT_BUF + 64)
+#define SFU_MAX_EXTS (1 + SFU_EXT_COUNT) /* MID + the carried ones */
+
+int sfu_kind_from_sdp(sdp_kind k)
+{
+    if (k == SDP_KIND_AUDIO) return SFU_AUDIO;
+    if (k == SDP_KIND_VIDEO) return SFU_VIDEO;
+    return -1;
+}
+
+const char *sfu_kind_name(sfu_kind k) { return k == SFU_AUDIO ? "audio" : "video"; }
+
+sfu_track *sfu_track_new(const char *id, sfu_kind kind)
+{
+    sfu_track *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    strncpy(t->id, id, sizeof t->id - 1);
+    t->kind = kind;
+    for (int pt = 0; pt < 128; pt++) t->source_codec[pt] = CODEC_UNKNOWN;
+    return t;
+}
+
+void sfu_track_free(sfu_track *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->n_downs; i++) t->downs[i]->track = NULL;
+    free(t->downs);
+    free(t);
+}
+
+bool sfu_track_is_unused(const sfu_track *t) { return !t->has_source && t->n_downs == 0; }
+
+/* The subscriber PT for each source PT: same codec (sdp_codec_same), else none. */
+static void map_payload_types(sfu_downtrack *d, const sfu_track *t)
+{
+    memset(d->pt_map, SFU_NO_PT, sizeof d->pt_map);
+    if (!t->has_source) return;
+    for (int i = 0; i < t->source.codec_count; i++) {
+        const sdp_codec *pc = &t->source.codecs[i];
+        for (int j = 0; j < d->codec_count; j++) {
+            if (sdp_codec_same(pc, &d->codecs[j])) {
+                d->pt_map[pc->pt & 0x7F] = d->codecs[j].pt;
+                break;
+            }
+        }
+    }
+}
+
+/* After a (re)attach or an unmute: remap, keep numbering continuous, wait for a keyframe. */
+static void sync_downtrack(const sfu_track *t, sfu_downtrack *d)
+{
+    map_payload_types(d, t);
+    sfu_seqmap_resync(&d->seq);
+    d->waiting_keyframe = t->kind == SFU_VIDEO;
+    d->keyframe_asked_us = 0;
+}
+
+void sfu_source_from_neg(sfu_source *src, const sdp_neg_media *m)
+{
+    memset(src, 0, sizeof *src);
+    src->codec_count = m->codec_count;
+    memcpy(src->codecs, m->codecs, sizeof src->codecs[0] * m->codec_count);
+    src->ext_id[SFU_EXT_AUDIO_LEVEL] = m->ext_id[SDP_EXT_AUDIO_LEVEL];
+    src->ext_id[SFU_EXT_VIDEO_ORIENTATION] = m->ext_id[SDP_EXT_VIDEO_ORIENTATION];
+}
+
+void sfu_track_attach_source(sfu_track *t, const sfu_source *src, sfu_keyframe_fn request_keyframe,
+                             void *source_ctx, uint64_t now_us)
+{
+    t->has_source = true;
+    t->source = *src;
+    t->request_keyframe = request_keyframe;
+    t->source_ctx = source_ctx;
+    t->keyframe_sent_us = 0;
+    t->keyframe_pending = false;
+    for (int pt = 0; pt < 128; pt++) t->source_codec[pt] = CODEC_UNKNOWN;
+    for (int i = 0; i < src->codec_count; i++)
+        t->source_codec[src->codecs[i].pt & 0x7F] = codec_kind_from_name(src->codecs[i].name);
+    for (size_t i = 0; i < t->n_downs; i++) sync_downtrack(t, t->downs[i]);
+    if (t->n_downs > 0) sfu_track_request_keyframe(t, now_us);
+}
+
+void sfu_track_detach_source(sfu_track *t)
+{
+    t->has_source = false;
+    memset(&t->source, 0, sizeof t->source);
+    t->request_keyframe = NULL;
+    t->source_ctx = NULL;
+    t->keyframe_pending = false;
+}
+
+void sfu_track_set_muted(sfu_track *t, bool muted, uint64_t now_us)
+{
+    if (t->muted == muted) return;
+    t->muted = muted;
+    if (muted) return;
+    for (size_t i = 0; i < t->n_downs; i++) sync_downtrack(t, t->downs[i]);
+    if (t->kind == SFU_VIDEO && t->n_downs > 0) sfu_track_request_keyframe(t, now_us);
+}
+
+void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc, sfu_send_fn send,
+                        void *send_ctx)
+{
+    memset(d, 0, sizeof *d);
+    d->ssrc = ssrc;
+    d->codec_count = m->codec_count;
+    memcpy(d->codecs, m->codecs, sizeof d->codecs[0] * m->codec_count);
+    d->mid_ext_id = m->ext_id[SDP_EXT_MID];
+    memcpy(d->mid, m->mid, sizeof d->mid);
+    d->ext_id[SFU_EXT_AUDIO_LEVEL] = m->ext_id[SDP_EXT_AUDIO_LEVEL];
+    d->ext_id[SFU_EXT_VIDEO_ORIENTATION] = m->ext_id[SDP_EXT_VIDEO_ORIENTATION];
+    memset(d->pt_map, SFU_NO_PT, sizeof d->pt_map);
+    sfu_seqmap_init(&d->seq, (uint16_t)j_random_u32(), j_random_u32());
+    d->send = send;
+    d->send_ctx = send_ctx;
+}
+
+int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us)
+{
+    if (t->n_downs == t->cap_downs) {
+        size_t cap = t->cap_downs ? t->cap_downs * 2 : 8;
+        sfu_downtrack **downs = realloc(t->downs, cap * sizeof *downs);
+        if (!downs) return J_ENOMEM;
+        t->downs = downs;
+        t->cap_downs = cap;
+    }
+    t->downs[t->n_downs++] = d;
+    d->track = t;
+    sync_downtrack(t, d);
+    if (t->has_source && t->kind == SFU_VIDEO) sfu_track_request_keyframe(t, now_us);
+    return J_OK;
+}
+
+void sfu_downtrack_detach(sfu_downtrack *d)
+{
+    sfu_track *t = d->track;
+    if (!t) return;
+    for (size_t i = 0; i < t->n_downs; i++) {
+        if (t->downs[i] == d) {
+            t->downs[i] = t->downs[--t->n_downs];
+            break;
+        }
+    }
+    d->track = NULL;
+}
+
+void sfu_track_request_keyframe(sfu_track *t, uint64_t now_us)
+{
+    if (!t->has_source || !t->request_keyframe || t->kind != SFU_VIDEO) return;
+    if (t->keyframe_sent_us && now_us - t->keyframe_sent_us < SFU_KEYFRAME_INTERVAL_US) {
+        t->keyframe_pending = true;
+        return;
+    }
+    t->keyframe_sent_us = now_us;
+    t->keyframe_pending = false;
+    t->request_keyframe(t->source_ctx, t);
+}
+
+void sfu_track_handle_timeout(sfu_track *t, uint64_t now_us)
+{
+    if (!t->has_source || t->muted || t->kind != SFU_VIDEO) return;
+    bool want = t->keyframe_pending;
+    for (size_t i = 0; i < t->n_downs; i++) {
+        sfu_downtrack *d = t->downs[i];
+        if (!d->waiting_keyframe) continue;
+        if (d->keyframe_asked_us == 0 || now_us - d->keyframe_asked_us >= SFU_KEYFRAME_RETRY_US) {
+            d->keyframe_asked_us = now_us;
+            want = true;
+        }
+    }
+    if (want) sfu_track_request_keyframe(t, now_us);
+}
+
+/* The carried extensions' values in one source packet, looked up once per packet. */
+typedef struct carried_exts {
+    const uint8_t *data[SFU_EXT_COUNT]; /* NULL when absent */
+    size_t len[SFU_EXT_COUNT];
+} carried_exts;
+
+static void find_carried(const sfu_source *src, const rtp_pkt *pkt, carried_exts *out)
+{
+    for (int e = 0; e < SFU_EXT_COUNT; e++) {
+        out->data[e] = NULL;
+        if (src->ext_id[e] && rtp_ext_find(pkt, src->ext_id[e], &out->data[e], &out->len[e]) != J_OK)
+            out->data[e] = NULL;
+    }
+}
+
+/* The extensions a subscriber gets: its MID, and the carried ones it negotiated. */
+static size_t build_extensions(const sfu_downtrack *d, const carried_exts *c, rtp_ext_elem *exts)
+{
+    size_t n = 0;
+    if (d->mid_ext_id && d->mid[0]) {
+        exts[n].id = d->mid_ext_id;
+        exts[n].data = (const uint8_t *)d->mid;
+        exts[n].len = strlen(d->mid);
+        n++;
+    }
+    for (int e = 0; e < SFU_EXT_COUNT; e++) {
+        if (!c->data[e] || !d->ext_id[e]) continue;
+        exts[n].id = d->ext_id[e];
+        exts[n].data = c->data[e];
+        exts[n].len = c->len[e];
+        n++;
+    }
+    return n;
+}
+
+void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
+{
+    t->packets_in++;
+    t->bytes_in += pkt->len;
+    if (t->muted) return;
+    const uint8_t in_pt = pkt->payload_type & 0x7F;
+    int keyframe = -1; /* computed lazily: most packets go to nobody waiting */
+    uint32_t clock_rate = 0;
+    for (int i = 0; i < t->source.codec_count; i++)
+        if (t->source.codecs[i].pt == in_pt) clock_rate = t->source.codecs[i].clock_rate;
+    carried_exts carried;
+    find_carried(&t->source, pkt, &carried);
+
+    uint8_t buf[SFU_OUT_CAP];
+    for (size_t i = 0; i < t->n_downs; i++) {
+        sfu_downtrack *d = t->downs[i];
+        uint8_t out_pt = d->pt_map[in_pt];
+        if (out_pt == SFU_NO_PT) {
+            d->dropped_no_codec++;
+            continue;
+        }
+        if (d->waiting_keyframe) {
+            if (keyframe < 0)
+                keyframe = codec_is_keyframe(t->source_codec[in_pt], pkt->payload,
+                                             pkt->payload_len);
+            if (!keyframe) continue;
+            d->waiting_keyframe = false;
+        }
+        rtp_header_out h = {.marker = pkt->marker, .payload_type = out_pt, .ssrc = d->ssrc};
+        sfu_seqmap_map(&d->seq, pkt->seq, pkt->timestamp, clock_rate, now_us, &h.seq,
+                       &h.timestamp);
+        rtp_ext_elem exts[SFU_MAX_EXTS];
+        size_t n_exts = build_extensions(d, &carried, exts);
+        int hlen = rtp_write_header(&h, exts, n_exts, buf, SFU_OUT_BUF);
+        if (hlen < 0 || (size_t)hlen + pkt->payload_len > SFU_OUT_BUF) continue;
+        memcpy(buf + hlen, pkt->payload, pkt->payload_len);
+        size_t len = (size_t)hlen + pkt->payload_len;
+        d->packets++;
+        d->bytes += len;
+        d->send(d->send_ctx, buf, len, sizeof buf);
+    }
+}

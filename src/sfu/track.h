@@ -1,0 +1,130 @@
+/* track.h - one published media track and its fan-out to subscribers (downtracks).
+ *
+ * A track is one audio or video source (a microphone, a camera, a screen). It has at
+ * most one source at a time (the publisher's RTP for it) and any number of downtracks,
+ * each owned by a subscriber's connection. Every RTP packet of the source is forwarded
+ * once per downtrack with that subscriber's own SSRC, payload type, header extension ids
+ * and continuous sequence numbers and timestamps; the payload is copied untouched (so
+ * end-to-end encryption keeps working). Downtracks may attach before the source and
+ * survive its reconnection; video to a downtrack starts at a keyframe; keyframe requests
+ * to the source are aggregated and throttled per track. A muted track forwards nothing.
+ * Sans-I/O: output goes through callbacks; nothing here allocates per packet.
+ */
+#ifndef J_SFU_TRACK_H
+#define J_SFU_TRACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec/codec.h"
+#include "rtp/rtp.h"
+#include "sdp/sdp.h"
+#include "sfu/seqmap.h"
+
+typedef enum { SFU_AUDIO = 0, SFU_VIDEO = 1 } sfu_kind;
+
+#define SFU_TRACK_ID_LEN 80 /* "stream/<64-char name>/video" or a room's "TR_..." */
+#define SFU_NO_PT 0xFF
+/* Minimum spacing of keyframe requests sent to one source. */
+#define SFU_KEYFRAME_INTERVAL_US 300000u
+/* A downtrack still waiting for a keyframe asks again after this long. */
+#define SFU_KEYFRAME_RETRY_US 1000000u
+
+/* Header extensions the SFU carries from publisher to subscriber, besides MID. */
+typedef enum { SFU_EXT_AUDIO_LEVEL = 0, SFU_EXT_VIDEO_ORIENTATION, SFU_EXT_COUNT } sfu_ext;
+
+/* What the publisher negotiated for a track (one m= section). */
+typedef struct sfu_source {
+    uint8_t codec_count;
+    sdp_codec codecs[SDP_MAX_NEG_CODECS];
+    uint8_t ext_id[SFU_EXT_COUNT]; /* publisher's ids, 0 = not negotiated */
+} sfu_source;
+
+/* sfu_send_fn - deliver a built RTP packet (buf has room up to cap for the SRTP tag). */
+typedef void (*sfu_send_fn)(void *ctx, uint8_t *buf, size_t len, size_t cap);
+
+struct sfu_track;
+
+/* One subscriber's copy of one track, bound to one of its m= sections. */
+typedef struct sfu_downtrack {
+    uint32_t ssrc;
+    uint8_t codec_count;
+    sdp_codec codecs[SDP_MAX_NEG_CODECS]; /* subscriber's codecs, its payload types */
+    uint8_t mid_ext_id;                   /* 0 = MID extension not negotiated */
+    char mid[SDP_MID_LEN];
+    uint8_t ext_id[SFU_EXT_COUNT]; /* subscriber's ids, 0 = not negotiated */
+    uint8_t pt_map[128];           /* source PT -> subscriber PT (SFU_NO_PT: none) */
+    sfu_seqmap seq;
+    bool waiting_keyframe;
+    uint64_t keyframe_asked_us;
+    sfu_send_fn send;
+    void *send_ctx;           /* borrowed: the subscriber's connection */
+    struct sfu_track *track;  /* borrowed: set while attached */
+    uint64_t packets, bytes, dropped_no_codec;
+} sfu_downtrack;
+
+/* sfu_keyframe_fn - ask the source of track t for a keyframe. */
+typedef void (*sfu_keyframe_fn)(void *ctx, const struct sfu_track *t);
+
+typedef struct sfu_track {
+    char id[SFU_TRACK_ID_LEN];
+    sfu_kind kind;
+    bool has_source;
+    bool muted;
+    sfu_source source;
+    codec_kind source_codec[128]; /* source PT -> codec, for keyframe detection */
+    sfu_keyframe_fn request_keyframe;
+    void *source_ctx; /* borrowed: the publisher's connection */
+    uint64_t keyframe_sent_us;
+    bool keyframe_pending;
+    sfu_downtrack **downs; /* owned array of borrowed downtracks */
+    size_t n_downs, cap_downs;
+    uint64_t packets_in, bytes_in;
+} sfu_track;
+
+/* sfu_track_new - a track without source or downtracks; NULL when out of memory. */
+sfu_track *sfu_track_new(const char *id, sfu_kind kind);
+/* sfu_track_free - detaches the downtracks still attached (they stay valid). */
+void sfu_track_free(sfu_track *t);
+/* sfu_track_is_unused - no source and no downtrack: the owner may free it. */
+bool sfu_track_is_unused(const sfu_track *t);
+
+/* sfu_track_attach_source - the source's negotiated media and how to ask it for a
+ * keyframe. Downtracks resynchronise (continuous numbering) and wait for a keyframe. */
+void sfu_track_attach_source(sfu_track *t, const sfu_source *src, sfu_keyframe_fn request_keyframe,
+                             void *source_ctx, uint64_t now_us);
+void sfu_track_detach_source(sfu_track *t);
+
+/* sfu_track_set_muted - a muted track forwards nothing; on unmute every video downtrack
+ * waits for a keyframe, which is requested. */
+void sfu_track_set_muted(sfu_track *t, bool muted, uint64_t now_us);
+
+/* sfu_source_from_neg - a source description from the publisher's negotiated m= section. */
+void sfu_source_from_neg(sfu_source *src, const sdp_neg_media *m);
+
+/* sfu_downtrack_init - a downtrack from the subscriber's negotiated m= section. */
+void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc, sfu_send_fn send,
+                        void *send_ctx);
+
+/* sfu_track_add_downtrack - J_OK, or J_ENOMEM. The downtrack must not be attached. */
+int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us);
+/* sfu_downtrack_detach - detach d from its track, if attached. */
+void sfu_downtrack_detach(sfu_downtrack *d);
+
+/* sfu_track_forward - fan one parsed (decrypted) source packet out to every downtrack. */
+void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
+
+/* sfu_track_request_keyframe - ask the source for a keyframe, at most once per
+ * SFU_KEYFRAME_INTERVAL_US; a request inside that window is sent when it ends. */
+void sfu_track_request_keyframe(sfu_track *t, uint64_t now_us);
+
+/* sfu_track_handle_timeout - deferred keyframe requests and retries for downtracks
+ * still waiting for one. Call every few tens of milliseconds. */
+void sfu_track_handle_timeout(sfu_track *t, uint64_t now_us);
+
+/* sfu_kind_from_sdp - SFU_AUDIO / SFU_VIDEO for an SDP media kind, -1 otherwise. */
+int sfu_kind_from_sdp(sdp_kind k);
+const char *sfu_kind_name(sfu_kind k);
+
+#endif
