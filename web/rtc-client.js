@@ -295,21 +295,39 @@ export class RoomClient extends EventTarget {
       track.addEventListener('ended', () => this.#onLocalTrackEnded(entry));
       added.push(entry);
     }
-    if (added.length) await this.#publishQueue.request();
+    if (added.length) {
+      let failure = null;
+      try {
+        await this.#publishQueue.request();
+      } catch (err) {
+        failure = err;
+      }
+      // What the server did not accept is withdrawn, so the next offer does not carry it.
+      const refused = added.filter((e) => e.id === null);
+      for (const entry of refused) {
+        if (this.localTracks.get(entry.source) === entry) this.localTracks.delete(entry.source);
+        entry.transceiver.stop();
+      }
+      if (failure) throw failure;
+      if (refused.length) {
+        throw new RoomError('not_published', `the server did not accept ${refused.map((e) => e.source).join(', ')}`);
+      }
+    }
     return items.map(({ source }) => this.localTracks.get(source)).filter(Boolean);
   }
 
   /** getUserMedia, then publish the microphone and camera together. */
   async publishUserMedia(constraints = { audio: true, video: true }, { muted = {} } = {}) {
     const stream = await navigator.mediaDevices.getUserMedia(constraints);
-    if (this.state === 'closed') {
-      for (const t of stream.getTracks()) t.stop();
-      throw new RoomError('closed', 'the session ended while the camera was opening');
+    try {
+      return await this.publishTracks(stream.getTracks().map((track) => {
+        const source = track.kind === 'audio' ? 'microphone' : 'camera';
+        return { track, source, muted: Boolean(muted[source]) };
+      }));
+    } catch (err) {
+      for (const t of stream.getTracks()) if (![...this.localTracks.values()].some((e) => e.mediaStreamTrack === t)) t.stop();
+      throw err;
     }
-    return this.publishTracks(stream.getTracks().map((track) => {
-      const source = track.kind === 'audio' ? 'microphone' : 'camera';
-      return { track, source, muted: Boolean(muted[source]) };
-    }));
   }
 
   /** Share the screen (and its audio when the browser offers it); resolves when published. */
@@ -318,9 +336,15 @@ export class RoomClient extends EventTarget {
     if (this.#screenStream) return this.localTracks.get('screen');
     const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: true });
     this.#screenStream = stream;
-    await this.publishTracks(stream.getTracks().map((track) => ({
-      track, source: track.kind === 'video' ? 'screen' : 'screen_audio',
-    })));
+    try {
+      await this.publishTracks(stream.getTracks().map((track) => ({
+        track, source: track.kind === 'video' ? 'screen' : 'screen_audio',
+      })));
+    } catch (err) {
+      await this.stopScreenShare().catch(() => {});
+      for (const t of stream.getTracks()) t.stop();
+      throw err;
+    }
     return this.localTracks.get('screen');
   }
 
