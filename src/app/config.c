@@ -38,6 +38,9 @@ static const option_def options[] = {
     STR_OPT("log.level", log_level, "error, warn, info, debug or trace"),
     STR_OPT("auth.publish_token", publish_token, "bearer token required to publish (empty: open)"),
     STR_OPT("auth.view_token", view_token, "bearer token required to view (empty: open)"),
+    STR_OPT("auth.api_key", api_key, "API key (the iss of access tokens) accepted by the server"),
+    STR_OPT("auth.api_secret", api_secret,
+            "secret of auth.api_key, at least 32 bytes, that signs access tokens"),
     STR_OPT("dtls.cert", dtls_cert, "PEM certificate for DTLS (empty: generated at start-up)"),
     STR_OPT("dtls.key", dtls_key, "PEM private key for dtls.cert"),
     INT_OPT("ice.consent_timeout", consent_timeout_s, 5, 300,
@@ -47,6 +50,17 @@ static const option_def options[] = {
     INT_OPT("limits.max_sessions", max_sessions, 1, 100000, "WHIP + WHEP sessions per server"),
     INT_OPT("limits.max_subscribers_per_track", max_subscribers_per_track, 1, 100000,
             "subscribers (WHEP viewers, room participants) per track"),
+    INT_OPT("rooms.max_participants", rooms_max_participants, 1, 10000, "participants per room"),
+    INT_OPT("rooms.max_tracks_per_participant", rooms_max_tracks_per_participant, 1, 64,
+            "tracks one participant may publish"),
+    INT_OPT("rooms.max_messages_per_second", rooms_max_messages_per_second, 1, 10000,
+            "/rtc messages per second per connection (bursts of twice that)"),
+    INT_OPT("rooms.empty_timeout", rooms_empty_timeout_s, 0, 86400,
+            "seconds an empty room is kept before it is closed"),
+    INT_OPT("rooms.resume_grace", rooms_resume_grace_s, 0, 3600,
+            "seconds a participant whose WebSocket dropped may resume its session"),
+    SIZE_OPT("rooms.max_message_size", rooms_max_message_size, 4096, 16 << 20,
+             "largest /rtc message in bytes (the connection closes with 1009 above)"),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -65,6 +79,12 @@ void config_defaults(config *c)
     c->publisher_max_bitrate = 2500000;
     c->max_sessions = 1000;
     c->max_subscribers_per_track = 1000;
+    c->rooms_max_participants = 100;
+    c->rooms_max_tracks_per_participant = 8;
+    c->rooms_max_messages_per_second = 50;
+    c->rooms_empty_timeout_s = 60;
+    c->rooms_resume_grace_s = 20;
+    c->rooms_max_message_size = 256 * 1024;
 }
 
 static const option_def *find_option(const char *name, size_t len)
@@ -183,9 +203,11 @@ void config_usage(const char *prog)
     config d;
     config_defaults(&d);
     printf("Usage: %s [--config FILE] [--SETTING VALUE ...]\n"
+           "       %s token --room ROOM --identity ID [--publish] [--subscribe] ...\n"
+           "              mint an access token (%s token --help, docs/AUTH.md)\n"
            "       %s --help | --version\n\n"
            "Settings (file: name = value; environment: JUNCTION_NAME; flag: --name-with-dashes):\n",
-           prog, prog);
+           prog, prog, prog, prog);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option_def *o = &options[i];
         const char *field = (const char *)&d + o->offset;
@@ -199,6 +221,29 @@ void config_usage(const char *prog)
         printf("  %-28s %s (default %s)\n", o->name, o->help, def);
     }
     printf("  %-28s shorthand: sets auth.publish_token and auth.view_token\n", "token");
+}
+
+int config_api_keys(const config *c, auth_keys *keys, char *err, size_t err_cap)
+{
+    auth_keys_init(keys);
+    if (!c->api_key[0] && !c->api_secret[0]) return J_OK;
+    if (!c->api_key[0] || !c->api_secret[0]) {
+        snprintf(err, err_cap, "auth.api_key and auth.api_secret must be set together");
+        return J_EINVAL;
+    }
+    size_t secret_len = strlen(c->api_secret);
+    if (secret_len < AUTH_SECRET_MIN) {
+        snprintf(err, err_cap,
+                 "auth.api_secret must be at least %d bytes (for example: openssl rand -hex 32)",
+                 AUTH_SECRET_MIN);
+        return J_EINVAL;
+    }
+    if (auth_keys_add(keys, c->api_key, (const uint8_t *)c->api_secret, secret_len) != J_OK) {
+        snprintf(err, err_cap, "auth.api_key must be 1 to %d printable ASCII characters, no spaces",
+                 AUTH_KEY_ID_MAX);
+        return J_EINVAL;
+    }
+    return J_OK;
 }
 
 int config_load(config *c, int argc, char **argv, char *err, size_t err_cap)

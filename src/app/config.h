@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
+
 #define CONFIG_MAX_PUBLIC_IPS 4
 
 typedef struct config {
@@ -25,12 +27,20 @@ typedef struct config {
     char log_level[16];
     char publish_token[128]; /* empty = publishing is open */
     char view_token[128];    /* empty = viewing is open */
+    char api_key[AUTH_KEY_ID_MAX + 1];    /* access tokens (JWT) signed under this key... */
+    char api_secret[AUTH_SECRET_MAX + 1]; /* ...with this secret; both empty = none */
     char dtls_cert[256];     /* PEM paths; empty = generate at start-up */
     char dtls_key[256];
     int consent_timeout_s;
     int publisher_max_bitrate; /* bits/s advertised to publishers (REMB) */
     int max_sessions;
     int max_subscribers_per_track;
+    int rooms_max_participants;
+    int rooms_max_tracks_per_participant;
+    int rooms_max_messages_per_second;
+    int rooms_empty_timeout_s;
+    int rooms_resume_grace_s;
+    size_t rooms_max_message_size;
 } config;
 
 /* config_defaults - fill c with the embedded defaults (localhost, no external services). */
@@ -41,6 +51,10 @@ void config_defaults(config *c);
  * err and returns a negative J_E* code on a bad file, value or flag. Returns 1
  * when --help or --version was handled (the caller exits 0). */
 int config_load(config *c, int argc, char **argv, char *err, size_t err_cap);
+
+/* config_api_keys - the key set of auth.api_key / auth.api_secret: empty when neither is
+ * set. Returns J_EINVAL with a message in err when only one is set or either is invalid. */
+int config_api_keys(const config *c, auth_keys *keys, char *err, size_t err_cap);
 
 /* config_usage - print every setting with its default and description. */
 void config_usage(const char *prog);

@@ -1,10 +1,13 @@
 /* main.c - junction: reads the configuration, starts the media worker and serves HTTP. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app/config.h"
+#include "app/rtc.h"
+#include "app/token_cmd.h"
 #include "app/whip.h"
 #include "app/worker.h"
 #include "core/err.h"
@@ -19,6 +22,14 @@ static void on_signal(int sig)
 {
     (void)sig;
     if (running_server) http_server_stop(running_server);
+}
+
+/* Open development mode is only safe where nobody else can connect. */
+static bool listens_on_loopback(const char *listen)
+{
+    if (strcmp(listen, "localhost") == 0) return true;
+    j_addr addr;
+    return j_addr_parse(&addr, listen, 0) == J_OK && j_addr_is_loopback(&addr);
 }
 
 static int start(app *a, char *err, size_t err_cap)
@@ -61,13 +72,23 @@ static int start(app *a, char *err, size_t err_cap)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "token") == 0) return token_cmd_main(argc - 1, argv + 1);
     static app a;
     char err[512] = "";
     config_defaults(&a.cfg);
     int rc = config_load(&a.cfg, argc, argv, err, sizeof err);
     if (rc == 1) return 0;
+    if (rc == J_OK) rc = config_api_keys(&a.cfg, &a.keys, err, sizeof err);
     if (rc != J_OK) {
         fprintf(stderr, "junction: %s\n", err);
+        return 2;
+    }
+    if (a.keys.count == 0 && !listens_on_loopback(a.cfg.http_listen)) {
+        fprintf(stderr,
+                "junction: without API keys Junction runs in open development mode, which only "
+                "listens on loopback; http.listen is '%s'. Set auth.api_key and auth.api_secret "
+                "(see docs/AUTH.md) to serve other hosts.\n",
+                a.cfg.http_listen);
         return 2;
     }
     int level = j_log_parse_level(a.cfg.log_level);
@@ -82,8 +103,14 @@ int main(int argc, char **argv)
         app_shutdown(&a);
         return 1;
     }
+    rtc *rooms = rtc_new(&a);
+    if (!rooms) {
+        app_shutdown(&a);
+        return 1;
+    }
     http_route routes[APP_MAX_ROUTES];
     size_t n_routes = app_routes(&a, routes, APP_MAX_ROUTES);
+    n_routes = rtc_routes(rooms, routes, n_routes, APP_MAX_ROUTES);
     http_config hc = {
         .listen_addr = a.cfg.http_listen,
         .port = a.cfg.http_port,
@@ -92,8 +119,10 @@ int main(int argc, char **argv)
         .cors_origin = a.cfg.http_cors_origin,
     };
     running_server = http_server_new(&hc, routes, n_routes);
-    if (!running_server) {
+    if (!running_server || rtc_attach(rooms, running_server) != J_OK) {
         J_ERROR("main", "cannot start the HTTP server on %s:%d", hc.listen_addr, hc.port);
+        http_server_free(running_server);
+        rtc_free(rooms);
         app_shutdown(&a);
         return 1;
     }
@@ -108,7 +137,13 @@ int main(int argc, char **argv)
     J_INFO("main", "junction %s: web app and WHIP/WHEP on http://%s:%d/, media on UDP %s",
            JUNCTION_VERSION, a.cfg.http_listen, http_server_port(running_server),
            j_addr_str(&a.candidates[0], cand));
-    if (!a.cfg.publish_token[0] || !a.cfg.view_token[0])
+    if (a.keys.count > 0)
+        J_INFO("main", "rooms and WHIP/WHEP accept access tokens signed under API key %s",
+               a.keys.keys[0].id);
+    else
+        J_WARN("main", "open development mode (no auth.api_key): anyone who reaches this "
+                       "loopback address may join any room as anyone; rooms at /room/{name}");
+    if (a.keys.count == 0 && (!a.cfg.publish_token[0] || !a.cfg.view_token[0]))
         J_INFO("main", "open mode: %s%s%s need no token (set auth.publish_token / "
                        "auth.view_token to require one)",
                a.cfg.publish_token[0] ? "" : "publishing", (!a.cfg.publish_token[0] && !a.cfg.view_token[0]) ? " and " : "",
@@ -117,6 +152,7 @@ int main(int argc, char **argv)
     J_INFO("main", "shutting down");
     http_server_free(running_server);
     running_server = NULL;
+    rtc_free(rooms);
     app_shutdown(&a);
     return rc == J_OK ? 0 : 1;
 }

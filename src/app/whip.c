@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -53,6 +54,7 @@ void app_shutdown(app *a)
     a->dtls = NULL;
     dtls_cert_free(a->cert);
     a->cert = NULL;
+    auth_keys_clear(&a->keys);
 }
 
 /* Stream names are URL path segments: keep them to a safe alphabet. */
@@ -82,15 +84,50 @@ static bool split_path(const char *path, const char *prefix, char *stream, char 
     return true;
 }
 
-/* Bearer check in constant time; an empty configured token means open access. */
-static bool authorized(const char *token, const http_request *req)
+typedef struct resource {
+    app *a;
+    peer_role role;
+    const char *prefix; /* "/whip/" or "/whep/" */
+} resource;
+
+/* Access to a stream: the role's static bearer token (auth.publish_token / auth.view_token,
+ * compared in constant time), or, with API keys configured, an access token granting publish
+ * (WHIP) or subscribe (WHEP) in a room named like the stream. Open when neither is configured.
+ * On refusal replies 401 (no valid token) or 403 (a valid token without the grant). */
+static bool authorize(const resource *r, const char *stream, const http_request *req,
+                      http_reply *rep)
 {
-    if (!token[0]) return true;
-    const char *h = req->authorization;
-    if (strncasecmp(h, "Bearer ", 7) != 0) return false;
-    h += 7;
-    size_t n = strlen(token);
-    return strlen(h) == n && j_ct_equal((const uint8_t *)h, (const uint8_t *)token, n);
+    const app *a = r->a;
+    const char *static_token = r->role == PEER_PUBLISHER ? a->cfg.publish_token : a->cfg.view_token;
+    if (!static_token[0] && a->keys.count == 0) return true;
+    const char *bearer = strncasecmp(req->authorization, "Bearer ", 7) == 0
+                             ? req->authorization + 7 : NULL;
+    size_t bearer_len = bearer ? strlen(bearer) : 0;
+    if (bearer && static_token[0] && bearer_len == strlen(static_token) &&
+        j_ct_equal((const uint8_t *)bearer, (const uint8_t *)static_token, bearer_len))
+        return true;
+    const char *detail = "a valid bearer token is required";
+    if (bearer && a->keys.count > 0) {
+        auth_grants g;
+        char why[160];
+        int rc = auth_verify(&a->keys, bearer, bearer_len, (int64_t)time(NULL), &g, why,
+                             sizeof why);
+        if (rc == J_OK) {
+            if (auth_allows(&g, stream, r->role == PEER_PUBLISHER ? AUTH_PUBLISH : AUTH_SUBSCRIBE))
+                return true;
+            http_reply_error(rep, 403, "forbidden",
+                             r->role == PEER_PUBLISHER
+                                 ? "the access token does not grant publishing to this stream"
+                                 : "the access token does not grant watching this stream");
+            return false;
+        }
+        J_INFO("whip", "%s %s from %s: access token refused: %s (%s)", req->method, req->path,
+               req->peer_ip, auth_reason(rc), why);
+        detail = auth_reason(rc);
+    }
+    http_reply_header(rep, "WWW-Authenticate", "Bearer");
+    http_reply_error(rep, 401, "unauthorized", detail);
+    return false;
 }
 
 typedef struct session_call {
@@ -115,21 +152,9 @@ static void do_remove(engine *e, void *arg)
     c->result = engine_remove_session(e, c->id, c->owner, "ended by DELETE");
 }
 
-typedef struct resource {
-    app *a;
-    peer_role role;
-    const char *prefix; /* "/whip/" or "/whep/" */
-} resource;
-
 static void create_session(const resource *r, const http_request *req, http_reply *rep)
 {
     app *a = r->a;
-    const char *token = r->role == PEER_PUBLISHER ? a->cfg.publish_token : a->cfg.view_token;
-    if (!authorized(token, req)) {
-        http_reply_header(rep, "WWW-Authenticate", "Bearer");
-        http_reply_error(rep, 401, "unauthorized", "a valid bearer token is required");
-        return;
-    }
     char stream[STREAM_NAME_LEN], session[PEER_ID_LEN];
     if (!split_path(req->path, r->prefix, stream, session) || session[0]) {
         http_reply_error(rep, 404, "not found",
@@ -137,6 +162,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
                          "letters, digits, '-', '_' and '.', at most 64");
         return;
     }
+    if (!authorize(r, stream, req, rep)) return;
     if (strncasecmp(req->content_type, "application/sdp", 15) != 0) {
         http_reply_error(rep, 415, "unsupported media type",
                          "the offer must be sent as Content-Type: application/sdp");
@@ -226,17 +252,12 @@ static void session_post(void *ctx, const http_request *req, http_reply *rep)
 static void session_delete(void *ctx, const http_request *req, http_reply *rep)
 {
     const resource *r = ctx;
-    const char *token = r->role == PEER_PUBLISHER ? r->a->cfg.publish_token : r->a->cfg.view_token;
-    if (!authorized(token, req)) {
-        http_reply_header(rep, "WWW-Authenticate", "Bearer");
-        http_reply_error(rep, 401, "unauthorized", "a valid bearer token is required");
-        return;
-    }
     char stream[STREAM_NAME_LEN], session[PEER_ID_LEN];
     if (!split_path(req->path, r->prefix, stream, session) || !session[0]) {
         http_reply_error(rep, 404, "unknown session", "DELETE the Location returned by POST");
         return;
     }
+    if (!authorize(r, stream, req, rep)) return;
     char owner[PEER_OWNER_LEN];
     snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream);
     remove_call call = {.id = session, .owner = owner, .result = J_ENOTFOUND};
@@ -305,6 +326,7 @@ size_t app_routes(app *a, http_route *routes, size_t max)
         {"PATCH", "/whep/", session_patch, &whep},
         {"GET", "/api/stats", api_stats, a},
         {"GET", "/api/health", api_health, a},
+        {"GET", "/room/", http_static_handler, "/room.html"},
         {"GET", "/", http_static_handler, NULL},
     };
     size_t n = sizeof table / sizeof table[0];

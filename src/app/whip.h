@@ -9,6 +9,7 @@
 
 #include "app/config.h"
 #include "app/worker.h"
+#include "auth/auth.h"
 #include "dtls/dtls.h"
 #include "signal/http.h"
 
@@ -17,6 +18,7 @@
 
 typedef struct app {
     config cfg;
+    auth_keys keys;    /* from auth.api_key / auth.api_secret; empty = no access tokens */
     worker *worker;    /* owned */
     dtls_cert *cert;   /* owned */
     dtls_ctx *dtls;    /* owned */

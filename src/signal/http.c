@@ -3,9 +3,10 @@
  * No TLS here on purpose: Junction sits behind a reverse proxy that terminates HTTPS, so the
  * lws context is created without any SSL options.
  *
- * One lws protocol ("http") serves every HTTP connection. A later WebSocket endpoint can be
- * added as a second entry in server->protocols (lws picks it by Sec-WebSocket-Protocol) and
- * be let through in LWS_CALLBACK_HTTP_CONFIRM_UPGRADE; nothing here consumes upgrades.
+ * One lws protocol ("http") serves every connection. A WebSocket upgrade is let through in
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE only on a registered endpoint path; the upgraded
+ * connection stays on the same protocol (no subprotocol is needed) and its state moves from
+ * the HTTP fields of http_conn to a ws_conn.
  *
  * Per connection, a request goes through:
  *   LWS_CALLBACK_HTTP             headers complete: capture them, decide (route, 413, ...)
@@ -18,6 +19,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/map.h"
 
 #include <libwebsockets.h>
 
@@ -35,6 +37,9 @@
 #define HTTP_HDR_BUF 4096         /* response header block */
 #define HTTP_CHUNK 16384          /* response body bytes per writeable callback */
 #define HTTP_LOG_PATH_MAX 160
+#define WS_MAX_ENDPOINTS 4
+#define WS_DEFAULT_MAX_MESSAGE ((size_t)64 * 1024)
+#define WS_DEFAULT_MAX_QUEUED ((size_t)4 * 1024 * 1024)
 
 static const char CORS_EXPOSE[] = "Location, ETag, Link, Accept-Patch";
 static const char CORS_METHODS[] = "GET, POST, DELETE, PATCH, OPTIONS";
@@ -51,7 +56,36 @@ struct http_server {
     int port;
     char cors_origin[256];
     atomic_bool stop;
+    http_ws_endpoint ws_endpoints[WS_MAX_ENDPOINTS];
+    size_t n_ws_endpoints;
+    j_map ws_conns; /* http_ws_id -> ws_conn */
+    http_ws_id next_ws_id;
+    lws_sorted_usec_list_t tick;
+    unsigned tick_ms;
+    void (*tick_fn)(void *ctx);
+    void *tick_ctx;
 };
+
+/* One queued outgoing WebSocket message; data has LWS_PRE bytes of headroom. */
+typedef struct ws_out {
+    struct ws_out *next;
+    size_t len;
+    unsigned char data[];
+} ws_out;
+
+/* State of an upgraded connection. */
+typedef struct ws_conn {
+    http_ws_id id;
+    struct lws *wsi;
+    const http_ws_endpoint *ep;
+    uint8_t *rx;        /* message being reassembled */
+    size_t rx_len;
+    ws_out *head, *tail; /* send queue */
+    size_t queued;
+    bool closing;       /* close after the queue drains */
+    int close_code;
+    char close_reason[124];
+} ws_conn;
 
 typedef enum {
     CONN_IDLE = 0, /* between requests */
@@ -79,6 +113,7 @@ typedef struct http_conn {
     size_t sent;        /* body bytes written so far */
     char allow[96];     /* Allow header for 405 and OPTIONS, "" when not sent */
     http_reply rep;
+    ws_conn *ws; /* after a WebSocket upgrade */
 } http_conn;
 
 /* ---------------------------------------------------------------- reply helpers */
@@ -588,6 +623,177 @@ static int on_writeable(http_conn *c, struct lws *wsi)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- WebSocket */
+
+static const http_ws_endpoint *ws_endpoint_for(const http_server *s, struct lws *wsi)
+{
+    char path[256];
+    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0) return NULL;
+    for (size_t i = 0; i < s->n_ws_endpoints; i++)
+        if (strcmp(s->ws_endpoints[i].path, path) == 0) return &s->ws_endpoints[i];
+    return NULL;
+}
+
+static ws_conn *ws_find(http_server *s, http_ws_id id)
+{
+    return j_map_get(&s->ws_conns, &id, sizeof id);
+}
+
+static void ws_free(http_server *s, ws_conn *w)
+{
+    j_map_remove(&s->ws_conns, &w->id, sizeof w->id);
+    for (ws_out *o = w->head, *next; o; o = next) {
+        next = o->next;
+        free(o);
+    }
+    free(w->rx);
+    free(w);
+}
+
+static int ws_on_established(http_conn *c, struct lws *wsi)
+{
+    http_server *s = lws_context_user(lws_get_context(wsi));
+    const http_ws_endpoint *ep = ws_endpoint_for(s, wsi);
+    conn_clear(c);
+    c->srv = s;
+    if (!ep) return -1;
+    ws_conn *w = calloc(1, sizeof *w);
+    if (!w) return -1;
+    w->id = ++s->next_ws_id;
+    w->wsi = wsi;
+    w->ep = ep;
+    if (j_map_put(&s->ws_conns, &w->id, sizeof w->id, w) != J_OK) {
+        free(w);
+        return -1;
+    }
+    c->ws = w;
+    char ip[64];
+    peer_ip(wsi, ip, sizeof ip);
+    /* Idle WebSockets are the client's business (it pings); no lws timeout applies. */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    ep->on_open(ep->ctx, w->id, ip);
+    return 0;
+}
+
+static int ws_on_receive(http_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+    ws_conn *w = c->ws;
+    if (!w || w->closing) return 0;
+    size_t max = w->ep->max_message ? w->ep->max_message : WS_DEFAULT_MAX_MESSAGE;
+    if (len > max - w->rx_len) {
+        static const char reason[] = "message too large";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
+                         sizeof reason - 1);
+        return -1;
+    }
+    uint8_t *rx = realloc(w->rx, w->rx_len + len + 1);
+    if (!rx) return -1;
+    w->rx = rx;
+    memcpy(w->rx + w->rx_len, in, len);
+    w->rx_len += len;
+    if (!lws_is_final_fragment(wsi)) return 0;
+    w->rx[w->rx_len] = '\0';
+    size_t n = w->rx_len;
+    w->rx_len = 0;
+    w->ep->on_message(w->ep->ctx, w->id, w->rx, n);
+    return 0;
+}
+
+static int ws_on_writeable(http_conn *c, struct lws *wsi)
+{
+    ws_conn *w = c->ws;
+    if (!w) return -1;
+    ws_out *o = w->head;
+    if (o) {
+        if (lws_write(wsi, o->data + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len) return -1;
+        w->head = o->next;
+        if (!w->head) w->tail = NULL;
+        w->queued -= o->len;
+        free(o);
+    }
+    if (w->head) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (w->closing) {
+        lws_close_reason(wsi, (enum lws_close_status)w->close_code,
+                         (unsigned char *)w->close_reason, strlen(w->close_reason));
+        return -1;
+    }
+    return 0;
+}
+
+static void ws_on_closed(http_conn *c)
+{
+    ws_conn *w = c->ws;
+    if (!w) return;
+    c->ws = NULL;
+    http_server *s = c->srv;
+    bool notify = !w->closing;
+    const http_ws_endpoint *ep = w->ep;
+    http_ws_id id = w->id;
+    ws_free(s, w);
+    if (notify) ep->on_close(ep->ctx, id);
+}
+
+int http_server_add_ws(http_server *s, const http_ws_endpoint *ep)
+{
+    if (s->n_ws_endpoints == WS_MAX_ENDPOINTS) return J_ELIMIT;
+    s->ws_endpoints[s->n_ws_endpoints++] = *ep;
+    return J_OK;
+}
+
+void http_ws_close(http_server *s, http_ws_id id, int code, const char *reason)
+{
+    ws_conn *w = ws_find(s, id);
+    if (!w || w->closing) return;
+    w->closing = true;
+    w->close_code = code;
+    snprintf(w->close_reason, sizeof w->close_reason, "%s", reason ? reason : "");
+    lws_callback_on_writable(w->wsi);
+}
+
+int http_ws_send(http_server *s, http_ws_id id, const char *text, size_t len)
+{
+    ws_conn *w = ws_find(s, id);
+    if (!w || w->closing) return J_ENOTFOUND;
+    size_t max = w->ep->max_queued ? w->ep->max_queued : WS_DEFAULT_MAX_QUEUED;
+    if (len > max - w->queued) {
+        J_WARN("http", "WebSocket %llu does not read its messages: closing",
+               (unsigned long long)id);
+        http_ws_close(s, id, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not reading");
+        return J_ELIMIT;
+    }
+    ws_out *o = malloc(sizeof *o + LWS_PRE + len);
+    if (!o) return J_ENOMEM;
+    o->next = NULL;
+    o->len = len;
+    memcpy(o->data + LWS_PRE, text, len);
+    if (w->tail)
+        w->tail->next = o;
+    else
+        w->head = o;
+    w->tail = o;
+    w->queued += len;
+    lws_callback_on_writable(w->wsi);
+    return J_OK;
+}
+
+static void tick_fired(lws_sorted_usec_list_t *sul)
+{
+    http_server *s = lws_container_of(sul, http_server, tick);
+    s->tick_fn(s->tick_ctx);
+    lws_sul_schedule(s->ctx, 0, &s->tick, tick_fired, (lws_usec_t)s->tick_ms * LWS_US_PER_MS);
+}
+
+void http_server_set_tick(http_server *s, unsigned interval_ms, void (*fn)(void *ctx), void *ctx)
+{
+    s->tick_ms = interval_ms ? interval_ms : 1;
+    s->tick_fn = fn;
+    s->tick_ctx = ctx;
+    lws_sul_schedule(s->ctx, 0, &s->tick, tick_fired, (lws_usec_t)s->tick_ms * LWS_US_PER_MS);
+}
+
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                          void *in, size_t len)
 {
@@ -625,6 +831,32 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!c) return -1;
         return on_writeable(c, wsi);
+
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* before any per-session memory exists */
+        if (!in || strcmp(in, "websocket") != 0 ||
+            !ws_endpoint_for(lws_context_user(lws_get_context(wsi)), wsi)) {
+            char ip[64];
+            peer_ip(wsi, ip, sizeof ip);
+            J_INFO("http", "upgrade refused from %s: not a WebSocket endpoint", ip);
+            return 1;
+        }
+        return 0;
+
+    case LWS_CALLBACK_ESTABLISHED:
+        if (!c) return -1;
+        return ws_on_established(c, wsi);
+
+    case LWS_CALLBACK_RECEIVE:
+        if (!c) return -1;
+        return ws_on_receive(c, wsi, in, len);
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!c) return -1;
+        return ws_on_writeable(c, wsi);
+
+    case LWS_CALLBACK_CLOSED:
+        if (c) ws_on_closed(c);
+        return 0;
 
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
@@ -759,6 +991,7 @@ void http_server_free(http_server *s)
 {
     if (!s) return;
     lws_context_destroy(s->ctx); /* closes connections: CLOSED_HTTP frees their state */
+    j_map_clear(&s->ws_conns);
     free(s->routes);
     free(s);
 }

@@ -110,6 +110,37 @@ void http_reply_text(http_reply *rep, int status, const char *content_type, cons
  * fit. */
 int http_reply_header(http_reply *rep, const char *name, const char *value);
 
+/* ---- WebSocket endpoints ---------------------------------------------------------------
+ * A GET with "Upgrade: websocket" on an endpoint's exact path becomes a WebSocket (any other
+ * upgrade is refused). Text and binary messages are reassembled from fragments and handed
+ * over whole; one larger than max_message closes the connection with 1009. Sends are queued
+ * per connection (at most max_queued bytes: a client that does not read is closed with 1008)
+ * and written when the socket is writable. Every callback runs on the HTTP thread. */
+
+typedef uint64_t http_ws_id; /* never 0, never reused while the server lives */
+
+typedef struct http_ws_endpoint {
+    const char *path;   /* exact path, e.g. "/rtc"; must outlive the server */
+    size_t max_message; /* 0 = 64 KiB */
+    size_t max_queued;  /* 0 = 4 MiB */
+    void (*on_open)(void *ctx, http_ws_id id, const char *peer_ip);
+    void (*on_message)(void *ctx, http_ws_id id, const uint8_t *data, size_t len);
+    void (*on_close)(void *ctx, http_ws_id id); /* not called after http_ws_close */
+    void *ctx;
+} http_ws_endpoint;
+
+/* http_server_add_ws - register an endpoint (before http_server_run). J_OK, J_ELIMIT. */
+int http_server_add_ws(http_server *s, const http_ws_endpoint *ep);
+/* http_ws_send - queue one text message. J_OK, J_ENOTFOUND (gone), J_ELIMIT (queue full:
+ * the connection is being closed), J_ENOMEM. */
+int http_ws_send(http_server *s, http_ws_id id, const char *text, size_t len);
+/* http_ws_close - close after the queued messages are written, with a close code and a
+ * short reason (at most 123 bytes are sent). No on_close follows. */
+void http_ws_close(http_server *s, http_ws_id id, int code, const char *reason);
+
+/* http_server_set_tick - call fn every interval_ms on the HTTP thread while running. */
+void http_server_set_tick(http_server *s, unsigned interval_ms, void (*fn)(void *ctx), void *ctx);
+
 /* ---- the embedded web app (web/ compiled in by scripts/embed_web.py) ---- */
 
 typedef struct http_static_file {
@@ -126,7 +157,9 @@ extern const size_t http_static_files_count;
 const http_static_file *http_static_find(const char *path);
 
 /* http_static_handler - route handler for GET (and HEAD) serving the embedded files; 404
- * JSON for unknown ones. ctx is unused. Register it as {"GET", "/", http_static_handler}. */
+ * JSON for unknown ones. With ctx NULL the file is the request path's
+ * ({"GET", "/", http_static_handler, NULL}); with ctx a path ("/room.html") that one file is
+ * served for every path under the route's prefix (an app page like /room/{name}). */
 void http_static_handler(void *ctx, const http_request *req, http_reply *rep);
 
 #endif

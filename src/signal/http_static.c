@@ -15,8 +15,8 @@ const http_static_file *http_static_find(const char *path)
 
 void http_static_handler(void *ctx, const http_request *req, http_reply *rep)
 {
-    (void)ctx;
-    const http_static_file *f = http_static_find(req->path);
+    const char *fixed = ctx; /* a page served for a whole path prefix, e.g. /room/{name} */
+    const http_static_file *f = http_static_find(fixed ? fixed : req->path);
     if (!f) {
         http_reply_error(rep, 404, "not_found", "no such file");
         return;

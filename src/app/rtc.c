@@ -1,0 +1,689 @@
+/* rtc.c - the room state machine connected to WebSockets, tokens and the media engine. */
+#include "app/rtc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "app/offer.h"
+#include "auth/auth.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/map.h"
+#include "core/random.h"
+#include "crypto/crypto.h"
+#include "ice/ice.h"
+#include "net/net.h"
+#include "room/room.h"
+
+#define RTC_TICK_MS 100
+#define RTC_ANSWER_CAP (256 * 1024)
+#define RTC_MAX_CLOSING 64
+
+/* One of a participant's two connections, as the engine knows it. */
+typedef struct rtc_conn {
+    bool exists;
+    char session_id[PEER_ID_LEN];
+    char ufrag[ICE_UFRAG_LEN + 1], pwd[ICE_PWD_LEN + 1]; /* ours */
+    char remote_ufrag[SDP_ICE_LEN];                       /* theirs: a change restarts ICE */
+} rtc_conn;
+
+typedef struct rtc_participant {
+    char sid[ROOM_ID_LEN];
+    char cname[17];
+    rtc_conn conn[2]; /* by peer_role */
+} rtc_participant;
+
+struct rtc {
+    app *a;
+    http_server *http;
+    room_server *rooms;
+    j_map participants; /* sid -> rtc_participant (only those with media) */
+    /* Connections the room closed: reported back to it after its call returns. */
+    room_conn_id closing[RTC_MAX_CLOSING];
+    size_t n_closing;
+};
+
+static int64_t unix_now(void) { return (int64_t)time(NULL); }
+
+/* ---------------------------------------------------------------- worker calls */
+
+typedef struct session_call {
+    engine_session *session;
+    bool update;
+    int result;
+} session_call;
+
+static void do_session(engine *e, void *arg)
+{
+    session_call *c = arg;
+    c->result = c->update ? engine_update_session(e, c->session, j_now_us())
+                          : engine_add_session(e, c->session, j_now_us());
+}
+
+typedef struct remove_call {
+    const char *id;
+} remove_call;
+
+static void do_remove(engine *e, void *arg)
+{
+    engine_remove_session(e, ((remove_call *)arg)->id, NULL, "left the room");
+}
+
+typedef struct mute_call {
+    const char *track_id;
+    bool muted;
+} mute_call;
+
+static void do_mute(engine *e, void *arg)
+{
+    mute_call *c = arg;
+    engine_set_track_muted(e, c->track_id, c->muted, j_now_us());
+}
+
+typedef struct health_call {
+    const char *id[2];
+    engine_session_health health[2];
+    bool found[2];
+} health_call;
+
+static void do_health(engine *e, void *arg)
+{
+    health_call *c = arg;
+    for (int i = 0; i < 2; i++)
+        c->found[i] = c->id[i] && engine_session_health_get(e, c->id[i], &c->health[i]) == J_OK;
+}
+
+typedef struct closed_entry {
+    char id[PEER_ID_LEN];
+} closed_entry;
+
+typedef struct drain_call {
+    closed_entry *list;
+    size_t n, cap;
+} drain_call;
+
+static void collect_closed(void *ctx, const char *id, const char *reason)
+{
+    (void)reason;
+    drain_call *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        closed_entry *list = realloc(c->list, cap * sizeof *list);
+        if (!list) return;
+        c->list = list;
+        c->cap = cap;
+    }
+    snprintf(c->list[c->n++].id, sizeof c->list[0].id, "%s", id);
+}
+
+static void do_drain(engine *e, void *arg) { engine_drain_closed(e, collect_closed, arg); }
+
+/* ---------------------------------------------------------------- participants */
+
+static rtc_participant *participant_get(rtc *r, const char *sid, bool create)
+{
+    rtc_participant *p = j_map_get(&r->participants, sid, strlen(sid));
+    if (p || !create) return p;
+    p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    snprintf(p->sid, sizeof p->sid, "%s", sid);
+    j_random_token(p->cname, sizeof p->cname - 1);
+    if (j_map_put(&r->participants, p->sid, strlen(p->sid), p) != J_OK) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void end_sessions(rtc *r, rtc_participant *p)
+{
+    for (int role = 0; role < 2; role++) {
+        if (!p->conn[role].exists) continue;
+        remove_call call = {.id = p->conn[role].session_id};
+        worker_call(r->a->worker, do_remove, &call);
+        p->conn[role].exists = false;
+    }
+}
+
+static void participant_drop(rtc *r, rtc_participant *p)
+{
+    end_sessions(r, p);
+    j_map_remove(&r->participants, p->sid, strlen(p->sid));
+    free(p);
+}
+
+/* ---------------------------------------------------------------- room_io */
+
+static void io_send(void *ctx, room_conn_id c, const char *json, size_t len)
+{
+    rtc *r = ctx;
+    http_ws_send(r->http, c, json, len);
+}
+
+static void io_close(void *ctx, room_conn_id c, int ws_code, const char *reason)
+{
+    rtc *r = ctx;
+    http_ws_close(r->http, c, ws_code, reason);
+    if (r->n_closing < RTC_MAX_CLOSING) r->closing[r->n_closing++] = c;
+}
+
+/* Copy src, cut (if it must be) at a UTF-8 character boundary so it stays valid JSON text. */
+static void copy_utf8(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* continuation byte */
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static const char *io_authenticate(void *ctx, const char *token, const char *room,
+                                   const char *identity, const char *name, room_grants *out,
+                                   char *msg, size_t cap)
+{
+    rtc *r = ctx;
+    memset(out, 0, sizeof *out);
+    snprintf(out->room, sizeof out->room, "%s", room);
+    if (r->a->keys.count == 0) { /* open development mode: the join says who it is */
+        if (!identity || !identity[0]) {
+            snprintf(msg, cap, "identity is required (the server runs without API keys)");
+            return "bad_request";
+        }
+        snprintf(out->identity, sizeof out->identity, "%s", identity);
+        snprintf(out->name, sizeof out->name, "%s", name ? name : "");
+        out->publish = out->subscribe = out->admin = true;
+        return NULL;
+    }
+    if (!token) {
+        snprintf(msg, cap, "this server requires an access token");
+        return "token_missing";
+    }
+    auth_grants g;
+    int rc = auth_verify(&r->a->keys, token, strlen(token), unix_now(), &g, msg, cap);
+    if (rc != J_OK) return auth_reason(rc);
+    if (!auth_allows(&g, room, AUTH_JOIN)) {
+        snprintf(msg, cap, "the token is for room '%s', not '%s'", g.room, room);
+        return "token_wrong_room";
+    }
+    if (!g.identity[0] || strlen(g.identity) >= sizeof out->identity) {
+        snprintf(msg, cap, "the token names no usable identity (sub claim, 1 to %zu bytes)",
+                 sizeof out->identity - 1);
+        return "token_malformed";
+    }
+    snprintf(out->identity, sizeof out->identity, "%s", g.identity);
+    copy_utf8(out->name, sizeof out->name, g.name[0] ? g.name : (name ? name : ""));
+    out->publish = g.can_publish;
+    out->subscribe = g.can_subscribe;
+    out->admin = g.admin;
+    return NULL;
+}
+
+/* How a room request maps m= sections to tracks: bind fills o->binds after negotiation,
+ * report copies what the engine bound back into the request's entries. */
+typedef struct offer_binding {
+    void (*bind)(app_offer *o, void *arg);
+    void (*report)(const app_offer *o, void *arg);
+    void *arg;
+} offer_binding;
+
+/* Negotiate an offer for one of a participant's connections and create or update its
+ * engine session; on success *answer is our SDP answer (malloc'd). */
+static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp, size_t sdp_len,
+                       const offer_binding *ob, char **answer, const char **err_code, char *msg,
+                       size_t cap)
+{
+    *answer = NULL;
+    *err_code = NULL;
+    app_offer offer;
+    int rc = app_offer_negotiate(&offer, role, sdp, sdp_len, msg, cap);
+    if (rc != J_OK) {
+        *err_code = rc == J_EMALFORMED ? "sdp_invalid" : rc == J_EUNSUPPORTED ? "sdp_unsupported"
+                                                                               : "server_busy";
+        return rc;
+    }
+    ob->bind(&offer, ob->arg);
+    rtc_participant *p = participant_get(r, sid, true);
+    if (!p) {
+        app_offer_free(&offer);
+        *err_code = "server_busy";
+        snprintf(msg, cap, "out of memory");
+        return J_ENOMEM;
+    }
+    rtc_conn *c = &p->conn[role];
+    rtc_conn next = *c;
+    if (!c->exists) {
+        snprintf(next.session_id, sizeof next.session_id, "%s.%s", sid,
+                 role == PEER_PUBLISHER ? "pub" : "sub");
+    }
+    if (!c->exists || strcmp(c->remote_ufrag, offer.neg->remote_ufrag) != 0)
+        ice_lite_generate_credentials(next.ufrag, next.pwd); /* new or ICE restart */
+    snprintf(next.remote_ufrag, sizeof next.remote_ufrag, "%s", offer.neg->remote_ufrag);
+    char owner[PEER_OWNER_LEN];
+    snprintf(owner, sizeof owner, "room participant %s", sid);
+    engine_session es = {.role = role, .id = next.session_id, .owner = owner,
+                         .local_ufrag = next.ufrag, .local_pwd = next.pwd, .neg = offer.neg,
+                         .binds = offer.binds, .report_close = true};
+    session_call call = {.session = &es, .update = c->exists, .result = J_EIO};
+    if (worker_call(r->a->worker, do_session, &call) != J_OK || call.result != J_OK) {
+        rc = call.result;
+        *err_code = rc == J_ELIMIT ? "server_busy" : rc == J_ENOTFOUND ? "sdp_unsupported"
+                                                                         : "internal";
+        snprintf(msg, cap, "%s",
+                 rc == J_ELIMIT ? "a server limit was reached (sessions or subscribers)"
+                 : rc == J_ENOTFOUND ? "this connection has ended: create a new one"
+                                     : j_strerror(rc));
+        if (rc == J_ENOTFOUND) c->exists = false; /* the engine closed it meanwhile */
+        app_offer_free(&offer);
+        return rc == J_OK ? J_EIO : rc;
+    }
+    next.exists = true;
+    *c = next;
+    char *buf = malloc(RTC_ANSWER_CAP);
+    app_answer_params ap = {.ice_ufrag = c->ufrag, .ice_pwd = c->pwd, .cname = p->cname,
+                            .stream_id = sid};
+    int alen = buf ? app_offer_answer(r->a, &offer, role, &ap, buf, RTC_ANSWER_CAP) : J_ENOMEM;
+    if (alen < 0) {
+        free(buf);
+        *err_code = "internal";
+        snprintf(msg, cap, "cannot write the SDP answer: %s", j_strerror(alen));
+        app_offer_free(&offer);
+        return alen;
+    }
+    *answer = buf;
+    ob->report(&offer, ob->arg);
+    app_offer_free(&offer);
+    return J_OK;
+}
+
+typedef struct pub_binds {
+    room_pub_track *tracks;
+    size_t n;
+} pub_binds;
+
+static room_pub_track *pub_entry(pub_binds *b, const char *mid)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->tracks[i].mid, mid) == 0) return &b->tracks[i];
+    return NULL;
+}
+
+static void bind_published(app_offer *o, void *arg)
+{
+    pub_binds *b = arg;
+    for (int i = 0; i < o->neg->media_count; i++) {
+        const sdp_neg_media *m = &o->neg->media[i];
+        const room_pub_track *t = peer_neg_carries(m, PEER_PUBLISHER) ? pub_entry(b, m->mid) : NULL;
+        if (t) snprintf(o->binds[i].track_id, sizeof o->binds[i].track_id, "%s", t->track_id);
+    }
+}
+
+static void report_published(const app_offer *o, void *arg)
+{
+    pub_binds *b = arg;
+    for (size_t i = 0; i < b->n; i++) b->tracks[i].kind = -1;
+    for (int i = 0; i < o->neg->media_count; i++) {
+        const sdp_neg_media *m = &o->neg->media[i];
+        room_pub_track *t = peer_neg_carries(m, PEER_PUBLISHER) ? pub_entry(b, m->mid) : NULL;
+        if (t) t->kind = sfu_kind_from_sdp(m->kind);
+    }
+}
+
+static int io_publish(void *ctx, const char *sid, const char *sdp, size_t sdp_len,
+                      room_pub_track *tracks, size_t n, char **answer, const char **err_code,
+                      char *msg, size_t cap)
+{
+    pub_binds b = {.tracks = tracks, .n = n};
+    offer_binding ob = {.bind = bind_published, .report = report_published, .arg = &b};
+    return apply_offer(ctx, sid, PEER_PUBLISHER, sdp, sdp_len, &ob, answer, err_code, msg, cap);
+}
+
+typedef struct sub_binds {
+    room_sub_pair *pairs;
+    size_t n;
+} sub_binds;
+
+static room_sub_pair *sub_entry(sub_binds *b, const char *mid)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->pairs[i].mid, mid) == 0) return &b->pairs[i];
+    return NULL;
+}
+
+static void bind_subscribed(app_offer *o, void *arg)
+{
+    sub_binds *b = arg;
+    for (int i = 0; i < o->neg->media_count; i++) {
+        const sdp_neg_media *m = &o->neg->media[i];
+        const room_sub_pair *t = peer_neg_carries(m, PEER_SUBSCRIBER) ? sub_entry(b, m->mid) : NULL;
+        if (t) snprintf(o->binds[i].track_id, sizeof o->binds[i].track_id, "%s", t->track_id);
+    }
+}
+
+/* A pair is bound when the engine sends something on its mid. */
+static void report_subscribed(const app_offer *o, void *arg)
+{
+    sub_binds *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        room_sub_pair *t = &b->pairs[i];
+        bool bound = false;
+        for (int m = 0; m < o->neg->media_count && !bound; m++)
+            bound = strcmp(o->neg->media[m].mid, t->mid) == 0 && o->binds[m].ssrc != 0;
+        if (!bound) t->track_id[0] = '\0';
+    }
+}
+
+static int io_subscribe(void *ctx, const char *sid, const char *sdp, size_t sdp_len,
+                        room_sub_pair *pairs, size_t n, char **answer, const char **err_code,
+                        char *msg, size_t cap)
+{
+    sub_binds b = {.pairs = pairs, .n = n};
+    offer_binding ob = {.bind = bind_subscribed, .report = report_subscribed, .arg = &b};
+    return apply_offer(ctx, sid, PEER_SUBSCRIBER, sdp, sdp_len, &ob, answer, err_code, msg, cap);
+}
+
+static void io_set_muted(void *ctx, const char *track_id, bool muted)
+{
+    rtc *r = ctx;
+    mute_call call = {.track_id = track_id, .muted = muted};
+    worker_call(r->a->worker, do_mute, &call);
+}
+
+static void io_remove_media(void *ctx, const char *sid)
+{
+    rtc *r = ctx;
+    rtc_participant *p = participant_get(r, sid, false);
+    if (p) participant_drop(r, p);
+}
+
+static bool io_media_stats(void *ctx, const char *sid, room_media_stats *out)
+{
+    rtc *r = ctx;
+    memset(out, 0, sizeof *out);
+    rtc_participant *p = participant_get(r, sid, false);
+    if (!p) return false;
+    health_call call;
+    memset(&call, 0, sizeof call);
+    for (int role = 0; role < 2; role++)
+        if (p->conn[role].exists) call.id[role] = p->conn[role].session_id;
+    if (worker_call(r->a->worker, do_health, &call) != J_OK) return false;
+    out->pub_connected = call.found[PEER_PUBLISHER] &&
+                         call.health[PEER_PUBLISHER].state == PEER_CONNECTED;
+    out->sub_connected = call.found[PEER_SUBSCRIBER] &&
+                         call.health[PEER_SUBSCRIBER].state == PEER_CONNECTED;
+    return call.found[0] || call.found[1];
+}
+
+/* ---------------------------------------------------------------- events in */
+
+/* Report connections the room asked to close, now that its call has returned. */
+static void flush_closing(rtc *r)
+{
+    uint64_t now = j_now_us();
+    while (r->n_closing > 0) room_conn_closed(r->rooms, r->closing[--r->n_closing], now);
+}
+
+static void ws_open(void *ctx, http_ws_id id, const char *peer_ip)
+{
+    rtc *r = ctx;
+    room_conn_open(r->rooms, id, peer_ip, j_now_us());
+    flush_closing(r);
+}
+
+static void ws_message(void *ctx, http_ws_id id, const uint8_t *data, size_t len)
+{
+    rtc *r = ctx;
+    room_conn_message(r->rooms, id, data, len, j_now_us());
+    flush_closing(r);
+}
+
+static void ws_close(void *ctx, http_ws_id id)
+{
+    rtc *r = ctx;
+    room_conn_closed(r->rooms, id, j_now_us());
+    flush_closing(r);
+}
+
+/* Sessions the engine ended on its own (ICE consent lost): the participant's media is gone. */
+static void reap_closed_sessions(rtc *r)
+{
+    drain_call call = {0};
+    if (worker_call(r->a->worker, do_drain, &call) != J_OK) return;
+    for (size_t i = 0; i < call.n; i++) {
+        char sid[ROOM_ID_LEN];
+        const char *dot = strchr(call.list[i].id, '.');
+        size_t len = dot ? (size_t)(dot - call.list[i].id) : strlen(call.list[i].id);
+        if (len >= sizeof sid) continue;
+        memcpy(sid, call.list[i].id, len);
+        sid[len] = '\0';
+        rtc_participant *p = participant_get(r, sid, false);
+        if (!p) continue;
+        J_INFO("rtc", "participant %s: media session %s ended by the engine", sid,
+               call.list[i].id);
+        participant_drop(r, p);
+        room_media_closed(r->rooms, sid, j_now_us());
+    }
+    free(call.list);
+}
+
+static void tick(void *ctx)
+{
+    rtc *r = ctx;
+    reap_closed_sessions(r);
+    room_handle_timeout(r->rooms, j_now_us());
+    flush_closing(r);
+}
+
+/* ---------------------------------------------------------------- HTTP API */
+
+/* Admin access: a bearer token with the admin grant for room (NULL: every room); any
+ * request in open development mode. Replies 401/403 and returns false otherwise. */
+static bool admin_allowed(rtc *r, const http_request *req, const char *room, http_reply *rep)
+{
+    if (r->a->keys.count == 0) return true;
+    const char *h = req->authorization;
+    if (strncasecmp(h, "Bearer ", 7) != 0) {
+        http_reply_header(rep, "WWW-Authenticate", "Bearer");
+        http_reply_error(rep, 401, "token_missing", "an admin access token is required");
+        return false;
+    }
+    auth_grants g;
+    char detail[160];
+    int rc = auth_verify(&r->a->keys, h + 7, strlen(h + 7), unix_now(), &g, detail, sizeof detail);
+    if (rc != J_OK) {
+        http_reply_header(rep, "WWW-Authenticate", "Bearer");
+        http_reply_error(rep, 401, auth_reason(rc), detail);
+        return false;
+    }
+    if (!auth_allows(&g, room, AUTH_ADMIN)) {
+        http_reply_error(rep, 403, "not_allowed", "the token has no admin grant for this");
+        return false;
+    }
+    return true;
+}
+
+/* "/api/rooms/{room}[/participants/{identity} | /tracks/{track}/mute]" split in place. */
+typedef struct rooms_path {
+    char room[65];
+    char kind[16];  /* "", "participants" or "tracks" */
+    char item[129];
+    char action[16]; /* "" or "mute" */
+} rooms_path;
+
+static bool split_rooms_path(const char *path, rooms_path *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = path + strlen("/api/rooms");
+    if (*p == '\0') return true;
+    if (*p++ != '/') return false;
+    char *fields[4] = {out->room, out->kind, out->item, out->action};
+    size_t caps[4] = {sizeof out->room, sizeof out->kind, sizeof out->item, sizeof out->action};
+    for (int f = 0; f < 4 && *p; f++) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (len == 0 || len >= caps[f]) return false;
+        memcpy(fields[f], p, len);
+        fields[f][len] = '\0';
+        p += len;
+        if (*p == '/') p++;
+    }
+    return *p == '\0';
+}
+
+static void rooms_get(void *ctx, const http_request *req, http_reply *rep)
+{
+    rtc *r = ctx;
+    rooms_path rp;
+    if (!split_rooms_path(req->path, &rp) || rp.kind[0]) {
+        http_reply_error(rep, 404, "not_found", "GET /api/rooms or /api/rooms/{room}");
+        return;
+    }
+    if (!admin_allowed(r, req, rp.room[0] ? rp.room : NULL, rep)) return;
+    if (!rp.room[0]) {
+        http_reply_json(rep, 200, room_list_json(r->rooms, j_now_us(), unix_now()));
+        return;
+    }
+    json_t *room = room_get_json(r->rooms, rp.room, j_now_us(), unix_now());
+    if (!room) {
+        http_reply_error(rep, 404, "not_found", "no such room");
+        return;
+    }
+    http_reply_json(rep, 200, room);
+}
+
+static void rooms_delete(void *ctx, const http_request *req, http_reply *rep)
+{
+    rtc *r = ctx;
+    rooms_path rp;
+    if (!split_rooms_path(req->path, &rp) || !rp.room[0] || rp.action[0] ||
+        (rp.kind[0] && strcmp(rp.kind, "participants") != 0) || (rp.kind[0] && !rp.item[0])) {
+        http_reply_error(rep, 404, "not_found",
+                         "DELETE /api/rooms/{room} or /api/rooms/{room}/participants/{identity}");
+        return;
+    }
+    if (!admin_allowed(r, req, rp.room, rep)) return;
+    int rc = rp.kind[0] ? room_remove_participant(r->rooms, rp.room, rp.item, j_now_us())
+                        : room_close(r->rooms, rp.room, j_now_us());
+    flush_closing(r);
+    if (rc != J_OK) {
+        http_reply_error(rep, 404, "not_found", rp.kind[0] ? "no such room or participant"
+                                                          : "no such room");
+        return;
+    }
+    J_INFO("rtc", "admin from %s: %s %s%s%s", req->peer_ip, rp.kind[0] ? "removed" : "closed room",
+           rp.room, rp.kind[0] ? " participant " : "", rp.item);
+    rep->status = 204;
+}
+
+static void rooms_post(void *ctx, const http_request *req, http_reply *rep)
+{
+    rtc *r = ctx;
+    rooms_path rp;
+    if (!split_rooms_path(req->path, &rp) || strcmp(rp.kind, "tracks") != 0 || !rp.item[0] ||
+        strcmp(rp.action, "mute") != 0) {
+        http_reply_error(rep, 404, "not_found", "POST /api/rooms/{room}/tracks/{track}/mute");
+        return;
+    }
+    if (!admin_allowed(r, req, rp.room, rep)) return;
+    json_error_t jerr;
+    json_t *body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *muted = body ? json_object_get(body, "muted") : NULL;
+    if (!json_is_boolean(muted)) {
+        json_decref(body);
+        http_reply_error(rep, 400, "bad_request", "the body must be {\"muted\": true|false}");
+        return;
+    }
+    json_t *track = NULL;
+    int rc = room_mute_track(r->rooms, rp.room, rp.item, json_is_true(muted), &track);
+    json_decref(body);
+    if (rc != J_OK) {
+        http_reply_error(rep, rc == J_ENOTFOUND ? 404 : 503, rc == J_ENOTFOUND ? "not_found"
+                                                                               : "server_busy",
+                         rc == J_ENOTFOUND ? "no such room or track" : j_strerror(rc));
+        return;
+    }
+    http_reply_json(rep, 200, track);
+}
+
+size_t rtc_routes(rtc *r, http_route *routes, size_t n, size_t max)
+{
+    const http_route table[] = {
+        {"GET", "/api/rooms", rooms_get, r},
+        {"DELETE", "/api/rooms", rooms_delete, r},
+        {"POST", "/api/rooms", rooms_post, r},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0] && n < max; i++) routes[n++] = table[i];
+    return n;
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+rtc *rtc_new(app *a)
+{
+    rtc *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->a = a;
+    const config *c = &a->cfg;
+    room_limits limits = {
+        .max_participants = c->rooms_max_participants,
+        .max_tracks_per_participant = c->rooms_max_tracks_per_participant,
+        .max_messages_per_second = c->rooms_max_messages_per_second,
+        .empty_timeout_s = (uint32_t)c->rooms_empty_timeout_s,
+        .resume_grace_s = (uint32_t)c->rooms_resume_grace_s,
+        .max_message_size = c->rooms_max_message_size,
+    };
+    room_io io = {
+        .ctx = r,
+        .send = io_send,
+        .close = io_close,
+        .authenticate = io_authenticate,
+        .publish = io_publish,
+        .subscribe = io_subscribe,
+        .set_muted = io_set_muted,
+        .remove_media = io_remove_media,
+        .media_stats = io_media_stats,
+    };
+    r->rooms = room_server_new(&limits, &io);
+    if (!r->rooms) {
+        J_ERROR("rtc", "cannot create the rooms (check the rooms.* settings)");
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int rtc_attach(rtc *r, http_server *http)
+{
+    r->http = http;
+    http_ws_endpoint ep = {
+        .path = "/rtc",
+        .max_message = r->a->cfg.rooms_max_message_size,
+        .on_open = ws_open,
+        .on_message = ws_message,
+        .on_close = ws_close,
+        .ctx = r,
+    };
+    int rc = http_server_add_ws(http, &ep);
+    if (rc != J_OK) return rc;
+    http_server_set_tick(http, RTC_TICK_MS, tick, r);
+    return J_OK;
+}
+
+void rtc_free(rtc *r)
+{
+    if (!r) return;
+    for (size_t b = 0; b < r->participants.n_buckets; b++) {
+        for (j_map_entry *it = r->participants.buckets[b]; it; it = it->next) {
+            rtc_participant *p = it->value;
+            if (r->a->worker) end_sessions(r, p);
+            free(p);
+        }
+    }
+    j_map_clear(&r->participants);
+    room_server_free(r->rooms);
+    free(r);
+}

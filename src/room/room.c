@@ -1,0 +1,879 @@
+/* room.c - rooms, participants, tracks and the /rtc state machine (docs/PROTOCOL.md). */
+#include "room/room.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/map.h"
+#include "core/random.h"
+#include "crypto/crypto.h"
+#include "room/rtc_msg.h"
+
+#define SESSION_LEN 32 /* base62 characters: about 190 bits */
+#define MSG_LEN 160    /* error messages */
+#define US_PER_S 1000000u
+
+typedef struct participant participant;
+typedef struct room room;
+
+typedef struct track {
+    char id[ROOM_ID_LEN];
+    char mid[RTC_MSG_MID_MAX + 1];
+    char source[16];
+    int kind; /* 0 audio, 1 video */
+    bool muted;
+    participant *owner;
+} track;
+
+typedef struct conn {
+    room_conn_id id;
+    char ip[64];
+    participant *p; /* NULL before join and after leaving */
+    bool closing;   /* io->close was called: further frames are ignored */
+    uint64_t credit; /* rate limit bucket, in millionths of a message */
+    uint64_t refilled_us;
+} conn;
+
+struct participant {
+    char sid[ROOM_ID_LEN];
+    char identity[65];
+    char name[65];
+    char session[SESSION_LEN + 1];
+    room_grants grants;
+    room *room;
+    conn *conn;              /* NULL while awaiting resume */
+    uint64_t disconnected_us; /* when conn went away */
+    track *tracks[RTC_MSG_MAX_TRACKS];
+    size_t n_tracks;
+    participant *prev, *next; /* in room, join order */
+};
+
+struct room {
+    char name[RTC_MSG_ROOM_MAX + 1];
+    uint64_t created_us;
+    uint64_t empty_since_us; /* meaningful when count == 0 */
+    participant *first, *last;
+    int count;
+    room *prev, *next; /* in the server, creation order */
+};
+
+struct room_server {
+    room_limits limits;
+    room_io io;
+    j_map rooms;        /* name -> room */
+    j_map conns;        /* room_conn_id -> conn */
+    j_map participants; /* sid -> participant */
+    j_map tracks;       /* track id -> track */
+    room *first_room, *last_room;
+    uint64_t next_quality_us;
+};
+
+/* ---- ids ---------------------------------------------------------------------------- */
+
+/* new_id - prefix + 12 characters of Crockford's base32 (60 bits), not yet in taken. */
+static void new_id(char out[ROOM_ID_LEN], const char *prefix, const j_map *taken)
+{
+    static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+    do {
+        uint8_t raw[12];
+        j_random_bytes(raw, sizeof raw);
+        size_t n = strlen(prefix);
+        memcpy(out, prefix, n);
+        for (size_t i = 0; i < sizeof raw; i++) out[n + i] = alphabet[raw[i] & 31];
+        out[n + sizeof raw] = '\0';
+    } while (j_map_get(taken, out, strlen(out)));
+}
+
+/* ---- lookups ------------------------------------------------------------------------ */
+
+static conn *find_conn(const room_server *rs, room_conn_id c)
+{
+    return j_map_get(&rs->conns, &c, sizeof c);
+}
+
+static room *find_room(const room_server *rs, const char *name)
+{
+    return j_map_get(&rs->rooms, name, strlen(name));
+}
+
+static track *find_track(const room_server *rs, const char *id)
+{
+    return j_map_get(&rs->tracks, id, strlen(id));
+}
+
+static participant *find_identity(const room *r, const char *identity)
+{
+    for (participant *p = r->first; p; p = p->next)
+        if (strcmp(p->identity, identity) == 0) return p;
+    return NULL;
+}
+
+static track *find_mid_in(track *const *list, size_t n, const char *mid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i]->mid, mid) == 0) return list[i];
+    return NULL;
+}
+
+/* ---- output ------------------------------------------------------------------------- */
+
+static bool can_send(const conn *c) { return c && !c->closing; }
+
+/* send_owned - send json to c and free it (NULL json: building ran out of memory). */
+static void send_owned(room_server *rs, conn *c, char *json)
+{
+    if (!json) J_WARN("room", "%s: out of memory building a message", c->ip);
+    else if (can_send(c)) rs->io.send(rs->io.ctx, c->id, json, strlen(json));
+    free(json);
+}
+
+/* broadcast - send json to every connected participant of r but except, then free it. */
+static void broadcast(room_server *rs, const room *r, const participant *except, char *json)
+{
+    if (!json) {
+        J_WARN("room", "room %s: out of memory building an event", r->name);
+        return;
+    }
+    size_t len = strlen(json);
+    for (participant *p = r->first; p; p = p->next)
+        if (p != except && can_send(p->conn)) rs->io.send(rs->io.ctx, p->conn->id, json, len);
+    free(json);
+}
+
+static void close_conn(room_server *rs, conn *c, int ws_code, const char *reason)
+{
+    if (c->closing) return;
+    c->closing = true;
+    rs->io.close(rs->io.ctx, c->id, ws_code, reason);
+}
+
+/* send_error - answer a request with an error; the codes PROTOCOL.md marks "closed" close the
+ * connection with 1008. Nothing in the room changes. */
+static void send_error(room_server *rs, conn *c, const rtc_msg_id *id, const char *code,
+                       const char *message)
+{
+    if (c->p)
+        J_INFO("room", "%s: room %s: %s: %s: %s", c->ip, c->p->room->name, c->p->sid, code,
+               message);
+    else
+        J_INFO("room", "%s: %s: %s", c->ip, code, message);
+    send_owned(rs, c, rtc_msg_error_json(id, code, message));
+    if (rtc_msg_error_closes(code)) close_conn(rs, c, 1008, code);
+}
+
+/* tell_closed - the `closed` event, then the close (1000); c no longer has a participant. */
+static void tell_closed(room_server *rs, conn *c, const char *reason, const char *message)
+{
+    send_owned(rs, c, rtc_msg_closed(reason, message));
+    close_conn(rs, c, 1000, reason);
+    c->p->conn = NULL;
+    c->p = NULL;
+}
+
+static json_t *track_json(const track *t, bool with_mid)
+{
+    return rtc_track_json(t->id, t->owner->sid, t->kind, t->source, t->muted,
+                          with_mid ? t->mid : NULL);
+}
+
+static json_t *tracks_json(const participant *p, bool with_mid)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < p->n_tracks; i++) {
+        if (json_array_append_new(a, track_json(p->tracks[i], with_mid)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static json_t *participant_json(const participant *p)
+{
+    return rtc_participant_json(p->sid, p->identity, p->name, tracks_json(p, false));
+}
+
+/* ---- lifetimes ---------------------------------------------------------------------- */
+
+static room *room_create(room_server *rs, const char *name, uint64_t now_us)
+{
+    room *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->created_us = now_us;
+    r->empty_since_us = now_us;
+    if (j_map_put(&rs->rooms, r->name, strlen(r->name), r) != J_OK) {
+        free(r);
+        return NULL;
+    }
+    if (!rs->first_room) rs->next_quality_us = now_us + ROOM_QUALITY_INTERVAL_US;
+    r->prev = rs->last_room;
+    if (r->prev) r->prev->next = r;
+    else rs->first_room = r;
+    rs->last_room = r;
+    J_INFO("room", "room %s: created", r->name);
+    return r;
+}
+
+static void room_destroy(room_server *rs, room *r)
+{
+    if (r->prev) r->prev->next = r->next;
+    else rs->first_room = r->next;
+    if (r->next) r->next->prev = r->prev;
+    else rs->last_room = r->prev;
+    j_map_remove(&rs->rooms, r->name, strlen(r->name));
+    J_INFO("room", "room %s: closed", r->name);
+    free(r);
+}
+
+static void track_free(room_server *rs, track *t)
+{
+    j_map_remove(&rs->tracks, t->id, strlen(t->id));
+    free(t);
+}
+
+/* unpublish_all - p's tracks are gone: tell the others, forget them. */
+static void unpublish_all(room_server *rs, participant *p, bool tell)
+{
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        if (tell) broadcast(rs, p->room, p, rtc_msg_track_unpublished(p->tracks[i]->id, p->sid));
+        track_free(rs, p->tracks[i]);
+    }
+    p->n_tracks = 0;
+}
+
+/* participant_remove - p leaves its room for good: the others get participant_left with reason
+ * (NULL: nobody is told), its media is closed. p must have no connection any more. */
+static void participant_remove(room_server *rs, participant *p, const char *reason,
+                               uint64_t now_us)
+{
+    room *r = p->room;
+    J_INFO("room", "room %s: %s (%s) left: %s", r->name, p->sid, p->identity,
+           reason ? reason : "room closed");
+    if (p->prev) p->prev->next = p->next;
+    else r->first = p->next;
+    if (p->next) p->next->prev = p->prev;
+    else r->last = p->prev;
+    if (--r->count == 0) r->empty_since_us = now_us;
+    if (reason) broadcast(rs, r, NULL, rtc_msg_participant_left(p->sid, p->identity, reason));
+    rs->io.remove_media(rs->io.ctx, p->sid);
+    unpublish_all(rs, p, false);
+    j_map_remove(&rs->participants, p->sid, strlen(p->sid));
+    free(p);
+}
+
+static bool grace_expired(const room_server *rs, const participant *p, uint64_t now_us)
+{
+    return !p->conn &&
+           now_us - p->disconnected_us >= (uint64_t)rs->limits.resume_grace_s * US_PER_S;
+}
+
+/* set_track_muted - apply a mute state and tell the room (but except) when it changed. */
+static void set_track_muted(room_server *rs, track *t, bool muted, const participant *except)
+{
+    if (t->muted == muted) return;
+    t->muted = muted;
+    rs->io.set_muted(rs->io.ctx, t->id, muted);
+    broadcast(rs, t->owner->room, except, rtc_msg_track_muted(t->id, t->owner->sid, muted));
+}
+
+/* ---- join --------------------------------------------------------------------------- */
+
+/* send_joined - the joined response: p itself, the others, the session to resume with. */
+static void send_joined(room_server *rs, participant *p, const rtc_msg_id *id, bool resumed)
+{
+    json_t *others = json_array();
+    for (participant *o = p->room->first; others && o; o = o->next) {
+        if (o != p && json_array_append_new(others, participant_json(o)) != 0) {
+            json_decref(others);
+            others = NULL;
+        }
+    }
+    send_owned(rs, p->conn,
+               rtc_msg_joined(id, participant_json(p), p->room->name, others, p->session,
+                              rs->limits.resume_grace_s, resumed));
+}
+
+static void attach(conn *c, participant *p)
+{
+    c->p = p;
+    p->conn = c;
+}
+
+static void handle_resume(room_server *rs, conn *c, const rtc_msg *m, room *r,
+                          const room_grants *g, uint64_t now_us)
+{
+    participant *p = r ? find_identity(r, g->identity) : NULL;
+    if (p && grace_expired(rs, p, now_us)) {
+        participant_remove(rs, p, "timeout", now_us); /* the timer has not run yet */
+        p = NULL;
+    }
+    /* The session's length is public; its content is compared in constant time. */
+    if (!p || strlen(m->join.resume) != SESSION_LEN ||
+        !j_ct_equal((const uint8_t *)m->join.resume, (const uint8_t *)p->session, SESSION_LEN)) {
+        send_error(rs, c, &m->id, "resume_failed", "unknown or expired session");
+        return;
+    }
+    /* The old WebSocket may not have noticed the network change yet. */
+    if (p->conn) tell_closed(rs, p->conn, "replaced", "the session was resumed elsewhere");
+    attach(c, p);
+    p->grants = *g;
+    J_INFO("room", "%s: room %s: %s (%s) resumed", c->ip, r->name, p->sid, p->identity);
+    send_joined(rs, p, &m->id, true);
+}
+
+static participant *participant_new(room_server *rs, const room_grants *g)
+{
+    participant *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    new_id(p->sid, "PA_", &rs->participants);
+    if (j_map_put(&rs->participants, p->sid, strlen(p->sid), p) != J_OK) {
+        free(p);
+        return NULL;
+    }
+    j_random_token(p->session, SESSION_LEN);
+    p->grants = *g;
+    snprintf(p->identity, sizeof p->identity, "%s", g->identity);
+    snprintf(p->name, sizeof p->name, "%s", g->name[0] ? g->name : g->identity);
+    return p;
+}
+
+static void handle_join(room_server *rs, conn *c, const rtc_msg *m, uint64_t now_us)
+{
+    room_grants g;
+    memset(&g, 0, sizeof g);
+    char msg[MSG_LEN] = "";
+    const char *code = rs->io.authenticate(rs->io.ctx, m->join.token, m->join.room,
+                                           m->join.identity, m->join.name, &g, msg, sizeof msg);
+    if (code) {
+        send_error(rs, c, &m->id, code, msg[0] ? msg : "authentication failed");
+        return;
+    }
+    g.identity[sizeof g.identity - 1] = g.name[sizeof g.name - 1] = '\0';
+    if (!g.identity[0]) {
+        send_error(rs, c, &m->id, "bad_request", "identity: missing");
+        return;
+    }
+    room *r = find_room(rs, m->join.room);
+    if (m->join.resume) {
+        handle_resume(rs, c, m, r, &g, now_us);
+        return;
+    }
+    participant *replaced = r ? find_identity(r, g.identity) : NULL;
+    if (r && r->count - (replaced ? 1 : 0) >= rs->limits.max_participants) {
+        snprintf(msg, sizeof msg, "room %s is full (%d participants)", r->name, r->count);
+        send_error(rs, c, &m->id, "room_full", msg);
+        return;
+    }
+    if (!r && !(r = room_create(rs, m->join.room, now_us))) {
+        send_error(rs, c, &m->id, "server_busy", "out of memory");
+        return;
+    }
+    participant *p = participant_new(rs, &g);
+    if (!p) {
+        send_error(rs, c, &m->id, "server_busy", "out of memory");
+        return; /* an empty new room is closed by the empty timeout */
+    }
+    if (replaced) {
+        if (replaced->conn)
+            tell_closed(rs, replaced->conn, "replaced", "the same identity joined again");
+        participant_remove(rs, replaced, "replaced", now_us);
+    }
+    p->room = r;
+    p->prev = r->last;
+    if (p->prev) p->prev->next = p;
+    else r->first = p;
+    r->last = p;
+    r->count++;
+    attach(c, p);
+    J_INFO("room", "%s: room %s: %s (%s) joined", c->ip, r->name, p->sid, p->identity);
+    send_joined(rs, p, &m->id, false);
+    broadcast(rs, r, p, rtc_msg_participant_joined(participant_json(p)));
+}
+
+/* ---- publish ------------------------------------------------------------------------ */
+
+static bool contains(track *const *list, size_t n, const track *t)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == t) return true;
+    return false;
+}
+
+/* apply_publish - the media plane accepted entries (kind >= 0: published): make them p's
+ * tracks, answer, then tell the others what appeared and what went. fresh[i] is the new
+ * track prepared for entries[i]; the ones taken are set to NULL. */
+static void apply_publish(room_server *rs, conn *c, const rtc_msg_id *id, const char *answer,
+                          const room_pub_track *entries, track **fresh, size_t n)
+{
+    participant *p = c->p;
+    track *before[RTC_MSG_MAX_TRACKS];
+    size_t n_before = p->n_tracks;
+    memcpy(before, p->tracks, n_before * sizeof before[0]);
+    p->n_tracks = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (entries[i].kind < 0) continue;
+        track *t = fresh[i] ? fresh[i] : find_mid_in(before, n_before, entries[i].mid);
+        t->kind = entries[i].kind;
+        p->tracks[p->n_tracks++] = t;
+        fresh[i] = NULL;
+    }
+    send_owned(rs, c, rtc_msg_publish_answer(id, answer, tracks_json(p, true)));
+    for (size_t i = 0; i < n_before; i++) {
+        if (contains(p->tracks, p->n_tracks, before[i])) continue;
+        broadcast(rs, p->room, p, rtc_msg_track_unpublished(before[i]->id, p->sid));
+        track_free(rs, before[i]);
+    }
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        if (contains(before, n_before, p->tracks[i])) continue;
+        broadcast(rs, p->room, p, rtc_msg_track_published(track_json(p->tracks[i], false)));
+    }
+}
+
+/* new_track - a track for a mid not published before, indexed at once so that its id stays
+ * unique and nothing can fail after the media plane accepted it. */
+static track *new_track(room_server *rs, participant *p, const rtc_pub_entry *e)
+{
+    track *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    new_id(t->id, "TR_", &rs->tracks);
+    if (j_map_put(&rs->tracks, t->id, strlen(t->id), t) != J_OK) {
+        free(t);
+        return NULL;
+    }
+    snprintf(t->mid, sizeof t->mid, "%s", e->mid);
+    snprintf(t->source, sizeof t->source, "%s", e->source);
+    t->muted = e->muted;
+    t->owner = p;
+    return t;
+}
+
+static void handle_publish(room_server *rs, conn *c, const rtc_msg *m)
+{
+    participant *p = c->p;
+    size_t n = m->publish.n_tracks;
+    if (!p->grants.publish) {
+        send_error(rs, c, &m->id, "not_allowed", "the token does not grant publish");
+        return;
+    }
+    if (n > (size_t)rs->limits.max_tracks_per_participant) {
+        char msg[MSG_LEN];
+        snprintf(msg, sizeof msg, "at most %d tracks per participant",
+                 rs->limits.max_tracks_per_participant);
+        send_error(rs, c, &m->id, "too_many_tracks", msg);
+        return;
+    }
+    /* A mid published before keeps its track: id, source and mute state. */
+    room_pub_track entries[RTC_MSG_MAX_TRACKS];
+    track *fresh[RTC_MSG_MAX_TRACKS] = {0};
+    bool out_of_memory = false;
+    for (size_t i = 0; i < n; i++) {
+        const track *t = find_mid_in(p->tracks, p->n_tracks, m->publish.tracks[i].mid);
+        if (!t) t = fresh[i] = new_track(rs, p, &m->publish.tracks[i]);
+        if (!t) {
+            out_of_memory = true;
+            break;
+        }
+        room_pub_track *e = &entries[i];
+        memset(e, 0, sizeof *e);
+        snprintf(e->mid, sizeof e->mid, "%s", t->mid);
+        snprintf(e->track_id, sizeof e->track_id, "%s", t->id);
+        snprintf(e->source, sizeof e->source, "%s", t->source);
+        e->muted = t->muted;
+        e->kind = -1;
+    }
+    char *answer = NULL;
+    const char *code = NULL;
+    char msg[MSG_LEN] = "";
+    if (out_of_memory)
+        send_error(rs, c, &m->id, "server_busy", "out of memory");
+    else if (rs->io.publish(rs->io.ctx, p->sid, m->publish.sdp, m->publish.sdp_len, entries, n,
+                            &answer, &code, msg, sizeof msg) != 0 || !answer)
+        send_error(rs, c, &m->id, code ? code : "internal", msg[0] ? msg : "publish failed");
+    else
+        apply_publish(rs, c, &m->id, answer, entries, fresh, n);
+    free(answer);
+    for (size_t i = 0; i < n; i++)
+        if (fresh[i]) track_free(rs, fresh[i]); /* not published after all */
+}
+
+/* ---- subscribe, mute, leave --------------------------------------------------------- */
+
+/* may_receive - p may get track id: it exists in p's room and is someone else's. */
+static bool may_receive(const room_server *rs, const participant *p, const char *id)
+{
+    const track *t = id ? find_track(rs, id) : NULL;
+    return t && t->owner->room == p->room && t->owner != p;
+}
+
+static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
+{
+    participant *p = c->p;
+    if (!p->grants.subscribe) {
+        send_error(rs, c, &m->id, "not_allowed", "the token does not grant subscribe");
+        return;
+    }
+    size_t n = m->subscribe.n_tracks;
+    room_sub_pair pairs[RTC_MSG_MAX_TRACKS];
+    for (size_t i = 0; i < n; i++) {
+        const rtc_sub_entry *e = &m->subscribe.tracks[i];
+        snprintf(pairs[i].mid, sizeof pairs[i].mid, "%s", e->mid);
+        snprintf(pairs[i].track_id, sizeof pairs[i].track_id, "%s",
+                 may_receive(rs, p, e->track_id) ? e->track_id : "");
+    }
+    char *answer = NULL;
+    const char *code = NULL;
+    char msg[MSG_LEN] = "";
+    if (rs->io.subscribe(rs->io.ctx, p->sid, m->subscribe.sdp, m->subscribe.sdp_len, pairs, n,
+                         &answer, &code, msg, sizeof msg) != 0 || !answer) {
+        send_error(rs, c, &m->id, code ? code : "internal", msg[0] ? msg : "subscribe failed");
+        free(answer);
+        return;
+    }
+    json_t *bound = json_object();
+    for (size_t i = 0; bound && i < n; i++) {
+        json_t *v = pairs[i].track_id[0] ? json_string(pairs[i].track_id) : json_null();
+        if (json_object_set_new(bound, pairs[i].mid, v) != 0) {
+            json_decref(bound);
+            bound = NULL;
+        }
+    }
+    send_owned(rs, c, rtc_msg_subscribe_answer(&m->id, answer, bound));
+    free(answer);
+}
+
+static void handle_mute(room_server *rs, conn *c, const rtc_msg *m)
+{
+    participant *p = c->p;
+    track *t = find_track(rs, m->mute.track);
+    if (!t || t->owner->room != p->room) {
+        send_error(rs, c, &m->id, "unknown_track", "no such track in this room");
+        return;
+    }
+    if (t->owner != p) {
+        send_error(rs, c, &m->id, "not_allowed", "only its owner may mute a track");
+        return;
+    }
+    send_owned(rs, c, rtc_msg_reply(&m->id, "ack"));
+    set_track_muted(rs, t, m->mute.muted, p);
+}
+
+static void handle_leave(room_server *rs, conn *c, const rtc_msg *m, uint64_t now_us)
+{
+    participant *p = c->p;
+    send_owned(rs, c, rtc_msg_reply(&m->id, "left"));
+    close_conn(rs, c, 1000, "left");
+    c->p = NULL;
+    p->conn = NULL;
+    participant_remove(rs, p, "left", now_us);
+}
+
+/* ---- connections -------------------------------------------------------------------- */
+
+static uint64_t rate_burst(const room_server *rs)
+{
+    return 2 * (uint64_t)rs->limits.max_messages_per_second * US_PER_S;
+}
+
+/* rate_allows - a token bucket refilled with max_messages_per_second, holding twice that. */
+static bool rate_allows(const room_server *rs, conn *c, uint64_t now_us)
+{
+    uint64_t elapsed = now_us > c->refilled_us ? now_us - c->refilled_us : 0;
+    if (now_us > c->refilled_us) c->refilled_us = now_us;
+    /* A full refill takes two seconds; capping elapsed there also bounds the product. */
+    if (elapsed > 2 * US_PER_S) elapsed = 2 * US_PER_S;
+    c->credit += elapsed * (uint64_t)rs->limits.max_messages_per_second;
+    if (c->credit > rate_burst(rs)) c->credit = rate_burst(rs);
+    if (c->credit < US_PER_S) return false;
+    c->credit -= US_PER_S;
+    return true;
+}
+
+void room_conn_open(room_server *rs, room_conn_id id, const char *peer_ip, uint64_t now_us)
+{
+    if (find_conn(rs, id)) {
+        J_WARN("room", "%s: connection %llu opened twice, ignored", peer_ip,
+               (unsigned long long)id);
+        return;
+    }
+    conn *c = calloc(1, sizeof *c);
+    if (!c || j_map_put(&rs->conns, &id, sizeof id, c) != J_OK) {
+        J_WARN("room", "%s: no memory for a connection", peer_ip);
+        free(c);
+        rs->io.close(rs->io.ctx, id, 1011, "server_busy");
+        return;
+    }
+    c->id = id;
+    snprintf(c->ip, sizeof c->ip, "%s", peer_ip ? peer_ip : "?");
+    c->credit = rate_burst(rs);
+    c->refilled_us = now_us;
+}
+
+void room_conn_message(room_server *rs, room_conn_id id, const uint8_t *data, size_t len,
+                       uint64_t now_us)
+{
+    conn *c = find_conn(rs, id);
+    if (!can_send(c)) return;
+    if (!rate_allows(rs, c, now_us)) {
+        char msg[MSG_LEN];
+        snprintf(msg, sizeof msg, "more than %d messages per second",
+                 rs->limits.max_messages_per_second);
+        send_error(rs, c, NULL, "rate_limited", msg);
+        return;
+    }
+    rtc_msg m;
+    rtc_msg_error err;
+    int rc = rtc_msg_parse(&m, data, len, rs->limits.max_message_size, &err);
+    if (rc == J_ELIMIT) {
+        J_INFO("room", "%s: a %zu-byte message is above the %zu-byte limit", c->ip, len,
+               rs->limits.max_message_size);
+        close_conn(rs, c, 1009, "message too big");
+        return;
+    }
+    if (rc != 0) {
+        send_error(rs, c, &m.id, err.code, err.message);
+        return;
+    }
+    if (!c->p && m.type != RTC_MSG_JOIN) {
+        send_error(rs, c, &m.id, "not_joined", "the first message must be join");
+    } else {
+        switch (m.type) {
+        case RTC_MSG_JOIN:
+            if (c->p) send_error(rs, c, &m.id, "already_joined", "this connection has joined");
+            else handle_join(rs, c, &m, now_us);
+            break;
+        case RTC_MSG_PUBLISH: handle_publish(rs, c, &m); break;
+        case RTC_MSG_SUBSCRIBE: handle_subscribe(rs, c, &m); break;
+        case RTC_MSG_MUTE: handle_mute(rs, c, &m); break;
+        case RTC_MSG_LEAVE: handle_leave(rs, c, &m, now_us); break;
+        case RTC_MSG_PING: send_owned(rs, c, rtc_msg_reply(&m.id, "pong")); break;
+        }
+    }
+    rtc_msg_release(&m);
+}
+
+void room_conn_closed(room_server *rs, room_conn_id id, uint64_t now_us)
+{
+    conn *c = j_map_remove(&rs->conns, &id, sizeof id);
+    if (!c) return;
+    if (c->p) {
+        c->p->conn = NULL;
+        c->p->disconnected_us = now_us;
+        J_INFO("room", "%s: room %s: %s (%s) disconnected, awaiting resume", c->ip,
+               c->p->room->name, c->p->sid, c->p->identity);
+    }
+    free(c);
+}
+
+void room_media_closed(room_server *rs, const char *sid, uint64_t now_us)
+{
+    (void)now_us;
+    participant *p = j_map_get(&rs->participants, sid, strlen(sid));
+    if (!p) return;
+    J_INFO("room", "room %s: %s (%s) lost its media, %zu tracks unpublished", p->room->name,
+           p->sid, p->identity, p->n_tracks);
+    unpublish_all(rs, p, true);
+}
+
+/* ---- timers ------------------------------------------------------------------------- */
+
+/* quality - the server's view of p's links (thresholds in docs/PROTOCOL.md). */
+static const char *quality(const room_server *rs, const participant *p)
+{
+    if (!p->conn) return "lost";
+    room_media_stats s;
+    memset(&s, 0, sizeof s);
+    if (!rs->io.media_stats(rs->io.ctx, p->sid, &s)) return "excellent"; /* signaling only */
+    if (!s.pub_connected && !s.sub_connected) return "lost";
+    double loss = 0;
+    if (s.pub_connected && s.pub_loss > loss) loss = s.pub_loss;
+    if (s.sub_connected && s.sub_loss > loss) loss = s.sub_loss;
+    if (loss < 0.02 && s.rtt_ms < 150) return "excellent";
+    if (loss < 0.10 && s.rtt_ms < 400) return "good";
+    return "poor";
+}
+
+static void send_quality(room_server *rs, const room *r)
+{
+    json_t *list = json_array();
+    for (const participant *p = r->first; list && p; p = p->next) {
+        json_t *e = json_pack("{s:s, s:s}", "sid", p->sid, "quality", quality(rs, p));
+        if (json_array_append_new(list, e) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    broadcast(rs, r, NULL, rtc_msg_connection_quality(list));
+}
+
+void room_handle_timeout(room_server *rs, uint64_t now_us)
+{
+    bool quality_due = now_us >= rs->next_quality_us;
+    room *next_room;
+    for (room *r = rs->first_room; r; r = next_room) {
+        next_room = r->next;
+        participant *next;
+        for (participant *p = r->first; p; p = next) {
+            next = p->next;
+            if (grace_expired(rs, p, now_us)) participant_remove(rs, p, "timeout", now_us);
+        }
+        if (r->count == 0 &&
+            now_us - r->empty_since_us >= (uint64_t)rs->limits.empty_timeout_s * US_PER_S)
+            room_destroy(rs, r);
+        else if (quality_due && r->count > 0)
+            send_quality(rs, r);
+    }
+    if (quality_due) rs->next_quality_us = now_us + ROOM_QUALITY_INTERVAL_US;
+}
+
+uint64_t room_poll_timeout(const room_server *rs)
+{
+    if (!rs->first_room) return UINT64_MAX;
+    uint64_t next = rs->next_quality_us;
+    for (const room *r = rs->first_room; r; r = r->next) {
+        if (r->count == 0) {
+            uint64_t at = r->empty_since_us + (uint64_t)rs->limits.empty_timeout_s * US_PER_S;
+            if (at < next) next = at;
+        }
+        for (const participant *p = r->first; p; p = p->next) {
+            if (p->conn) continue;
+            uint64_t at = p->disconnected_us + (uint64_t)rs->limits.resume_grace_s * US_PER_S;
+            if (at < next) next = at;
+        }
+    }
+    return next;
+}
+
+/* ---- server ------------------------------------------------------------------------- */
+
+room_server *room_server_new(const room_limits *limits, const room_io *io)
+{
+    if (limits->max_participants < 1 || limits->max_tracks_per_participant < 0 ||
+        limits->max_messages_per_second < 1)
+        return NULL;
+    if (!io->send || !io->close || !io->authenticate || !io->publish || !io->subscribe ||
+        !io->set_muted || !io->remove_media || !io->media_stats)
+        return NULL;
+    room_server *rs = calloc(1, sizeof *rs);
+    if (!rs) return NULL;
+    rs->limits = *limits;
+    if (rs->limits.max_tracks_per_participant > RTC_MSG_MAX_TRACKS)
+        rs->limits.max_tracks_per_participant = RTC_MSG_MAX_TRACKS;
+    if (rs->limits.max_message_size == 0) rs->limits.max_message_size = RTC_MSG_DEFAULT_MAX_SIZE;
+    rs->io = *io;
+    return rs;
+}
+
+void room_server_free(room_server *rs)
+{
+    if (!rs) return;
+    while (rs->first_room) {
+        room *r = rs->first_room;
+        while (r->first) {
+            participant *p = r->first;
+            r->first = p->next;
+            for (size_t i = 0; i < p->n_tracks; i++) free(p->tracks[i]);
+            free(p);
+        }
+        rs->first_room = r->next;
+        free(r);
+    }
+    for (size_t i = 0; i < rs->conns.n_buckets; i++)
+        for (j_map_entry *e = rs->conns.buckets[i]; e; e = e->next) free(e->value);
+    j_map_clear(&rs->rooms);
+    j_map_clear(&rs->conns);
+    j_map_clear(&rs->participants);
+    j_map_clear(&rs->tracks);
+    free(rs);
+}
+
+/* ---- HTTP API ----------------------------------------------------------------------- */
+
+static json_int_t created_at(const room *r, uint64_t now_us, int64_t unix_now_s)
+{
+    return (json_int_t)(unix_now_s - (int64_t)((now_us - r->created_us) / US_PER_S));
+}
+
+json_t *room_list_json(const room_server *rs, uint64_t now_us, int64_t unix_now_s)
+{
+    json_t *list = json_array();
+    for (const room *r = rs->first_room; list && r; r = r->next) {
+        json_t *e = json_pack("{s:s, s:i, s:I}", "name", r->name, "participants", r->count,
+                              "created_at", created_at(r, now_us, unix_now_s));
+        if (json_array_append_new(list, e) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    bool ok = true;
+    json_t *out = json_object();
+    rtc_json_set(out, "rooms", list, &ok);
+    if (ok) return out;
+    json_decref(out);
+    return NULL;
+}
+
+json_t *room_get_json(const room_server *rs, const char *name, uint64_t now_us,
+                      int64_t unix_now_s)
+{
+    const room *r = find_room(rs, name);
+    if (!r) return NULL;
+    json_t *list = json_array();
+    for (const participant *p = r->first; list && p; p = p->next) {
+        json_t *e = participant_json(p);
+        if (json_object_set_new(e, "state", json_string(p->conn ? "active" : "disconnected")) !=
+                0 ||
+            json_array_append_new(list, e) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    bool ok = true;
+    json_t *out = json_object();
+    rtc_json_set(out, "name", json_string(r->name), &ok);
+    rtc_json_set(out, "created_at", json_integer(created_at(r, now_us, unix_now_s)), &ok);
+    rtc_json_set(out, "participants", list, &ok);
+    if (ok) return out;
+    json_decref(out);
+    return NULL;
+}
+
+int room_close(room_server *rs, const char *name, uint64_t now_us)
+{
+    room *r = find_room(rs, name);
+    if (!r) return J_ENOTFOUND;
+    J_INFO("room", "room %s: closed through the API", r->name);
+    for (participant *p = r->first; p; p = p->next)
+        if (p->conn) tell_closed(rs, p->conn, "room_closed", "the room was closed");
+    while (r->first) participant_remove(rs, r->first, NULL, now_us);
+    room_destroy(rs, r);
+    return J_OK;
+}
+
+int room_remove_participant(room_server *rs, const char *room_name, const char *identity,
+                            uint64_t now_us)
+{
+    room *r = find_room(rs, room_name);
+    participant *p = r ? find_identity(r, identity) : NULL;
+    if (!p) return J_ENOTFOUND;
+    if (p->conn) tell_closed(rs, p->conn, "removed", "removed by an administrator");
+    participant_remove(rs, p, "removed", now_us);
+    return J_OK;
+}
+
+int room_mute_track(room_server *rs, const char *room_name, const char *track_id, bool muted,
+                    json_t **track_out)
+{
+    const room *r = find_room(rs, room_name);
+    track *t = r ? find_track(rs, track_id) : NULL;
+    if (!t || t->owner->room != r) return J_ENOTFOUND;
+    J_INFO("room", "room %s: track %s %s through the API", r->name, t->id,
+           muted ? "muted" : "unmuted");
+    set_track_muted(rs, t, muted, NULL);
+    if (!track_out) return J_OK;
+    *track_out = track_json(t, false);
+    return *track_out ? J_OK : J_ENOMEM;
+}
