@@ -102,7 +102,8 @@ function tileFor(sid, kind, label) {
   }
   video.setAttribute('aria-label', `${label} video`);
   app.tiles.set(key, tile);
-  el.grid.append(li);
+  if (sid === 'local' && kind === 'camera') el.grid.prepend(li); // we come first
+  else el.grid.append(li);
   renderQuality(sid);
   return tile;
 }
@@ -367,7 +368,9 @@ async function toggleScreen() {
 }
 
 async function leave() {
-  await app.client?.leave();
+  if (!app.client) return;
+  record('leave', {});
+  await app.client.leave();
 }
 
 el.joinForm.addEventListener('submit', (ev) => {

@@ -34,7 +34,7 @@ const PING_INTERVAL_MS = 5000;
 const PING_TIMEOUT_MS = 5000;
 const DEFAULT_RESUME_GRACE_S = 20;
 const RECONNECT_BASE_DELAY_MS = 250;
-const RECONNECT_MAX_DELAY_MS = 4000;
+const RECONNECT_MAX_DELAY_MS = 2000;
 const ICE_DISCONNECTED_GRACE_MS = 2000;
 const ICE_RESTART_MAX_ATTEMPTS = 5;
 const ICE_RESTART_BASE_DELAY_MS = 1000;
@@ -73,6 +73,32 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function backoffMs(attempt, baseMs, maxMs) {
   const ms = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ms * (0.8 + Math.random() * 0.4));
+}
+
+/** The mid whose m-section carries the connection's BUNDLE transport: the group's first. */
+function bundleTransportMid(pc) {
+  const sdp = pc.currentLocalDescription?.sdp ?? '';
+  return /^a=group:BUNDLE (\S+)/m.exec(sdp)?.[1] ?? null;
+}
+
+/**
+ * Take a transceiver out of use. Browsers tear the BUNDLE transport down (DTLS, and all the
+ * connection's media with it) when the m-section carrying it is stopped, so that one is only
+ * made inactive and kept in `spares` for the next track of its kind; any other is stopped.
+ */
+function retireTransceiver(pc, transceiver, spares) {
+  if (transceiver.mid !== null && transceiver.mid === bundleTransportMid(pc)) {
+    transceiver.direction = 'inactive';
+    spares.push(transceiver);
+  } else if (transceiver.currentDirection !== 'stopped') {
+    transceiver.stop();
+  }
+}
+
+/** A spare transceiver for `kind` (removed from `spares`), or null. */
+function takeSpare(spares, kind) {
+  const i = spares.findIndex((t) => t.receiver.track.kind === kind && t.currentDirection !== 'stopped');
+  return i < 0 ? null : spares.splice(i, 1)[0];
 }
 
 /**
@@ -242,6 +268,9 @@ export class RoomClient extends EventTarget {
   /** The subscribe connection changed since the last completed offer/answer (a transceiver
    *  stopped, or an exchange failed): the next negotiation must make an offer. */
   #subscribeDirty = false;
+  /** Inactive transceivers kept for reuse (see retireTransceiver), per connection. */
+  #publishSpares = [];
+  #subscribeSpares = [];
   #screenStream = null;
 
   /** Every remote track by id: {id, participant, kind, source, muted, mediaStreamTrack}. */
@@ -289,7 +318,13 @@ export class RoomClient extends EventTarget {
         if (existing.muted !== muted) await this.setMuted(source, muted);
         continue;
       }
-      const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+      let transceiver = takeSpare(this.#publishSpares, track.kind);
+      if (transceiver) {
+        transceiver.direction = 'sendonly';
+        await transceiver.sender.replaceTrack(track);
+      } else {
+        transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+      }
       const entry = { source, kind: track.kind, mediaStreamTrack: track, transceiver, id: null, muted };
       this.localTracks.set(source, entry);
       track.addEventListener('ended', () => this.#onLocalTrackEnded(entry));
@@ -306,7 +341,7 @@ export class RoomClient extends EventTarget {
       const refused = added.filter((e) => e.id === null);
       for (const entry of refused) {
         if (this.localTracks.get(entry.source) === entry) this.localTracks.delete(entry.source);
-        entry.transceiver.stop();
+        retireTransceiver(pc, entry.transceiver, this.#publishSpares);
       }
       if (failure) throw failure;
       if (refused.length) {
@@ -363,7 +398,7 @@ export class RoomClient extends EventTarget {
       if (!entry) continue;
       this.localTracks.delete(source);
       entry.mediaStreamTrack.stop();
-      if (entry.transceiver.currentDirection !== 'stopped') entry.transceiver.stop();
+      retireTransceiver(this.publishConnection, entry.transceiver, this.#publishSpares);
       changed = true;
     }
     if (changed && this.state === 'joined') await this.#publishQueue.request();
@@ -735,7 +770,7 @@ export class RoomClient extends EventTarget {
     const sub = this.#subscriptions.get(track.id);
     if (sub) {
       this.#subscriptions.delete(track.id);
-      sub.transceiver.stop();
+      retireTransceiver(this.subscribeConnection, sub.transceiver, this.#subscribeSpares);
       this.#subscribeDirty = true;
     }
     this.#refused.delete(track.id);
@@ -891,12 +926,14 @@ export class RoomClient extends EventTarget {
     for (const [id, sub] of this.#subscriptions) {
       if (wanted.has(id)) continue;
       this.#subscriptions.delete(id);
-      sub.transceiver.stop();
+      retireTransceiver(pc, sub.transceiver, this.#subscribeSpares);
       changed = true;
     }
     for (const [id, t] of wanted) {
       if (this.#subscriptions.has(id)) continue;
-      const transceiver = pc.addTransceiver(t.kind, { direction: 'recvonly' });
+      let transceiver = takeSpare(this.#subscribeSpares, t.kind);
+      if (transceiver) transceiver.direction = 'recvonly';
+      else transceiver = pc.addTransceiver(t.kind, { direction: 'recvonly' });
       this.#subscriptions.set(id, { trackId: id, transceiver, joined: false });
       changed = true;
     }
@@ -925,7 +962,7 @@ export class RoomClient extends EventTarget {
         // null: gone or not allowed. Stop asking until it is published again.
         this.#refused.add(sub.trackId);
         this.#subscriptions.delete(sub.trackId);
-        sub.transceiver.stop();
+        retireTransceiver(pc, sub.transceiver, this.#subscribeSpares);
         this.#subscribeDirty = true;
         refusedAny = true;
         continue;

@@ -72,7 +72,7 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
       // Cyd reaches the server only through `link` (page, WebSocket and media), for the drop test.
       cyd = await open(chromium, 'r1', 'Cyd', {
         origin: link.origin,
-        beforeLoad: (page) => page.addInitScript(...udpRedirectScript, { fromPort: server.mediaPort, toPort: link.udpPort }),
+        initScripts: [[udpRedirectScript, { fromPort: server.mediaPort, toPort: link.udpPort }]],
       });
       dee = await open(firefox, 'r1', 'Dee');
       const joinedAt = Date.now();
@@ -103,7 +103,8 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
       assert.ok(ada && bob && cyd && dee, 'needs the previous test');
       const stay = [ada, cyd, dee];
       const bobSid = bob.participant.sid;
-      // Per-track frame counters every 250 ms, from 1 s before the leave to 3 s after it.
+      // Per-track frame counters of the three who stay, every 250 ms, from 1 s before the
+      // leave until 3 s after it.
       const samples = new Map(stay.map((p) => [p, []]));
       let sampling = true;
       const sampler = (async () => {
@@ -114,26 +115,30 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
           await sleep(250);
         }
       })();
-      await sleep(1000);
-      const leftAt = Date.now();
-      await bob.click('#leave-button');
-      await waitFor(() => roomState(bob), (s) => s.state === 'closed', 5000, { what: 'Bob to leave' });
+      let leftAt;
+      try {
+        await sleep(1000);
+        // Bob's Leave button; its page notes the time (the clock all pages share).
+        await bob.evaluate(() => document.getElementById('leave-button').click());
+        await waitFor(() => roomState(bob), (s) => s.state === 'closed', 5000, { what: 'Bob to leave' });
+        leftAt = (await roomEvents(bob)).find((e) => e.type === 'leave').at;
 
-      for (const p of stay) {
-        const gone = await waitFor(async () => ({ events: await eventsAbout(p, bobSid), state: await roomState(p) }),
-          ({ events, state }) => events.some((e) => e.type === 'participantleft')
-            && events.filter((e) => e.type === 'trackleft').length === 2
-            && !state.participants.some((q) => q.sid === bobSid), 2500,
-          { intervalMs: 100, what: `${p.participant.name} to see Bob leave` });
-        const left = gone.events.find((e) => e.type === 'participantleft');
-        assert.equal(left.reason, 'left');
-        for (const e of gone.events.filter((x) => x.type === 'participantleft' || x.type === 'trackleft')) {
-          assert.ok(e.at - leftAt < 2000, `${p.participant.name}: ${e.type} after ${e.at - leftAt} ms`);
+        for (const p of stay) {
+          const gone = await waitFor(async () => ({ events: await eventsAbout(p, bobSid), state: await roomState(p) }),
+            ({ events, state }) => events.some((e) => e.type === 'participantleft')
+              && events.filter((e) => e.type === 'trackleft').length === 2
+              && !state.participants.some((q) => q.sid === bobSid), 2000 - (Date.now() - leftAt),
+            { intervalMs: 100, what: `${p.participant.name} to see Bob and his 2 tracks leave` });
+          assert.equal(gone.events.find((e) => e.type === 'participantleft').reason, 'left');
+          for (const e of gone.events.filter((x) => x.type === 'participantleft' || x.type === 'trackleft')) {
+            assert.ok(e.at - leftAt < 2000, `${p.participant.name}: ${e.type} ${e.at - leftAt} ms after the leave`);
+          }
         }
+        await sleep(Math.max(0, leftAt + 3000 - Date.now()));
+      } finally {
+        sampling = false;
+        await sampler;
       }
-      await sleep(3000);
-      sampling = false;
-      await sampler;
 
       for (const p of stay) {
         // Bob's tracks are no longer received; the other two participants' are.
@@ -145,12 +150,12 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
         const videoIds = rows.filter((t) => t.kind === 'video').map((t) => t.trackId);
         assert.equal(videoIds.length, 2);
         for (const id of videoIds) {
-          for (let t = leftAt - 1000; t + 1000 <= leftAt + 3000; t += 1000) {
+          for (let t = leftAt - 1000; t < leftAt + 3000; t += 1000) {
             const a = series.filter((x) => x.at <= t).at(-1) ?? series[0];
             const b = series.filter((x) => x.at <= t + 1000).at(-1);
             assert.ok(b.tracks[id].framesDecoded > a.tracks[id].framesDecoded,
-              `${p.participant.name}: track ${id} decoded no frame between ${t - leftAt} and ${t + 1000 - leftAt} ms `
-              + `of the leave (${a.tracks[id].framesDecoded} -> ${b.tracks[id].framesDecoded})`);
+              `${p.participant.name}: track ${id} decoded no frame from ${a.at - leftAt} to ${b.at - leftAt} ms `
+              + `around the leave (${a.tracks[id].framesDecoded} -> ${b.tracks[id].framesDecoded})`);
           }
         }
       }
@@ -199,6 +204,43 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
       }
     }));
 
+  test('mute and screen share: the others see the mute and receive the screen, then lose it',
+    async () => withServerLog(server, async () => {
+      assert.ok(ada && cyd && dee, 'needs the previous tests');
+      const watchers = [cyd, dee];
+      const adaSid = ada.participant.sid;
+      const adaMic = (await roomState(ada)).localTracks.find((t) => t.source === 'microphone').id;
+      const micBadge = (p) => p.evaluate((sid) => document.querySelector(`.tile[data-sid="${sid}"][data-kind="camera"]`)
+        ?.dataset.micOff, adaSid);
+
+      await ada.evaluate(() => document.getElementById('mic-button').click());
+      for (const p of watchers) {
+        await waitFor(async () => ({ state: await roomState(p), badge: await micBadge(p) }),
+          ({ state, badge }) => badge === 'true'
+            && state.participants.find((q) => q.sid === adaSid)?.tracks.find((t) => t.id === adaMic)?.muted === true,
+          2000, { intervalMs: 100, what: `${p.participant.name} to see Ada's microphone muted` });
+      }
+      await ada.evaluate(() => document.getElementById('mic-button').click());
+      for (const p of watchers) {
+        await waitFor(() => micBadge(p), (badge) => badge === 'false', 2000,
+          { intervalMs: 100, what: `${p.participant.name} to see Ada's microphone unmuted` });
+      }
+
+      // Headless Chromium shares a fake screen, with sound, without asking.
+      await ada.evaluate(() => document.getElementById('screen-button').click());
+      for (const p of watchers) {
+        await waitForFlowingMedia(p, { video: 3, audio: 3, timeoutMs: 10000, what: `${p.participant.name} with Ada's screen` });
+        const sources = (await roomState(p)).participants.find((q) => q.sid === adaSid).tracks.map((t) => t.source);
+        assert.deepEqual(sources.sort(), ['camera', 'microphone', 'screen', 'screen_audio']);
+      }
+      await ada.evaluate(() => document.getElementById('screen-button').click());
+      for (const p of watchers) {
+        await waitForFlowingMedia(p, { video: 2, audio: 2, timeoutMs: 5000, what: `${p.participant.name} after the screen share` });
+        const tiles = (await roomState(p)).tiles;
+        assert.ok(!tiles.includes(`${adaSid}:screen`), `${p.participant.name} still shows the screen tile`);
+      }
+    }));
+
   // Method: Cyd's page, its WebSocket and its media all go through `link` (TCP and UDP
   // proxies in this process). For 5 s the link resets Cyd's TCP connections and refuses new
   // ones (as when a network interface goes away, the socket dies and reconnecting fails), and
@@ -234,6 +276,9 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
       assert.equal(after.sid, cydSid, 'same sid after the resume');
       const cydEvents = (await roomEvents(cyd)).slice(marks[0]);
       assert.ok(cydEvents.some((e) => e.type === 'reconnected'), JSON.stringify(cydEvents));
+      for (const connection of ['publish', 'subscribe']) {
+        assert.ok(cydEvents.some((e) => e.type === 'mediarestart' && e.connection === connection), `ICE restart of ${connection}`);
+      }
       assert.ok(!cydEvents.some((e) => e.type === 'participantleft' || e.type === 'closed'), JSON.stringify(cydEvents));
 
       // Cyd receives the same two participants' tracks again, on the same subscriptions.

@@ -65,20 +65,37 @@ export async function launchFirefox() {
 
 // --- room pages ---------------------------------------------------------------------------
 
+// Four browsers each encoding one and decoding three streams share two busy cores here: the
+// fake camera is asked for a small picture at 15 fps, which keeps every codec cheap.
+const SMALL_CAMERA = { width: 320, height: 240, frameRate: 15 };
+
+/** Init script: getUserMedia({video: true}) asks for `size` instead of the default. */
+function smallCameraScript(size) {
+  const gum = MediaDevices.prototype.getUserMedia;
+  MediaDevices.prototype.getUserMedia = function smallCamera(constraints, ...rest) {
+    if (constraints?.video === true) constraints = { ...constraints, video: size };
+    return gum.call(this, constraints, ...rest);
+  };
+}
+
 /**
  * Open /room/{room}?name=... in a new page of `browser` (anything with newPage(): a
  * playwright context or a puppeteer browser) and wait until it has joined and published its
- * camera and microphone. `origin` defaults to the server; `beforeLoad(page)` runs first
- * (e.g. to install an init script).
+ * camera and microphone. `origin` defaults to the server; `initScripts` are [fn, arg] pairs
+ * run in the page before its own scripts.
  */
-export async function openRoomPage(browser, origin, room, { name, identity, token, beforeLoad, timeoutMs = 15000 } = {}) {
+export async function openRoomPage(browser, origin, room, { name, identity, token, initScripts = [], timeoutMs = 15000 } = {}) {
   const page = await browser.newPage();
   page.problems = [];
   page.on('pageerror', (err) => page.problems.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error') page.problems.push(`console: ${msg.text()}`);
   });
-  if (beforeLoad) await beforeLoad(page);
+  for (const [fn, arg] of [[smallCameraScript, SMALL_CAMERA], ...initScripts]) {
+    // playwright (Chromium) and puppeteer (Firefox) name this differently.
+    if (page.addInitScript) await page.addInitScript(fn, arg);
+    else await page.evaluateOnNewDocument(fn, arg);
+  }
   const q = new URLSearchParams({ name });
   if (identity) q.set('identity', identity);
   if (token) q.set('token', token);
@@ -241,16 +258,16 @@ export async function startNetworkLink(server) {
 }
 
 /**
- * An init script (a function and its argument, for addInitScript/evaluateOnNewDocument):
- * RTCPeerConnection answers name `fromPort` in their candidates; the page uses `toPort`.
+ * Init script for openRoomPage: RTCPeerConnection answers name `fromPort` in their
+ * candidates; the page uses `toPort` instead.
  */
-export const udpRedirectScript = [({ fromPort, toPort }) => {
+export function udpRedirectScript({ fromPort, toPort }) {
   const setRemote = RTCPeerConnection.prototype.setRemoteDescription;
   RTCPeerConnection.prototype.setRemoteDescription = function redirected(desc, ...rest) {
     if (desc?.sdp) desc = { type: desc.type, sdp: desc.sdp.replaceAll(` ${fromPort} typ `, ` ${toPort} typ `) };
     return setRemote.call(this, desc, ...rest);
   };
-}];
+}
 
 // --- raw /rtc clients ---------------------------------------------------------------------
 
