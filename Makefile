@@ -8,8 +8,9 @@ ARGS ?=
 all: build/build.ninja
 	ninja -C build
 
+# Tests need cmocka and libsrtp2 (scripts/install-deps.sh --test); `make test` turns them on.
 build/build.ninja:
-	meson setup build
+	meson setup build -Dtests=false
 
 deps:
 	scripts/install-deps.sh

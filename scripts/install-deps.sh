@@ -5,9 +5,9 @@
 # Runs apt-get when root; otherwise prints the exact command to run.
 set -euo pipefail
 
-build_pkgs=(build-essential meson ninja-build pkg-config python3 libssl-dev libsrtp2-dev
-            libwebsockets-dev libjansson-dev zlib1g-dev)
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev chromium nodejs npm)
+build_pkgs=(build-essential meson ninja-build pkg-config python3 libssl-dev libwebsockets-dev
+            libjansson-dev zlib1g-dev)
+test_pkgs=(libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev chromium firefox-esr nodejs npm)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${test_pkgs[@]}"); fi

@@ -49,7 +49,7 @@
 #define CT_APPLICATION_DATA 23
 #define DTLS_VERSION_MAJOR 0xFE
 
-#define SRTP_PROFILES "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"
+#define SRTP_PROFILES "SRTP_AEAD_AES_128_GCM:SRTP_AEAD_AES_256_GCM:SRTP_AES128_CM_SHA1_80"
 /* Forward-secret AEAD suites first; CBC-SHA only as a fallback for old stacks. ECDSA for our
  * own certificate, RSA so we can still be the client of a peer with an RSA certificate. */
 #define CIPHER_LIST                                                                        \
@@ -638,9 +638,11 @@ int dtls_conn_srtp_keys(dtls_conn *c, dtls_srtp_keys *out)
     switch (p->id) {
     case SRTP_AES128_CM_SHA1_80: profile = J_SRTP_PROFILE_AES128_CM_SHA1_80; break;
     case SRTP_AEAD_AES_128_GCM: profile = J_SRTP_PROFILE_AEAD_AES_128_GCM; break;
+    case SRTP_AEAD_AES_256_GCM: profile = J_SRTP_PROFILE_AEAD_AES_256_GCM; break;
     default: return J_EUNSUPPORTED; /* we never offer others */
     }
-    const size_t key = J_SRTP_MASTER_KEY_LEN, salt = j_srtp_profile_salt_len(profile);
+    const size_t key = j_srtp_profile_master_key_len(profile);
+    const size_t salt = j_srtp_profile_salt_len(profile);
     /* RFC 5764 §4.2: client_write_key | server_write_key | client_write_salt |
      * server_write_salt. */
     uint8_t km[2 * J_SRTP_MAX_KEY_SALT_LEN];

@@ -89,7 +89,8 @@ void dtls_cert_free(dtls_cert *c);
 /* ---- shared context -------------------------------------------------------------------- */
 
 /* dtls_ctx_new - DTLS 1.2 context presenting cert; cert may be freed afterwards.
- * SRTP profiles offered/accepted: AEAD_AES_128_GCM (preferred), AES128_CM_SHA1_80.
+ * SRTP profiles offered/accepted, in order of preference: AEAD_AES_128_GCM, AEAD_AES_256_GCM,
+ * AES128_CM_SHA1_80.
  * Returns NULL on failure. */
 dtls_ctx *dtls_ctx_new(const dtls_cert *cert);
 

@@ -70,7 +70,7 @@ typedef struct room_media_stats {
 
 typedef struct room_io {
     void *ctx;
-    /* send - queue one text frame on connection c (json is not NUL-terminated necessarily). */
+    /* send - queue one text frame of len bytes on connection c. */
     void (*send)(void *ctx, room_conn_id c, const char *json, size_t len);
     /* close - close c with ws_code after the frames already queued; the glue reports the end
      * with room_conn_closed() later, never from inside this call. */

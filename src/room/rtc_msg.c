@@ -41,7 +41,7 @@ static const char *const charset_names[] = {
     [CHARS_ROOM] = "A-Z a-z 0-9 _ - .", [CHARS_TOKEN] = "SDP token characters",
     [CHARS_ALNUM] = "A-Z a-z 0-9"};
 
-/* A string field's rules; field is its name as messages give it ("tracks[2].mid"). */
+/* A string field's rules: its length in bytes and its characters. */
 typedef struct string_rule {
     size_t min, max;
     charset chars;
@@ -82,7 +82,7 @@ static int check_text(const char *s, size_t n, const char *field, const string_r
         return fail(err, "bad_request", "%s: must be %zu to %zu bytes long", field, rule->min,
                     rule->max);
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; rule->chars != CHARS_ANY && i < n; i++)
         if (!char_allowed((unsigned char)s[i], rule->chars))
             return fail(err, "bad_request", "%s: may contain only %s", field,
                         charset_names[rule->chars]);

@@ -121,6 +121,16 @@ static void test_dtls_srtp_gcm(void **state)
     teardown(&e);
 }
 
+static void test_dtls_srtp_gcm256(void **state)
+{
+    (void)state;
+    endpoints e;
+    handshake(&e, "SRTP_AEAD_AES_256_GCM:SRTP_AES128_CM_SHA1_80");
+    assert_int_equal(e.profile, J_SRTP_PROFILE_AEAD_AES_256_GCM);
+    exchange_media(&e);
+    teardown(&e);
+}
+
 static void test_dtls_srtp_aes_cm(void **state)
 {
     (void)state;
@@ -135,6 +145,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dtls_srtp_gcm),
+        cmocka_unit_test(test_dtls_srtp_gcm256),
         cmocka_unit_test(test_dtls_srtp_aes_cm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

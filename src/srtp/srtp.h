@@ -1,17 +1,22 @@
 /* srtp.h - SRTP and SRTCP (RFC 3711, RFC 7714) for one direction of one DTLS-SRTP session.
  *
- * Narrow on purpose: today libsrtp2 does the work, later an OpenSSL-based transform will,
- * so no libsrtp type appears here. libsrtp2 owns the srtp_ prefix, hence j_srtp_.
+ * Our own transform on OpenSSL 3 EVP (libsrtp2 owns the srtp_ prefix, hence j_srtp_; it is
+ * only the test oracle now). Profiles: AES128_CM_HMAC_SHA1_80, AEAD_AES_128_GCM,
+ * AEAD_AES_256_GCM. No MKI, key derivation rate 0, no header extension encryption.
  *
  * One j_srtp covers RTP and RTCP for every SSRC in one direction: an OUTBOUND session
  * protects what we send with our master key (dtls_srtp_keys.local), an INBOUND session
- * unprotects what the peer sends (dtls_srtp_keys.remote). Streams are created per SSRC
- * on first use. Inbound replay window: J_SRTP_REPLAY_WINDOW packets per SSRC. Outbound
- * allows repeating an index, so a packet resent with the same sequence number (NACK
- * answered by resending, RTX) protects again instead of failing.
+ * unprotects what the peer sends (dtls_srtp_keys.remote). Per-SSRC state (rollover counter,
+ * SRTCP index, replay window) is created by the first packet of an SSRC that is valid (an
+ * inbound packet only once it authenticates), in a table of J_SRTP_MAX_STREAMS SSRCs
+ * preallocated by j_srtp_new: a packet of one more SSRC is refused with J_ELIMIT, so a peer
+ * cannot grow our memory by inventing SSRCs. Inbound replay window: J_SRTP_REPLAY_WINDOW
+ * packets per SSRC, for RTP and for RTCP. Outbound allows repeating an index, so a packet
+ * resent with the same sequence number (NACK answered by resending) protects again, to the
+ * same bytes, instead of failing.
  *
- * Packets are transformed in place. Not thread-safe per session; no allocation on the
- * per-packet path except once per new SSRC.
+ * Packets are transformed in place. Not thread-safe per session; nothing is allocated on
+ * the per-packet path by this module.
  */
 #ifndef J_SRTP_SRTP_H
 #define J_SRTP_SRTP_H
@@ -31,15 +36,22 @@ typedef enum {
 /* Bytes protect may append: SRTCP with AEAD-GCM adds a 16-byte tag and the 4-byte E|index
  * (no MKI is ever used). Reserve this much capacity beyond every packet. */
 #define J_SRTP_MAX_TRAILER 20
+/* Inbound packets tolerated out of order, per SSRC (RTP and RTCP each). Wider than RFC
+ * 3711's minimum of 64 so that video bursts reordered in the network, and late resends of
+ * the same sequence number, are not dropped as replays. */
 #define J_SRTP_REPLAY_WINDOW 1024
+/* SSRCs per session (one direction): audio, video, simulcast layers, RTX and RTCP-only
+ * senders fit with room to spare. */
+#define J_SRTP_MAX_STREAMS 32
 
 /* j_srtp_global_init - initialise the backend once per process (thread-safe, idempotent;
  * j_srtp_new calls it too). Returns 0 or J_ECRYPTO. */
 int j_srtp_global_init(void);
 
 /* j_srtp_new - a session for profile p keyed with master key || master salt (len must be
- * j_srtp_profile_key_salt_len(p): 30 for AES-CM, 28 for GCM). NULL on bad arguments or
- * failure. The key is copied; the caller may wipe it. */
+ * j_srtp_profile_key_salt_len(p): 30 for AES-CM, 28 for AES-128-GCM, 44 for AES-256-GCM).
+ * NULL on bad arguments or failure. The key is copied (as derived session keys); the
+ * caller may wipe it. */
 j_srtp *j_srtp_new(j_srtp_profile p, const uint8_t *key_salt, size_t len, j_srtp_direction dir);
 
 void j_srtp_free(j_srtp *s);
@@ -50,16 +62,21 @@ size_t j_srtp_rtcp_overhead(j_srtp_profile p);
 
 /* j_srtp_protect_rtp - encrypt and authenticate the RTP packet buf[0..len) in place; cap is
  * the buffer's size and must leave room for the trailer. Returns the SRTP length,
- * J_ESHORTBUF, J_ESTATE (inbound session), J_EMALFORMED (not a valid RTP header),
- * J_ELIMIT (key exhausted), J_ECRYPTO. */
+ * J_ESHORTBUF, J_ESTATE (inbound session), J_ESHORT, J_EMALFORMED (not a valid RTP header),
+ * J_ELIMIT (stream table full, or key exhausted), J_EREPLAY (a sequence number from before
+ * the stream's first packet), J_ECRYPTO. */
 int j_srtp_protect_rtp(j_srtp *s, uint8_t *buf, size_t len, size_t cap);
 
 /* j_srtp_unprotect_rtp - verify and decrypt an SRTP packet in place. Returns the RTP
  * length, J_EAUTH (forged/corrupt), J_EREPLAY (already seen or older than the window),
- * J_ESHORT, J_EMALFORMED, J_ESTATE (outbound session), J_ECRYPTO. */
+ * J_ELIMIT (a new SSRC while the stream table is full), J_ESHORT, J_EMALFORMED, J_ESTATE
+ * (outbound session), J_ECRYPTO. On failure the packet's bytes are unspecified (an AEAD
+ * profile decrypts while it verifies); drop it. */
 int j_srtp_unprotect_rtp(j_srtp *s, uint8_t *buf, size_t len);
 
-/* The same for SRTCP (compound packets as a whole). */
+/* The same for SRTCP (compound packets as a whole; the SSRC is the first packet's sender
+ * SSRC). Protect always encrypts (E=1); unprotect also accepts authenticated-only packets
+ * (E=0). */
 int j_srtp_protect_rtcp(j_srtp *s, uint8_t *buf, size_t len, size_t cap);
 int j_srtp_unprotect_rtcp(j_srtp *s, uint8_t *buf, size_t len);
 

@@ -1,0 +1,214 @@
+/* engine_test.c - sessions bound to tracks: claims, renegotiation, ICE restart, lifetimes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "app/engine.h"
+#include "core/err.h"
+
+static dtls_cert *cert;
+static dtls_ctx *dtls;
+
+static void drop_send(void *ctx, const j_addr *to, const uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    (void)to;
+    (void)buf;
+    (void)len;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (dtls_cert_generate(&cert) != J_OK) return -1;
+    dtls = dtls_ctx_new(cert);
+    return dtls ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    dtls_ctx_free(dtls);
+    dtls_cert_free(cert);
+    return 0;
+}
+
+static engine *new_engine(int max_subscribers)
+{
+    engine_config cfg = {.dtls = dtls, .consent_timeout_us = 30000000u,
+                         .publisher_max_bitrate = 1000000, .max_sessions = 16,
+                         .max_subscribers_per_track = max_subscribers};
+    engine_io io = {.send = drop_send};
+    j_addr bound;
+    j_addr_parse(&bound, "127.0.0.1", 40000);
+    char err[128];
+    engine *e = engine_new(&cfg, &bound, &io, err, sizeof err);
+    assert_non_null(e);
+    return e;
+}
+
+/* A negotiated offer with one m= section per kind in kinds ('a' audio, 'v' video), all in
+ * the direction a session of role carries. */
+static void make_neg(sdp_negotiated *neg, const char *kinds, peer_role role, const char *ufrag)
+{
+    memset(neg, 0, sizeof *neg);
+    snprintf(neg->remote_ufrag, sizeof neg->remote_ufrag, "%s", ufrag);
+    strcpy(neg->remote_fingerprint.alg, "sha-256");
+    strcpy(neg->remote_fingerprint.value,
+           "AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:"
+           "AB:AB:AB:AB:AB");
+    neg->our_setup = SDP_SETUP_PASSIVE;
+    neg->media_count = (uint8_t)strlen(kinds);
+    for (int i = 0; kinds[i]; i++) {
+        sdp_neg_media *m = &neg->media[i];
+        m->accepted = true;
+        m->kind = kinds[i] == 'a' ? SDP_KIND_AUDIO : SDP_KIND_VIDEO;
+        snprintf(m->mid, sizeof m->mid, "%d", i);
+        m->dir = role == PEER_PUBLISHER ? SDP_DIR_RECVONLY : SDP_DIR_SENDONLY;
+        m->codec_count = 1;
+        m->codecs[0].pt = kinds[i] == 'a' ? 111 : 96;
+        strcpy(m->codecs[0].name, kinds[i] == 'a' ? "opus" : "VP8");
+        m->codecs[0].clock_rate = kinds[i] == 'a' ? 48000 : 90000;
+    }
+}
+
+static int add(engine *e, peer_role role, const char *id, const char *ufrag, sdp_negotiated *neg,
+               engine_bind *binds, bool update)
+{
+    engine_session s = {.role = role, .id = id, .owner = "test", .local_ufrag = ufrag,
+                        .local_pwd = "0123456789abcdefghijklmn", .neg = neg, .binds = binds};
+    return update ? engine_update_session(e, &s, 0) : engine_add_session(e, &s, 0);
+}
+
+static json_t *find_track(json_t *stats, const char *id)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(stats, "tracks"), i, t)
+        if (strcmp(json_string_value(json_object_get(t, "id")), id) == 0) return t;
+    return NULL;
+}
+
+static size_t track_count(engine *e)
+{
+    json_t *st = engine_stats(e, 0);
+    size_t n = json_array_size(json_object_get(st, "tracks"));
+    json_decref(st);
+    return n;
+}
+
+static void test_publisher_claims_tracks_and_a_second_one_conflicts(void **state)
+{
+    (void)state;
+    engine *e = new_engine(10);
+    sdp_negotiated neg;
+    make_neg(&neg, "av", PEER_PUBLISHER, "rem1");
+    engine_bind binds[2] = {{"TR_a", 0}, {"TR_v", 0}};
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub1", "ufrag001", &neg, binds, false), J_OK);
+    assert_int_equal(track_count(e), 2);
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub2", "ufrag002", &neg, binds, false), J_ESTATE);
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub1", "ufrag003", &neg, binds, false), J_ESTATE);
+    engine_bind wrong_kind[2] = {{"TR_v", 0}, {"TR_x", 0}}; /* audio m= onto a video track */
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub3", "ufrag004", &neg, wrong_kind, false), J_EINVAL);
+    assert_int_equal(track_count(e), 2); /* nothing changed by the refusals */
+    assert_int_equal(engine_remove_session(e, "pub1", "other owner", "x"), J_ENOTFOUND);
+    assert_int_equal(engine_remove_session(e, "pub1", "test", "done"), J_OK);
+    assert_int_equal(track_count(e), 0); /* no publisher, no subscriber: freed */
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub2", "ufrag002", &neg, binds, false), J_OK);
+    engine_free(e);
+}
+
+static void test_subscriber_rebinds_only_what_changed(void **state)
+{
+    (void)state;
+    engine *e = new_engine(10);
+    sdp_negotiated neg;
+    make_neg(&neg, "avv", PEER_SUBSCRIBER, "rem1");
+    engine_bind binds[3] = {{"TR_a", 0}, {"TR_v", 0}, {"", 0}};
+    assert_int_equal(add(e, PEER_SUBSCRIBER, "sub", "ufragsub", &neg, binds, false), J_OK);
+    assert_int_not_equal(binds[0].ssrc, 0);
+    assert_int_not_equal(binds[1].ssrc, 0);
+    assert_int_equal(binds[2].ssrc, 0); /* nothing bound: nothing sent */
+    uint32_t audio_ssrc = binds[0].ssrc, video_ssrc = binds[1].ssrc;
+
+    /* Renegotiation: mid 0 keeps its track, mid 1 is released, mid 2 gets a track. */
+    engine_bind next[3] = {{"TR_a", 0}, {"", 0}, {"TR_v2", 0}};
+    assert_int_equal(add(e, PEER_SUBSCRIBER, "sub", "ufragsub", &neg, next, true), J_OK);
+    assert_int_equal(next[0].ssrc, audio_ssrc); /* untouched stream */
+    assert_int_equal(next[1].ssrc, 0);
+    assert_int_not_equal(next[2].ssrc, 0);
+    assert_int_not_equal(next[2].ssrc, video_ssrc);
+    assert_int_equal(add(e, PEER_SUBSCRIBER, "nobody", "ufragxxx", &neg, next, true), J_ENOTFOUND);
+    engine_free(e);
+}
+
+static void test_subscriber_limit_per_track(void **state)
+{
+    (void)state;
+    engine *e = new_engine(1);
+    sdp_negotiated pub, sub;
+    make_neg(&pub, "v", PEER_PUBLISHER, "rem0");
+    make_neg(&sub, "v", PEER_SUBSCRIBER, "rem1");
+    engine_bind pb[1] = {{"TR_v", 0}};
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub", "ufragpub", &pub, pb, false), J_OK);
+    /* Downtracks join a track when their connection is up; none is here, so both fit. */
+    engine_bind b1[1] = {{"TR_v", 0}}, b2[1] = {{"TR_v", 0}};
+    assert_int_equal(add(e, PEER_SUBSCRIBER, "s1", "ufrags01", &sub, b1, false), J_OK);
+    assert_int_equal(add(e, PEER_SUBSCRIBER, "s2", "ufrags02", &sub, b2, false), J_OK);
+    json_t *st = engine_stats(e, 0);
+    assert_int_equal(json_integer_value(json_object_get(find_track(st, "TR_v"), "subscribers")), 0);
+    assert_int_equal(json_integer_value(json_object_get(st, "subscribers")), 2);
+    json_decref(st);
+    engine_free(e);
+}
+
+static void test_ice_restart_moves_the_ufrag_route(void **state)
+{
+    (void)state;
+    engine *e = new_engine(10);
+    sdp_negotiated neg;
+    make_neg(&neg, "a", PEER_PUBLISHER, "rem1");
+    engine_bind binds[1] = {{"TR_a", 0}};
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub", "oldufrag", &neg, binds, false), J_OK);
+    make_neg(&neg, "a", PEER_PUBLISHER, "rem2");
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub", "newufrag", &neg, binds, true), J_OK);
+    json_t *st = engine_stats(e, 0);
+    assert_int_equal(json_integer_value(json_object_get(st, "sessions")), 1);
+    assert_int_equal(track_count(e), 1); /* the track stayed through the restart */
+    json_decref(st);
+    /* A later session may take the old ufrag: the route no longer points at "pub". */
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub2", "oldufrag", &neg,
+                         (engine_bind[1]){{"TR_b", 0}}, false), J_OK);
+    engine_free(e);
+}
+
+static void test_mute_unknown_track(void **state)
+{
+    (void)state;
+    engine *e = new_engine(10);
+    assert_int_equal(engine_set_track_muted(e, "TR_none", true, 0), J_ENOTFOUND);
+    sdp_negotiated neg;
+    make_neg(&neg, "v", PEER_PUBLISHER, "rem1");
+    engine_bind binds[1] = {{"TR_v", 0}};
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub", "ufragpub", &neg, binds, false), J_OK);
+    assert_int_equal(engine_set_track_muted(e, "TR_v", true, 0), J_OK);
+    json_t *st = engine_stats(e, 0);
+    assert_true(json_is_true(json_object_get(find_track(st, "TR_v"), "muted")));
+    json_decref(st);
+    engine_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_publisher_claims_tracks_and_a_second_one_conflicts),
+        cmocka_unit_test(test_subscriber_rebinds_only_what_changed),
+        cmocka_unit_test(test_subscriber_limit_per_track),
+        cmocka_unit_test(test_ice_restart_moves_the_ufrag_route),
+        cmocka_unit_test(test_mute_unknown_track),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
