@@ -5,63 +5,11 @@
 // Every wait is bounded; every socket and server here is closed by its owner's close().
 import { createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 
-import puppeteer from 'puppeteer-core';
 import WebSocket from 'ws';
 
 import { waitFor } from './harness.mjs';
-
-// --- Firefox ESR (interim: replaced by the harness's launcher once it is on main) ---------
-
-// /work/shared/interop/README.md: fake devices with a granted permission (else no loopback
-// candidates), loopback candidates as addresses, autoplay, and no background traffic.
-const FIREFOX_PREFS = {
-  'media.navigator.streams.fake': true,
-  'media.navigator.permission.disabled': true,
-  'permissions.default.camera': 1,
-  'permissions.default.microphone': 1,
-  'media.peerconnection.ice.loopback': true,
-  'media.peerconnection.ice.obfuscate_host_addresses': false,
-  'media.autoplay.default': 0,
-  'app.update.enabled': false,
-  'datareporting.policy.dataSubmissionEnabled': false,
-  'toolkit.telemetry.enabled': false,
-  'network.captive-portal-service.enabled': false,
-  'network.connectivity-service.enabled': false,
-  'services.settings.server': 'data:,#remote-settings-dummy/v1',
-  'network.trr.mode': 5,
-  'media.gmp-manager.url': '',
-};
-
-/** Headless Firefox ESR: {kind, context (has newPage()), pid, close()}; close() kills by PID. */
-export async function launchFirefox() {
-  const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'junction-firefox-'));
-  let browser;
-  let pid;
-  const close = async () => {
-    await Promise.race([browser?.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 5000))]);
-    if (pid) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-    }
-    await rm(userDataDir, { recursive: true, force: true });
-  };
-  try {
-    browser = await puppeteer.launch({
-      browser: 'firefox', protocol: 'webDriverBiDi', executablePath: process.env.FIREFOX_BIN ?? '/usr/bin/firefox-esr',
-      headless: true, userDataDir, extraPrefsFirefox: FIREFOX_PREFS, args: ['--no-remote'], timeout: 30000,
-      env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1' },
-    });
-    pid = browser.process()?.pid;
-  } catch (err) {
-    await close();
-    throw err;
-  }
-  return { kind: 'firefox', context: browser, pid, close };
-}
 
 // --- room pages ---------------------------------------------------------------------------
 
@@ -258,13 +206,18 @@ export async function startNetworkLink(server) {
 }
 
 /**
- * Init script for openRoomPage: RTCPeerConnection answers name `fromPort` in their
- * candidates; the page uses `toPort` instead.
+ * Init script for openRoomPage: in the answers its RTCPeerConnections get, the server's
+ * candidates become one, 127.0.0.1:`toPort` (the link's UDP proxy), so that is the only path
+ * the page's media can take.
  */
-export function udpRedirectScript({ fromPort, toPort }) {
+export function udpRedirectScript({ toPort }) {
   const setRemote = RTCPeerConnection.prototype.setRemoteDescription;
   RTCPeerConnection.prototype.setRemoteDescription = function redirected(desc, ...rest) {
-    if (desc?.sdp) desc = { type: desc.type, sdp: desc.sdp.replaceAll(` ${fromPort} typ `, ` ${toPort} typ `) };
+    if (desc?.sdp) {
+      const sdp = desc.sdp.split('\r\n').filter((line) => !line.startsWith('a=candidate:') || / 127\.0\.0\.1 \d+ typ /.test(line))
+        .map((line) => line.replace(/^(a=candidate:.* 127\.0\.0\.1 )\d+( typ .*)$/, `$1${toPort}$2`)).join('\r\n');
+      desc = { type: desc.type, sdp };
+    }
     return setRemote.call(this, desc, ...rest);
   };
 }
