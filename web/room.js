@@ -265,6 +265,7 @@ function wire(client) {
     record('reconnected', {});
     showError(el.roomError, '');
   }));
+  client.addEventListener('mediastate', own(({ connection, state }) => record('mediastate', { connection, state })));
   client.addEventListener('mediarestart', own(({ connection }) => record('mediarestart', { connection })));
   client.addEventListener('error', own(({ code, message }) => {
     record('error', { code, message });
@@ -423,8 +424,9 @@ async function stats() {
   report?.forEach((r) => {
     if (r.type !== 'inbound-rtp' || !inbound[r.kind]) return;
     inbound[r.kind].push({
-      ssrc: r.ssrc, mid: r.mid ?? null, packetsReceived: r.packetsReceived ?? 0,
-      framesDecoded: r.framesDecoded ?? 0, bytesReceived: r.bytesReceived ?? 0,
+      ssrc: r.ssrc, mid: r.mid ?? null, packetsReceived: r.packetsReceived ?? 0, packetsLost: r.packetsLost ?? 0,
+      framesDecoded: r.framesDecoded ?? 0, keyFramesDecoded: r.keyFramesDecoded ?? 0, bytesReceived: r.bytesReceived ?? 0,
+      nackCount: r.nackCount ?? 0, pliCount: r.pliCount ?? 0,
     });
   });
   return { ...perTrack, inbound };

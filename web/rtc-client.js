@@ -23,7 +23,8 @@
 //   localtrack {track}                       one of ours was published (track.id is the server's)
 //   quality {participants: [{sid, quality}]}
 //   reconnecting {attempt}                   reconnected {}
-//   mediarestart {connection}                an ICE restart of 'publish' or 'subscribe' started
+//   mediastate {connection, state}           ICE state of 'publish' or 'subscribe' changed
+//   mediarestart {connection}                an ICE restart of one of them started
 //   error {code, message}                    a request or a connection failed; the session goes on
 //   closed {reason, message}                 the session is over (left, replaced, removed, ...)
 
@@ -255,7 +256,6 @@ export class RoomClient extends EventTarget {
   #pingTimer = null;
   #leaving = false;
   #serverClosed = null; // {reason, message} from a `closed` message
-  #disconnectedAt = 0;
   #publishQueue;
   #subscribeQueue;
   #watchdogs = [];
@@ -617,8 +617,7 @@ export class RoomClient extends EventTarget {
   /** Resume within the grace period, with backoff; then restart ICE on both connections. */
   async #reconnect() {
     this.#setState('reconnecting');
-    this.#disconnectedAt = Date.now();
-    const deadline = this.#disconnectedAt + this.resumeGraceS * 1000;
+    const deadline = Date.now() + this.resumeGraceS * 1000;
     for (let attempt = 1; this.state === 'reconnecting'; attempt++) {
       this.#emit('reconnecting', { attempt });
       try {
@@ -644,7 +643,12 @@ export class RoomClient extends EventTarget {
     }
   }
 
-  /** After a resume: re-send mute states the server missed, then ICE-restart both connections. */
+  /**
+   * After a resume: re-send mute states the server missed, bring the subscriptions up to date,
+   * and restart ICE on each connection whose ICE is not connected. One that is connected
+   * survived the outage (its consent checks pass): restarting it would only cost a glitch
+   * while the path moves; if it fails later, its watchdog restarts it.
+   */
   async #restoreAfterResume(joined) {
     const serverMuted = new Map((joined.participant?.tracks ?? []).map((t) => [t.id, t.muted]));
     const work = [];
@@ -653,8 +657,9 @@ export class RoomClient extends EventTarget {
         work.push(this.#request({ type: 'mute', track: entry.id, muted: entry.muted }));
       }
     }
-    if (this.publishConnection) work.push(this.#restartIce('publish'));
-    work.push(this.#restartIce('subscribe'));
+    const broken = (pc) => pc && pc.iceConnectionState !== 'connected' && pc.iceConnectionState !== 'completed';
+    if (broken(this.publishConnection)) work.push(this.#restartIce('publish'));
+    work.push(broken(this.subscribeConnection) ? this.#restartIce('subscribe') : this.#syncSubscriptions());
     const results = await Promise.allSettled(work);
     for (const r of results) {
       if (r.status === 'rejected') this.#reportError(r.reason);
@@ -846,6 +851,9 @@ export class RoomClient extends EventTarget {
 
   #newPeerConnection(kind) {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    pc.addEventListener('iceconnectionstatechange', () => {
+      this.#emit('mediastate', { connection: kind, state: pc.iceConnectionState });
+    });
     this.#watchdogs.push(new IceWatchdog(pc,
       // Without signalling, the resume restarts ICE once it is back.
       () => (this.state === 'joined' ? this.#restartIce(kind) : null),

@@ -22,6 +22,9 @@ import {
   udpRedirectScript, waitForFlowingMedia,
 } from './lib/room.mjs';
 
+/** What the room app records about others (the rest is about its own connections). */
+const ROOM_EVENTS = new Set(['participantjoined', 'participantleft', 'trackjoined', 'trackleft', 'trackmuted']);
+
 /** Events of `page` after index `from` that mention participant `sid`. */
 async function eventsAbout(page, sid, from = 0) {
   return (await roomEvents(page)).slice(from).filter((e) => e.sid === sid);
@@ -36,7 +39,11 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
   let ada, bob, cyd, dee; // r1: Chromium x3 (cyd through `link`), Firefox (dee)
 
   before(async () => {
-    server = await startServer({ logLevel: 'info' });
+    // One media address: when every interface is advertised, Firefox nominates two pairs;
+    // the server's ICE-lite follows the later nomination while Firefox keeps consent on the
+    // other, and ends Firefox's publisher after 30 s (ICE consent expired). Until src/ice
+    // picks the pair Firefox uses, a single server candidate avoids the race.
+    server = await startServer({ logLevel: 'info', extraArgs: ['--media-listen', '127.0.0.1'] });
     [chromium, firefox] = await Promise.all([launchBrowser('chromium'), launchBrowser('firefox')]);
     link = await startNetworkLink(server);
   });
@@ -91,7 +98,7 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
     }));
 
   test('one leaves: the other three see it go and its tracks end within 2 s; their media keeps flowing',
-    async () => withServerLog(server, async () => {
+    async (t) => withServerLog(server, async () => {
       assert.ok(ada && bob && cyd && dee, 'needs the previous test');
       const stay = [ada, cyd, dee];
       const bobSid = bob.participant.sid;
@@ -142,13 +149,17 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
         const videoIds = rows.filter((t) => t.kind === 'video').map((t) => t.trackId);
         assert.equal(videoIds.length, 2);
         for (const id of videoIds) {
-          for (let t = leftAt - 1000; t < leftAt + 3000; t += 1000) {
-            const a = series.filter((x) => x.at <= t).at(-1) ?? series[0];
-            const b = series.filter((x) => x.at <= t + 1000).at(-1);
+          const perSecond = [];
+          for (let from = leftAt - 1000; from < leftAt + 3000; from += 1000) {
+            const a = series.filter((x) => x.at <= from).at(-1) ?? series[0];
+            const b = series.filter((x) => x.at <= from + 1000).at(-1);
+            perSecond.push(b.tracks[id].framesDecoded - a.tracks[id].framesDecoded);
             assert.ok(b.tracks[id].framesDecoded > a.tracks[id].framesDecoded,
-              `${p.participant.name}: track ${id} decoded no frame from ${a.at - leftAt} to ${b.at - leftAt} ms `
-              + `around the leave (${a.tracks[id].framesDecoded} -> ${b.tracks[id].framesDecoded})`);
+              `${p.participant.name}: ${b.tracks[id].participant}'s video ${id} decoded no frame from ${a.at - leftAt} `
+              + `to ${b.at - leftAt} ms around the leave; frames by time: `
+              + series.map((x) => `${x.at - leftAt}:${x.tracks[id]?.framesDecoded}`).join(' '));
           }
+          t.diagnostic(`${p.participant.name} decoded ${perSecond.join(', ')} frames of ${id} in the seconds from -1 s to +3 s`);
         }
       }
       const api = await request(`${server.baseUrl}/api/rooms/r1`);
@@ -179,7 +190,7 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
       }
       // r1 saw nothing at all while r2 came to life, and still receives its 2 + 2 streams.
       for (const [i, p] of r1.entries()) {
-        const newEvents = (await roomEvents(p)).slice(marks[i]).filter((e) => e.type !== 'statechange');
+        const newEvents = (await roomEvents(p)).slice(marks[i]).filter((e) => ROOM_EVENTS.has(e.type));
         assert.deepEqual(newEvents, [], `${p.participant.name} events while r2 started`);
         await waitForFlowingMedia(p, { video: 2, audio: 2, timeoutMs: 5000, what: p.participant.name });
       }
@@ -237,8 +248,9 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
   // proxies in this process). For 5 s the link resets Cyd's TCP connections and refuses new
   // ones (as when a network interface goes away, the socket dies and reconnecting fails), and
   // drops every datagram both ways; then it comes back with a new UDP source port towards the
-  // server (the network changed). Cyd must resume its session (same sid) and restart ICE,
-  // and the others must never see it leave.
+  // server (the network changed). Cyd must resume its session (same sid) and get its media
+  // back both ways (restarting ICE where it did not recover), and the others must never see
+  // it leave.
   test('a 5 s network drop then resume keeps the identity and the subscriptions; nobody sees it leave',
     async () => withServerLog(server, async () => {
       assert.ok(ada && cyd && dee, 'needs the previous tests');
@@ -268,9 +280,6 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
       assert.equal(after.sid, cydSid, 'same sid after the resume');
       const cydEvents = (await roomEvents(cyd)).slice(marks[0]);
       assert.ok(cydEvents.some((e) => e.type === 'reconnected'), JSON.stringify(cydEvents));
-      for (const connection of ['publish', 'subscribe']) {
-        assert.ok(cydEvents.some((e) => e.type === 'mediarestart' && e.connection === connection), `ICE restart of ${connection}`);
-      }
       assert.ok(!cydEvents.some((e) => e.type === 'participantleft' || e.type === 'closed'), JSON.stringify(cydEvents));
 
       // Cyd receives the same two participants' tracks again, on the same subscriptions.
@@ -290,6 +299,41 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
       }
       const api = await request(`${server.baseUrl}/api/rooms/r1`);
       assert.equal(api.json.participants.find((q) => q.sid === cydSid)?.state, 'active');
+    }));
+
+  // Only Cyd's datagrams are lost, for 10 s; its WebSocket stays up. Its browser sees ICE
+  // disconnected (Chromium: after about 5 s without answers), the client restarts ICE after
+  // 2 s of that (again, with backoff, while the outage lasts), and media comes back from a new
+  // source port without any rejoin.
+  test('a 10 s media outage with signalling up: ICE restarts bring the media back',
+    async () => withServerLog(server, async () => {
+      assert.ok(ada && cyd && dee, 'needs the previous tests');
+      const others = [ada, dee];
+      const cydSid = cyd.participant.sid;
+      const cydVideo = (await roomState(cyd)).localTracks.find((t) => t.kind === 'video').id;
+      const marks = await Promise.all([cyd, ...others].map(async (p) => (await roomEvents(p)).length));
+
+      link.drop({ tcp: false });
+      await sleep(10000);
+      const restoredAt = Date.now();
+      link.restore({ rebind: true });
+
+      await waitForFlowingMedia(cyd, { video: 2, audio: 2, timeoutMs: 15000, what: 'Cyd after the media outage' });
+      const cydEvents = (await roomEvents(cyd)).slice(marks[0]);
+      for (const connection of ['publish', 'subscribe']) {
+        const seen = cydEvents.filter((e) => e.connection === connection);
+        assert.ok(seen.some((e) => e.type === 'mediastate' && e.state === 'disconnected')
+          && seen.some((e) => e.type === 'mediarestart'), `ICE restart of ${connection}: ${JSON.stringify(cydEvents)}`);
+      }
+      assert.ok(!cydEvents.some((e) => ['reconnecting', 'closed', 'error', 'participantleft'].includes(e.type)),
+        JSON.stringify(cydEvents));
+      for (const [i, p] of others.entries()) {
+        assert.deepEqual(await eventsAbout(p, cydSid, marks[i + 1]), [], `${p.participant.name} saw Cyd change`);
+        const atRestore = summarize(await roomStats(p)).tracks[cydVideo].framesDecoded;
+        await waitFor(async () => summarize(await roomStats(p)).tracks[cydVideo]?.framesDecoded ?? 0,
+          (frames) => frames > atRestore + 15, 15000 - (Date.now() - restoredAt),
+          { what: `${p.participant.name} to decode Cyd's video again` });
+      }
     }));
 
   test('the server shuts down cleanly (exit 0, no sanitizer report)', async () => {

@@ -109,7 +109,9 @@ export async function waitForFlowingMedia(page, { video, audio, timeoutMs = 2000
       last = second;
       if (increasing(first, second, video, audio)) return second;
     } catch (err) {
-      throw new Error(`${err.message}; last: ${JSON.stringify(last ?? (await roomStats(page).catch(() => null)))}`);
+      const events = await roomEvents(page).catch(() => []);
+      throw new Error(`${err.message}; last: ${JSON.stringify(last ?? (await roomStats(page).catch(() => null)))}; `
+        + `last events: ${JSON.stringify(events.filter((e) => e.type !== 'reconnecting').slice(-20))}`);
     }
     if (Date.now() >= deadline) {
       throw new Error(`timed out: ${what} media did not keep increasing: ${JSON.stringify(last)}`);
@@ -136,14 +138,16 @@ function increasing(before, after, video, audio) {
  * - UDP (its media): an init script makes the page's RTCPeerConnections use the proxy's port
  *   instead of the server's candidate port (see udpRedirectScript).
  * drop() is the network going away: open TCP connections are reset, new ones refused, and
- * datagrams in both directions dropped. restore() brings it back; with `rebind`, media then
- * reaches the server from a new source port, as after a NAT rebinding or a network change.
+ * datagrams in both directions dropped; drop({tcp: false}) loses only the datagrams.
+ * restore() brings it back; with `rebind`, media then reaches the server from a new source
+ * port, as after a NAT rebinding or a network change.
  */
 export async function startNetworkLink(server) {
-  let down = false;
+  let down = false;    // UDP
+  let tcpDown = false;
   const tcpSockets = new Set();
   const tcp = net.createServer((client) => {
-    if (down) {
+    if (tcpDown) {
       client.resetAndDestroy();
       return;
     }
@@ -182,9 +186,10 @@ export async function startNetworkLink(server) {
   return {
     origin: `http://127.0.0.1:${tcp.address().port}`,
     udpPort: front.address().port,
-    get down() { return down; },
-    drop() {
+    drop({ tcp: dropTcp = true } = {}) {
       down = true;
+      if (!dropTcp) return;
+      tcpDown = true;
       for (const s of tcpSockets) s.resetAndDestroy();
     },
     restore({ rebind = false } = {}) {
@@ -193,9 +198,11 @@ export async function startNetworkLink(server) {
         upstreams.clear();
       }
       down = false;
+      tcpDown = false;
     },
     async close() {
       down = true;
+      tcpDown = true;
       for (const s of tcpSockets) s.destroy();
       for (const up of upstreams.values()) up.close();
       upstreams.clear();
