@@ -32,6 +32,7 @@ const app = {
   events: [],        // every client event, summarised, in order
   tiles: new Map(),  // `${sid}:camera` | `${sid}:screen` -> {li, stream, sid, kind}
   lastJoin: null,    // the options of the last join, for "Join again"
+  joining: false,    // a join is in flight: its failure shows on the form
 };
 
 function roomFromLocation() {
@@ -319,7 +320,8 @@ async function join({ room, name, token = '', identity = '', camera = true, mic 
   }
   setView('room');
   renderLocal();
-  history.replaceState(null, '', location.pathname.startsWith('/room/') ? `/room/${encodeURIComponent(room)}` : location.href);
+  // Drop ?name=&token= from the address bar: a token should not stay in history or be shared.
+  if (location.pathname.startsWith('/room/')) history.replaceState(null, '', `/room/${encodeURIComponent(room)}`);
   await publishDevices(client, { camera, mic });
   return client;
 }

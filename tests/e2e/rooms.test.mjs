@@ -6,8 +6,9 @@
 // Environment: JUNCTION_BIN, CHROMIUM_BIN, FIREFOX_BIN, JUNCTION_KEEP_LOGS=1 (see harness.mjs).
 //
 // The browser tests share one server and build on each other (browsers are expensive on a
-// small machine): four join room r1; one leaves; r2 runs beside r1; then one of r1 loses its
-// network for 5 s. Every wait is bounded; every page and browser is closed in after().
+// small machine): four join room r1; one leaves; r2 runs beside r1; one of r1 mutes and shares
+// its screen; another loses its network for 5 s, then its media alone for 10 s. Every wait is
+// bounded; every page and browser is closed in after(), Firefox killed by PID if it lingers.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
@@ -18,7 +19,7 @@ import {
   assertCleanExit, JUNCTION_BIN, launchBrowser, request, startServer, waitFor, withServerLog,
 } from './lib/harness.mjs';
 import {
-  mintToken, openRoomPage, roomEvents, roomState, roomStats, rtcSocket, startNetworkLink, summarize,
+  childProcesses, killProcessGroups, mintToken, openRoomPage, roomEvents, roomState, roomStats, rtcSocket, startNetworkLink, summarize,
   udpRedirectScript, waitForFlowingMedia,
 } from './lib/room.mjs';
 
@@ -34,6 +35,7 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
   let server;
   let chromium;
   let firefox;
+  let chromiumPids = [];
   let link;
   const pages = []; // every page opened, closed in after()
   let ada, bob, cyd, dee; // r1: Chromium x3 (cyd through `link`), Firefox (dee)
@@ -45,6 +47,7 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
     // picks the pair Firefox uses, a single server candidate avoids the race.
     server = await startServer({ logLevel: 'info', extraArgs: ['--media-listen', '127.0.0.1'] });
     [chromium, firefox] = await Promise.all([launchBrowser('chromium'), launchBrowser('firefox')]);
+    chromiumPids = childProcesses('chrom');
     link = await startNetworkLink(server);
   });
 
@@ -54,6 +57,9 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
       await Promise.all([chromium?.close(), firefox?.close()]);
       await link?.close();
     } finally {
+      // Chromium normally exits on close; whatever did not is killed by PID. (The harness
+      // does the same for Firefox.)
+      killProcessGroups(chromiumPids);
       await server?.stop();
     }
   });

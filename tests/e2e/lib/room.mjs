@@ -5,11 +5,43 @@
 // Every wait is bounded; every socket and server here is closed by its owner's close().
 import { createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 import WebSocket from 'ws';
 
 import { waitFor } from './harness.mjs';
+
+// --- browser processes ---------------------------------------------------------------------
+
+/** PIDs of this process's children whose command starts with `prefix` (e.g. 'chrom'). */
+export function childProcesses(prefix) {
+  const pids = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(ppid) === process.pid && state !== 'Z' && comm.startsWith(prefix)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** SIGKILL each pid's process group (a browser and its helpers), else the pid alone. */
+export function killProcessGroups(pids) {
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+}
 
 // --- room pages ---------------------------------------------------------------------------
 
