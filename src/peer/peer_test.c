@@ -192,13 +192,13 @@ static void rig_up(rig *r)
 
 static void rig_down(rig *r)
 {
+    sfu_track_free(r->track); /* detaches the downtrack first, as the engine does */
     browser *both[] = {&r->pub, &r->sub};
     for (int i = 0; i < 2; i++) {
         peer_free(both[i]->p);
         j_srtp_free(both[i]->out);
         j_srtp_free(both[i]->in);
     }
-    sfu_track_free(r->track);
 }
 
 /* The browser sends an RTP or RTCP packet (plain in buf, room for the tag) at now. */
