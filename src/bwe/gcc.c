@@ -352,6 +352,11 @@ static void rate_update(bwe_gcc *g, uint64_t now_us)
         if (acked > 0) {
             double cap = ACKED_HEADROOM * acked + ACKED_HEADROOM_BPS;
             if (next > cap) next = cap > g->delay_bps ? cap : g->delay_bps;
+            /* What arrived without queues building is available: received bytes over their
+             * arrival span never exceed the bottleneck. A sender that follows the estimate
+             * never acks more than it; one that cannot (an SFU) would otherwise climb back
+             * from a decrease at a few percent per second while the link carries far more. */
+            if (next < acked) next = acked;
         }
         g->delay_bps = next;
     } else if (g->rate_state == BWE_RATE_DECREASE) {

@@ -52,6 +52,8 @@ typedef struct {
     uint64_t send_bps; /* 0: the sender follows the estimate; else it sends this, whatever
                           the estimate (an SFU forwarding a stream it cannot slow down) */
     uint64_t queue_us; /* the bottleneck's buffer; 0: QUEUE_MAX_US */
+    uint64_t stall_every_us, stall_us; /* the sender stops this long this often, then sends
+                                          what it held back at once (a CPU-starved SFU) */
     double target_bps[TRACE_MAX]; /* sampled every 100 ms, index = t / 100 ms */
 } scenario;
 
@@ -127,8 +129,9 @@ static void run(scenario *sc)
         /* Sender: pace at the estimate (or its fixed rate), at most two packets of burst. */
         uint64_t rate = sc->send_bps ? sc->send_bps : bwe_gcc_target_bps(&gcc);
         budget_bits += (double)rate * STEP_US / 1e6;
-        if (budget_bits > 2 * PKT_BITS) budget_bits = 2 * PKT_BITS;
-        while (budget_bits >= PKT_BITS) {
+        bool stalled = sc->stall_every_us && t % sc->stall_every_us < sc->stall_us;
+        if (!sc->stall_every_us && budget_bits > 2 * PKT_BITS) budget_bits = 2 * PKT_BITS;
+        while (!stalled && budget_bits >= PKT_BITS) {
             budget_bits -= PKT_BITS;
             uint16_t seq = bwe_twcc_history_add(&history, PKT_BYTES, t);
             sent++;
@@ -320,6 +323,24 @@ static void test_sender_that_does_not_follow(void **state)
     assert_settles(&sc, 0, 10, 500000, 0.3);
 }
 
+/* The same sender on a 1.2 Mbit/s link, stalling 300 ms every 2 s and then sending what it
+ * held back at once: each burst queues up and reads as over-use, but what keeps arriving
+ * shows the link carries the stream, so the estimate must not sink far (it would pause
+ * video) and must come back above what is sent, not creep up at a few percent a second. */
+static void test_sender_that_stalls(void **state)
+{
+    (void)state;
+    static const phase phases[] = {{0, 1200000, 0, 0}};
+    static scenario sc = {.name = "stalls", .phases = phases, .n_phases = 1,
+                          .duration_us = 30 * S, .send_bps = 750000, .stall_every_us = 2 * S,
+                          .stall_us = 300 * MS};
+    run(&sc);
+    double lowest, last;
+    loss_summary(&sc, 5, &lowest, &last);
+    assert_true(lowest >= 0.6 * 750000);
+    assert_true(last >= 750000);
+}
+
 /* ---- acknowledged bitrate ------------------------------------------------ */
 
 /* count packets of size bytes, one every gap_us, received from recv0_us on,
@@ -423,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_random_loss_5_percent),
         cmocka_unit_test(test_random_loss_20_percent),
         cmocka_unit_test(test_sender_that_does_not_follow),
+        cmocka_unit_test(test_sender_that_stalls),
         cmocka_unit_test(test_acked_bitrate),
         cmocka_unit_test(test_remb_bounds_the_target),
         cmocka_unit_test(test_receiver_report_loss),

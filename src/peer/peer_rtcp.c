@@ -156,10 +156,13 @@ static void send_sender_reports(peer *p, uint64_t now_us)
     send_rtcp(p, buf, n);
 }
 
-/* Pause the subscriber's video when its estimate cannot carry it; resume (or probe). */
+/* Pause the subscriber's video when its estimate cannot carry it; resume (or probe). What it
+ * demonstrably receives counts too: a dip of the estimate (our own scheduling stalls read as
+ * queueing) must not take video from a link that carries it. */
 static void update_video_gate(peer *p, uint64_t now_us)
 {
-    uint64_t estimate = bwe_gcc_target_bps(p->bwe);
+    uint64_t estimate = bwe_gcc_target_bps(p->bwe), acked = bwe_gcc_acked_bps(p->bwe);
+    if (acked > estimate) estimate = acked;
     sfu_video_gate_event ev = sfu_video_gate_update(&p->video_gate, estimate, now_us);
     if (ev == SFU_VIDEO_GATE_NONE) return;
     bool pause = ev == SFU_VIDEO_GATE_PAUSE;
