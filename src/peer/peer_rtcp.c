@@ -54,19 +54,20 @@ void peer_request_keyframe(void *peer_ctx, const sfu_track *t)
     send_rtcp(p, buf, n + (size_t)m);
 }
 
-/* The gaps of a video source whose request is due; a given-up gap asks for a keyframe. */
+/* The gaps of a video source whose request is due; a gap given up (or too large to track)
+ * asks for a keyframe. */
 static void send_nacks(peer *p, peer_in_track *t, uint64_t now_us)
 {
-    if (!t->receiving || rtp_nack_gen_poll_timeout(&t->nack) > now_us) return;
-    if (p->rtt.smoothed_us > 0) rtp_nack_gen_set_rtt(&t->nack, (uint64_t)p->rtt.smoothed_us);
-    uint16_t lost[NACKS_PER_PACKET];
-    size_t n = rtp_nack_gen_handle_timeout(&t->nack, now_us, lost, NACKS_PER_PACKET);
-    if (n > 0) {
+    if (!t->receiving) return;
+    if (rtp_nack_gen_poll_timeout(&t->nack) <= now_us) {
+        if (p->rtt.smoothed_us > 0) rtp_nack_gen_set_rtt(&t->nack, (uint64_t)p->rtt.smoothed_us);
+        uint16_t lost[NACKS_PER_PACKET];
+        size_t n = rtp_nack_gen_handle_timeout(&t->nack, now_us, lost, NACKS_PER_PACKET);
         rtcp_nack nack = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = t->ssrc, .lost = lost,
                           .lost_count = n};
         uint8_t buf[PEER_DGRAM_CAP];
         size_t rr = write_empty_rr(p, buf);
-        int m = rtcp_nack_write(&nack, buf + rr, PEER_RTCP_MAX - rr);
+        int m = n > 0 ? rtcp_nack_write(&nack, buf + rr, PEER_RTCP_MAX - rr) : 0;
         if (m > 0) {
             p->stats.nack_out += n;
             send_rtcp(p, buf, rr + (size_t)m);
