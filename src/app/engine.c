@@ -18,11 +18,12 @@ typedef enum {
     DROP_BAD_STUN,         /* unparseable STUN */
     DROP_UNKNOWN_UFRAG,    /* ICE check for no session of ours */
     DROP_UNKNOWN_SOURCE,   /* DTLS/SRTP from an address that has not passed ICE */
+    DROP_STALE_SOURCE,     /* DTLS/SRTP from an address whose ICE consent lapsed */
     DROP_REASONS,
 } drop_reason;
 
-static const char *const drop_names[DROP_REASONS] = {"unknown_kind", "bad_stun",
-                                                     "unknown_ufrag", "unknown_source"};
+static const char *const drop_names[DROP_REASONS] = {
+    "unknown_kind", "bad_stun", "unknown_ufrag", "unknown_source", "stale_source"};
 
 /* A track and who publishes into it (claimed when the session is created, before its
  * source attaches on connection, so two publishers cannot race for one track). */
@@ -52,6 +53,8 @@ struct engine {
     closed_session closed[ENGINE_CLOSED_QUEUE]; /* ring of ends not yet drained */
     size_t closed_head, closed_count;
     uint64_t dropped[DROP_REASONS];
+    session_limits limits;
+    uint64_t handshake_timeouts;
 };
 
 /* Canonical bytes of an address as a map key: family, port, IP. */
@@ -160,6 +163,7 @@ static void release_out_track(engine *e, peer *p, int index)
 static void env_on_connected(void *ctx, peer *p, uint64_t now_us)
 {
     engine *e = ctx;
+    session_limits_established(&e->limits, p->id);
     for (int i = 0; i < p->n_in; i++) attach_source(e, p, p->in[i], now_us);
     for (int i = 0; i < p->n_out; i++)
         if (!p->out[i]->down.track && attach_downtrack(e, p->out[i], now_us) != J_OK)
@@ -186,6 +190,7 @@ engine *engine_new(const engine_config *cfg, const j_addr *bound, const engine_i
         .on_connected = env_on_connected,
         .ctx = e,
     };
+    session_limits_init(&e->limits, &cfg->limits);
     return e;
 }
 
@@ -208,6 +213,7 @@ static void destroy_peer(engine *e, peer *p)
     queue_closed(e, p);
     j_map_remove(&e->by_ufrag, p->ice.local_ufrag, p->ice.local_ufrag_len);
     j_map_remove(&e->by_id, p->id, strlen(p->id));
+    session_limits_remove(&e->limits, p->id);
     for (int i = 0; i < p->n_addrs; i++) {
         uint8_t key[19];
         size_t n = addr_key(&p->addrs[i], key);
@@ -243,6 +249,7 @@ void engine_free(engine *e)
     j_map_clear(&e->by_id);
     j_map_clear(&e->tracks);
     j_map_clear(&e->report_close);
+    session_limits_clear(&e->limits);
     free(e);
 }
 
@@ -344,11 +351,25 @@ static int bind_session(engine *e, peer *p, engine_session *s, uint64_t now_us)
                                      : bind_subscriber(e, p, s, now_us);
 }
 
+static int refuse(engine *e, engine_session *s, limit_kind k)
+{
+    s->refused_by = k;
+    session_limits_count_refused(&e->limits, k);
+    return J_ELIMIT;
+}
+
 int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
 {
-    if ((int)e->n_peers >= e->cfg.max_sessions) return J_ELIMIT;
+    client_key client;
+    if (s->client_ip) client_key_from_ip(&client, s->client_ip);
+    const client_key *who = s->client_ip ? &client : NULL;
+    s->refused_by = LIMIT_NONE;
+    if ((int)e->n_peers >= e->cfg.max_sessions) return refuse(e, s, LIMIT_SESSIONS);
+    limit_kind k = session_limits_check(&e->limits, who);
+    if (k != LIMIT_NONE) return refuse(e, s, k);
     if (j_map_get(&e->by_id, s->id, strlen(s->id))) return J_ESTATE;
     int rc = check_binds(e, NULL, s);
+    if (rc == J_ELIMIT) return refuse(e, s, LIMIT_SUBSCRIBERS_PER_TRACK);
     if (rc != J_OK) return rc;
     if (e->n_peers == e->cap_peers) {
         size_t cap = e->cap_peers ? e->cap_peers * 2 : 16;
@@ -365,6 +386,7 @@ int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
     if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, p->ice.local_ufrag_len, p) != J_OK ||
         j_map_put(&e->by_id, p->id, strlen(p->id), p) != J_OK ||
         (s->report_close && j_map_put(&e->report_close, p->id, strlen(p->id), p) != J_OK) ||
+        session_limits_add(&e->limits, p->id, who) != J_OK ||
         (rc = bind_session(e, p, s, now_us)) != J_OK) {
         j_map_remove(&e->report_close, p->id, strlen(p->id));
         destroy_peer(e, p);
@@ -377,7 +399,9 @@ int engine_update_session(engine *e, engine_session *s, uint64_t now_us)
 {
     peer *p = j_map_get(&e->by_id, s->id, strlen(s->id));
     if (!p || p->role != s->role || p->state == PEER_CLOSED) return J_ENOTFOUND;
+    s->refused_by = LIMIT_NONE;
     int rc = check_binds(e, p, s);
+    if (rc == J_ELIMIT) return refuse(e, s, LIMIT_SUBSCRIBERS_PER_TRACK);
     if (rc != J_OK) return rc;
     if (strcmp(p->ice.local_ufrag, s->local_ufrag) != 0) {
         char old[ICE_UFRAG_MAX + 1];
@@ -504,6 +528,11 @@ void engine_handle_datagram(engine *e, uint64_t now_us, const j_addr *from, uint
             e->dropped[DROP_UNKNOWN_SOURCE]++;
             return;
         }
+        /* Routed once ICE validated it; valid only while its consent lasts (RFC 7675). */
+        if (!ice_lite_is_valid_source(&p->ice, from)) {
+            e->dropped[DROP_STALE_SOURCE]++;
+            return;
+        }
         if (kind == J_PACKET_DTLS)
             peer_handle_dtls(p, now_us, from, buf, len);
         else
@@ -520,6 +549,11 @@ void engine_handle_timeout(engine *e, uint64_t now_us)
 {
     for (size_t i = 0; i < e->n_peers;) {
         peer *p = e->peers[i];
+        if (e->cfg.handshake_timeout_us && p->state != PEER_CONNECTED &&
+            p->state != PEER_CLOSED && now_us - p->created_us >= e->cfg.handshake_timeout_us) {
+            e->handshake_timeouts++;
+            peer_close(p, "ICE and DTLS not completed within limits.handshake_timeout");
+        }
         peer_handle_timeout(p, now_us);
         if (p->state == PEER_CLOSED)
             destroy_peer(e, p); /* swaps the last peer into slot i */
@@ -554,7 +588,7 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
 {
     const peer_stats *st = &p->stats;
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                     "s:I, s:I, s:I, s:I}}",
+                     "s:I, s:I, s:I, s:I, s:I, s:I}}",
                      "id", p->id, "role", peer_role_name(p->role), "owner", p->owner, "state",
                      peer_state_name(p->state), "age_ms",
                      (json_int_t)((now_us - p->created_us) / 1000), "tracks",
@@ -562,7 +596,9 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
                      "rtp_in_bytes", (json_int_t)st->rtp_in_bytes, "rtp_out",
                      (json_int_t)st->rtp_out, "rtp_out_bytes", (json_int_t)st->rtp_out_bytes,
                      "rtcp_in", (json_int_t)st->rtcp_in, "rtcp_out", (json_int_t)st->rtcp_out,
-                     "srtp_errors", (json_int_t)st->srtp_errors, "unknown_ssrc",
+                     "srtp_errors", (json_int_t)st->srtp_errors, "srtp_replays",
+                     (json_int_t)st->srtp_replays, "ice_auth_failures",
+                     (json_int_t)st->ice_auth_failures, "unknown_ssrc",
                      (json_int_t)st->unknown_ssrc, "pli_in", (json_int_t)st->pli_in, "fir_in",
                      (json_int_t)st->fir_in, "nack_in", (json_int_t)st->nack_in, "pli_out",
                      (json_int_t)st->pli_out);
@@ -596,8 +632,15 @@ json_t *engine_stats(engine *e, uint64_t now_us)
         json_object_set_new(dropped, drop_names[r], json_integer((json_int_t)e->dropped[r]));
         total += e->dropped[r];
     }
-    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "sessions", (json_int_t)e->n_peers,
-                     "publishers", (json_int_t)publishers, "subscribers", (json_int_t)subscribers,
-                     "dropped_datagrams", (json_int_t)total, "dropped", dropped, "tracks",
-                     tracks, "session_list", sessions);
+    json_t *refused = json_object();
+    for (int k = LIMIT_NONE + 1; k < LIMIT_KINDS; k++)
+        json_object_set_new(refused, limit_name((limit_kind)k),
+                            json_integer((json_int_t)e->limits.refused[k]));
+    json_t *limits = json_pack("{s:I, s:I, s:o}", "half_open", (json_int_t)e->limits.half_open,
+                               "handshake_timeouts", (json_int_t)e->handshake_timeouts,
+                               "sessions_refused", refused);
+    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "sessions",
+                     (json_int_t)e->n_peers, "publishers", (json_int_t)publishers, "subscribers",
+                     (json_int_t)subscribers, "dropped_datagrams", (json_int_t)total, "dropped",
+                     dropped, "limits", limits, "tracks", tracks, "session_list", sessions);
 }
