@@ -151,7 +151,15 @@ describe('active speakers and audio-only mode with Chromium', { timeout: 150000 
         await waitFor(() => receivedFrom(page, adaSid, 'video'), (r) => r.tracks === 1 && r.framesDecoded > 30, 20000,
           { what: `${page.participant.name} to decode Ada's video` });
       }
-      await sleep(3000); // past the first seconds of bandwidth estimation
+      // The bandwidth estimate keeps climbing for tens of seconds; with Ada's camera capped below
+      // it, her rate is flat and a change stands out.
+      await ada.evaluate(async () => {
+        const { sender } = window.junctionRoom.client.localTracks.get('camera').transceiver;
+        const params = sender.getParameters();
+        params.encodings[0].maxBitrate = 120000;
+        await sender.setParameters(params);
+      });
+      await sleep(3000);
       const before5s = await bitrateFrom(cyd, adaSid, 'video', 5000);
 
       await bob.evaluate(() => document.getElementById('audio-only-button').click());
