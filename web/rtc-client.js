@@ -715,6 +715,32 @@ export class RoomClient extends EventTarget {
     return this.#syncSubscriptions({ iceRestart: true });
   }
 
+  /** The server ended both media connections (ICE consent lost): start over on new ones, with
+   * the same local tracks (they get new track ids) and the same subscriptions. */
+  async #rebuildMedia() {
+    this.#emit('mediarestart', { connection: 'all' });
+    for (const w of this.#watchdogs) w.stop();
+    this.#watchdogs = [];
+    this.publishConnection?.close();
+    this.subscribeConnection?.close();
+    this.publishConnection = null;
+    this.subscribeConnection = null;
+    this.#publishSpares = [];
+    this.#subscribeSpares = [];
+    this.#subscriptions.clear();
+    this.#refused.clear();
+    if (this.localTracks.size > 0) {
+      const pc = this.#ensurePublishConnection();
+      for (const entry of this.localTracks.values()) {
+        const track = entry.mediaStreamTrack;
+        entry.transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+        entry.id = null;
+      }
+      await this.#publishQueue.request();
+    }
+    await this.#syncSubscriptions();
+  }
+
   #reportError(err) {
     this.#emit('error', { code: err?.code ?? 'error', message: err?.detail ?? err?.message ?? String(err) });
   }
@@ -863,6 +889,9 @@ export class RoomClient extends EventTarget {
         break;
       case 'closed':
         this.#serverClosed = { reason: msg.reason ?? 'closed', message: msg.message ?? '' };
+        break;
+      case 'media_closed':
+        this.#rebuildMedia().catch((err) => this.#reportError(err));
         break;
       case 'error':
         this.#emit('error', { code: msg.code ?? 'error', message: msg.message ?? '' });

@@ -837,6 +837,10 @@ void room_media_closed(room_server *rs, const char *sid, uint64_t now_us)
     J_INFO("room", "room %s: %s (%s) lost its media, %zu tracks unpublished", p->room->name,
            p->sid, p->identity, p->n_tracks);
     unpublish_all(rs, p, true);
+    /* Its browser may still believe its connections are up: tell it to build new ones. */
+    char *json = rtc_msg_media_closed("ice_consent_lost");
+    if (json) send_text(rs, p, json);
+    free(json);
 }
 
 /* ---- timers ------------------------------------------------------------------------- */

@@ -885,6 +885,8 @@ static void test_media_closed(void **state)
     room_media_closed(rs, a, now);
     assert_int_equal(count(2, "track_unpublished"), 2);
     assert_int_equal(count(1, "track_unpublished"), 0);
+    assert_int_equal(count(1, "media_closed"), 1); /* its owner must rebuild its connections */
+    assert_int_equal(count(2, "media_closed"), 0);
     assert_int_equal(participants_in("demo"), 2);
     sayf(1, "{\"type\":\"mute\",\"track\":\"%s\",\"muted\":true}", ids[0]);
     expect_error(1, "unknown_track");

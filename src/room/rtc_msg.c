@@ -504,6 +504,14 @@ char *rtc_msg_active_speakers(json_t *speakers, const char *dominant)
     return msg_dump(m, ok);
 }
 
+char *rtc_msg_media_closed(const char *reason)
+{
+    bool ok = true;
+    json_t *m = msg_new("media_closed", NULL, &ok);
+    rtc_json_set(m, "reason", json_string(reason), &ok);
+    return msg_dump(m, ok);
+}
+
 char *rtc_msg_closed(const char *reason, const char *message)
 {
     bool ok = true;

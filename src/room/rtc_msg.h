@@ -144,5 +144,7 @@ char *rtc_msg_connection_quality(json_t *participants);
 /* speakers: an array of sids, loudest first; dominant NULL when there is none. */
 char *rtc_msg_active_speakers(json_t *speakers, const char *dominant);
 char *rtc_msg_closed(const char *reason, const char *message);
+/* rtc_msg_media_closed - to the participant whose media connections the server ended. */
+char *rtc_msg_media_closed(const char *reason);
 
 #endif
