@@ -147,7 +147,9 @@ typedef struct load_rx_stream {
 
 void load_rx_init(load_rx_stream *s, bool frame_per_packet, const load_frame_log *source);
 /* load_rx_packet - account one received RTP packet; when it ends a frame that is matched
- * to the publisher's log, add the frame's latency (now_us - sent) to latency. */
+ * to the publisher's log, add the frame's latency (now_us - sent) to latency. payload is
+ * NULL for a packet that was not decrypted (the header of SRTP is in the clear): it counts
+ * for loss, and for latency once the stream is locked to the log (no fingerprint check). */
 void load_rx_packet(load_rx_stream *s, uint16_t seq, uint32_t ts, bool marker,
                     const uint8_t *payload, size_t payload_len, uint64_t now_us,
                     load_hist *latency);
@@ -197,11 +199,14 @@ int load_peer_start(load_peer *p, const load_peer_params *prm, uint64_t now_us);
 void load_peer_free(load_peer *p);
 
 /* load_peer_handle_datagram - one datagram from the server. STUN and DTLS are consumed
- * (answers go out through send). SRTP/SRTCP is unprotected in place once connected: the
- * return value is then J_PACKET_RTP or J_PACKET_RTCP with *plain_len set; 0 for anything
- * consumed or dropped (counted in srtp_errors / stun_errors). */
+ * (answers go out through send). SRTCP, and SRTP when decrypt_rtp, is unprotected in place
+ * once connected: the return value is then J_PACKET_RTP or J_PACKET_RTCP with *plain_len
+ * set. Without decrypt_rtp an SRTP packet is returned as it came (*plain_len = len: the
+ * header is readable, the payload is not): a receiver that only counts packets may
+ * authenticate a sample of them. 0 for anything consumed or dropped (counted in
+ * srtp_errors / stun_errors). */
 int load_peer_handle_datagram(load_peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf,
-                              size_t len, size_t *plain_len);
+                              size_t len, bool decrypt_rtp, size_t *plain_len);
 /* load_peer_handle_timeout - ICE (re)transmissions and consent, DTLS retransmission. */
 void load_peer_handle_timeout(load_peer *p, uint64_t now_us);
 uint64_t load_peer_poll_timeout(load_peer *p, uint64_t now_us);

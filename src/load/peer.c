@@ -85,7 +85,7 @@ static void on_ice_selected(load_peer *p, uint64_t now_us)
 }
 
 int load_peer_handle_datagram(load_peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf,
-                              size_t len, size_t *plain_len)
+                              size_t len, bool decrypt_rtp, size_t *plain_len)
 {
     if (p->state == LOAD_PEER_FAILED) return 0;
     j_packet_kind kind = j_demux(buf, len);
@@ -107,6 +107,10 @@ int load_peer_handle_datagram(load_peer *p, uint64_t now_us, const j_addr *from,
     case J_PACKET_RTP:
     case J_PACKET_RTCP: {
         if (p->state != LOAD_PEER_CONNECTED) return 0;
+        if (kind == J_PACKET_RTP && !decrypt_rtp) {
+            *plain_len = len;
+            return (int)kind;
+        }
         int n = kind == J_PACKET_RTP ? j_srtp_unprotect_rtp(p->srtp_in, buf, len)
                                      : j_srtp_unprotect_rtcp(p->srtp_in, buf, len);
         if (n < 0) {

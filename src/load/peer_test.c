@@ -180,7 +180,7 @@ static unsigned pump(fixture *f, uint64_t now)
         for (int i = 0; i < q.count; i++) {
             size_t plain = 0;
             int k = load_peer_handle_datagram(&f->client, now, &f->server_addr, q.data[i],
-                                              q.len[i], &plain);
+                                              q.len[i], true, &plain);
             if (k > 0) kinds |= 1u << k;
         }
     }

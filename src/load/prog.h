@@ -34,6 +34,7 @@ typedef struct load_config {
     uint32_t local_base;    /* host-order IPv4: client i uses local_base + 1 + i */
     uint32_t janus_room_base;
     double min_delivery;    /* exit status 1 below this delivery ratio (0: never) */
+    unsigned verify_every;  /* subscribers decrypt 1 SRTP packet in this many (1: all) */
     const char *label;
     char run_id[7];         /* random: names streams and rooms apart from earlier runs' */
 } load_config;
@@ -159,9 +160,10 @@ typedef struct run_snapshot {
 } run_snapshot;
 
 /* run_new - open the clients' socket on bind_addr (port 0: any), set every session's
- * local port to it, and start the media thread. */
-run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls, char *err,
-             size_t err_cap);
+ * local port to it, and start the media thread. Subscribers decrypt one SRTP packet in
+ * verify_every once a stream is locked to its publisher (1: every packet). */
+run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls,
+             unsigned verify_every, char *err, size_t err_cap);
 void run_free(run *r);
 /* run_start_session - hand a signaled session to the media thread. */
 void run_start_session(run *r, int id);

@@ -6,6 +6,11 @@
  * (IP_PKTINFO) says whose it is, and a send names its source the same way. So the server
  * sees one 5-tuple per connection, while we read and write every connection's packets in
  * batches of RUN_BATCH with recvmmsg/sendmmsg. Nothing on the packet path allocates.
+ *
+ * The thread wakes once per millisecond (RUN_TICK_MS), not per arriving datagram: it drains
+ * the socket (deep buffer), sends what publishers have due, and runs timers. Latency does
+ * not suffer from that batching: each datagram's arrival time is the kernel's receive
+ * timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME), and publishers log send times on that clock.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/err.h"
 #include "load/prog.h"
 #include "net/net.h"
@@ -42,7 +48,8 @@ typedef struct rx_slot {
     uint8_t buf[RUN_MTU];
     j_addr from;
     union {
-        char control[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(uint32_t))];
+        char control[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(uint32_t)) +
+                     CMSG_SPACE(sizeof(struct timespec))];
         struct cmsghdr align;
     };
     struct iovec iov;
@@ -59,6 +66,7 @@ struct run {
     send_ctx *send_ctxs; /* one per session */
     int n;
     dtls_ctx *dtls;      /* shared by every connection, borrowed */
+    unsigned verify_every; /* decrypt one SRTP packet in this many (1: all) */
     uint32_t local_base; /* host order */
     int fd;
     j_loop *loop;
@@ -77,6 +85,14 @@ struct run {
     load_hist latency_video, latency_audio;
     const char *first_failure;
 };
+
+/* Wall-clock microseconds: the clock of kernel receive timestamps. */
+static uint64_t realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /* ---- sending ----------------------------------------------------------------------------- */
 
@@ -251,7 +267,7 @@ static void send_frame(run *r, session *s, tx_track *tr)
         tr->bytes += (size_t)p;
     }
     flush(r);
-    load_frame_log_put(&tr->log, tr->ts, fingerprint, j_now_us());
+    load_frame_log_put(&tr->log, tr->ts, fingerprint, realtime_us());
     tr->frames++;
     tr->ts += f->duration;
     tr->clock_units += f->duration;
@@ -313,40 +329,60 @@ void run_stop_media(run *r) { j_loop_call(r->loop, stop_media_on_thread, r); }
 
 /* ---- receiving --------------------------------------------------------------------------- */
 
-static void on_media(run *r, session *s, const uint8_t *buf, size_t len, uint64_t now)
+/* Whether to decrypt this SRTP packet: every one until its stream is locked to the
+ * publisher's frame log, then one in verify_every (by sequence number, in the clear). */
+static bool want_decrypt(const run *r, const session *s, const uint8_t *buf, size_t len)
+{
+    if (r->verify_every <= 1 || len < RTP_HEADER_MIN || j_demux(buf, len) != J_PACKET_RTP)
+        return true;
+    int idx = s->rx_by_pt[buf[1] & 0x7f];
+    return idx < 0 || !s->rx[idx].rx.locked || rd_be16(buf + 2) % r->verify_every == 0;
+}
+
+static void on_media(run *r, session *s, const uint8_t *buf, size_t len, bool decrypted,
+                     uint64_t arrival_us)
 {
     rtp_pkt p;
     if (rtp_parse(&p, buf, len) != 0) return;
     int idx = s->rx_by_pt[p.payload_type];
     if (idx < 0) return;
     rx_track *t = &s->rx[idx];
-    load_rx_packet(&t->rx, p.seq, p.timestamp, p.marker, p.payload, p.payload_len, now,
-                   t->video ? &r->latency_video : &r->latency_audio);
+    size_t payload_len = p.payload_len;
+    if (!decrypted) { /* the payload still carries the SRTP tag */
+        size_t tag = j_srtp_rtp_overhead(s->peer.profile);
+        payload_len = payload_len > tag ? payload_len - tag : 0;
+    }
+    load_rx_packet(&t->rx, p.seq, p.timestamp, p.marker, decrypted ? p.payload : NULL,
+                   payload_len, arrival_us, t->video ? &r->latency_video : &r->latency_audio);
 }
 
-static session *session_of(run *r, const struct msghdr *h)
+/* The session a datagram is for (by its destination address), and its arrival time. */
+static session *session_of(run *r, const struct msghdr *h, uint64_t *arrival_us)
 {
+    session *s = NULL;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
             memcpy(&r->socket_drops, CMSG_DATA(c), sizeof r->socket_drops);
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            *arrival_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
         } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo pi;
             memcpy(&pi, CMSG_DATA(c), sizeof pi);
             uint32_t ip = ntohl(pi.ipi_addr.s_addr);
-            if (ip <= r->local_base || ip - r->local_base - 1 >= (uint32_t)r->n) return NULL;
-            session *s = &r->sessions[ip - r->local_base - 1];
-            return s->state == SESSION_CONNECTING || s->state == SESSION_CONNECTED ? s : NULL;
+            if (ip <= r->local_base || ip - r->local_base - 1 >= (uint32_t)r->n) continue;
+            s = &r->sessions[ip - r->local_base - 1];
+            if (s->state != SESSION_CONNECTING && s->state != SESSION_CONNECTED) s = NULL;
         }
     }
-    return NULL;
+    return s;
 }
 
-static void on_readable(void *ctx, uint32_t events)
+/* Drains the socket: every datagram that arrived since the last tick. */
+static void receive_all(run *r)
 {
-    (void)events;
-    run *r = ctx;
-    /* Bounded, so that publishers' pacing still runs under a flood. */
-    for (int round = 0; round < 16; round++) {
+    for (;;) {
         for (int i = 0; i < RUN_BATCH; i++) {
             rx_slot *x = &r->rx[i];
             x->iov = (struct iovec){.iov_base = x->buf, .iov_len = RUN_MTU};
@@ -364,13 +400,15 @@ static void on_readable(void *ctx, uint32_t events)
         uint64_t now = j_now_us();
         for (int i = 0; i < n; i++) {
             struct msghdr *h = &r->rx_msg[i].msg_hdr;
-            session *s = session_of(r, h);
+            uint64_t arrival = 0;
+            session *s = session_of(r, h, &arrival);
             if (!s || (h->msg_flags & MSG_TRUNC)) continue;
-            size_t plain = 0;
+            size_t plain = 0, len = r->rx_msg[i].msg_len;
+            bool decrypt = want_decrypt(r, s, r->rx[i].buf, len);
             int kind = load_peer_handle_datagram(&s->peer, now, &r->rx[i].from, r->rx[i].buf,
-                                                 r->rx_msg[i].msg_len, &plain);
+                                                 len, decrypt, &plain);
             if (kind == J_PACKET_RTP) {
-                on_media(r, s, r->rx[i].buf, plain, now);
+                on_media(r, s, r->rx[i].buf, plain, decrypt, arrival ? arrival : realtime_us());
             } else if (kind == J_PACKET_RTCP) {
                 s->rtcp_in++;
             } else {
@@ -388,6 +426,7 @@ static void on_readable(void *ctx, uint32_t events)
 static void on_tick(void *ctx, uint64_t now)
 {
     run *r = ctx;
+    receive_all(r);
     if (r->media_on) publish_due(r, now);
     if (now >= r->next_session_tick_us) {
         r->next_session_tick_us = now + RUN_SESSION_TICK_US;
@@ -409,8 +448,8 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls, char *err,
-             size_t err_cap)
+run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls,
+             unsigned verify_every, char *err, size_t err_cap)
 {
     run *r = calloc(1, sizeof *r);
     send_ctx *ctxs = calloc((size_t)n, sizeof *ctxs);
@@ -422,6 +461,7 @@ run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls, 
     }
     r->send_ctxs = ctxs;
     r->dtls = dtls;
+    r->verify_every = verify_every;
     r->sessions = sessions;
     r->n = n;
     r->local_base = ntohl(sessions[0].local.v4.sin_addr.s_addr) - 1;
@@ -435,6 +475,7 @@ run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls, 
     int one = 1, size = RUN_SOCKET_BUFFER;
     setsockopt(r->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
     setsockopt(r->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     /* The server bursts a frame to every subscriber at once: a deep receive buffer keeps
      * our own socket from being where packets get lost (FORCE needs root; else capped). */
     if (setsockopt(r->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
@@ -453,8 +494,7 @@ run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls, 
     getsockname(r->fd, &bound.sa, &blen);
     for (int i = 0; i < n; i++) j_addr_set_port(&sessions[i].local, j_addr_port(&bound));
     r->loop = j_loop_new(RUN_TICK_MS, on_tick, r);
-    if (!r->loop || j_loop_add_fd(r->loop, r->fd, on_readable, r) != J_OK ||
-        pthread_create(&r->thread, NULL, thread_main, r) != 0) {
+    if (!r->loop || pthread_create(&r->thread, NULL, thread_main, r) != 0) {
         snprintf(err, err_cap, "cannot start the media thread");
         j_loop_free(r->loop);
         close(r->fd);

@@ -133,6 +133,10 @@ static void start_frame(load_rx_stream *s, uint32_t ts, const uint8_t *payload, 
     s->in_frame = true;
     s->frame_ts = ts;
     s->frame_matched = false;
+    if (!payload) { /* not decrypted: trust the lock */
+        s->frame_matched = s->locked;
+        return;
+    }
     uint64_t fp = load_fingerprint(payload, len);
     if (s->locked) {
         const load_frame_slot *slot = load_frame_log_get(s->source, ts - s->ts_offset);

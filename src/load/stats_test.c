@@ -127,6 +127,25 @@ static void test_rx_video_latency_and_loss(void **state)
     assert_int_equal(rx.relocks, 1);
     assert_int_equal(rx.frames_measured, 25);
     assert_int_equal(load_rx_lost(&rx), 1);
+
+    /* Packets that were not decrypted (no payload): loss as before, latency through the
+     * lock. */
+    for (uint32_t k = 25; k < 30; k++) {
+        uint64_t sent = 3000000 + k * 33333;
+        publish_frame(&log, ts0, k, sent, pl);
+        for (int i = 0; i < 3; i++)
+            load_rx_packet(&rx, seq++, ts0 + 3000 * k + offset + 12345, i == 2, NULL, 8,
+                           sent + 300, lat);
+    }
+    assert_int_equal(rx.frames_measured, 30);
+    assert_int_equal(rx.received, 59 + 15 + 15);
+    /* Unlocked, a packet without payload cannot be matched. */
+    load_rx_stream fresh;
+    load_rx_init(&fresh, false, &log);
+    load_rx_packet(&fresh, 1, ts0 + 3000 * 29 + offset, true, NULL, 8, 3000000 + 29 * 33333 + 5,
+                   lat);
+    assert_int_equal(fresh.frames, 1);
+    assert_int_equal(fresh.frames_measured, 0);
 }
 
 static void test_rx_audio_and_unknown_frames(void **state)
