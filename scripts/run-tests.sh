@@ -4,7 +4,7 @@
 #   unit-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   fuzz       every libFuzzer target (clang, ASan/UBSan) for FUZZ_SECONDS each (default 20),
 #              starting from its committed corpus; crashes land in build/test-logs/fuzz/
-#   e2e        real browsers (headless Chromium) against the ASan server binary
+#   e2e        real browsers (headless Chromium and Firefox ESR) against the ASan server binary
 # Exit status is non-zero when anything failed or could not run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -78,7 +78,7 @@ fi
 
 echo "== e2e ==" >&2
 mkdir -p "$logdir"
-if [[ ! -d node_modules/playwright-core ]]; then
+if [[ ! -d node_modules/playwright-core || ! -d node_modules/puppeteer-core ]]; then
     PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund >&2 || npm install --no-audit --no-fund >&2
 fi
 if [[ -x build-asan/junction ]]; then

@@ -72,7 +72,9 @@ void config_defaults(config *c)
     c->http_max_body = 128 * 1024;
     c->http_idle_timeout_s = 30;
     snprintf(c->http_cors_origin, sizeof c->http_cors_origin, "*");
-    snprintf(c->media_listen, sizeof c->media_listen, "127.0.0.1");
+    /* All interfaces: every browser finds a candidate it accepts (Firefox ignores loopback
+     * ones), and the port only answers ICE-authenticated peers. HTTP stays on loopback. */
+    snprintf(c->media_listen, sizeof c->media_listen, "0.0.0.0");
     c->media_port = 40000;
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->consent_timeout_s = 30;

@@ -60,8 +60,9 @@ typedef struct j_udp_counters {
 } j_udp_counters;
 void j_udp_get_counters(const j_udp *u, j_udp_counters *out);
 
-/* j_local_addresses - the host's interface addresses of the family of `bound`
- * (loopback only when `bound` is loopback), for ICE host candidates. Returns the count. */
+/* j_local_addresses - ICE host candidates for a socket bound to `bound`: that address when
+ * it is specific; for a wildcard bind, the host's addresses of its family, interface
+ * addresses first and loopback last (IPv6 link-local skipped). Returns the count. */
 int j_local_addresses(const j_addr *bound, j_addr *out, int max);
 
 #endif

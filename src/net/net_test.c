@@ -109,11 +109,25 @@ static void test_local_addresses_loopback(void **state)
     assert_true(j_addr_equal(&lo, &out[0]));
 }
 
+static void test_local_addresses_wildcard_lists_loopback_last(void **state)
+{
+    (void)state;
+    j_addr any, out[16];
+    j_addr_parse(&any, "0.0.0.0", 4000);
+    int n = j_local_addresses(&any, out, 16);
+    assert_true(n >= 1);
+    assert_true(j_addr_is_loopback(&out[n - 1])); /* lo is always up */
+    for (int i = 0; i < n; i++) assert_int_equal(j_addr_port(&out[i]), 4000);
+    for (int i = 1; i < n; i++) /* no interface address after a loopback one */
+        assert_true(!j_addr_is_loopback(&out[i - 1]) || j_addr_is_loopback(&out[i]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loop_udp_roundtrip),
         cmocka_unit_test(test_local_addresses_loopback),
+        cmocka_unit_test(test_local_addresses_wildcard_lists_loopback_last),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,15 +166,20 @@ int j_local_addresses(const j_addr *bound, j_addr *out, int max)
     struct ifaddrs *ifs;
     if (getifaddrs(&ifs) != 0) return 0;
     int n = 0;
-    for (struct ifaddrs *i = ifs; i && n < max; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != bound->sa.sa_family) continue;
-        if (!(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK)) continue;
-        j_addr a;
-        memset(&a, 0, sizeof a);
-        memcpy(&a, i->ifa_addr, bound->sa.sa_family == AF_INET6 ? sizeof a.v6 : sizeof a.v4);
-        if (a.sa.sa_family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&a.v6.sin6_addr)) continue;
-        j_addr_set_port(&a, j_addr_port(bound));
-        out[n++] = a;
+    /* Interface addresses first, loopback last: browsers that ignore loopback candidates
+     * (Firefox by default) still find one, and a host with no network still gets one. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (struct ifaddrs *i = ifs; i && n < max; i = i->ifa_next) {
+            if (!i->ifa_addr || i->ifa_addr->sa_family != bound->sa.sa_family) continue;
+            bool loopback = (i->ifa_flags & IFF_LOOPBACK) != 0;
+            if (!(i->ifa_flags & IFF_UP) || loopback != (pass == 1)) continue;
+            j_addr a;
+            memset(&a, 0, sizeof a);
+            memcpy(&a, i->ifa_addr, bound->sa.sa_family == AF_INET6 ? sizeof a.v6 : sizeof a.v4);
+            if (a.sa.sa_family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&a.v6.sin6_addr)) continue;
+            j_addr_set_port(&a, j_addr_port(bound));
+            out[n++] = a;
+        }
     }
     freeifaddrs(ifs);
     return n;

@@ -311,7 +311,8 @@ typedef struct sdp_neg_media {
     uint8_t ext_id[SDP_EXT_COUNT];        /* offer's id per known extension, 0 = not used */
     sdp_dir ext_dir[SDP_EXT_COUNT];       /* direction suffix for our answer (NONE = none) */
     uint8_t stream_count;
-    sdp_neg_stream streams[SDP_MAX_SSRCS];/* offerer's media SSRCs (rtx paired in) */
+    sdp_neg_stream streams[SDP_MAX_SSRCS];/* offerer's media SSRCs (rtx paired in); only
+                                           * where we receive */
     uint8_t sim_ssrc_count;               /* a=ssrc-group:SIM, lowest layer first */
     uint32_t sim_ssrcs[SDP_MAX_GROUP_SSRCS];
     uint8_t rid_count;
@@ -335,11 +336,11 @@ typedef struct sdp_negotiated {
 /* sdp_negotiate - decide our answer to a parsed offer under policy.
  *
  * Per m= section: accepted (codecs in the offer's order with the offer's PTs, rtcp-fb
- * offered & supported, extension ids, the offerer's SSRCs/rids/simulcast, our direction)
- * or rejected with a reason. Our direction: offer sendonly -> recvonly (needs
- * can_receive), recvonly -> sendonly (needs can_send), sendrecv -> what the policy allows,
- * anything else inactive. Setup: offer actpass/active/absent -> we are passive; passive ->
- * active. Returns 0 or a negative code with a message in err:
+ * offered & supported, extension ids, the offerer's SSRCs where we receive, its
+ * rids/simulcast, our direction) or rejected with a reason. Our direction: offer sendonly
+ * -> recvonly (needs can_receive), recvonly -> sendonly (needs can_send), sendrecv -> what
+ * the policy allows, anything else inactive. Setup: offer actpass/active/absent -> we are
+ * passive; passive -> active. Returns 0 or a negative code with a message in err:
  *   J_EUNSUPPORTED  nothing accepted ("no usable codec" when codecs were the reason),
  *                   no accepted m= section can flow in a direction the policy allows,
  *                   BUNDLE/rtcp-mux missing for an accepted m= section, a=setup:holdconn;

@@ -187,7 +187,8 @@ int sdp_negotiate(const sdp_session *offer, const sdp_policy *policy, sdp_negoti
         nm->dir = dir_of(we_send, we_recv);
         nm->rtcp_rsize = m->rtcp_rsize;
         negotiate_extensions(m, policy, we_recv, we_send, nm);
-        collect_streams(m, nm);
+        /* A recvonly offer may still list a=ssrc (Firefox does): its RTCP sender, no media. */
+        if (we_recv) collect_streams(m, nm);
         nm->rid_count = m->rid_count;
         memcpy(nm->rids, m->rids, sizeof nm->rids);
         nm->has_simulcast = m->has_simulcast;

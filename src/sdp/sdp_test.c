@@ -90,7 +90,7 @@ static void test_parse_all_fixtures(void **state)
     static const char *const names[] = {
         "firefox_offer.sdp",          "firefox_offer_simulcast.sdp", "firefox_answer.sdp",
         "chromium_publish_offer.sdp", "chromium_view_offer.sdp",     "chromium_simulcast_offer.sdp",
-        "safari_offer.sdp",
+        "safari_offer.sdp",           "firefox_view_offer.sdp",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         parse_fixture(names[i]);
@@ -391,6 +391,36 @@ static void test_whep_safari(void **state)
     assert_int_equal(a->dir, SDP_DIR_SENDONLY);
     check_codec(&a->codecs[0], 111, "opus", 0, NULL);
     assert_int_equal(a->ext_id[SDP_EXT_AUDIO_LEVEL], 14);
+    assert_int_equal(g_neg.our_setup, SDP_SETUP_PASSIVE);
+}
+
+static void test_whep_firefox(void **state)
+{
+    (void)state;
+    /* The web app's viewer in a stock Firefox: mDNS host names in candidates and a=rtcp,
+     * TCP and component-2 candidates, and a=ssrc lines on recvonly m= sections. */
+    parse_fixture("firefox_view_offer.sdp");
+    const sdp_media *mv = &g_offer.media[0];
+    assert_int_equal(mv->candidate_count, 8);
+    assert_non_null(strstr(mv->candidates[0], ".local 51955 typ host"));
+    assert_true(mv->end_of_candidates);
+    assert_int_equal(mv->ssrc_count, 1);
+    negotiate_ok(&whep_policy);
+    const sdp_neg_media *v = &g_neg.media[0], *a = &g_neg.media[1];
+    assert_int_equal(v->dir, SDP_DIR_SENDONLY);
+    /* No H264 (Firefox ESR on Debian has no OpenH264), and AV1 is not ours to send. */
+    assert_int_equal(v->codec_count, 2);
+    check_codec(&v->codecs[0], 120, "VP8", 124, NULL);
+    check_codec(&v->codecs[1], 121, "VP9", 125, NULL);
+    assert_int_equal(v->ext_id[SDP_EXT_MID], 3);
+    assert_int_equal(v->ext_id[SDP_EXT_PLAYOUT_DELAY], 6); /* 6/recvonly: Firefox receives it */
+    assert_int_equal(v->ext_dir[SDP_EXT_PLAYOUT_DELAY], SDP_DIR_SENDONLY);
+    /* Its a=ssrc on a recvonly m= section is its RTCP sender, not media it will send. */
+    assert_int_equal(v->stream_count, 0);
+    assert_int_equal(a->dir, SDP_DIR_SENDONLY);
+    check_codec(&a->codecs[0], 109, "opus", 0, "useinbandfec=1");
+    assert_int_equal(a->ext_id[SDP_EXT_AUDIO_LEVEL], 1);
+    assert_int_equal(a->stream_count, 0);
     assert_int_equal(g_neg.our_setup, SDP_SETUP_PASSIVE);
 }
 
@@ -1126,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_whip_simulcast),
         cmocka_unit_test(test_whep_chromium),
         cmocka_unit_test(test_whep_safari),
+        cmocka_unit_test(test_whep_firefox),
         cmocka_unit_test(test_setup_roles),
         cmocka_unit_test(test_answer_whip_roundtrip),
         cmocka_unit_test(test_answer_whep_tracks),

@@ -10,20 +10,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  apiJson, garbageDatagrams, getStats, launchBrowser, makeOffer, openPublisher, openViewer,
-  request, sendDatagrams, sessionState, startServer, stopSession, waitFor, waitForDecoding,
+  apiJson, assertCleanExit, garbageDatagrams, getStats, launchBrowser, makeOffer, openPublisher,
+  openViewer, request, sendDatagrams, sessionState, startServer, stopSession, waitFor,
+  waitForDecoding, withServerLog,
 } from './lib/harness.mjs';
-
-/** Run fn; on failure add the server's log tail to the error. */
-async function withServerLog(server, fn) {
-  try {
-    return await fn();
-  } catch (err) {
-    // A new Error: some errors (DOMException from a fetch timeout) have a read-only message.
-    const log = `--- server log (${server?.logFile}) ---\n${server?.logTail(60) ?? ''}`;
-    throw new Error(`${err?.message ?? err}\n${log}`, { cause: err });
-  }
-}
 
 function assertJsonError(res, status) {
   assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text}`);
@@ -239,9 +229,6 @@ describe('WHIP/WHEP with Chromium', { timeout: 240000 }, () => {
 
   test('the server shuts down cleanly on SIGTERM (exit 0, no sanitizer report)', async () => {
     for (const p of pages.splice(0)) await p.close().catch(() => {});
-    const exit = await server.stop();
-    assert.equal(exit.sanitizerReport, '', `sanitizer report:\n${exit.sanitizerReport}`);
-    assert.equal(exit.signal, null, `killed by ${exit.signal}`);
-    assert.equal(exit.code, 0);
+    assertCleanExit(await server.stop());
   });
 });

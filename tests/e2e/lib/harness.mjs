@@ -1,10 +1,13 @@
-// Browser test harness: runs the junction binary and headless Chromium (playwright-core).
+// Browser test harness: runs the junction binary, headless Chromium (playwright-core) and
+// headless Firefox ESR (puppeteer-core over WebDriver BiDi).
 //
 // Everything here is bounded: every wait has a timeout, the server is killed by PID when a
-// test ends (and when node exits), browsers are closed in finally blocks by the callers.
-// No browser is ever downloaded: Chromium comes from Debian (/usr/bin/chromium).
+// test ends (and when node exits), browsers are closed in finally blocks by the callers (and
+// killed by PID if node exits first). No browser is ever downloaded: both come from Debian
+// (/usr/bin/chromium, /usr/bin/firefox-esr).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -14,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 // JUNCTION_BIN, else build/junction, else where Meson puts it (build/src/app/junction).
@@ -22,6 +26,7 @@ export const JUNCTION_BIN = process.env.JUNCTION_BIN
   : ['build/junction', 'build/src/app/junction'].map((p) => path.join(ROOT, p)).find(existsSync)
     ?? path.join(ROOT, 'build/junction');
 export const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+export const FIREFOX_BIN = process.env.FIREFOX_BIN ?? '/usr/bin/firefox-esr';
 
 // Flags from /work/shared/interop/README.md: headless, fake camera + mic granted without a
 // prompt, no background traffic, no DNS except 127.0.0.1. Loopback candidates are allowed
@@ -41,6 +46,68 @@ export const CHROMIUM_ARGS = [
   '--allow-loopback-in-peer-connection',
   '--autoplay-policy=no-user-gesture-required',
 ];
+
+// Firefox prefs from /work/shared/interop/README.md: fake camera + mic with a granted
+// permission (without a permission Firefox gathers ICE candidates only on the default-route
+// address), loopback host candidates as real addresses (no mDNS names), autoplay allowed, and
+// everything that would reach the network switched off.
+export const FIREFOX_PREFS = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+  'permissions.default.camera': 1,
+  'permissions.default.microphone': 1,
+  'media.peerconnection.ice.loopback': true,
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'media.autoplay.default': 0,
+  'media.autoplay.blocking_policy': 0,
+  'app.update.enabled': false,
+  'app.update.auto': false,
+  'network.captive-portal-service.enabled': false,
+  'network.connectivity-service.enabled': false,
+  'datareporting.policy.dataSubmissionEnabled': false,
+  'datareporting.healthreport.uploadEnabled': false,
+  'datareporting.usage.uploadEnabled': false,
+  'browser.safebrowsing.malware.enabled': false,
+  'browser.safebrowsing.phishing.enabled': false,
+  'browser.safebrowsing.downloads.enabled': false,
+  'browser.safebrowsing.downloads.remote.enabled': false,
+  'browser.safebrowsing.blockedURIs.enabled': false,
+  'browser.safebrowsing.provider.google.updateURL': '',
+  'browser.safebrowsing.provider.google4.updateURL': '',
+  'browser.safebrowsing.provider.mozilla.updateURL': '',
+  'toolkit.telemetry.enabled': false,
+  'toolkit.telemetry.unified': false,
+  'toolkit.telemetry.archive.enabled': false,
+  'toolkit.telemetry.server': '',
+  'toolkit.telemetry.updatePing.enabled': false,
+  'toolkit.telemetry.shutdownPingSender.enabled': false,
+  'toolkit.telemetry.firstShutdownPing.enabled': false,
+  'toolkit.telemetry.newProfilePing.enabled': false,
+  'toolkit.telemetry.bhrPing.enabled': false,
+  'extensions.update.enabled': false,
+  'extensions.getAddons.cache.enabled': false,
+  'extensions.systemAddon.update.enabled': false,
+  'extensions.blocklist.enabled': false,
+  'browser.region.network.url': '',
+  'browser.region.update.enabled': false,
+  'browser.search.update': false,
+  'browser.newtabpage.enabled': false,
+  'browser.startup.homepage_override.mstone': 'ignore',
+  'network.dns.disablePrefetch': true,
+  'network.prefetch-next': false,
+  'network.http.speculative-parallel-limit': 0,
+  // Honoured by release builds only with MOZ_DISABLE_NONLOCAL_CONNECTIONS=1 (set at launch).
+  'services.settings.server': 'data:,#remote-settings-dummy/v1',
+  'messaging-system.rsexperimentloader.enabled': false,
+  'app.normandy.enabled': false,
+  'app.shield.optoutstudies.enabled': false,
+  'browser.ping-centre.telemetry': false,
+  'captivedetect.canonicalURL': '',
+  'network.trr.mode': 5,
+  'media.gmp-manager.url': '',
+  'media.gmp-gmpopenh264.autoupdate': false,
+  'media.gmp-gmpopenh264.enabled': false,
+};
 
 /** Poll `probe` until `predicate(value)` holds; throws after timeoutMs with the last value. */
 export async function waitFor(probe, predicate, timeoutMs, { intervalMs = 250, what = 'condition' } = {}) {
@@ -98,9 +165,9 @@ process.on('exit', () => {
 
 /**
  * Start the junction binary on free ports and wait until GET /api/health answers 200.
- * Returns { baseUrl, httpPort, mediaPort, pid, logFile, logTail(), stop() }.
+ * `env` adds to (or overrides) this process's environment for the server. Returns { baseUrl, httpPort, mediaPort, pid, logFile, logTail(), stop() }.
  */
-export async function startServer({ token = null, logLevel = 'debug', extraArgs = [], readyTimeoutMs = 10000 } = {}) {
+export async function startServer({ token = null, logLevel = 'debug', extraArgs = [], env = {}, readyTimeoutMs = 10000 } = {}) {
   if (!existsSync(JUNCTION_BIN)) {
     throw new Error(`junction binary not found at ${JUNCTION_BIN} (build it or set JUNCTION_BIN)`);
   }
@@ -111,7 +178,7 @@ export async function startServer({ token = null, logLevel = 'debug', extraArgs 
   const log = createWriteStream(logFile);
   const args = ['--http-port', String(httpPort), '--media-port', String(mediaPort),
     '--log-level', logLevel, ...(token ? ['--token', token] : []), ...extraArgs];
-  const child = spawn(JUNCTION_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(JUNCTION_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   liveServers.add(child);
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
@@ -183,19 +250,80 @@ export async function startServer({ token = null, logLevel = 'debug', extraArgs 
   return server;
 }
 
+// Firefox instances not closed yet: if node exits early their process groups are killed and
+// their profiles removed ('exit' handlers must be synchronous).
+const liveFirefoxes = new Map(); // pid -> profile directory
+process.on('exit', () => {
+  for (const [pid, dir] of liveFirefoxes) {
+    killProcessGroup(pid);
+    try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+  }
+});
+
+/** SIGKILL a process group led by pid (puppeteer starts the browser detached), else pid. */
+function killProcessGroup(pid) {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
+
 /**
- * Launch headless Chromium with a fresh profile directory. Returns { context, close() };
- * open pages with context.newPage(). One browser with several pages keeps CPU use down.
+ * PIDs of the running (not zombie) processes in process group pgid, from /proc. A browser's
+ * helpers outlive its main process by a moment and then wait as zombies for init to reap
+ * them; zombies hold nothing, so they do not count.
  */
-export async function launchBrowser() {
-  if (!existsSync(CHROMIUM_BIN)) throw new Error(`chromium not found at ${CHROMIUM_BIN}`);
+export function liveProcessesInGroup(pgid) {
+  const live = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp ...": comm may contain spaces, so split after ')'.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z') live.push(Number(entry));
+  }
+  return live;
+}
+
+/** Settle `promise` within ms; on timeout resolve to undefined (the caller cleans up anyway). */
+function bounded(promise, ms) {
+  let timer;
+  return Promise.race([promise.catch(() => {}), new Promise((resolve) => { timer = setTimeout(resolve, ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
+/**
+ * Launch a headless browser with a fresh profile directory: 'chromium' or 'firefox' (options
+ * go to launchChromium or launchFirefox). Returns { kind, context, close() } (Firefox adds pid and profileDir);
+ * open pages with context.newPage(). Pages of both browsers offer goto, evaluate,
+ * on('pageerror' | 'console') and close, which is all the helpers below use. One browser
+ * with several pages keeps CPU use down.
+ */
+export function launchBrowser(kind = 'chromium', options = {}) {
+  if (kind === 'chromium') return launchChromium(options);
+  if (kind === 'firefox') return launchFirefox(options);
+  throw new Error(`unknown browser ${kind}`);
+}
+
+/**
+ * Headless Chromium (playwright-core); see launchBrowser. executablePath replaces CHROMIUM_BIN
+ * (e.g. a wrapper that runs it in a network namespace); args are added to CHROMIUM_ARGS.
+ */
+export async function launchChromium({ executablePath = CHROMIUM_BIN, args = [] } = {}) {
+  if (!existsSync(executablePath)) throw new Error(`chromium not found at ${executablePath}`);
   const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'junction-chromium-'));
   let context;
   try {
     context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM_BIN,
+      executablePath,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...args],
       timeout: 30000,
     });
   } catch (err) {
@@ -203,6 +331,7 @@ export async function launchBrowser() {
     throw err;
   }
   return {
+    kind: 'chromium',
     context,
     async close() {
       try {
@@ -212,6 +341,78 @@ export async function launchBrowser() {
       }
     },
   };
+}
+
+/**
+ * Headless Firefox ESR (puppeteer-core, WebDriver BiDi); see launchBrowser. close() asks the
+ * browser to quit (5 s), waits for its process group to end (3 s), kills what remains by
+ * PID, and removes the profile directory. prefs override FIREFOX_PREFS.
+ */
+export async function launchFirefox({ prefs = {} } = {}) {
+  if (!existsSync(FIREFOX_BIN)) throw new Error(`firefox-esr not found at ${FIREFOX_BIN}`);
+  const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'junction-firefox-'));
+  let browser;
+  let pid;
+  async function cleanup() {
+    if (browser) await bounded(browser.close(), 5000);
+    if (pid) {
+      const exited = (ms) => waitFor(async () => liveProcessesInGroup(pid), (live) => live.length === 0,
+        ms, { intervalMs: 50, what: `firefox (process group ${pid}) to exit` }).then(() => true, () => false);
+      // Helpers quit on their own shortly after the main process; kill what lingers.
+      if (!(await exited(3000))) {
+        killProcessGroup(pid);
+        await exited(5000);
+      }
+      liveFirefoxes.delete(pid);
+    }
+    await rm(userDataDir, { recursive: true, force: true });
+  }
+  try {
+    browser = await puppeteer.launch({
+      browser: 'firefox',
+      protocol: 'webDriverBiDi',
+      executablePath: FIREFOX_BIN,
+      headless: true,
+      userDataDir,
+      extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
+      args: ['--no-remote'],
+      timeout: 60000, // a first start with a fresh profile takes 20 s on a loaded machine
+      protocolTimeout: 30000,
+      // Firefox's test-harness switch: no connections except loopback (WebRTC media is not
+      // affected), and services.settings.server above is honoured.
+      env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1' },
+    });
+    pid = browser.process()?.pid;
+    if (pid) liveFirefoxes.set(pid, userDataDir);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  return {
+    kind: 'firefox',
+    context: browser,
+    pid,
+    profileDir: userDataDir,
+    close: cleanup,
+  };
+}
+
+/** Run fn; on failure add the server's log tail to the error. */
+export async function withServerLog(server, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    // A new Error: some errors (DOMException from a fetch timeout) have a read-only message.
+    const log = `--- server log (${server?.logFile}) ---\n${server?.logTail(60) ?? ''}`;
+    throw new Error(`${err?.message ?? err}\n${log}`, { cause: err });
+  }
+}
+
+/** Assert that server.stop() found a clean exit: code 0, no signal, no sanitizer report. */
+export function assertCleanExit(exit) {
+  assert.equal(exit.sanitizerReport, '', `sanitizer report:\n${exit.sanitizerReport}`);
+  assert.equal(exit.signal, null, `killed by ${exit.signal}`);
+  assert.equal(exit.code, 0);
 }
 
 /** Page console errors and page crashes are collected for failure messages. */
@@ -267,7 +468,9 @@ export async function stopSession(page, kind) {
 /**
  * Summary of the page's RTCPeerConnection stats for `kind` ('publish' | 'watch'):
  * { connectionState, videoFramesDecoded, videoPacketsReceived, audioPacketsReceived,
- *   packetsLost, videoFramesSent, audioPacketsSent, bytesSent, bytesReceived } or null.
+ *   packetsLost, videoFramesSent, audioPacketsSent, bytesSent, bytesReceived } or null;
+ * inboundVideo / outboundVideo are the browser's own inbound-rtp / outbound-rtp report of the
+ * (last) video stream, every field as the browser names it, or null.
  */
 export function getStats(page, kind) {
   return page.evaluate(async (k) => {
@@ -277,7 +480,7 @@ export function getStats(page, kind) {
       connectionState: pc.connectionState,
       videoFramesDecoded: 0, videoPacketsReceived: 0, audioPacketsReceived: 0, packetsLost: 0,
       videoFramesSent: 0, audioPacketsSent: 0, bytesSent: 0, bytesReceived: 0,
-      hasInboundVideo: false, hasInboundAudio: false,
+      hasInboundVideo: false, hasInboundAudio: false, inboundVideo: null, outboundVideo: null,
     };
     (await pc.getStats()).forEach((r) => {
       if (r.type === 'inbound-rtp') {
@@ -287,14 +490,17 @@ export function getStats(page, kind) {
           out.hasInboundVideo = true;
           out.videoFramesDecoded += r.framesDecoded ?? 0;
           out.videoPacketsReceived += r.packetsReceived ?? 0;
+          out.inboundVideo = r;
         } else if (r.kind === 'audio') {
           out.hasInboundAudio = true;
           out.audioPacketsReceived += r.packetsReceived ?? 0;
         }
       } else if (r.type === 'outbound-rtp') {
         out.bytesSent += r.bytesSent ?? 0;
-        if (r.kind === 'video') out.videoFramesSent += r.framesSent ?? 0;
-        else if (r.kind === 'audio') out.audioPacketsSent += r.packetsSent ?? 0;
+        if (r.kind === 'video') {
+          out.videoFramesSent += r.framesSent ?? 0;
+          out.outboundVideo = r;
+        } else if (r.kind === 'audio') out.audioPacketsSent += r.packetsSent ?? 0;
       }
     });
     return out;
