@@ -98,7 +98,9 @@ int flow_write_offer(load_ctx *L, session *s, char *buf, size_t cap)
 }
 
 /* The server's transport from a parsed description: ICE credentials, DTLS fingerprint and
- * the candidate to use (its best UDP IPv4 candidate, else the c=/m= address). */
+ * the candidate to use: its best UDP IPv4 candidate, loopback ones first when our own
+ * address is loopback (a server on every interface lists them all); else the c=/m=
+ * address. */
 static int take_transport(session *s, const sdp_session *d, const sdp_media *m, char *err,
                           size_t err_cap)
 {
@@ -110,15 +112,17 @@ static int take_transport(session *s, const sdp_session *d, const sdp_media *m, 
         return J_EMALFORMED;
     }
     snprintf(s->remote_fingerprint, sizeof s->remote_fingerprint, "%s %s", fp->alg, fp->value);
-    bool found = false;
-    uint32_t best = 0;
+    bool found = false, local_loopback = j_addr_is_loopback(&s->local);
+    uint64_t best = 0;
     for (unsigned i = 0; i < m->candidates_kept; i++) {
         sdp_candidate c;
         if (sdp_candidate_parse(m->candidates[i], &c) != J_OK) continue;
         if (!c.udp || c.component != 1 || c.addr.sa.sa_family != AF_INET) continue;
-        if (!found || c.priority > best) {
+        uint64_t score = c.priority;
+        if (j_addr_is_loopback(&c.addr) == local_loopback) score += 1ull << 32;
+        if (!found || score > best) {
             s->remote = c.addr;
-            best = c.priority;
+            best = score;
             found = true;
         }
     }

@@ -161,15 +161,18 @@ static void usage(FILE *out)
         "  --concurrency N         signaling exchanges in flight (16)\n"
         "  --server-pid PID        report this process's CPU and memory (the server's)\n"
         "  --token TOKEN           bearer token for WHIP/WHEP, access token for /rtc joins\n"
-        "  --local-net A.B.C.D     client i uses the address A.B.C.D + 1 + i (127.1.0.0)\n"
+        "  --local-net A.B.C.D     client i uses the address A.B.C.D + 1 + i (127.1.0.0),\n"
+        "                          all on one socket (a server on this host's loopback)\n"
+        "  --local-ip IP           instead: every client on this address, a socket each (a\n"
+        "                          server that is not on loopback, or binds to an interface)\n"
         "  --janus-room N          first Janus room number (4000)\n"
         "  --min-delivery RATIO    exit status 1 if subscribers got less than this share (0)\n"
         "  --verify-every N        subscribers decrypt and authenticate 1 SRTP packet in N once\n"
         "                          a stream is matched to its publisher; loss and latency come\n"
         "                          from every packet's clear header (1: decrypt all)\n"
         "  --label TEXT            copied into the JSON summary\n"
-        "Clients share one UDP socket on the wildcard address, each with its own loopback address:\n"
-        "the server must be reachable from 127/8 (run it on this host).\n");
+        "By default clients share one UDP socket, each with its own 127/8 address: the server\n"
+        "must run on this host and answer on loopback; otherwise give --local-ip.\n");
 }
 
 static int parse_args(int argc, char **argv, load_config *c)
@@ -196,6 +199,7 @@ static int parse_args(int argc, char **argv, load_config *c)
         {"token", required_argument, 0, 't'},       {"local-net", required_argument, 0, 'l'},
         {"janus-room", required_argument, 0, 'j'},  {"min-delivery", required_argument, 0, 'D'},
         {"label", required_argument, 0, 'L'},       {"verify-every", required_argument, 0, 'V'},
+        {"local-ip", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -230,6 +234,12 @@ static int parse_args(int argc, char **argv, load_config *c)
             c->local_base = ntohl(a.s_addr);
             break;
         }
+        case 'I': {
+            j_addr a;
+            if (j_addr_parse(&a, optarg, 0) != J_OK || a.sa.sa_family != AF_INET) return -1;
+            snprintf(c->local_ip, sizeof c->local_ip, "%s", optarg);
+            break;
+        }
         case 'j': c->janus_room_base = (uint32_t)strtoul(optarg, &end, 10); break;
         case 'D': c->min_delivery = strtod(optarg, &end); break;
         case 'L': c->label = optarg; break;
@@ -245,7 +255,7 @@ static int parse_args(int argc, char **argv, load_config *c)
         c->duration_s <= 0 || c->warmup_s < 0 || c->connect_timeout_s <= 0)
         return -1;
     long total = (long)c->rooms * c->publishers * (1 + c->subscribers);
-    if (total > 60000) return -1; /* one loopback address each */
+    if (total > 60000) return -1; /* one address, or one port, each */
     if (!url_set)
         snprintf(c->url, sizeof c->url, "%s",
                  c->mode == MODE_JANUS ? "ws://127.0.0.1:8188" : "http://127.0.0.1:8080");
@@ -266,8 +276,12 @@ static session *make_sessions(const load_config *c, const media_stream *audio,
         s->role = i < n_pub ? ROLE_PUBLISHER : ROLE_SUBSCRIBER;
         s->publisher = i < n_pub ? i : (i - n_pub) / c->subscribers;
         s->room = s->publisher / c->publishers;
-        j_addr_parse(&s->local, "0.0.0.0", 0);
-        s->local.v4.sin_addr.s_addr = htonl(c->local_base + 1 + (uint32_t)i);
+        if (c->local_ip[0]) {
+            j_addr_parse(&s->local, c->local_ip, 0);
+        } else {
+            j_addr_parse(&s->local, "0.0.0.0", 0);
+            s->local.v4.sin_addr.s_addr = htonl(c->local_base + 1 + (uint32_t)i);
+        }
         ice_lite_generate_credentials(s->ufrag, s->pwd);
         j_random_bytes(&s->tiebreaker, sizeof s->tiebreaker);
         memset(s->rx_by_pt, -1, sizeof s->rx_by_pt);
@@ -374,6 +388,12 @@ int main(int argc, char **argv)
         return 2;
     }
     j_log_set_level(J_LOG_WARN);
+    /* A socket per client (--local-ip) and the signaling connections need descriptors. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     char err[256];
     media_stream audio, video;
     bool have_audio = cfg.audio_path != NULL, have_video = cfg.video_path != NULL;
@@ -392,11 +412,10 @@ int main(int argc, char **argv)
     load_ctx L = {.cfg = &cfg, .audio = have_audio ? &audio : NULL,
                   .video = have_video ? &video : NULL, .fingerprint = dtls_cert_fingerprint(cert)};
     L.sessions = make_sessions(&cfg, L.audio, L.video, &L.n_sessions, &L.n_publishers);
-    j_addr any;
-    j_addr_parse(&any, "0.0.0.0", 0);
     flows *f = NULL;
-    if (!L.sessions || !(L.run = run_new(L.sessions, L.n_sessions, &any, dtls, cfg.verify_every, err,
-                                     sizeof err)) ||
+    if (!L.sessions ||
+        !(L.run = run_new(L.sessions, L.n_sessions, !cfg.local_ip[0], dtls, cfg.verify_every, err,
+                          sizeof err)) ||
         !(L.sig = sig_new(err, sizeof err)) || !(f = flows_new(&L, err, sizeof err))) {
         fprintf(stderr, "junction-load: %s\n", L.sessions ? err : "out of memory");
         return 1;

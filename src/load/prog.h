@@ -32,6 +32,7 @@ typedef struct load_config {
     int concurrency;        /* signaling exchanges in flight */
     int server_pid;         /* 0: no server CPU/RSS figures */
     uint32_t local_base;    /* host-order IPv4: client i uses local_base + 1 + i */
+    char local_ip[64];      /* instead: every client on this address, a socket each */
     uint32_t janus_room_base;
     double min_delivery;    /* exit status 1 below this delivery ratio (0: never) */
     unsigned verify_every;  /* subscribers decrypt 1 SRTP packet in this many (1: all) */
@@ -108,6 +109,7 @@ typedef struct session {
     int room;
     int publisher;          /* the publisher (session id) it is, or it watches */
     j_addr local;
+    int fd;                 /* its own socket, -1 on the shared one (media thread) */
     char ufrag[ICE_UFRAG_LEN + 1], pwd[ICE_PWD_LEN + 1];
     uint64_t tiebreaker;
 
@@ -159,10 +161,12 @@ typedef struct run_snapshot {
     load_hist latency_video, latency_audio;
 } run_snapshot;
 
-/* run_new - open the clients' socket on bind_addr (port 0: any), set every session's
- * local port to it, and start the media thread. Subscribers decrypt one SRTP packet in
+/* run_new - open the clients' sockets and start the media thread. shared_socket: one
+ * socket for all, each session on its own loopback address (sessions[i].local, consecutive
+ * from sessions[0]); else a socket per session bound to its local address (port 0). Either
+ * way the sessions' local ports are set. Subscribers decrypt one SRTP packet in
  * verify_every once a stream is locked to its publisher (1: every packet). */
-run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls,
+run *run_new(session *sessions, int n, bool shared_socket, dtls_ctx *dtls,
              unsigned verify_every, char *err, size_t err_cap);
 void run_free(run *r);
 /* run_start_session - hand a signaled session to the media thread. */

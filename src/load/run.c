@@ -1,11 +1,13 @@
 /* run.c - junction-load's media thread: one UDP socket for every client connection,
  * publishers' pacing and packetization, subscribers' accounting.
  *
- * All clients share one socket bound to the wildcard address: client i is the address
- * local_base + 1 + i (loopback 127/8 is all local on Linux), the destination of a datagram
- * (IP_PKTINFO) says whose it is, and a send names its source the same way. So the server
- * sees one 5-tuple per connection, while we read and write every connection's packets in
- * batches of RUN_BATCH with recvmmsg/sendmmsg. Nothing on the packet path allocates.
+ * Against a server on loopback, all clients share one socket bound to the wildcard
+ * address: client i is the address local_base + 1 + i (loopback 127/8 is all local on
+ * Linux), the destination of a datagram (IP_PKTINFO) says whose it is, and a send names
+ * its source the same way. So the server sees one 5-tuple per connection, while we read and
+ * write every connection's packets in batches of RUN_BATCH with recvmmsg/sendmmsg. With
+ * one given (non-loopback) address instead, each client has a socket of its own on it, and
+ * an epoll set tells which ones have datagrams. Nothing on the packet path allocates.
  *
  * The thread wakes once per millisecond (RUN_TICK_MS), not per arriving datagram: it drains
  * the socket (deep buffer), sends what publishers have due, and runs timers. Latency does
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +36,7 @@
 #define RUN_MAX_PAYLOAD 1160      /* RTP payload per packet: browsers' size, below any MTU */
 #define RUN_MAX_CATCH_UP 3        /* frames a late publisher sends at once */
 #define RUN_SOCKET_BUFFER (64 << 20)
+#define RUN_SESSION_SOCKET_BUFFER (1 << 20)
 
 typedef struct tx_slot {
     uint8_t buf[RUN_MTU];
@@ -67,8 +71,9 @@ struct run {
     int n;
     dtls_ctx *dtls;      /* shared by every connection, borrowed */
     unsigned verify_every; /* decrypt one SRTP packet in this many (1: all) */
-    uint32_t local_base; /* host order */
-    int fd;
+    uint32_t local_base; /* shared socket: host-order base of the clients' addresses */
+    int fd;              /* the shared socket, -1 with a socket per session */
+    int epfd;            /* a socket per session: the readable ones */
     j_loop *loop;
     pthread_t thread;
     bool media_on;
@@ -77,6 +82,7 @@ struct run {
     tx_slot tx[RUN_BATCH];
     struct mmsghdr tx_msg[RUN_BATCH];
     int tx_count;
+    int tx_fd;           /* the socket the queued datagrams leave from */
     uint64_t tx_errors;
     rx_slot rx[RUN_BATCH];
     struct mmsghdr rx_msg[RUN_BATCH];
@@ -100,7 +106,7 @@ static void flush(run *r)
 {
     int sent = 0;
     while (sent < r->tx_count) {
-        int n = sendmmsg(r->fd, r->tx_msg + sent, (unsigned)(r->tx_count - sent), 0);
+        int n = sendmmsg(r->tx_fd, r->tx_msg + sent, (unsigned)(r->tx_count - sent), 0);
         if (n < 0) {
             if (errno == EINTR) continue;
             r->tx_errors++; /* a full buffer or an unreachable server: drop this one */
@@ -115,7 +121,9 @@ static void flush(run *r)
 /* The next free send slot for session s (flushing when the batch is full). */
 static tx_slot *tx_take(run *r, const session *s, struct mmsghdr **msg)
 {
-    if (r->tx_count == RUN_BATCH) flush(r);
+    int fd = r->fd >= 0 ? r->fd : s->fd;
+    if (r->tx_count == RUN_BATCH || (r->tx_count > 0 && fd != r->tx_fd)) flush(r);
+    r->tx_fd = fd;
     int i = r->tx_count++;
     tx_slot *t = &r->tx[i];
     t->to = s->remote;
@@ -126,6 +134,11 @@ static tx_slot *tx_take(run *r, const session *s, struct mmsghdr **msg)
     h->msg_namelen = j_addr_len(&t->to);
     h->msg_iov = &t->iov;
     h->msg_iovlen = 1;
+    t->iov.iov_base = t->buf;
+    if (r->fd < 0) { /* its own socket: its own source address */
+        *msg = &r->tx_msg[i];
+        return t;
+    }
     h->msg_control = t->control;
     h->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
     struct cmsghdr *c = CMSG_FIRSTHDR(h);
@@ -134,7 +147,6 @@ static tx_slot *tx_take(run *r, const session *s, struct mmsghdr **msg)
     c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
     struct in_pktinfo pi = {.ipi_spec_dst = s->local.v4.sin_addr};
     memcpy(CMSG_DATA(c), &pi, sizeof pi);
-    t->iov.iov_base = t->buf;
     *msg = &r->tx_msg[i];
     return t;
 }
@@ -356,31 +368,34 @@ static void on_media(run *r, session *s, const uint8_t *buf, size_t len, bool de
                    payload_len, arrival_us, t->video ? &r->latency_video : &r->latency_audio);
 }
 
-/* The session a datagram is for (by its destination address), and its arrival time. */
-static session *session_of(run *r, const struct msghdr *h, uint64_t *arrival_us)
+/* The session a datagram is for (by its destination address on the shared socket; NULL:
+ * keep `s`), and its arrival time. */
+static session *session_of(run *r, const struct msghdr *h, session *s, uint64_t *arrival_us)
 {
-    session *s = NULL;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-            memcpy(&r->socket_drops, CMSG_DATA(c), sizeof r->socket_drops);
+            uint32_t drops;
+            memcpy(&drops, CMSG_DATA(c), sizeof drops);
+            if (r->fd >= 0) r->socket_drops = drops; /* per socket otherwise: not summed */
         } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
             struct timespec ts;
             memcpy(&ts, CMSG_DATA(c), sizeof ts);
             *arrival_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-        } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && !s) {
             struct in_pktinfo pi;
             memcpy(&pi, CMSG_DATA(c), sizeof pi);
             uint32_t ip = ntohl(pi.ipi_addr.s_addr);
             if (ip <= r->local_base || ip - r->local_base - 1 >= (uint32_t)r->n) continue;
             s = &r->sessions[ip - r->local_base - 1];
-            if (s->state != SESSION_CONNECTING && s->state != SESSION_CONNECTED) s = NULL;
         }
     }
+    if (s && s->state != SESSION_CONNECTING && s->state != SESSION_CONNECTED) s = NULL;
     return s;
 }
 
-/* Drains the socket: every datagram that arrived since the last tick. */
-static void receive_all(run *r)
+/* Reads batches from fd until it is empty; `owner` is the session of a per-session socket,
+ * NULL for the shared one. */
+static void receive_from(run *r, int fd, session *owner)
 {
     for (;;) {
         for (int i = 0; i < RUN_BATCH; i++) {
@@ -395,13 +410,13 @@ static void receive_all(run *r)
             h->msg_control = x->control;
             h->msg_controllen = sizeof x->control;
         }
-        int n = recvmmsg(r->fd, r->rx_msg, RUN_BATCH, MSG_DONTWAIT, NULL);
+        int n = recvmmsg(fd, r->rx_msg, RUN_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) break;
         uint64_t now = j_now_us();
         for (int i = 0; i < n; i++) {
             struct msghdr *h = &r->rx_msg[i].msg_hdr;
             uint64_t arrival = 0;
-            session *s = session_of(r, h, &arrival);
+            session *s = session_of(r, h, owner, &arrival);
             if (!s || (h->msg_flags & MSG_TRUNC)) continue;
             size_t plain = 0, len = r->rx_msg[i].msg_len;
             bool decrypt = want_decrypt(r, s, r->rx[i].buf, len);
@@ -419,6 +434,24 @@ static void receive_all(run *r)
         flush(r);
         if (n < RUN_BATCH) break;
     }
+}
+
+/* Every datagram that arrived since the last tick. */
+static void receive_all(run *r)
+{
+    if (r->fd >= 0) {
+        receive_from(r, r->fd, NULL);
+        return;
+    }
+    struct epoll_event ev[256];
+    int n;
+    do {
+        n = epoll_wait(r->epfd, ev, 256, 0);
+        for (int i = 0; i < n; i++) {
+            session *s = &r->sessions[ev[i].data.u32];
+            receive_from(r, s->fd, s);
+        }
+    } while (n == 256);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
@@ -448,7 +481,50 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls,
+/* A UDP socket bound to addr, with the options both modes want. -1 with err on failure. */
+static int open_socket(const j_addr *addr, int buffer, bool pktinfo, char *err, size_t err_cap)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, err_cap, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    if (pktinfo) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    /* The server bursts a frame to every subscriber at once: a deep receive buffer keeps
+     * our own socket from being where packets get lost (FORCE needs root; else capped). */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof buffer) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+    if (bind(fd, &addr->sa, j_addr_len(addr)) != 0) {
+        char a[J_ADDR_STRLEN];
+        snprintf(err, err_cap, "bind %s: %s", j_addr_str(addr, a), strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static uint16_t bound_port(int fd)
+{
+    j_addr bound;
+    socklen_t blen = sizeof bound;
+    getsockname(fd, &bound.sa, &blen);
+    return j_addr_port(&bound);
+}
+
+static void close_sockets(run *r)
+{
+    if (r->fd >= 0) close(r->fd);
+    if (r->epfd >= 0) close(r->epfd);
+    for (int i = 0; i < r->n; i++)
+        if (r->sessions[i].fd >= 0) close(r->sessions[i].fd);
+}
+
+run *run_new(session *sessions, int n, bool shared_socket, dtls_ctx *dtls,
              unsigned verify_every, char *err, size_t err_cap)
 {
     run *r = calloc(1, sizeof *r);
@@ -464,40 +540,32 @@ run *run_new(session *sessions, int n, const j_addr *bind_addr, dtls_ctx *dtls,
     r->verify_every = verify_every;
     r->sessions = sessions;
     r->n = n;
-    r->local_base = ntohl(sessions[0].local.v4.sin_addr.s_addr) - 1;
-    r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (r->fd < 0) {
-        snprintf(err, err_cap, "socket: %s", strerror(errno));
-        free(ctxs);
-        free(r);
-        return NULL;
+    r->fd = r->epfd = -1;
+    for (int i = 0; i < n; i++) sessions[i].fd = -1;
+    bool ok = true;
+    if (shared_socket) {
+        r->local_base = ntohl(sessions[0].local.v4.sin_addr.s_addr) - 1;
+        j_addr any;
+        j_addr_parse(&any, "0.0.0.0", 0);
+        r->fd = open_socket(&any, RUN_SOCKET_BUFFER, true, err, err_cap);
+        ok = r->fd >= 0;
+        for (int i = 0; ok && i < n; i++) j_addr_set_port(&sessions[i].local, bound_port(r->fd));
+    } else {
+        r->epfd = epoll_create1(EPOLL_CLOEXEC);
+        ok = r->epfd >= 0;
+        for (int i = 0; ok && i < n; i++) {
+            session *s = &sessions[i];
+            s->fd = open_socket(&s->local, RUN_SESSION_SOCKET_BUFFER, false, err, err_cap);
+            struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+            ok = s->fd >= 0 && epoll_ctl(r->epfd, EPOLL_CTL_ADD, s->fd, &ev) == 0;
+            if (ok) j_addr_set_port(&s->local, bound_port(s->fd));
+        }
     }
-    int one = 1, size = RUN_SOCKET_BUFFER;
-    setsockopt(r->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-    setsockopt(r->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-    /* The server bursts a frame to every subscriber at once: a deep receive buffer keeps
-     * our own socket from being where packets get lost (FORCE needs root; else capped). */
-    if (setsockopt(r->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-        setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    if (setsockopt(r->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
-        setsockopt(r->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    if (bind(r->fd, &bind_addr->sa, j_addr_len(bind_addr)) != 0) {
-        snprintf(err, err_cap, "bind: %s", strerror(errno));
-        close(r->fd);
-        free(ctxs);
-        free(r);
-        return NULL;
-    }
-    j_addr bound;
-    socklen_t blen = sizeof bound;
-    getsockname(r->fd, &bound.sa, &blen);
-    for (int i = 0; i < n; i++) j_addr_set_port(&sessions[i].local, j_addr_port(&bound));
-    r->loop = j_loop_new(RUN_TICK_MS, on_tick, r);
-    if (!r->loop || pthread_create(&r->thread, NULL, thread_main, r) != 0) {
-        snprintf(err, err_cap, "cannot start the media thread");
+    if (ok) r->loop = j_loop_new(RUN_TICK_MS, on_tick, r);
+    if (!ok || !r->loop || pthread_create(&r->thread, NULL, thread_main, r) != 0) {
+        if (ok) snprintf(err, err_cap, "cannot start the media thread");
         j_loop_free(r->loop);
-        close(r->fd);
+        close_sockets(r);
         free(ctxs);
         free(r);
         return NULL;
@@ -512,7 +580,7 @@ void run_free(run *r)
     pthread_join(r->thread, NULL);
     for (int i = 0; i < r->n; i++) load_peer_free(&r->sessions[i].peer);
     j_loop_free(r->loop);
-    close(r->fd);
+    close_sockets(r);
     free(r->send_ctxs);
     free(r);
 }
