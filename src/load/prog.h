@@ -161,7 +161,8 @@ typedef struct run_snapshot {
     load_hist latency_video, latency_audio;
 } run_snapshot;
 
-/* run_new - open the clients' sockets and start the media thread. shared_socket: one
+/* run_new - open the clients' sockets and start the media thread (publishers come first in
+ * sessions[], subscribers after them). shared_socket: one
  * socket for all, each session on its own loopback address (sessions[i].local, consecutive
  * from sessions[0]); else a socket per session bound to its local address (port 0). Either
  * way the sessions' local ports are set. Subscribers decrypt one SRTP packet in

@@ -15,6 +15,7 @@
  * timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME), and publishers log send times on that clock.
  */
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,7 @@ typedef struct rx_slot {
     uint8_t buf[RUN_MTU];
     j_addr from;
     union {
-        char control[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(uint32_t)) +
-                     CMSG_SPACE(sizeof(struct timespec))];
+        char control[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(struct timespec))];
         struct cmsghdr align;
     };
     struct iovec iov;
@@ -68,7 +68,7 @@ typedef struct send_ctx {
 struct run {
     session *sessions;
     send_ctx *send_ctxs; /* one per session */
-    int n;
+    int n, n_publishers; /* publishers come first in sessions[] */
     dtls_ctx *dtls;      /* shared by every connection, borrowed */
     unsigned verify_every; /* decrypt one SRTP packet in this many (1: all) */
     uint32_t local_base; /* shared socket: host-order base of the clients' addresses */
@@ -86,7 +86,6 @@ struct run {
     uint64_t tx_errors;
     rx_slot rx[RUN_BATCH];
     struct mmsghdr rx_msg[RUN_BATCH];
-    uint32_t socket_drops; /* SO_RXQ_OVFL: the kernel's running count */
 
     load_hist latency_video, latency_audio;
     const char *first_failure;
@@ -290,9 +289,9 @@ static void send_frame(run *r, session *s, tx_track *tr)
 
 static void publish_due(run *r, uint64_t now)
 {
-    for (int i = 0; i < r->n; i++) {
+    for (int i = 0; i < r->n_publishers; i++) {
         session *s = &r->sessions[i];
-        if (s->role != ROLE_PUBLISHER || s->state != SESSION_CONNECTED) continue;
+        if (s->state != SESSION_CONNECTED) continue;
         for (int k = 0; k < s->n_tx; k++) {
             tx_track *tr = &s->tx[k];
             for (int c = 0; c < RUN_MAX_CATCH_UP && now >= tr->next_us; c++)
@@ -314,12 +313,9 @@ static void start_media_on_thread(void *arg)
 {
     run *r = arg;
     uint64_t now = j_now_us();
-    int pubs = 0;
-    for (int i = 0; i < r->n; i++) pubs += r->sessions[i].role == ROLE_PUBLISHER;
-    int k = 0;
-    for (int i = 0; i < r->n; i++) {
+    int pubs = r->n_publishers, k = 0;
+    for (int i = 0; i < pubs; i++) {
         session *s = &r->sessions[i];
-        if (s->role != ROLE_PUBLISHER) continue;
         for (int t = 0; t < s->n_tx; t++) {
             tx_track *tr = &s->tx[t];
             /* Publishers start spread over one frame interval, as independent senders are. */
@@ -373,11 +369,7 @@ static void on_media(run *r, session *s, const uint8_t *buf, size_t len, bool de
 static session *session_of(run *r, const struct msghdr *h, session *s, uint64_t *arrival_us)
 {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-            uint32_t drops;
-            memcpy(&drops, CMSG_DATA(c), sizeof drops);
-            if (r->fd >= 0) r->socket_drops = drops; /* per socket otherwise: not summed */
-        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
             struct timespec ts;
             memcpy(&ts, CMSG_DATA(c), sizeof ts);
             *arrival_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
@@ -491,7 +483,6 @@ static int open_socket(const j_addr *addr, int buffer, bool pktinfo, char *err, 
     }
     int one = 1;
     if (pktinfo) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     /* The server bursts a frame to every subscriber at once: a deep receive buffer keeps
      * our own socket from being where packets get lost (FORCE needs root; else capped). */
@@ -540,6 +531,7 @@ run *run_new(session *sessions, int n, bool shared_socket, dtls_ctx *dtls,
     r->verify_every = verify_every;
     r->sessions = sessions;
     r->n = n;
+    while (r->n_publishers < n && sessions[r->n_publishers].role == ROLE_PUBLISHER) r->n_publishers++;
     r->fd = r->epfd = -1;
     for (int i = 0; i < n; i++) sessions[i].fd = -1;
     bool ok = true;
@@ -586,6 +578,23 @@ void run_free(run *r)
 }
 
 /* ---- counters ------------------------------------------------------------------------------ */
+
+/* Datagrams the kernel dropped at our sockets (full receive buffers), read on demand rather
+ * than as a per-packet control message. */
+static uint64_t socket_drops(const run *r)
+{
+    uint64_t total = 0;
+    for (int i = -1; i < r->n; i++) {
+        int fd = i < 0 ? r->fd : r->sessions[i].fd;
+        if (fd < 0) continue;
+        uint32_t info[SK_MEMINFO_VARS];
+        socklen_t len = sizeof info;
+        if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len) == 0 &&
+            len > SK_MEMINFO_DROPS * sizeof info[0])
+            total += info[SK_MEMINFO_DROPS];
+    }
+    return total;
+}
 
 typedef struct snapshot_arg {
     run *r;
@@ -635,7 +644,7 @@ static void snapshot_on_thread(void *arg)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     o->thread_cpu_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-    o->socket_drops = r->socket_drops;
+    o->socket_drops = socket_drops(r);
     o->latency_video = r->latency_video;
     o->latency_audio = r->latency_audio;
     if (a->reset_latency) {
