@@ -390,17 +390,11 @@ static session *session_of(run *r, const struct msghdr *h, session *s, uint64_t 
 static void receive_from(run *r, int fd, session *owner)
 {
     for (;;) {
+        /* Only what the kernel overwrites needs resetting (the rest is set in run_new). */
         for (int i = 0; i < RUN_BATCH; i++) {
-            rx_slot *x = &r->rx[i];
-            x->iov = (struct iovec){.iov_base = x->buf, .iov_len = RUN_MTU};
             struct msghdr *h = &r->rx_msg[i].msg_hdr;
-            memset(h, 0, sizeof *h);
-            h->msg_name = &x->from;
-            h->msg_namelen = sizeof x->from;
-            h->msg_iov = &x->iov;
-            h->msg_iovlen = 1;
-            h->msg_control = x->control;
-            h->msg_controllen = sizeof x->control;
+            h->msg_namelen = sizeof r->rx[i].from;
+            h->msg_controllen = sizeof r->rx[i].control;
         }
         int n = recvmmsg(fd, r->rx_msg, RUN_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) break;
@@ -534,6 +528,12 @@ run *run_new(session *sessions, int n, bool shared_socket, dtls_ctx *dtls,
     while (r->n_publishers < n && sessions[r->n_publishers].role == ROLE_PUBLISHER) r->n_publishers++;
     r->fd = r->epfd = -1;
     for (int i = 0; i < n; i++) sessions[i].fd = -1;
+    for (int i = 0; i < RUN_BATCH; i++) {
+        rx_slot *x = &r->rx[i];
+        x->iov = (struct iovec){.iov_base = x->buf, .iov_len = RUN_MTU};
+        r->rx_msg[i].msg_hdr = (struct msghdr){.msg_name = &x->from, .msg_iov = &x->iov,
+                                               .msg_iovlen = 1, .msg_control = x->control};
+    }
     bool ok = true;
     if (shared_socket) {
         r->local_base = ntohl(sessions[0].local.v4.sin_addr.s_addr) - 1;
