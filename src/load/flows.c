@@ -28,7 +28,7 @@ struct flows {
     flow_ref *refs; /* one per session: the context of its callbacks */
     /* Janus: one WebSocket and one Janus session for everything. */
     sig_ws *janus;
-    bool janus_failed, janus_ready;
+    bool janus_failed;
     uint64_t janus_session, janus_admin;
     int janus_rooms_created;
     uint64_t janus_next_keepalive_us;
@@ -57,7 +57,6 @@ __attribute__((format(printf, 2, 3))) static void fail(session *s, const char *f
 static void signaled(flows *f, session *s)
 {
     s->sig_done = true;
-    s->sig_done_us = j_now_us();
     run_start_session(f->L->run, s->id);
 }
 
@@ -643,7 +642,6 @@ bool flows_ready(flows *f, bool *failed)
 void flows_start(flows *f, int id)
 {
     session *s = &f->L->sessions[id];
-    s->sig_started_us = j_now_us();
     switch (f->L->cfg->mode) {
     case MODE_WHIP: whip_start(f, s); break;
     case MODE_RTC: rtc_start(f, s); break;

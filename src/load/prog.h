@@ -131,13 +131,11 @@ typedef struct session {
     char track_ids[2][64];  /* rtc: published track ids (audio, video) */
     uint64_t janus_handle, janus_feed;
     void *ws;               /* rtc: this participant's WebSocket */
-    uint64_t sig_started_us, sig_done_us;
 
     /* Media thread. */
     session_state state;
     load_peer peer;
     uint64_t peer_next_us;
-    uint64_t connected_us;
     uint64_t rtcp_in;
 } session;
 
@@ -153,7 +151,7 @@ typedef struct run_snapshot {
     uint64_t tx_packets, tx_bytes, tx_frames;
     uint64_t rx_packets, rx_bytes, rx_expected_by_seq, rx_lost, rx_rtcp;
     uint64_t rx_should;   /* packets the subscribers' sources sent (delivery's denominator) */
-    uint64_t srtp_errors;
+    uint64_t srtp_errors, stun_errors, send_errors;
     uint64_t thread_cpu_us;  /* the media thread's own CPU time */
     uint64_t socket_drops;   /* datagrams the kernel dropped at our socket */
     int worst_session;       /* subscriber with the highest loss ratio, -1 none */

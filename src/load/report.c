@@ -108,10 +108,11 @@ double report_print(const load_result *r)
                   latency_json(&b->latency_audio)));
     json_object_set_new(root, "server", server);
     json_object_set_new(root, "client",
-        json_pack("{s:f, s:f, s:f}", "cpu_percent", ratio((double)client_cpu, window * 1e4),
-                  "cpu_us_per_received_packet", ratio((double)client_cpu, (double)rx_packets),
-                  "media_thread_us_per_packet",
-                  ratio((double)thread_cpu, (double)(rx_packets + tx_packets))));
+        json_pack("{s:f, s:f, s:f, s:I, s:I}", "cpu_percent",
+                  ratio((double)client_cpu, window * 1e4), "cpu_us_per_received_packet",
+                  ratio((double)client_cpu, (double)rx_packets), "media_thread_us_per_packet",
+                  ratio((double)thread_cpu, (double)(rx_packets + tx_packets)), "send_errors",
+                  (json_int_t)z->send_errors, "stun_errors", (json_int_t)z->stun_errors));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     if (text) printf("%s\n", text);
     fflush(stdout);

@@ -170,12 +170,11 @@ static void peer_send(void *ctx, const uint8_t *buf, size_t len)
 
 /* ---- session state ------------------------------------------------------------------------- */
 
-static void update_state(run *r, session *s, uint64_t now)
+static void update_state(run *r, session *s)
 {
     if (s->state != SESSION_CONNECTING) return;
     if (s->peer.state == LOAD_PEER_CONNECTED) {
         s->state = SESSION_CONNECTED;
-        s->connected_us = now;
     } else if (s->peer.state == LOAD_PEER_FAILED) {
         s->state = SESSION_FAILED;
         if (!r->first_failure) r->first_failure = s->peer.fail_reason;
@@ -413,7 +412,7 @@ static void receive_from(run *r, int fd, session *owner)
             } else if (kind == J_PACKET_RTCP) {
                 s->rtcp_in++;
             } else {
-                update_state(r, s, now);
+                update_state(r, s);
                 s->peer_next_us = load_peer_poll_timeout(&s->peer, now);
             }
         }
@@ -454,7 +453,7 @@ static void on_tick(void *ctx, uint64_t now)
             if (s->state != SESSION_CONNECTING && s->state != SESSION_CONNECTED) continue;
             if (now < s->peer_next_us) continue;
             load_peer_handle_timeout(&s->peer, now);
-            update_state(r, s, now);
+            update_state(r, s);
             s->peer_next_us = load_peer_poll_timeout(&s->peer, now);
         }
     }
@@ -617,6 +616,7 @@ static void snapshot_on_thread(void *arg)
         if (s->state == SESSION_CONNECTED) o->connected[s->role]++;
         if (s->state == SESSION_FAILED) o->failed[s->role]++;
         o->srtp_errors += s->peer.srtp_errors;
+        o->stun_errors += s->peer.stun_errors;
         o->rx_rtcp += s->rtcp_in;
         for (int k = 0; k < s->n_tx; k++) {
             o->tx_packets += s->tx[k].packets;
@@ -645,6 +645,7 @@ static void snapshot_on_thread(void *arg)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     o->thread_cpu_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
     o->socket_drops = socket_drops(r);
+    o->send_errors = r->tx_errors;
     o->latency_video = r->latency_video;
     o->latency_audio = r->latency_audio;
     if (a->reset_latency) {
