@@ -438,6 +438,32 @@ int engine_set_track_muted(engine *e, const char *track_id, bool muted, uint64_t
     return J_OK;
 }
 
+static bool listed(const char *id, const char *const *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0) return true;
+    return false;
+}
+
+int engine_set_paused(engine *e, const char *id, const char *const *track_ids, size_t n,
+                      uint64_t now_us)
+{
+    peer *p = j_map_get(&e->by_id, id, strlen(id));
+    if (!p || p->role != PEER_SUBSCRIBER) return J_ENOTFOUND;
+    for (int i = 0; i < p->n_out; i++)
+        sfu_downtrack_set_paused(&p->out[i]->down, SFU_PAUSE_SUBSCRIBER,
+                                 listed(p->out[i]->track_id, track_ids, n), now_us);
+    return J_OK;
+}
+
+int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *out)
+{
+    engine_track *et = find_track(e, track_id);
+    if (!et) return J_ENOTFOUND;
+    *out = sfu_track_take_levels(et->t);
+    return J_OK;
+}
+
 int engine_session_health_get(engine *e, const char *id, engine_session_health *out)
 {
     const peer *p = j_map_get(&e->by_id, id, strlen(id));

@@ -99,6 +99,34 @@ static void do_health(engine *e, void *arg)
         c->found[i] = c->id[i] && engine_session_health_get(e, c->id[i], &c->health[i]) == J_OK;
 }
 
+typedef struct levels_call {
+    room_audio_level *entries;
+    size_t n;
+} levels_call;
+
+static void do_levels(engine *e, void *arg)
+{
+    levels_call *c = arg;
+    for (size_t i = 0; i < c->n; i++) {
+        sfu_audio_levels lv = {0};
+        engine_take_audio_levels(e, c->entries[i].track_id, &lv);
+        c->entries[i].loudness_sum = lv.loudness_sum;
+        c->entries[i].packets = lv.packets;
+    }
+}
+
+typedef struct paused_call {
+    const char *session_id;
+    const char *const *track_ids;
+    size_t n;
+} paused_call;
+
+static void do_paused(engine *e, void *arg)
+{
+    paused_call *c = arg;
+    engine_set_paused(e, c->session_id, c->track_ids, c->n, j_now_us());
+}
+
 typedef struct closed_entry {
     char id[PEER_ID_LEN];
 } closed_entry;
@@ -423,6 +451,23 @@ static bool io_media_stats(void *ctx, const char *sid, room_media_stats *out)
     return call.found[0] || call.found[1];
 }
 
+static void io_audio_levels(void *ctx, room_audio_level *entries, size_t n)
+{
+    rtc *r = ctx;
+    levels_call call = {.entries = entries, .n = n};
+    worker_call(r->a->worker, do_levels, &call);
+}
+
+static void io_set_paused(void *ctx, const char *sid, const char *const *track_ids, size_t n)
+{
+    rtc *r = ctx;
+    rtc_participant *p = participant_get(r, sid, false);
+    if (!p || !p->conn[PEER_SUBSCRIBER].exists) return; /* a later subscribe applies it */
+    paused_call call = {.session_id = p->conn[PEER_SUBSCRIBER].session_id,
+                        .track_ids = track_ids, .n = n};
+    worker_call(r->a->worker, do_paused, &call);
+}
+
 /* ---------------------------------------------------------------- events in */
 
 static void forget_conn_ip(rtc *r, http_ws_id id)
@@ -669,6 +714,8 @@ rtc *rtc_new(app *a)
         .set_muted = io_set_muted,
         .remove_media = io_remove_media,
         .media_stats = io_media_stats,
+        .audio_levels = io_audio_levels,
+        .set_paused = io_set_paused,
     };
     r->rooms = room_server_new(&limits, &io);
     if (!r->rooms) {

@@ -93,14 +93,15 @@ static void send_transport_feedback(peer *p, uint64_t now_us)
  * DLRR answer turns into our RTT (a receiver learns none from report blocks). */
 static void send_receiver_report(peer *p, uint64_t now_us)
 {
-    rtcp_report_block blocks[PEER_MAX_TRACKS];
+    rtcp_report_block blocks[RTCP_MAX_COUNT];
     uint32_t ssrcs[PEER_MAX_TRACKS];
     uint8_t n_blocks = 0, n_ssrcs = 0;
     for (int i = 0; i < p->n_in; i++) {
         peer_in_track *t = p->in[i];
         if (!t->ssrc) continue;
         ssrcs[n_ssrcs++] = t->ssrc;
-        if (t->receiving && rtp_recv_stats_report(&t->recv, now_us, &blocks[n_blocks]) == J_OK)
+        if (t->receiving && n_blocks < RTCP_MAX_COUNT &&
+            rtp_recv_stats_report(&t->recv, now_us, &blocks[n_blocks]) == J_OK)
             n_blocks++;
     }
     uint8_t buf[PEER_DGRAM_CAP];
@@ -127,34 +128,42 @@ static void send_receiver_report(peer *p, uint64_t now_us)
 
 /* ---- towards a subscriber --------------------------------------------------------------- */
 
+#define SENDER_REPORTS_PER_COMPOUND 16 /* with their SDES chunks: about 650 bytes */
+
 /* A sender report per downtrack that has sent something (each its own SSRC, all at the same
- * NTP time), then one SDES with our CNAME for all of them. */
+ * NTP time), then one SDES with our CNAME for all of them; in compounds of at most
+ * SENDER_REPORTS_PER_COMPOUND. */
 static void send_sender_reports(peer *p, uint64_t now_us)
 {
-    uint8_t buf[PEER_DGRAM_CAP];
-    size_t n = 0;
-    uint32_t ssrcs[PEER_MAX_TRACKS];
-    uint8_t count = 0;
     uint64_t ntp = ntp_now(p, now_us);
-    for (int i = 0; i < p->n_out; i++) {
-        const sfu_downtrack *d = &p->out[i]->down;
-        uint32_t rtp_ts;
-        if (sfu_downtrack_rtp_now(d, now_us, &rtp_ts) != J_OK) continue;
-        rtcp_sr sr = {.ssrc = d->ssrc, .ntp = ntp, .rtp_ts = rtp_ts,
-                      .packet_count = (uint32_t)d->packets,
-                      .octet_count = (uint32_t)d->payload_bytes};
-        int m = rtcp_sr_write(&sr, buf + n, PEER_RTCP_MAX - n);
-        if (m < 0) break;
-        n += (size_t)m;
-        ssrcs[count++] = d->ssrc;
+    int i = 0;
+    bool sent = false;
+    while (i < p->n_out) {
+        uint8_t buf[PEER_DGRAM_CAP];
+        size_t n = 0;
+        uint32_t ssrcs[SENDER_REPORTS_PER_COMPOUND];
+        uint8_t count = 0;
+        for (; i < p->n_out && count < SENDER_REPORTS_PER_COMPOUND; i++) {
+            const sfu_downtrack *d = &p->out[i]->down;
+            uint32_t rtp_ts;
+            if (sfu_downtrack_rtp_now(d, now_us, &rtp_ts) != J_OK) continue;
+            rtcp_sr sr = {.ssrc = d->ssrc, .ntp = ntp, .rtp_ts = rtp_ts,
+                          .packet_count = (uint32_t)d->packets,
+                          .octet_count = (uint32_t)d->payload_bytes};
+            int m = rtcp_sr_write(&sr, buf + n, PEER_RTCP_MAX - n);
+            if (m < 0) return;
+            n += (size_t)m;
+            ssrcs[count++] = d->ssrc;
+        }
+        if (count == 0) break;
+        rtcp_sdes_cname sdes = {.ssrc = ssrcs[0], .cname = p->cname, .more_ssrcs = ssrcs + 1,
+                                .more_count = (uint8_t)(count - 1)};
+        int m = rtcp_sdes_cname_write(&sdes, buf + n, PEER_RTCP_MAX - n);
+        if (m > 0) n += (size_t)m;
+        send_rtcp(p, buf, n);
+        sent = true;
     }
-    if (count == 0) return;
-    rtcp_sdes_cname sdes = {.ssrc = ssrcs[0], .cname = p->cname, .more_ssrcs = ssrcs + 1,
-                            .more_count = (uint8_t)(count - 1)};
-    int m = rtcp_sdes_cname_write(&sdes, buf + n, PEER_RTCP_MAX - n);
-    if (m > 0) n += (size_t)m;
-    rtp_rtt_on_sr_sent(&p->rtt, ntp, now_us);
-    send_rtcp(p, buf, n);
+    if (sent) rtp_rtt_on_sr_sent(&p->rtt, ntp, now_us);
 }
 
 /* Pause the subscriber's video when its estimate cannot carry it; resume (or probe). What it

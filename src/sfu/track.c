@@ -12,6 +12,8 @@
 #define SFU_OUT_BUF 1500
 #define SFU_OUT_CAP (SFU_OUT_BUF + 64)
 #define SFU_MAX_EXTS (2 + SFU_EXT_COUNT) /* transport-wide seq, MID, the carried ones */
+/* An unread level sum stops here: 127 * this still fits in 32 bits. */
+#define SFU_LEVELS_MAX_PACKETS (UINT32_MAX / 128)
 
 int sfu_kind_from_sdp(sdp_kind k)
 {
@@ -148,7 +150,7 @@ int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us)
     t->downs[t->n_downs++] = d;
     d->track = t;
     sync_downtrack(t, d);
-    if (t->has_source && t->kind == SFU_VIDEO) sfu_track_request_keyframe(t, now_us);
+    if (!d->paused) sfu_track_request_keyframe(t, now_us);
     return J_OK;
 }
 
@@ -163,6 +165,23 @@ void sfu_downtrack_detach(sfu_downtrack *d)
         }
     }
     d->track = NULL;
+}
+
+void sfu_downtrack_set_paused(sfu_downtrack *d, uint8_t reason, bool paused, uint64_t now_us)
+{
+    uint8_t before = d->paused;
+    d->paused = paused ? (uint8_t)(before | reason) : (uint8_t)(before & ~reason);
+    sfu_track *t = d->track;
+    if (!before || d->paused || !t) return;
+    sync_downtrack(t, d);
+    if (t->kind == SFU_VIDEO && !t->muted) sfu_track_request_keyframe(t, now_us);
+}
+
+sfu_audio_levels sfu_track_take_levels(sfu_track *t)
+{
+    sfu_audio_levels taken = t->levels;
+    t->levels = (sfu_audio_levels){0};
+    return taken;
 }
 
 void sfu_track_request_keyframe(sfu_track *t, uint64_t now_us)
@@ -205,6 +224,22 @@ static void find_carried(const sfu_source *src, const rtp_pkt *pkt, carried_exts
         if (src->ext_id[e] && rtp_ext_find(pkt, src->ext_id[e], &out->data[e], &out->len[e]) != J_OK)
             out->data[e] = NULL;
     }
+}
+
+/* RFC 6464 section 3:
+ *  0                   1
+ *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |  ID   | len=0 |V| level       |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * level in -dBov (127: silence or quieter); V: the sender detected voice. */
+static void add_level(sfu_audio_levels *lv, const uint8_t *data, size_t len)
+{
+    if (len < 1 || lv->packets >= SFU_LEVELS_MAX_PACKETS) return;
+    bool voice = data[0] & 0x80;
+    uint8_t level = data[0] & 0x7F;
+    if (voice) lv->loudness_sum += 127u - level;
+    lv->packets++;
 }
 
 /* The extensions a subscriber gets: a transport-wide sequence number placeholder (first, see
@@ -282,6 +317,8 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
     uint32_t clock_rate = source_clock_rate(t, in_pt);
     carried_exts carried;
     find_carried(&t->source, pkt, &carried);
+    if (carried.data[SFU_EXT_AUDIO_LEVEL])
+        add_level(&t->levels, carried.data[SFU_EXT_AUDIO_LEVEL], carried.len[SFU_EXT_AUDIO_LEVEL]);
 
     uint8_t buf[SFU_OUT_CAP];
     for (size_t i = 0; i < t->n_downs; i++) {
@@ -383,14 +420,4 @@ int sfu_downtrack_rtp_now(const sfu_downtrack *d, uint64_t now_us, uint32_t *rtp
     }
     *rtp_ts = d->seq.max_out_ts + rtp_ticks(d->seq.max_out_us, now_us, d->clock_rate);
     return J_OK;
-}
-
-void sfu_downtrack_set_paused(sfu_downtrack *d, uint8_t reason, bool paused, uint64_t now_us)
-{
-    uint8_t before = d->paused;
-    d->paused = paused ? (uint8_t)(before | reason) : (uint8_t)(before & ~reason);
-    sfu_track *t = d->track;
-    if (!before || d->paused || !t) return;
-    sync_downtrack(t, d);
-    if (t->kind == SFU_VIDEO && !t->muted) sfu_track_request_keyframe(t, now_us);
 }

@@ -7,14 +7,17 @@
  * and continuous sequence numbers and timestamps; the payload is copied untouched (so
  * end-to-end encryption keeps working). Downtracks may attach before the source and
  * survive its reconnection; video to a downtrack starts at a keyframe; keyframe requests
- * to the source are aggregated and throttled per track. A muted track forwards nothing.
+ * to the source are aggregated and throttled per track. A muted track forwards nothing; a
+ * paused downtrack receives nothing (its subscriber asked so, or its bandwidth cannot carry
+ * it) but stays attached. An audio track sums the RFC 6464 levels its source's packets
+ * carry, for speaker detection.
  *
  * A video track keeps its source's last second of packets (rtp/rtx_buffer) to answer its
  * subscribers' NACKs itself: a downtrack maps the sequence number a subscriber asks for back
  * to the source's, and resends that packet rebuilt exactly as it was forwarded, on the
  * subscriber's RTX stream (RFC 4588) when it negotiated one. A downtrack also knows the RTP
  * timestamp "now" in its own timeline, for the sender reports its subscriber needs for lip
- * sync, and may be paused (for bandwidth, say) without a gap in its numbering.
+ * sync.
  * Sans-I/O: output goes through callbacks; nothing here allocates per packet.
  */
 #ifndef J_SFU_TRACK_H
@@ -48,7 +51,8 @@ typedef enum { SFU_AUDIO = 0, SFU_VIDEO = 1 } sfu_kind;
 
 /* Why a downtrack forwards nothing for now: bits of sfu_downtrack.paused. */
 enum {
-    SFU_PAUSE_BANDWIDTH = 1u << 0, /* the subscriber's estimated bandwidth cannot carry video */
+    SFU_PAUSE_SUBSCRIBER = 1u << 0, /* its subscriber holds it back (audio only, last N) */
+    SFU_PAUSE_BANDWIDTH = 1u << 1,  /* the subscriber's estimated bandwidth cannot carry video */
 };
 
 /* Header extensions the SFU carries from publisher to subscriber, besides MID. */
@@ -85,7 +89,7 @@ typedef struct sfu_downtrack {
     uint32_t rtx_ssrc;             /* the subscriber's RTX stream, 0: resend as the original */
     uint16_t rtx_seq;              /* next RTX sequence number */
     int64_t rtx_credit;            /* bytes retransmissions may still use */
-    uint8_t paused;                /* SFU_PAUSE_* bits; forwards nothing while any is set */
+    uint8_t paused;                /* SFU_PAUSE_* bits: skipped by the fan-out while any is set */
     bool waiting_keyframe;
     uint64_t keyframe_asked_us;
     sfu_send_fn send;
@@ -94,6 +98,13 @@ typedef struct sfu_downtrack {
     uint64_t packets, bytes, payload_bytes, dropped_no_codec; /* forwarded */
     uint64_t rtx_packets, rtx_bytes;                           /* retransmitted */
 } sfu_downtrack;
+
+/* RFC 6464 audio levels of a source's packets, summed between two reads. A packet's
+ * loudness is 127 - level (0 is silence, 127 is 0 dBov) when its V bit says voice, else 0. */
+typedef struct sfu_audio_levels {
+    uint32_t loudness_sum;
+    uint32_t packets; /* that carried a level */
+} sfu_audio_levels;
 
 /* sfu_keyframe_fn - ask the source of track t for a keyframe. */
 typedef void (*sfu_keyframe_fn)(void *ctx, const struct sfu_track *t);
@@ -119,6 +130,7 @@ typedef struct sfu_track {
         uint64_t arrival_us; /* ... at this time of ours */
     } sender_report;         /* the source's last */
     uint64_t packets_in, bytes_in;
+    sfu_audio_levels levels; /* since the last sfu_track_take_levels */
 } sfu_track;
 
 /* sfu_track_new - a track without source or downtracks; NULL when out of memory. */
@@ -152,6 +164,10 @@ int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us);
 /* sfu_downtrack_detach - detach d from its track, if attached. */
 void sfu_downtrack_detach(sfu_downtrack *d);
 
+/* sfu_track_take_levels - the audio levels summed since the last call; starts a new sum.
+ * Unread sums stop growing (nothing wraps) after about a week of packets. */
+sfu_audio_levels sfu_track_take_levels(sfu_track *t);
+
 /* sfu_track_forward - fan one parsed (decrypted) source packet out to every downtrack that
  * is not paused, and keep a copy to answer NACKs (video). */
 void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
@@ -175,9 +191,10 @@ void sfu_track_on_sender_report(sfu_track *t, uint32_t ssrc, uint32_t rtp_ts, ui
  * anything. */
 int sfu_downtrack_rtp_now(const sfu_downtrack *d, uint64_t now_us, uint32_t *rtp_ts);
 
-/* sfu_downtrack_set_paused - set or clear one SFU_PAUSE_* reason. While any is set, d
- * forwards nothing; when the last clears, d resynchronises (numbering continues without a
- * gap) and video waits for a keyframe, which is requested. */
+/* sfu_downtrack_set_paused - set or clear one SFU_PAUSE_* reason. While any is set, d is
+ * skipped by the fan-out but stays attached, so resuming is immediate: when the last reason
+ * clears, numbering continues without a gap and video waits for a keyframe, which is
+ * requested at once. */
 void sfu_downtrack_set_paused(sfu_downtrack *d, uint8_t reason, bool paused, uint64_t now_us);
 
 /* sfu_track_request_keyframe - ask the source for a keyframe, at most once per
