@@ -42,20 +42,15 @@
 typedef struct tx_slot {
     uint8_t buf[RUN_MTU];
     j_addr to;
-    union {
-        char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
-        struct cmsghdr align;
-    };
+    _Alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
     struct iovec iov;
 } tx_slot;
 
 typedef struct rx_slot {
     uint8_t buf[RUN_MTU];
     j_addr from;
-    union {
-        char control[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(struct timespec))];
-        struct cmsghdr align;
-    };
+    _Alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct in_pktinfo)) +
+                                          CMSG_SPACE(sizeof(struct timespec))];
     struct iovec iov;
 } rx_slot;
 
