@@ -155,6 +155,12 @@ void sfu_downtrack_detach(sfu_downtrack *d)
     d->track = NULL;
 }
 
+void sfu_track_set_relay(sfu_track *t, sfu_relay_fn relay, void *ctx)
+{
+    t->relay = relay;
+    t->relay_ctx = ctx;
+}
+
 void sfu_track_request_keyframe(sfu_track *t, uint64_t now_us)
 {
     if (!t->has_source || !t->request_keyframe || t->kind != SFU_VIDEO) return;
@@ -222,6 +228,7 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
     t->packets_in++;
     t->bytes_in += pkt->len;
     if (t->muted) return;
+    if (t->relay) t->relay(t->relay_ctx, t, pkt, now_us);
     const uint8_t in_pt = pkt->payload_type & 0x7F;
     int keyframe = -1; /* computed lazily: most packets go to nobody waiting */
     uint32_t clock_rate = 0;

@@ -67,6 +67,11 @@ typedef struct sfu_downtrack {
 /* sfu_keyframe_fn - ask the source of track t for a keyframe. */
 typedef void (*sfu_keyframe_fn)(void *ctx, const struct sfu_track *t);
 
+/* sfu_relay_fn - hand one source packet, as received (pkt->buf, pkt->len), to copies of
+ * the track elsewhere (other workers' mirrors), which fan it out themselves. */
+typedef void (*sfu_relay_fn)(void *ctx, const struct sfu_track *t, const rtp_pkt *pkt,
+                             uint64_t now_us);
+
 typedef struct sfu_track {
     char id[SFU_TRACK_ID_LEN];
     sfu_kind kind;
@@ -78,6 +83,8 @@ typedef struct sfu_track {
     void *source_ctx; /* borrowed: the publisher's connection */
     uint64_t keyframe_sent_us;
     bool keyframe_pending;
+    sfu_relay_fn relay; /* NULL unless copies elsewhere want the source's packets */
+    void *relay_ctx;
     sfu_downtrack **downs; /* owned array of borrowed downtracks */
     size_t n_downs, cap_downs;
     uint64_t packets_in, bytes_in;
@@ -112,7 +119,12 @@ int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us);
 /* sfu_downtrack_detach - detach d from its track, if attached. */
 void sfu_downtrack_detach(sfu_downtrack *d);
 
-/* sfu_track_forward - fan one parsed (decrypted) source packet out to every downtrack. */
+/* sfu_track_set_relay - every packet forwarded (unless muted) also goes to relay once;
+ * NULL stops it. */
+void sfu_track_set_relay(sfu_track *t, sfu_relay_fn relay, void *ctx);
+
+/* sfu_track_forward - fan one parsed (decrypted) source packet out to every downtrack, and
+ * to the relay if one is set. */
 void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
 
 /* sfu_track_request_keyframe - ask the source for a keyframe, at most once per
