@@ -187,7 +187,7 @@ static void queue_closed(engine *e, const peer *p)
 static void destroy_peer(engine *e, peer *p)
 {
     queue_closed(e, p);
-    j_map_remove(&e->by_ufrag, p->ice.local_ufrag, strlen(p->ice.local_ufrag));
+    j_map_remove(&e->by_ufrag, p->ice.local_ufrag, p->ice.local_ufrag_len);
     j_map_remove(&e->by_id, p->id, strlen(p->id));
     for (int i = 0; i < p->n_addrs; i++) {
         uint8_t key[19];

@@ -36,6 +36,7 @@ struct worker {
     pthread_t thread;
     bool running;
     worker_link_state links[ENGINE_MAX_WORKERS];
+    int links_end; /* links[i] for i >= links_end are unused */
     _Atomic size_t downtracks;
     uint64_t relay_full_drops, relay_wakeups, relay_msgs_out;
 };
@@ -115,7 +116,7 @@ static void relay_msg(void *ctx, int to, const engine_relay_msg *m)
 static void publish_relays(void *ctx)
 {
     worker *w = ctx;
-    for (int i = 0; i < ENGINE_MAX_WORKERS; i++) {
+    for (int i = 0; i < w->links_end; i++) {
         worker_link_state *l = &w->links[i];
         if (!l->out) continue;
         if (l->backlog_count) backlog_flush(l);
@@ -161,7 +162,7 @@ static void on_notify(void *ctx)
     w->relay_wakeups++;
     uint64_t now = j_now_us();
     bool more = false;
-    for (int i = 0; i < ENGINE_MAX_WORKERS; i++)
+    for (int i = 0; i < w->links_end; i++)
         if (w->links[i].in && !drain_ring(w, i, w->links[i].in, now)) more = true;
     if (more) j_notify_signal(w->notify); /* the rest after the socket's turn */
     flush_outputs(w);
@@ -244,6 +245,8 @@ void worker_link(worker *from, worker *to, j_spsc *ring)
     from->links[to->index].out = ring;
     to->links[from->index].peer = from;
     to->links[from->index].in = ring;
+    if (from->links_end <= to->index) from->links_end = to->index + 1;
+    if (to->links_end <= from->index) to->links_end = from->index + 1;
 }
 
 int worker_run(worker *w, int cpu, char *err, size_t err_cap)
@@ -283,7 +286,7 @@ void worker_free(worker *w)
 {
     if (!w) return;
     worker_stop(w);
-    for (int i = 0; i < ENGINE_MAX_WORKERS; i++) {
+    for (int i = 0; i < w->links_end; i++) {
         worker_link_state *l = &w->links[i];
         for (worker_slot *s; l->in && (s = j_spsc_read_slot(l->in)); j_spsc_pop(l->in))
             free(s->msg);

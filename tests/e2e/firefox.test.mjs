@@ -91,7 +91,7 @@ describe('WHIP/WHEP with Firefox ESR', { timeout: 240000 }, () => {
     await stopAndClose([[viewer, 'watch']], pages);
     const mid = await waitFor(() => apiJson(server.baseUrl, '/api/stats'), (s) => s.sessions === 1,
       5000, { what: '/api/stats sessions == 1 (the publisher)' });
-    assert.equal(mid.viewers, 0, JSON.stringify(mid));
+    assert.equal(mid.subscribers, 0, JSON.stringify(mid));
     assert.equal(mid.publishers, 1, JSON.stringify(mid));
 
     await stopAndClose([[publisher, 'publish']], pages);
