@@ -10,6 +10,7 @@ and prints per worker: subscribers, forwarded packets/s, CPU % of one core, CPU 
 
   bench/fanout_cores.py [--junction build/junction] [--load build/junction-load]
                         [--subscribers 150] [--workers 1,2] [--threshold 0] [--window 10]
+                        [--verify-every 16]
 
 junction-load comes from src/load (branch h-load until it is merged). Results and the exact
 command: bench/fanout_cores.md.
@@ -93,7 +94,8 @@ def run(args, workers, video, audio, work):
         load = subprocess.Popen([args.load, '--mode', 'whip', '--url', f'http://127.0.0.1:{port}',
                                  '--video', video, '--audio', audio, '--subscribers',
                                  str(args.subscribers), '--warmup', '3', '--duration',
-                                 str(duration), '--connect-timeout', '60', '--server-pid',
+                                 str(duration), '--connect-timeout', '60', '--verify-every',
+                                 str(args.verify_every), '--server-pid',
                                  str(server.pid), '--label', f'fanout-{workers}w'],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         deadline = time.time() + 120
@@ -137,6 +139,8 @@ def main():
     p.add_argument('--workers', default='1,2', help='worker counts to compare')
     p.add_argument('--threshold', type=int, default=0, help='--workers-spread-threshold')
     p.add_argument('--window', type=int, default=10, help='seconds measured')
+    p.add_argument('--verify-every', type=int, default=16,
+                   help="junction-load decrypts 1 packet in N (keeps the client's CPU low)")
     args = p.parse_args()
     for tool in (args.junction, args.load):
         if not os.access(tool, os.X_OK):
