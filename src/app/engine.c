@@ -353,7 +353,7 @@ int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
     peer *p = peer_new(&e->env, &pp, now_us);
     if (!p) return J_ENOMEM;
     e->peers[e->n_peers++] = p;
-    if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, strlen(p->ice.local_ufrag), p) != J_OK ||
+    if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, p->ice.local_ufrag_len, p) != J_OK ||
         j_map_put(&e->by_id, p->id, strlen(p->id), p) != J_OK ||
         (s->report_close && j_map_put(&e->report_close, p->id, strlen(p->id), p) != J_OK) ||
         (rc = bind_session(e, p, s, now_us)) != J_OK) {
@@ -376,7 +376,7 @@ int engine_update_session(engine *e, engine_session *s, uint64_t now_us)
         rc = peer_restart_ice(p, s->local_ufrag, s->local_pwd, s->neg->remote_ufrag, now_us);
         if (rc != J_OK) return rc;
         j_map_remove(&e->by_ufrag, old, strlen(old));
-        if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, strlen(p->ice.local_ufrag), p) != J_OK)
+        if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, p->ice.local_ufrag_len, p) != J_OK)
             return J_ENOMEM;
     }
     return bind_session(e, p, s, now_us);

@@ -186,9 +186,9 @@ const MEDIA_PORTS = Math.max(4, os.availableParallelism?.() ?? os.cpus().length)
 
 /**
  * Start the junction binary on free ports and wait until GET /api/health answers 200.
- * Returns { baseUrl, httpPort, mediaPort, pid, logFile, logTail(), stop() }.
+ * `env` adds to (or overrides) this process's environment for the server. Returns { baseUrl, httpPort, mediaPort, pid, logFile, logTail(), stop() }.
  */
-export async function startServer({ token = null, logLevel = 'debug', extraArgs = [], readyTimeoutMs = 10000 } = {}) {
+export async function startServer({ token = null, logLevel = 'debug', extraArgs = [], env = {}, readyTimeoutMs = 10000 } = {}) {
   if (!existsSync(JUNCTION_BIN)) {
     throw new Error(`junction binary not found at ${JUNCTION_BIN} (build it or set JUNCTION_BIN)`);
   }
@@ -199,7 +199,7 @@ export async function startServer({ token = null, logLevel = 'debug', extraArgs 
   const log = createWriteStream(logFile);
   const args = ['--http-port', String(httpPort), '--media-port', String(mediaPort),
     '--log-level', logLevel, ...(token ? ['--token', token] : []), ...extraArgs];
-  const child = spawn(JUNCTION_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(JUNCTION_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   liveServers.add(child);
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
@@ -321,27 +321,30 @@ function bounded(promise, ms) {
 
 /**
  * Launch a headless browser with a fresh profile directory: 'chromium' or 'firefox' (options
- * go to launchFirefox). Returns { kind, context, close() } (Firefox adds pid and profileDir);
+ * go to launchChromium or launchFirefox). Returns { kind, context, close() } (Firefox adds pid and profileDir);
  * open pages with context.newPage(). Pages of both browsers offer goto, evaluate,
  * on('pageerror' | 'console') and close, which is all the helpers below use. One browser
  * with several pages keeps CPU use down.
  */
 export function launchBrowser(kind = 'chromium', options = {}) {
-  if (kind === 'chromium') return launchChromium();
+  if (kind === 'chromium') return launchChromium(options);
   if (kind === 'firefox') return launchFirefox(options);
   throw new Error(`unknown browser ${kind}`);
 }
 
-/** Headless Chromium (playwright-core); see launchBrowser. */
-export async function launchChromium() {
-  if (!existsSync(CHROMIUM_BIN)) throw new Error(`chromium not found at ${CHROMIUM_BIN}`);
+/**
+ * Headless Chromium (playwright-core); see launchBrowser. executablePath replaces CHROMIUM_BIN
+ * (e.g. a wrapper that runs it in a network namespace); args are added to CHROMIUM_ARGS.
+ */
+export async function launchChromium({ executablePath = CHROMIUM_BIN, args = [] } = {}) {
+  if (!existsSync(executablePath)) throw new Error(`chromium not found at ${executablePath}`);
   const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'junction-chromium-'));
   let context;
   try {
     context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM_BIN,
+      executablePath,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...args],
       timeout: 30000,
     });
   } catch (err) {
@@ -486,7 +489,9 @@ export async function stopSession(page, kind) {
 /**
  * Summary of the page's RTCPeerConnection stats for `kind` ('publish' | 'watch'):
  * { connectionState, videoFramesDecoded, videoPacketsReceived, audioPacketsReceived,
- *   packetsLost, videoFramesSent, audioPacketsSent, bytesSent, bytesReceived } or null.
+ *   packetsLost, videoFramesSent, audioPacketsSent, bytesSent, bytesReceived } or null;
+ * inboundVideo / outboundVideo are the browser's own inbound-rtp / outbound-rtp report of the
+ * (last) video stream, every field as the browser names it, or null.
  */
 export function getStats(page, kind) {
   return page.evaluate(async (k) => {
@@ -496,7 +501,7 @@ export function getStats(page, kind) {
       connectionState: pc.connectionState,
       videoFramesDecoded: 0, videoPacketsReceived: 0, audioPacketsReceived: 0, packetsLost: 0,
       videoFramesSent: 0, audioPacketsSent: 0, bytesSent: 0, bytesReceived: 0,
-      hasInboundVideo: false, hasInboundAudio: false,
+      hasInboundVideo: false, hasInboundAudio: false, inboundVideo: null, outboundVideo: null,
     };
     (await pc.getStats()).forEach((r) => {
       if (r.type === 'inbound-rtp') {
@@ -506,14 +511,17 @@ export function getStats(page, kind) {
           out.hasInboundVideo = true;
           out.videoFramesDecoded += r.framesDecoded ?? 0;
           out.videoPacketsReceived += r.packetsReceived ?? 0;
+          out.inboundVideo = r;
         } else if (r.kind === 'audio') {
           out.hasInboundAudio = true;
           out.audioPacketsReceived += r.packetsReceived ?? 0;
         }
       } else if (r.type === 'outbound-rtp') {
         out.bytesSent += r.bytesSent ?? 0;
-        if (r.kind === 'video') out.videoFramesSent += r.framesSent ?? 0;
-        else if (r.kind === 'audio') out.audioPacketsSent += r.packetsSent ?? 0;
+        if (r.kind === 'video') {
+          out.videoFramesSent += r.framesSent ?? 0;
+          out.outboundVideo = r;
+        } else if (r.kind === 'audio') out.audioPacketsSent += r.packetsSent ?? 0;
       }
     });
     return out;
