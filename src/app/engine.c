@@ -249,8 +249,9 @@ static int check_binds(engine *e, const peer *p, const engine_session *s)
         if (et && et->t->kind != kind) return J_EINVAL;
         if (s->role == PEER_PUBLISHER) {
             /* A mirror's publisher is on its home worker (placement keeps publishers there). */
+            const peer *owner = et ? et->publisher : NULL;
             if (et && (engine_track_is_mirror(et) ||
-                       (et->publisher && et->publisher != p && et->publisher->state != PEER_CLOSED)))
+                       (owner && owner != p && owner->state != PEER_CLOSED)))
                 return J_ESTATE;
         } else if ((et ? (int)et->t->n_downs : 0) + s->binds[i].subscribers_elsewhere >=
                    e->cfg.max_subscribers_per_track) {

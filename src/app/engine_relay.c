@@ -237,7 +237,8 @@ void engine_relay_msg_in(engine *e, int from, const engine_relay_msg *m, uint64_
         if ((et = linked_mirror(e, from, m->relay_id))) apply_source(et, m, now_us);
         break;
     case ENGINE_RELAY_MUTED:
-        if ((et = linked_mirror(e, from, m->relay_id))) sfu_track_set_muted(et->t, m->muted, now_us);
+        if ((et = linked_mirror(e, from, m->relay_id)))
+            sfu_track_set_muted(et->t, m->muted, now_us);
         break;
     }
 }

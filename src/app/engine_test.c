@@ -338,7 +338,8 @@ static void test_remote_subscriber_gets_a_linked_mirror(void **state)
     engine_relay_rtp_in(ends[1].e, 1, 0, pkt, len, 5); /* not from its home */
     t = track_stats(1, "TR_v", &st);
     assert_int_equal(json_integer_value(json_object_get(t, "packets_in")), 1);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "relay"), "unlinked")), 2);
+    json_t *relay = json_object_get(st, "relay");
+    assert_int_equal(json_integer_value(json_object_get(relay, "unlinked")), 2);
     json_decref(st);
 
     /* The source comes from the home; mute too, and a mirror ignores a direct mute. */

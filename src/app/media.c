@@ -137,7 +137,7 @@ static void do_health(engine *e, void *arg)
 static int health_on(media *m, int worker, const char *id, engine_session_health *out)
 {
     health_call c = {.id = id, .out = out, .result = J_ENOTFOUND};
-    return worker_call(m->workers[worker], do_health, &c) == J_OK ? c.result : J_ESTATE;
+    return worker_call(m->workers[worker], do_health, &c) == J_OK ? c.result : J_EIO;
 }
 
 /* An id still known here whose session already ended (not drained yet) may be reused. */
@@ -188,8 +188,8 @@ static void do_session(engine *e, void *arg)
 static int session_on(media *m, int worker, engine_session *s, bool update)
 {
     if (s->role == PEER_SUBSCRIBER && m->n > 1) count_subscribers_elsewhere(m, s, worker);
-    session_call c = {.s = s, .update = update, .result = J_ESTATE};
-    if (worker_call(m->workers[worker], do_session, &c) != J_OK) return J_ESTATE;
+    session_call c = {.s = s, .update = update, .result = J_EIO};
+    if (worker_call(m->workers[worker], do_session, &c) != J_OK) return J_EIO;
     return c.result;
 }
 
@@ -252,7 +252,7 @@ int media_remove_session(media *m, const char *id, const char *owner, const char
     media_session *ms = find_session(m, id);
     if (!ms) return J_ENOTFOUND;
     remove_call c = {.id = id, .owner = owner, .reason = reason, .result = J_ENOTFOUND};
-    if (worker_call(m->workers[ms->worker], do_remove, &c) != J_OK) return J_ESTATE;
+    if (worker_call(m->workers[ms->worker], do_remove, &c) != J_OK) return J_EIO;
     if (c.result == J_OK) free(j_map_remove(&m->sessions, id, strlen(id)));
     return c.result;
 }

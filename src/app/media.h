@@ -7,7 +7,8 @@
  * home worker get mirrors of the tracks (engine.h); limits.max_sessions and
  * limits.max_subscribers_per_track count across all workers.
  *
- * Every function runs on the HTTP thread (the control path); each blocks on worker_call.
+ * Every function runs on the HTTP thread (the control path); each blocks on worker_call,
+ * and returns J_EIO once the workers are shutting down.
  */
 #ifndef J_APP_MEDIA_H
 #define J_APP_MEDIA_H

@@ -192,6 +192,10 @@ static void create_session(const resource *r, const http_request *req, http_repl
                          "end the current WHIP session (DELETE) or publish to another stream");
         goto done;
     }
+    if (rc == J_EIO) {
+        http_reply_error(rep, 503, "shutting down", NULL);
+        goto done;
+    }
     if (rc == J_ELIMIT) {
         http_reply_error(rep, 503, "session limit reached",
                          "limits.max_sessions or limits.max_subscribers_per_track");
@@ -237,7 +241,7 @@ static void session_delete(void *ctx, const http_request *req, http_reply *rep)
     char owner[PEER_OWNER_LEN];
     snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream);
     int rc = media_remove_session(r->a->media, session, owner, "ended by DELETE");
-    if (rc == J_ESTATE) {
+    if (rc == J_EIO) {
         http_reply_error(rep, 503, "shutting down", NULL);
         return;
     }
