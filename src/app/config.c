@@ -11,6 +11,7 @@
 
 #include "app/engine.h"
 #include "core/err.h"
+#include "sdp/sdp.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_SIZE } opt_type;
 
@@ -33,6 +34,8 @@ static const option_def options[] = {
     SIZE_OPT("http.max_body", http_max_body, 1024, 16 << 20, "largest request body in bytes (413 above)"),
     INT_OPT("http.idle_timeout", http_idle_timeout_s, 1, 3600, "seconds before an idle HTTP connection is closed"),
     STR_OPT("http.cors_origin", http_cors_origin, "Access-Control-Allow-Origin value"),
+    STR_OPT("http.trusted_proxies", http_trusted_proxies,
+            "comma-separated reverse proxy IPs whose X-Forwarded-For names the client (empty: none)"),
     STR_OPT("media.listen", media_listen, "address the UDP media socket binds"),
     INT_OPT("media.port", media_port, 0, 65535,
             "UDP port of the first media worker; worker i uses media.port + i (0: each picks a "
@@ -60,6 +63,21 @@ static const option_def options[] = {
     INT_OPT("limits.max_sessions", max_sessions, 1, 100000, "WHIP + WHEP sessions per server"),
     INT_OPT("limits.max_subscribers_per_track", max_subscribers_per_track, 1, 100000,
             "subscribers (WHEP viewers, room participants) per track"),
+    INT_OPT("limits.max_sessions_per_ip", max_sessions_per_ip, 1, 100000,
+            "sessions per client IP (IPv6: per /64; 429 beyond)"),
+    INT_OPT("limits.max_half_open", max_half_open, 1, 100000,
+            "sessions per server still connecting (DTLS not completed; 503 beyond)"),
+    INT_OPT("limits.max_half_open_per_ip", max_half_open_per_ip, 1, 100000,
+            "sessions per client IP still connecting (429 beyond)"),
+    INT_OPT("limits.handshake_timeout", handshake_timeout_s, 2, 300,
+            "seconds a new session has to complete ICE and DTLS before it is closed"),
+    INT_OPT("limits.http_rate", http_rate, 1, 100000,
+            "HTTP requests per second per client IP, on average (429 beyond)"),
+    INT_OPT("limits.http_burst", http_burst, 1, 100000,
+            "HTTP requests a client IP may send at once above limits.http_rate"),
+    INT_OPT("limits.http_connections_per_ip", http_connections_per_ip, 1, 100000,
+            "open HTTP connections per client IP (more are closed at once)"),
+    INT_OPT("limits.max_sdp_media", max_sdp_media, 1, SDP_MAX_MEDIA, "m= sections in an SDP offer (400 beyond)"),
     INT_OPT("rooms.max_participants", rooms_max_participants, 1, 10000, "participants per room"),
     INT_OPT("rooms.max_tracks_per_participant", rooms_max_tracks_per_participant, 1, 64,
             "tracks one participant may publish"),
@@ -100,6 +118,14 @@ void config_defaults(config *c)
     c->rooms_empty_timeout_s = 60;
     c->rooms_resume_grace_s = 20;
     c->rooms_max_message_size = 256 * 1024;
+    c->max_sessions_per_ip = 100;
+    c->max_half_open = 100;
+    c->max_half_open_per_ip = 10;
+    c->handshake_timeout_s = 15;
+    c->http_rate = 20;
+    c->http_burst = 40;
+    c->http_connections_per_ip = 64;
+    c->max_sdp_media = 8;
 }
 
 static const option_def *find_option(const char *name, size_t len)

@@ -21,6 +21,7 @@ typedef struct config {
     size_t http_max_body;
     int http_idle_timeout_s;
     char http_cors_origin[128];
+    char http_trusted_proxies[256]; /* comma-separated; their X-Forwarded-For names the client */
     char media_listen[64];
     int media_port;
     char media_public_ips[256]; /* comma-separated; empty = interface addresses */
@@ -43,6 +44,14 @@ typedef struct config {
     int rooms_empty_timeout_s;
     int rooms_resume_grace_s;
     size_t rooms_max_message_size;
+    int max_sessions_per_ip;
+    int max_half_open;        /* sessions created whose DTLS handshake has not completed */
+    int max_half_open_per_ip;
+    int handshake_timeout_s;  /* a session not connected by then is closed */
+    int http_rate;            /* HTTP requests per second per client IP (429 beyond) */
+    int http_burst;
+    int http_connections_per_ip; /* open TCP connections per client IP */
+    int max_sdp_media;        /* m= sections in an offer */
 } config;
 
 /* config_defaults - fill c with the embedded defaults (localhost, no external services). */

@@ -1,6 +1,7 @@
 /* engine.c - datagram routing, session and stream lifetimes for one worker. */
 #include "app/engine.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,22 @@
 #include "rtp/rtp.h"
 #include "stun/stun.h"
 
-static const char *const drop_names[DROP_REASONS] = {"unknown_kind", "bad_stun",
-                                                     "unknown_ufrag", "unknown_source"};
+/* The session table of limits.h: the engine's own, or the one every worker shares, locked
+ * for the length of one session event (never per packet). */
+static session_limits *limits_lock(engine *e)
+{
+    if (!e->cfg.shared_limits) return &e->limits;
+    pthread_mutex_lock(e->cfg.shared_limits_lock);
+    return e->cfg.shared_limits;
+}
+
+static void limits_unlock(engine *e)
+{
+    if (e->cfg.shared_limits) pthread_mutex_unlock(e->cfg.shared_limits_lock);
+}
+
+static const char *const drop_names[DROP_REASONS] = {
+    "unknown_kind", "bad_stun", "unknown_ufrag", "unknown_source", "stale_source"};
 
 /* Canonical bytes of an address as a map key: family, port, IP. */
 static size_t addr_key(const j_addr *a, uint8_t key[19])
@@ -141,6 +156,8 @@ static void release_out_track(engine *e, peer *p, int index)
 static void env_on_connected(void *ctx, peer *p, uint64_t now_us)
 {
     engine *e = ctx;
+    session_limits_established(limits_lock(e), p->id);
+    limits_unlock(e);
     for (int i = 0; i < p->n_in; i++) attach_source(e, p, p->in[i], now_us);
     for (int i = 0; i < p->n_out; i++)
         if (!p->out[i]->down.track && attach_downtrack(e, p->out[i], now_us) != J_OK)
@@ -167,6 +184,7 @@ engine *engine_new(const engine_config *cfg, const j_addr *bound, const engine_i
         .on_connected = env_on_connected,
         .ctx = e,
     };
+    session_limits_init(&e->limits, &cfg->limits);
     return e;
 }
 
@@ -189,6 +207,8 @@ static void destroy_peer(engine *e, peer *p)
     queue_closed(e, p);
     j_map_remove(&e->by_ufrag, p->ice.local_ufrag, p->ice.local_ufrag_len);
     j_map_remove(&e->by_id, p->id, strlen(p->id));
+    session_limits_remove(limits_lock(e), p->id);
+    limits_unlock(e);
     for (int i = 0; i < p->n_addrs; i++) {
         uint8_t key[19];
         size_t n = addr_key(&p->addrs[i], key);
@@ -225,6 +245,7 @@ void engine_free(engine *e)
     j_map_clear(&e->by_id);
     j_map_clear(&e->tracks);
     j_map_clear(&e->report_close);
+    session_limits_clear(&e->limits);
     free(e);
 }
 
@@ -336,11 +357,34 @@ static int bind_session(engine *e, peer *p, engine_session *s, uint64_t now_us)
                                      : bind_subscriber(e, p, s, now_us);
 }
 
+static int add_to_limits(engine *e, const char *id, const client_key *who)
+{
+    int rc = session_limits_add(limits_lock(e), id, who);
+    limits_unlock(e);
+    return rc;
+}
+
+static int refuse(engine *e, engine_session *s, limit_kind k)
+{
+    s->refused_by = k;
+    session_limits_count_refused(limits_lock(e), k);
+    limits_unlock(e);
+    return J_ELIMIT;
+}
+
 int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
 {
-    if ((int)e->n_peers >= e->cfg.max_sessions) return J_ELIMIT;
+    client_key client;
+    if (s->client_ip) client_key_from_ip(&client, s->client_ip);
+    const client_key *who = s->client_ip ? &client : NULL;
+    s->refused_by = LIMIT_NONE;
+    if ((int)e->n_peers >= e->cfg.max_sessions) return refuse(e, s, LIMIT_SESSIONS);
+    limit_kind k = session_limits_check(limits_lock(e), who);
+    limits_unlock(e);
+    if (k != LIMIT_NONE) return refuse(e, s, k);
     if (j_map_get(&e->by_id, s->id, strlen(s->id))) return J_ESTATE;
     int rc = check_binds(e, NULL, s);
+    if (rc == J_ELIMIT) return refuse(e, s, LIMIT_SUBSCRIBERS_PER_TRACK);
     if (rc != J_OK) return rc;
     if (e->n_peers == e->cap_peers) {
         size_t cap = e->cap_peers ? e->cap_peers * 2 : 16;
@@ -357,7 +401,7 @@ int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
     if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, p->ice.local_ufrag_len, p) != J_OK ||
         j_map_put(&e->by_id, p->id, strlen(p->id), p) != J_OK ||
         (s->report_close && j_map_put(&e->report_close, p->id, strlen(p->id), p) != J_OK) ||
-        (rc = bind_session(e, p, s, now_us)) != J_OK) {
+        add_to_limits(e, p->id, who) != J_OK || (rc = bind_session(e, p, s, now_us)) != J_OK) {
         j_map_remove(&e->report_close, p->id, strlen(p->id));
         destroy_peer(e, p);
         return rc != J_OK ? rc : J_ENOMEM;
@@ -369,7 +413,9 @@ int engine_update_session(engine *e, engine_session *s, uint64_t now_us)
 {
     peer *p = j_map_get(&e->by_id, s->id, strlen(s->id));
     if (!p || p->role != s->role || p->state == PEER_CLOSED) return J_ENOTFOUND;
+    s->refused_by = LIMIT_NONE;
     int rc = check_binds(e, p, s);
+    if (rc == J_ELIMIT) return refuse(e, s, LIMIT_SUBSCRIBERS_PER_TRACK);
     if (rc != J_OK) return rc;
     if (strcmp(p->ice.local_ufrag, s->local_ufrag) != 0) {
         char old[ICE_UFRAG_MAX + 1];
@@ -481,6 +527,11 @@ void engine_handle_datagram(engine *e, uint64_t now_us, const j_addr *from, uint
             e->dropped[DROP_UNKNOWN_SOURCE]++;
             return;
         }
+        /* Routed once ICE validated it; valid only while its consent lasts (RFC 7675). */
+        if (!ice_lite_is_valid_source(&p->ice, from)) {
+            e->dropped[DROP_STALE_SOURCE]++;
+            return;
+        }
         if (kind == J_PACKET_DTLS)
             peer_handle_dtls(p, now_us, from, buf, len);
         else
@@ -497,6 +548,11 @@ void engine_handle_timeout(engine *e, uint64_t now_us)
 {
     for (size_t i = 0; i < e->n_peers;) {
         peer *p = e->peers[i];
+        if (e->cfg.handshake_timeout_us && p->state != PEER_CONNECTED &&
+            p->state != PEER_CLOSED && now_us - p->created_us >= e->cfg.handshake_timeout_us) {
+            e->handshake_timeouts++;
+            peer_close(p, "ICE and DTLS not completed within limits.handshake_timeout");
+        }
         peer_handle_timeout(p, now_us);
         if (p->state == PEER_CLOSED)
             destroy_peer(e, p); /* swaps the last peer into slot i */
@@ -531,7 +587,7 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
 {
     const peer_stats *st = &p->stats;
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                     "s:I, s:I, s:I, s:I}}",
+                     "s:I, s:I, s:I, s:I, s:I, s:I}}",
                      "id", p->id, "role", peer_role_name(p->role), "owner", p->owner, "state",
                      peer_state_name(p->state), "age_ms",
                      (json_int_t)((now_us - p->created_us) / 1000), "tracks",
@@ -539,7 +595,9 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
                      "rtp_in_bytes", (json_int_t)st->rtp_in_bytes, "rtp_out",
                      (json_int_t)st->rtp_out, "rtp_out_bytes", (json_int_t)st->rtp_out_bytes,
                      "rtcp_in", (json_int_t)st->rtcp_in, "rtcp_out", (json_int_t)st->rtcp_out,
-                     "srtp_errors", (json_int_t)st->srtp_errors, "unknown_ssrc",
+                     "srtp_errors", (json_int_t)st->srtp_errors, "srtp_replays",
+                     (json_int_t)st->srtp_replays, "ice_auth_failures",
+                     (json_int_t)st->ice_auth_failures, "unknown_ssrc",
                      (json_int_t)st->unknown_ssrc, "pli_in", (json_int_t)st->pli_in, "fir_in",
                      (json_int_t)st->fir_in, "nack_in", (json_int_t)st->nack_in, "pli_out",
                      (json_int_t)st->pli_out);
@@ -579,9 +637,18 @@ json_t *engine_stats(engine *e, uint64_t now_us)
     json_t *relay = json_pack("{s:I, s:I, s:I}", "packets_out", (json_int_t)e->relay_packets_out,
                               "packets_in", (json_int_t)e->relay_packets_in, "unlinked",
                               (json_int_t)e->relay_unlinked);
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "sessions",
+    json_t *refused = json_object();
+    session_limits *sl = limits_lock(e);
+    for (int k = LIMIT_NONE + 1; k < LIMIT_KINDS; k++)
+        json_object_set_new(refused, limit_name((limit_kind)k),
+                            json_integer((json_int_t)sl->refused[k]));
+    json_t *limits = json_pack("{s:I, s:I, s:o}", "half_open", (json_int_t)sl->half_open,
+                               "handshake_timeouts", (json_int_t)e->handshake_timeouts,
+                               "sessions_refused", refused);
+    limits_unlock(e);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "sessions",
                      (json_int_t)e->n_peers, "publishers", (json_int_t)publishers, "subscribers",
                      (json_int_t)subscribers, "downtracks", (json_int_t)e->downtracks,
-                     "dropped_datagrams", (json_int_t)total, "dropped", dropped, "relay", relay,
-                     "tracks", tracks, "session_list", sessions);
+                     "dropped_datagrams", (json_int_t)total, "dropped", dropped, "limits", limits,
+                     "relay", relay, "tracks", tracks, "session_list", sessions);
 }

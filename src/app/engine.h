@@ -19,8 +19,10 @@
 #define J_APP_ENGINE_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 
+#include "app/limits.h"
 #include "core/addr.h"
 #include "dtls/dtls.h"
 #include "peer/peer.h"
@@ -37,6 +39,14 @@ typedef struct engine_config {
     uint32_t publisher_max_bitrate;
     int max_sessions;
     int max_subscribers_per_track;
+    session_limits_config limits; /* per client and half-open */
+    /* With several workers one session table counts for all (limits.h holds server-wide):
+     * shared_limits, guarded by shared_limits_lock, taken once per session event (created,
+     * connected, ended), never per packet. NULL: the engine keeps its own table. */
+    session_limits *shared_limits;
+    pthread_mutex_t *shared_limits_lock;
+    uint64_t handshake_timeout_us; /* creation to DTLS connected, else the session closes;
+                                      0 = no deadline */
 } engine_config;
 
 /* What the engines of two workers tell each other about a track. */
@@ -87,6 +97,9 @@ typedef struct engine_session {
     const sdp_negotiated *neg;
     engine_bind *binds;    /* neg->media_count entries */
     bool report_close;     /* queue its end for engine_drain_closed (rooms want to know) */
+    const char *client_ip; /* who asked (IP text), for the per-client limits of limits.h;
+                              NULL: counted against the server-wide limits only */
+    limit_kind refused_by; /* out: the limit behind J_ELIMIT */
     int origin; /* subscriber: the worker whose engine has the bound tracks' publishers;
                    another than engine_config.worker makes them mirrors of that one's */
 } engine_session;
@@ -101,8 +114,9 @@ void engine_handle_timeout(engine *e, uint64_t now_us);
 
 /* engine_add_session - create a peer and bind its m= sections to tracks (created on first
  * use). J_OK; J_ESTATE when a track it would publish already has a live publisher (HTTP
- * 409); J_ELIMIT when a session or subscriber limit is reached (HTTP 503); J_EINVAL for a
- * track bound with the wrong kind; J_ENOMEM. Nothing is changed on failure. */
+ * 409); J_ELIMIT when a limit is reached, s->refused_by naming it (HTTP 429 for per-client
+ * limits, 503 for the others); J_EINVAL for a track bound with the wrong kind; J_ENOMEM.
+ * Nothing is changed on failure. */
 int engine_add_session(engine *e, engine_session *s, uint64_t now_us);
 /* engine_update_session - renegotiation of session s->id: m= sections whose mid keeps the
  * same track are untouched, others are bound, rebound or released; new ICE credentials

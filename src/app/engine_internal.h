@@ -14,6 +14,7 @@ typedef enum {
     DROP_BAD_STUN,         /* unparseable STUN */
     DROP_UNKNOWN_UFRAG,    /* ICE check for no session of ours */
     DROP_UNKNOWN_SOURCE,   /* DTLS/SRTP from an address that has not passed ICE */
+    DROP_STALE_SOURCE,     /* DTLS/SRTP from an address whose ICE consent lapsed */
     DROP_REASONS,
 } drop_reason;
 
@@ -63,6 +64,8 @@ struct engine {
     closed_session closed[ENGINE_CLOSED_QUEUE]; /* ring of ends not yet drained */
     size_t closed_head, closed_count;
     uint64_t dropped[DROP_REASONS];
+    session_limits limits; /* unless cfg.shared_limits */
+    uint64_t handshake_timeouts;
     relay_table relayed;                    /* home tracks other workers mirror */
     relay_table mirrors[ENGINE_MAX_WORKERS]; /* by home worker: our mirrors of its tracks */
     uint64_t relay_packets_out, relay_packets_in, relay_unlinked;

@@ -12,6 +12,7 @@
 #include "app/whip.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "dtls/dtls.h"
 #include "signal/http.h"
 #include "srtp/srtp.h"
@@ -66,9 +67,19 @@ static int start(app *a, char *err, size_t err_cap)
             .publisher_max_bitrate = (uint32_t)c->publisher_max_bitrate,
             .max_sessions = c->max_sessions,
             .max_subscribers_per_track = c->max_subscribers_per_track,
+            .limits = {.max_sessions_per_client = c->max_sessions_per_ip,
+                       .max_half_open = c->max_half_open,
+                       .max_half_open_per_client = c->max_half_open_per_ip},
+            .handshake_timeout_us = (uint64_t)c->handshake_timeout_s * 1000000u,
         },
         .listen = media,
     };
+    a->http_rate = rate_limiter_new((uint32_t)c->http_rate, (uint32_t)c->http_burst,
+                                    APP_RATE_CLIENTS, j_random_u32());
+    if (!a->http_rate) {
+        snprintf(err, err_cap, "out of memory");
+        return J_ENOMEM;
+    }
     a->media = media_start(&mc, err, err_cap);
     if (!a->media) return J_EIO;
     j_addr_set_port(&media, media_port(a->media, 0));
@@ -122,6 +133,10 @@ int main(int argc, char **argv)
         .max_body = a.cfg.http_max_body,
         .idle_timeout_s = a.cfg.http_idle_timeout_s,
         .cors_origin = a.cfg.http_cors_origin,
+        .admit = app_http_admit,
+        .admit_ctx = &a,
+        .max_conns_per_ip = a.cfg.http_connections_per_ip,
+        .trusted_proxies = a.cfg.http_trusted_proxies,
     };
     running_server = http_server_new(&hc, routes, n_routes);
     if (!running_server || rtc_attach(rooms, running_server) != J_OK) {

@@ -1,6 +1,7 @@
 /* media.c - N media workers, the rings between them, and where each session lives. */
 #include "app/media.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,10 @@ struct media {
     worker *workers[ENGINE_MAX_WORKERS];
     j_spsc *rings[ENGINE_MAX_WORKERS * ENGINE_MAX_WORKERS]; /* [from * n + to] */
     j_map sessions; /* id -> media_session */
+    /* The per-client and half-open counts of every worker's sessions (limits.h): the
+     * engines update it under the lock, once per session event. */
+    session_limits limits;
+    pthread_mutex_t limits_lock;
 };
 
 /* ---------------------------------------------------------------- lifetime */
@@ -67,11 +72,15 @@ media *media_start(const media_config *c, char *err, size_t err_cap)
     }
     m->n = c->workers;
     m->spread_threshold = c->spread_threshold;
+    session_limits_init(&m->limits, &c->engine.limits);
+    pthread_mutex_init(&m->limits_lock, NULL);
     m->max_sessions = c->engine.max_sessions;
     m->max_subscribers_per_track = c->engine.max_subscribers_per_track;
     for (int i = 0; i < m->n; i++) {
         engine_config ec = c->engine;
         ec.worker = i;
+        ec.shared_limits = &m->limits;
+        ec.shared_limits_lock = &m->limits_lock;
         j_addr addr = c->listen;
         if (base) j_addr_set_port(&addr, (uint16_t)(base + i));
         m->workers[i] = worker_new(&ec, &addr, err, err_cap);
@@ -108,6 +117,8 @@ void media_stop(media *m)
     for (size_t b = 0; b < m->sessions.n_buckets; b++)
         for (j_map_entry *it = m->sessions.buckets[b]; it; it = it->next) free(it->value);
     j_map_clear(&m->sessions);
+    session_limits_clear(&m->limits);
+    pthread_mutex_destroy(&m->limits_lock);
     free(m);
 }
 
@@ -195,8 +206,15 @@ static int session_on(media *m, int worker, engine_session *s, bool update)
 
 int media_add_session(media *m, const char *name, engine_session *s, int *worker)
 {
+    s->refused_by = LIMIT_NONE;
     if (id_in_use(m, s->id)) return J_ESTATE;
-    if ((int)m->sessions.count >= m->max_sessions) return J_ELIMIT;
+    if ((int)m->sessions.count >= m->max_sessions) {
+        s->refused_by = LIMIT_SESSIONS;
+        pthread_mutex_lock(&m->limits_lock);
+        session_limits_count_refused(&m->limits, LIMIT_SESSIONS);
+        pthread_mutex_unlock(&m->limits_lock);
+        return J_ELIMIT;
+    }
     int home = placement_home(name, m->n);
     int target = home;
     if (s->role == PEER_SUBSCRIBER) {
@@ -361,7 +379,8 @@ json_t *media_stats(media *m)
     static const char *const summed[] = {"sessions", "publishers", "subscribers", "downtracks",
                                          "dropped_datagrams"};
     json_t *total = json_object(), *dropped = json_object(), *tracks = json_array(),
-           *index = json_object(), *sessions = json_array(), *workers = json_array();
+           *index = json_object(), *sessions = json_array(), *workers = json_array(),
+           *limits = NULL;
     for (int w = 0; w < m->n; w++) {
         json_t *st = worker_stats(m->workers[w]);
         if (!st) {
@@ -374,6 +393,11 @@ json_t *media_stats(media *m)
         json_t *v;
         json_object_foreach(json_object_get(st, "dropped"), reason, v)
             add_int(dropped, reason, json_object_get(st, "dropped"));
+        /* One session table for all workers: its counts once, the timeouts summed. */
+        if (!limits)
+            limits = json_deep_copy(json_object_get(st, "limits"));
+        else
+            add_int(limits, "handshake_timeouts", json_object_get(st, "limits"));
         size_t i, mirrors = 0;
         json_array_foreach(json_object_get(st, "tracks"), i, v) {
             merge_track(tracks, index, v, w);
@@ -397,6 +421,7 @@ json_t *media_stats(media *m)
     }
     json_decref(index);
     if (!total) {
+        json_decref(limits);
         json_decref(dropped);
         json_decref(tracks);
         json_decref(sessions);
@@ -404,6 +429,7 @@ json_t *media_stats(media *m)
         return NULL;
     }
     json_object_set_new(total, "dropped", dropped);
+    if (limits) json_object_set_new(total, "limits", limits);
     json_object_set_new(total, "tracks", tracks);
     json_object_set_new(total, "session_list", sessions);
     json_object_set_new(total, "workers", workers);

@@ -4,8 +4,8 @@
  * event loop, engine and UDP port (media.port + its index). A session is placed by the
  * name it belongs to (a stream or a room: app/placement.h) and stays on that worker; its
  * SDP answer advertises that worker's port. Subscribers placed away from their tracks'
- * home worker get mirrors of the tracks (engine.h); limits.max_sessions and
- * limits.max_subscribers_per_track count across all workers.
+ * home worker get mirrors of the tracks (engine.h). Every session limit (limits.max_*,
+ * per client and half-open ones included) counts across all workers.
  *
  * Every function runs on the HTTP thread (the control path); each blocks on worker_call,
  * and returns J_EIO once the workers are shutting down.
@@ -40,7 +40,7 @@ uint16_t media_port(const media *m, int worker);
 /* media_add_session - place session s of name (stream or room), set s->origin to the name's
  * home worker and create it there; *worker is where it went (the answer advertises that
  * worker's port). J_OK, J_ESTATE (the id is taken, or a track already has a publisher),
- * J_ELIMIT, or engine_add_session's other codes. */
+ * J_ELIMIT (s->refused_by names the limit), or engine_add_session's other codes. */
 int media_add_session(media *m, const char *name, engine_session *s, int *worker);
 /* media_update_session - renegotiate session s->id on its worker (s->origin as at add).
  * engine_update_session's codes. */

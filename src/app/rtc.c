@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "app/offer.h"
@@ -41,6 +40,10 @@ struct rtc {
     http_server *http;
     room_server *rooms;
     j_map participants; /* sid -> rtc_participant (only those with media) */
+    j_map conn_ips;     /* http_ws_id -> peer IP (malloc'd string) */
+    /* The IP of the WebSocket whose message is being handled: the client behind a publish or
+     * subscribe, for the per-client session limits. */
+    const char *current_ip;
     /* Connections the room closed: reported back to it after its call returns. */
     room_conn_id closing[RTC_MAX_CLOSING];
     size_t n_closing;
@@ -193,7 +196,7 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
     snprintf(owner, sizeof owner, "room participant %s", sid);
     engine_session es = {.role = role, .id = next.session_id, .owner = owner,
                          .local_ufrag = next.ufrag, .local_pwd = next.pwd, .neg = offer.neg,
-                         .binds = offer.binds, .report_close = true};
+                         .binds = offer.binds, .report_close = true, .client_ip = r->current_ip};
     /* A room lives on one worker (its home): every publisher goes there, subscribers too
      * until it is busy (app/placement.h). */
     const char *room_name = room_participant_room(r->rooms, sid);
@@ -204,10 +207,11 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
     if (rc != J_OK) {
         *err_code = rc == J_ELIMIT ? "server_busy" : rc == J_ENOTFOUND ? "sdp_unsupported"
                                                                          : "internal";
-        snprintf(msg, cap, "%s",
-                 rc == J_ELIMIT ? "a server limit was reached (sessions or subscribers)"
-                 : rc == J_ENOTFOUND ? "this connection has ended: create a new one"
-                                     : j_strerror(rc));
+        if (rc == J_ELIMIT)
+            snprintf(msg, cap, "limit reached: %s", limit_setting(es.refused_by));
+        else
+            snprintf(msg, cap, "%s", rc == J_ENOTFOUND ? "this connection has ended: create a new one"
+                                                       : j_strerror(rc));
         if (rc == J_ENOTFOUND) c->exists = false; /* the engine closed it meanwhile */
         app_offer_free(&offer);
         return rc;
@@ -349,16 +353,29 @@ static bool io_media_stats(void *ctx, const char *sid, room_media_stats *out)
 
 /* ---------------------------------------------------------------- events in */
 
+static void forget_conn_ip(rtc *r, http_ws_id id)
+{
+    char *ip = j_map_get(&r->conn_ips, &id, sizeof id);
+    j_map_remove(&r->conn_ips, &id, sizeof id);
+    free(ip);
+}
+
 /* Report connections the room asked to close, now that its call has returned. */
 static void flush_closing(rtc *r)
 {
     uint64_t now = j_now_us();
-    while (r->n_closing > 0) room_conn_closed(r->rooms, r->closing[--r->n_closing], now);
+    while (r->n_closing > 0) {
+        room_conn_id c = r->closing[--r->n_closing];
+        room_conn_closed(r->rooms, c, now);
+        forget_conn_ip(r, c);
+    }
 }
 
 static void ws_open(void *ctx, http_ws_id id, const char *peer_ip)
 {
     rtc *r = ctx;
+    char *ip = strdup(peer_ip);
+    if (ip && j_map_put(&r->conn_ips, &id, sizeof id, ip) != J_OK) free(ip);
     room_conn_open(r->rooms, id, peer_ip, j_now_us());
     flush_closing(r);
 }
@@ -366,7 +383,9 @@ static void ws_open(void *ctx, http_ws_id id, const char *peer_ip)
 static void ws_message(void *ctx, http_ws_id id, const uint8_t *data, size_t len)
 {
     rtc *r = ctx;
+    r->current_ip = j_map_get(&r->conn_ips, &id, sizeof id);
     room_conn_message(r->rooms, id, data, len, j_now_us());
+    r->current_ip = NULL;
     flush_closing(r);
 }
 
@@ -374,6 +393,7 @@ static void ws_close(void *ctx, http_ws_id id)
 {
     rtc *r = ctx;
     room_conn_closed(r->rooms, id, j_now_us());
+    forget_conn_ip(r, id);
     flush_closing(r);
 }
 
@@ -409,15 +429,17 @@ static void tick(void *ctx)
 static bool admin_allowed(rtc *r, const http_request *req, const char *room, http_reply *rep)
 {
     if (r->a->keys.count == 0) return true;
-    const char *h = req->authorization;
-    if (strncasecmp(h, "Bearer ", 7) != 0) {
+    const char *token;
+    size_t token_len;
+    if (http_parse_bearer(req->authorization, strlen(req->authorization), &token, &token_len) !=
+        J_OK) {
         http_reply_header(rep, "WWW-Authenticate", "Bearer");
         http_reply_error(rep, 401, "token_missing", "an admin access token is required");
         return false;
     }
     auth_grants g;
     char detail[160];
-    int rc = auth_verify(&r->a->keys, h + 7, strlen(h + 7), unix_now(), &g, detail, sizeof detail);
+    int rc = auth_verify(&r->a->keys, token, token_len, unix_now(), &g, detail, sizeof detail);
     if (rc != J_OK) {
         http_reply_header(rep, "WWW-Authenticate", "Bearer");
         http_reply_error(rep, 401, auth_reason(rc), detail);
@@ -608,6 +630,9 @@ void rtc_free(rtc *r)
         }
     }
     j_map_clear(&r->participants);
+    for (size_t b = 0; b < r->conn_ips.n_buckets; b++)
+        for (j_map_entry *it = r->conn_ips.buckets[b]; it; it = it->next) free(it->value);
+    j_map_clear(&r->conn_ips);
     room_server_free(r->rooms);
     free(r);
 }

@@ -1,11 +1,9 @@
 /* whip.c - WHIP/WHEP session resources, the stats API and the routes table. */
 #include "app/whip.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -56,32 +54,38 @@ void app_shutdown(app *a)
     dtls_cert_free(a->cert);
     a->cert = NULL;
     auth_keys_clear(&a->keys);
+    rate_limiter_free(a->http_rate);
+    a->http_rate = NULL;
 }
 
-/* Stream names are URL path segments: keep them to a safe alphabet. */
-static bool valid_name(const char *s, size_t len)
+bool app_http_admit(void *ctx, const char *peer_ip)
 {
-    if (len == 0 || len >= STREAM_NAME_LEN) return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
-    return true;
+    app *a = ctx;
+    client_key k;
+    client_key_from_ip(&k, peer_ip);
+    rate_verdict v = rate_limiter_check(a->http_rate, &k, j_now_us());
+    if (v == RATE_DENY_FIRST)
+        J_WARN("http", "client %s is over limits.http_rate (%d/s, burst %d): answering 429 until "
+                       "it slows down", peer_ip, a->cfg.http_rate, a->cfg.http_burst);
+    return v == RATE_ALLOW;
 }
 
-/* Split "/whip/{stream}[/{session}]" after the prefix. Returns false when malformed. */
-static bool split_path(const char *path, const char *prefix, char *stream, char *session)
+/* Split "/whip/{stream}[/{session}]" after the prefix (segments of a safe alphabet, see
+ * http_path_split). Returns false when malformed or too long. */
+static bool split_path(const char *path, const char *prefix, char stream[STREAM_NAME_LEN],
+                       char session[PEER_ID_LEN])
 {
-    const char *p = path + strlen(prefix);
-    const char *slash = strchr(p, '/');
-    size_t stream_len = slash ? (size_t)(slash - p) : strlen(p);
-    if (!valid_name(p, stream_len)) return false;
-    memcpy(stream, p, stream_len);
-    stream[stream_len] = '\0';
+    http_segment seg[2];
+    int n = http_path_split(path, prefix, seg, 2);
+    if (n < 1 || seg[0].len >= STREAM_NAME_LEN || (n == 2 && seg[1].len >= PEER_ID_LEN))
+        return false;
+    memcpy(stream, seg[0].p, seg[0].len);
+    stream[seg[0].len] = '\0';
     session[0] = '\0';
-    if (!slash) return true;
-    const char *s = slash + 1;
-    size_t session_len = strlen(s);
-    if (!valid_name(s, session_len) || session_len >= PEER_ID_LEN) return false;
-    memcpy(session, s, session_len + 1);
+    if (n == 2) {
+        memcpy(session, seg[1].p, seg[1].len);
+        session[seg[1].len] = '\0';
+    }
     return true;
 }
 
@@ -101,9 +105,11 @@ static bool authorize(const resource *r, const char *stream, const http_request 
     const app *a = r->a;
     const char *static_token = r->role == PEER_PUBLISHER ? a->cfg.publish_token : a->cfg.view_token;
     if (!static_token[0] && a->keys.count == 0) return true;
-    const char *bearer = strncasecmp(req->authorization, "Bearer ", 7) == 0
-                             ? req->authorization + 7 : NULL;
-    size_t bearer_len = bearer ? strlen(bearer) : 0;
+    const char *bearer;
+    size_t bearer_len;
+    if (http_parse_bearer(req->authorization, strlen(req->authorization), &bearer,
+                          &bearer_len) != J_OK)
+        bearer = NULL;
     if (bearer && static_token[0] && bearer_len == strlen(static_token) &&
         j_ct_equal((const uint8_t *)bearer, (const uint8_t *)static_token, bearer_len))
         return true;
@@ -131,6 +137,17 @@ static bool authorize(const resource *r, const char *stream, const http_request 
     return false;
 }
 
+/* 429 when this client alone is over its share, 503 when the server is full. */
+static void refuse_over_limit(const http_request *req, limit_kind k, http_reply *rep)
+{
+    char detail[128];
+    snprintf(detail, sizeof detail, "%s reached",
+             k == LIMIT_NONE ? "a session or track limit" : limit_setting(k));
+    J_INFO("whip", "%s %s from %s refused: %s", req->method, req->path, req->peer_ip, detail);
+    http_reply_header(rep, "Retry-After", limit_per_client(k) ? "5" : "10");
+    http_reply_error(rep, limit_per_client(k) ? 429 : 503, "session limit reached", detail);
+}
+
 static void create_session(const resource *r, const http_request *req, http_reply *rep)
 {
     app *a = r->a;
@@ -142,7 +159,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
         return;
     }
     if (!authorize(r, stream, req, rep)) return;
-    if (strncasecmp(req->content_type, "application/sdp", 15) != 0) {
+    if (!http_media_type_is(req->content_type, "application/sdp")) {
         http_reply_error(rep, 415, "unsupported media type",
                          "the offer must be sent as Content-Type: application/sdp");
         return;
@@ -160,6 +177,14 @@ static void create_session(const resource *r, const http_request *req, http_repl
             http_reply_error(rep, 406, "offer not acceptable", detail);
         else
             http_reply_error(rep, 400, "malformed SDP offer", detail);
+        return;
+    }
+    if (offer.neg->media_count > a->cfg.max_sdp_media) {
+        snprintf(detail, sizeof detail, "the offer has %d m= sections; limits.max_sdp_media is %d",
+                 offer.neg->media_count, a->cfg.max_sdp_media);
+        J_INFO("whip", "%s %s from %s refused: %s", req->method, req->path, req->peer_ip, detail);
+        http_reply_error(rep, 400, "too many media sections", detail);
+        app_offer_free(&offer);
         return;
     }
     char *answer = malloc(ANSWER_CAP);
@@ -184,7 +209,8 @@ static void create_session(const resource *r, const http_request *req, http_repl
     char owner[PEER_OWNER_LEN];
     snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream); /* "whip/name" */
     engine_session es = {.role = r->role, .id = id, .owner = owner, .local_ufrag = ufrag,
-                         .local_pwd = pwd, .neg = offer.neg, .binds = offer.binds};
+                         .local_pwd = pwd, .neg = offer.neg, .binds = offer.binds,
+                         .client_ip = req->peer_ip};
     int worker = 0;
     rc = media_add_session(a->media, stream, &es, &worker);
     if (rc == J_ESTATE) {
@@ -197,8 +223,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
         goto done;
     }
     if (rc == J_ELIMIT) {
-        http_reply_error(rep, 503, "session limit reached",
-                         "limits.max_sessions or limits.max_subscribers_per_track");
+        refuse_over_limit(req, es.refused_by, rep);
         goto done;
     }
     if (rc != J_OK) {
@@ -273,6 +298,9 @@ static void api_stats(void *ctx, const http_request *req, http_reply *rep)
         http_reply_error(rep, 503, "shutting down", NULL);
         return;
     }
+    json_object_set_new(stats, "http",
+                        json_pack("{s:I}", "rate_limited",
+                                  (json_int_t)(a->http_rate ? rate_limiter_denied(a->http_rate) : 0)));
     http_reply_json(rep, 200, stats);
 }
 

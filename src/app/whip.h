@@ -8,6 +8,7 @@
 #define J_APP_WHIP_H
 
 #include "app/config.h"
+#include "app/limits.h"
 #include "app/media.h"
 #include "auth/auth.h"
 #include "dtls/dtls.h"
@@ -24,7 +25,11 @@ typedef struct app {
     dtls_ctx *dtls;    /* owned */
     j_addr candidates[APP_MAX_CANDIDATES]; /* advertised host candidates */
     int n_candidates;
+    rate_limiter *http_rate; /* owned; HTTP thread only */
 } app;
+
+/* Clients the HTTP rate limiter tracks at once (the least active are forgotten first). */
+#define APP_RATE_CLIENTS 8192
 
 /* app_set_candidates - from media.public_ips, else the addresses the media sockets serve
  * (each answer gives them the port of its session's worker). */
@@ -32,6 +37,9 @@ int app_set_candidates(app *a, const j_addr *media, const char *public_ips, char
                        size_t err_cap);
 /* app_routes - fill routes (at most max) and return how many. */
 size_t app_routes(app *a, http_route *routes, size_t max);
+/* app_http_admit - http_config.admit: take one request from peer_ip's token bucket
+ * (limits.http_rate); logs the first refusal of an episode. */
+bool app_http_admit(void *ctx, const char *peer_ip);
 /* app_shutdown - stop the workers and free what app owns (safe on a partial start). */
 void app_shutdown(app *a);
 

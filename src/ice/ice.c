@@ -211,17 +211,14 @@ ice_state ice_lite_state(const ice_lite *ice) { return ice->state; }
 
 static uint64_t add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
-/* The agent's own consent deadline: consent is tracked for the selected pair
- * once there is one (RFC 7675 section 5.1); before nomination any valid check
- * keeps the peer alive, and a peer that never checks expires one window
- * after creation. */
+/* The agent's own consent deadline: any address with consent keeps the peer
+ * alive (a browser may nominate one pair and keep consent on another: Firefox
+ * with several host candidates does), and a peer that never checks expires one
+ * window after creation. The selected pair's own expiry is handled by failing
+ * over to a consented address (see ice_lite_handle_timeout). */
 static uint64_t consent_deadline(const ice_lite *ice)
 {
-    uint64_t base;
-    if (ice->has_selected)
-        base = ice->selected_check_us;
-    else
-        base = ice->last_check_us > ice->created_us ? ice->last_check_us : ice->created_us;
+    uint64_t base = ice->last_check_us > ice->created_us ? ice->last_check_us : ice->created_us;
     return add_sat(base, ice->consent_timeout_us);
 }
 
@@ -246,10 +243,20 @@ ice_event ice_lite_handle_timeout(ice_lite *ice, uint64_t now_us)
         memset(ice->sources, 0, sizeof ice->sources);
         return ICE_EV_TIMEOUT;
     }
+    const ice_source *freshest = NULL;
     for (size_t i = 0; i < ICE_MAX_SOURCES; i++) {
         ice_source *s = &ice->sources[i];
         if (s->used && now_us >= add_sat(s->last_check_us, ice->consent_timeout_us))
             memset(s, 0, sizeof *s);
+        if (s->used && (!freshest || s->last_check_us > freshest->last_check_us)) freshest = s;
+    }
+    if (ice->has_selected && freshest &&
+        now_us >= add_sat(ice->selected_check_us, ice->consent_timeout_us)) {
+        /* RFC 7675: no more media on a pair without consent; the peer still consents on
+         * another address, so the media path moves there. */
+        ice->selected = freshest->addr;
+        ice->selected_check_us = freshest->last_check_us;
+        return ICE_EV_SELECTED;
     }
     return ICE_EV_NONE;
 }

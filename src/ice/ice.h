@@ -116,9 +116,11 @@ const j_addr *ice_lite_selected(const ice_lite *ice);
 ice_state ice_lite_state(const ice_lite *ice);
 
 /* ice_lite_handle_timeout - expire consent. Sources without a valid check
- * for consent_timeout_us stop being valid; when the selected address (or,
- * before nomination, every address and the agent's creation) is that old,
- * the agent fails and ICE_EV_TIMEOUT is returned once. */
+ * for consent_timeout_us stop being valid. When the selected address is that
+ * old but another source still has consent, that source (the most recently
+ * checked) becomes the selected one and ICE_EV_SELECTED is returned; when no
+ * address (and, before any check, the agent's creation) is younger than the
+ * window, the agent fails and ICE_EV_TIMEOUT is returned once. */
 ice_event ice_lite_handle_timeout(ice_lite *ice, uint64_t now_us);
 
 /* ice_lite_poll_timeout - when ice_lite_handle_timeout() must next be

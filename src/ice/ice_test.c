@@ -276,8 +276,9 @@ static void test_consent_never_connected(void **state)
     assert_int_equal(ice_lite_handle_timeout(&ice, 5 * SEC), ICE_EV_TIMEOUT);
 }
 
-/* Once nominated, consent is the selected pair's: checks on another address
- * keep that address valid but do not keep a dead selected path alive. */
+/* Once nominated, the selected pair needs consent of its own: when it lapses while
+ * another address still consents (Firefox nominates one pair and keeps checking
+ * another), the media path moves to that address instead of the peer dying. */
 static void test_consent_follows_selected(void **state)
 {
     (void)state;
@@ -288,7 +289,11 @@ static void test_consent_follows_selected(void **state)
     assert_true(check_ok(&ice, 1 * SEC, &a, true, &ev) > 0);
     assert_true(check_ok(&ice, 20 * SEC, &b, false, &ev) > 0);
     assert_true(ice_lite_poll_timeout(&ice) == 31 * SEC);
-    assert_int_equal(ice_lite_handle_timeout(&ice, 31 * SEC), ICE_EV_TIMEOUT);
+    assert_int_equal(ice_lite_handle_timeout(&ice, 31 * SEC), ICE_EV_SELECTED);
+    assert_true(j_addr_equal(ice_lite_selected(&ice), &b));
+    assert_false(ice_lite_is_valid_source(&ice, &a));
+    assert_true(ice_lite_poll_timeout(&ice) == 50 * SEC);
+    assert_int_equal(ice_lite_handle_timeout(&ice, 50 * SEC), ICE_EV_TIMEOUT);
 
     /* Without nomination any address's checks keep the peer alive, and each
      * address stays valid only within its own window. */

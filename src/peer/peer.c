@@ -215,6 +215,7 @@ void peer_handle_stun(peer *p, uint64_t now_us, const j_addr *from, const uint8_
     ice_event ev = ICE_EV_NONE;
     int n = ice_lite_handle_stun(&p->ice, now_us, from, buf, len, out, sizeof out, &ev);
     if (n > 0) p->env->send(p->env->ctx, from, out, (size_t)n);
+    if (n == J_EAUTH) p->stats.ice_auth_failures++;
     if (n < 0) return;
     if (ice_lite_is_valid_source(&p->ice, from)) remember_address(p, from);
     if (p->state == PEER_NEW && ice_lite_selected(&p->ice)) {
@@ -414,6 +415,10 @@ void peer_handle_srtp(peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf
     if (p->state != PEER_CONNECTED) return;
     int n = is_rtcp ? j_srtp_unprotect_rtcp(p->srtp_in, buf, len)
                     : j_srtp_unprotect_rtp(p->srtp_in, buf, len);
+    if (n == J_EREPLAY) {
+        p->stats.srtp_replays++;
+        return;
+    }
     if (n < 0) {
         p->stats.srtp_errors++;
         return;

@@ -56,6 +56,8 @@ typedef struct peer_stats {
     uint64_t rtp_in, rtp_in_bytes, rtp_out, rtp_out_bytes;
     uint64_t rtcp_in, rtcp_out;
     uint64_t srtp_errors, unknown_ssrc;
+    uint64_t srtp_replays;      /* SRTP/SRTCP refused by the replay window */
+    uint64_t ice_auth_failures; /* checks for our ufrag failing MESSAGE-INTEGRITY */
     uint64_t pli_in, fir_in, nack_in, pli_out;
 } peer_stats;
 

@@ -24,7 +24,6 @@
 #include <libwebsockets.h>
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -40,6 +39,8 @@
 #define WS_MAX_ENDPOINTS 4
 #define WS_DEFAULT_MAX_MESSAGE ((size_t)64 * 1024)
 #define WS_DEFAULT_MAX_QUEUED ((size_t)4 * 1024 * 1024)
+#define HTTP_MAX_TRUSTED_PROXIES 8
+#define HTTP_MAX_FORWARDED_FOR 1024 /* longer X-Forwarded-For values are ignored */
 
 static const char CORS_EXPOSE[] = "Location, ETag, Link, Accept-Patch";
 static const char CORS_METHODS[] = "GET, POST, DELETE, PATCH, OPTIONS";
@@ -55,6 +56,13 @@ struct http_server {
     int idle_timeout_s;
     int port;
     char cors_origin[256];
+    bool (*admit)(void *ctx, const char *peer_ip);
+    void *admit_ctx;
+    int max_conns_per_ip;  /* 0 = unlimited */
+    char trusted_proxies[HTTP_MAX_TRUSTED_PROXIES][64]; /* canonical IP text */
+    int n_trusted_proxies;
+    j_map conns_by_ip;     /* peer IP text -> open_conns, while it has connections */
+    uint64_t conns_refused;
     atomic_bool stop;
     http_ws_endpoint ws_endpoints[WS_MAX_ENDPOINTS];
     size_t n_ws_endpoints;
@@ -115,6 +123,16 @@ typedef struct http_conn {
     http_reply rep;
     ws_conn *ws; /* after a WebSocket upgrade */
 } http_conn;
+
+/* One accepted TCP connection, counted against its IP (lws opaque user data of the wsi). */
+typedef struct conn_slot {
+    bool refused; /* over the per-IP limit: closed before any request */
+    char ip[64];
+} conn_slot;
+
+typedef struct open_conns {
+    int n;
+} open_conns;
 
 /* ---------------------------------------------------------------- reply helpers */
 
@@ -314,6 +332,86 @@ static void peer_ip(struct lws *wsi, char *out, size_t cap)
         memmove(out, out + plen, strlen(out + plen) + 1);
 }
 
+static bool is_trusted_proxy(const http_server *s, const char *ip)
+{
+    char canon[64];
+    if (s->n_trusted_proxies == 0 ||
+        http_ip_canonical(ip, strlen(ip), canon, sizeof canon) != J_OK)
+        return false;
+    for (int i = 0; i < s->n_trusted_proxies; i++)
+        if (strcmp(canon, s->trusted_proxies[i]) == 0) return true;
+    return false;
+}
+
+/* Behind a trusted reverse proxy the client is the address it appended to X-Forwarded-For;
+ * without a usable one the request stays the proxy's. */
+static void forwarded_client(struct lws *wsi, char *ip, size_t cap)
+{
+    char value[HTTP_MAX_FORWARDED_FOR];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    if (n <= 0 || n >= (int)sizeof value ||
+        lws_hdr_copy(wsi, value, sizeof value, WSI_TOKEN_X_FORWARDED_FOR) < 0)
+        return;
+    char client[64];
+    if (http_forwarded_for_last(value, client, sizeof client) == J_OK)
+        snprintf(ip, cap, "%s", client);
+}
+
+/* Who sent the request: the TCP peer, or the client a trusted proxy forwarded. */
+static void client_ip(const http_server *s, struct lws *wsi, char *out, size_t cap)
+{
+    peer_ip(wsi, out, cap);
+    if (is_trusted_proxy(s, out)) forwarded_client(wsi, out, cap);
+}
+
+/* A new connection: count it against its IP; over the limit it is closed at once, so one
+ * address cannot hold every descriptor (slow-loris with many sockets). */
+static void conn_opened(http_server *s, struct lws *wsi)
+{
+    if (s->max_conns_per_ip <= 0) return;
+    conn_slot *slot = calloc(1, sizeof *slot);
+    if (!slot) {
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    peer_ip(wsi, slot->ip, sizeof slot->ip);
+    if (is_trusted_proxy(s, slot->ip)) { /* it carries every client's connections */
+        free(slot);
+        return;
+    }
+    size_t key_len = strlen(slot->ip);
+    open_conns *oc = j_map_get(&s->conns_by_ip, slot->ip, key_len);
+    if (!oc) {
+        oc = calloc(1, sizeof *oc);
+        if (!oc || j_map_put(&s->conns_by_ip, slot->ip, key_len, oc) != J_OK) {
+            free(oc);
+            free(slot);
+            lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+            return;
+        }
+    }
+    oc->n++;
+    lws_set_opaque_user_data(wsi, slot);
+    if (oc->n > s->max_conns_per_ip) {
+        slot->refused = true;
+        if (s->conns_refused++ % 1000 == 0) /* a flood must not flood the log */
+            J_WARN("http", "client %s has %d connections open (limit %d): closing new ones",
+                   slot->ip, oc->n - 1, s->max_conns_per_ip);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+    }
+}
+
+static void conn_destroyed(http_server *s, struct lws *wsi)
+{
+    conn_slot *slot = lws_get_opaque_user_data(wsi);
+    if (!slot) return;
+    lws_set_opaque_user_data(wsi, NULL);
+    size_t key_len = strlen(slot->ip);
+    open_conns *oc = j_map_get(&s->conns_by_ip, slot->ip, key_len);
+    if (oc && --oc->n <= 0) free(j_map_remove(&s->conns_by_ip, slot->ip, key_len));
+    free(slot);
+}
+
 /* Log-safe copy of a path: printable ASCII only, bounded. */
 static const char *log_path(const char *path, char *buf, size_t cap)
 {
@@ -349,14 +447,12 @@ static bool content_length(struct lws *wsi, bool *present, unsigned long long *o
     int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     if (n <= 0) return true;
     *present = true;
+    int copied;
     if ((size_t)n >= sizeof buf ||
-        lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0)
+        (copied = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH)) < 0)
         return false;
-    if (!isdigit((unsigned char)buf[0])) return false;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (errno || *end) return false;
+    uint64_t v;
+    if (http_parse_content_length(buf, (size_t)copied, &v) != J_OK) return false;
     *out = v;
     return true;
 }
@@ -419,7 +515,7 @@ static int on_http(http_conn *c, struct lws *wsi)
     http_server *s = c->srv;
     conn_clear(c);
     c->wsi = wsi;
-    peer_ip(wsi, c->peer_ip, sizeof c->peer_ip);
+    client_ip(s, wsi, c->peer_ip, sizeof c->peer_ip);
 
     static const char *const methods[] = {
         [LWSHUMETH_GET] = "GET",       [LWSHUMETH_POST] = "POST",
@@ -463,7 +559,12 @@ static int on_http(http_conn *c, struct lws *wsi)
             c->close_after = true;
     }
 
-    if (m < 0 || c->method[0] == '?') {
+    if (s->admit && !s->admit(s->admit_ctx, c->peer_ip)) {
+        /* Closing makes a flooding client pay for a new connection per request. */
+        conn_fail(c, 429, "too_many_requests", "too many requests from this address; retry later",
+                  true);
+        http_reply_header(&c->rep, "Retry-After", "1");
+    } else if (m < 0 || c->method[0] == '?') {
         conn_fail(c, 400, "bad_request", "unsupported method", true);
     } else if (!cl_ok) {
         conn_fail(c, 400, "bad_request", "invalid Content-Length", true);
@@ -583,7 +684,8 @@ static void log_request(const http_conn *c)
 {
     char pbuf[HTTP_LOG_PATH_MAX];
     int st = c->rep.status;
-    j_log_level lvl = st >= 500 ? J_LOG_WARN : st >= 400 ? J_LOG_INFO : J_LOG_DEBUG;
+    /* 429s are not logged one by one: a flood would flood the log (the limiter logs once). */
+    j_log_level lvl = st >= 500 ? J_LOG_WARN : st >= 400 && st != 429 ? J_LOG_INFO : J_LOG_DEBUG;
     if (!j_log_enabled(lvl)) return;
     j_log(lvl, "http", "%s %s -> %d (%zu bytes) from %s", c->method,
           log_path(c->path, pbuf, sizeof pbuf), st, c->head_only ? 0 : c->rep.body_len,
@@ -668,7 +770,7 @@ static int ws_on_established(http_conn *c, struct lws *wsi)
     }
     c->ws = w;
     char ip[64];
-    peer_ip(wsi, ip, sizeof ip);
+    client_ip(s, wsi, ip, sizeof ip);
     /* Idle WebSockets are the client's business (it pings); no lws timeout applies. */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     ep->on_open(ep->ctx, w->id, ip);
@@ -799,10 +901,21 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
     http_conn *c = user;
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        conn_opened(lws_context_user(lws_get_context(wsi)), wsi);
+        return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        conn_destroyed(lws_context_user(lws_get_context(wsi)), wsi);
+        return 0;
+
+    case LWS_CALLBACK_HTTP: {
         if (!c) return -1;
+        const conn_slot *slot = lws_get_opaque_user_data(wsi);
+        if (slot && slot->refused) return -1;
         c->srv = lws_context_user(lws_get_context(wsi));
         return on_http(c, wsi);
+    }
 
     case LWS_CALLBACK_HTTP_BODY:
         if (!c) return -1;
@@ -832,15 +945,16 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!c) return -1;
         return on_writeable(c, wsi);
 
-    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* before any per-session memory exists */
-        if (!in || strcmp(in, "websocket") != 0 ||
-            !ws_endpoint_for(lws_context_user(lws_get_context(wsi)), wsi)) {
-            char ip[64];
-            peer_ip(wsi, ip, sizeof ip);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: { /* before any per-session memory exists */
+        http_server *s = lws_context_user(lws_get_context(wsi));
+        char ip[64];
+        client_ip(s, wsi, ip, sizeof ip);
+        if (!in || strcmp(in, "websocket") != 0 || !ws_endpoint_for(s, wsi)) {
             J_INFO("http", "upgrade refused from %s: not a WebSocket endpoint", ip);
             return 1;
         }
-        return 0;
+        return s->admit && !s->admit(s->admit_ctx, ip) ? 1 : 0; /* the request rate counts */
+    }
 
     case LWS_CALLBACK_ESTABLISHED:
         if (!c) return -1;
@@ -882,6 +996,28 @@ static void lws_log_emit(int level, const char *line)
     j_log(level & LLL_ERR ? J_LOG_ERROR : J_LOG_WARN, "lws", "%s", buf);
 }
 
+static int parse_trusted_proxies(http_server *s, const char *list)
+{
+    for (const char *p = list ? list : ""; *p;) {
+        size_t len = strcspn(p, ", ");
+        if (len > 0) {
+            if (s->n_trusted_proxies == HTTP_MAX_TRUSTED_PROXIES) {
+                J_ERROR("http", "more than %d trusted proxies", HTTP_MAX_TRUSTED_PROXIES);
+                return J_ELIMIT;
+            }
+            if (http_ip_canonical(p, len, s->trusted_proxies[s->n_trusted_proxies],
+                                  sizeof s->trusted_proxies[0]) != J_OK) {
+                J_ERROR("http", "trusted proxy '%.*s' is not an IP address", (int)len, p);
+                return J_EINVAL;
+            }
+            s->n_trusted_proxies++;
+        }
+        p += len;
+        p += strspn(p, ", ");
+    }
+    return J_OK;
+}
+
 http_server *http_server_new(const http_config *cfg, const http_route *routes, size_t n_routes)
 {
     if (!cfg || (n_routes && !routes) || cfg->port < 0 || cfg->port > 65535) {
@@ -904,6 +1040,14 @@ http_server *http_server_new(const http_config *cfg, const http_route *routes, s
     s->n_routes = n_routes;
     s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
     s->idle_timeout_s = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : HTTP_DEFAULT_IDLE_S;
+    s->admit = cfg->admit;
+    s->admit_ctx = cfg->admit_ctx;
+    s->max_conns_per_ip = cfg->max_conns_per_ip;
+    if (parse_trusted_proxies(s, cfg->trusted_proxies) != J_OK) {
+        free(s->routes);
+        free(s);
+        return NULL;
+    }
     snprintf(s->cors_origin, sizeof s->cors_origin, "%s",
              cfg->cors_origin && cfg->cors_origin[0] ? cfg->cors_origin : "*");
     if (has_crlf(s->cors_origin)) {
@@ -992,6 +1136,9 @@ void http_server_free(http_server *s)
     if (!s) return;
     lws_context_destroy(s->ctx); /* closes connections: CLOSED_HTTP frees their state */
     j_map_clear(&s->ws_conns);
+    for (size_t b = 0; b < s->conns_by_ip.n_buckets; b++) /* empty unless lws skipped one */
+        for (j_map_entry *it = s->conns_by_ip.buckets[b]; it; it = it->next) free(it->value);
+    j_map_clear(&s->conns_by_ip);
     free(s->routes);
     free(s);
 }

@@ -5,7 +5,13 @@
  * loop on the thread that calls http_server_run(); handlers run synchronously on that thread
  * and may block briefly (they delay every other HTTP client while they do).
  *
+ * Connections: with max_conns_per_ip set, a client IP's connections beyond it are closed
+ * as soon as they are accepted.
+ *
  * Request handling, in order:
+ *   - Admission: when the config has an admit callback and it refuses the client, 429
+ *     (Retry-After: 1) and the connection is closed; the request is not routed. A refused
+ *     WebSocket upgrade is closed without an answer.
  *   - OPTIONS on a routed path with no explicit OPTIONS route: 204 CORS preflight answer.
  *   - Routing: the routes whose path_prefix is the longest prefix of the path are the
  *     candidates; the one whose method matches is called (HEAD is served by a GET route
@@ -22,6 +28,7 @@
 #define J_SIGNAL_HTTP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,7 +47,8 @@ typedef struct http_request {
     const char *if_match;      /* raw If-Match header value or "" (WHIP/WHEP PATCH) */
     const uint8_t *body;       /* complete body (never more than max_body bytes); NUL follows it */
     size_t body_len;
-    char peer_ip[64];          /* remote address, for logs and per-IP limits */
+    char peer_ip[64];          /* client address, for logs and per-IP limits: the TCP peer,
+                                  or behind a trusted proxy the one it forwarded */
 } http_request;
 
 /* What a handler fills in. The server zeroes it before the call. A status outside
@@ -72,6 +80,16 @@ typedef struct http_config {
     size_t max_body;          /* 0 = 64 KiB */
     int idle_timeout_s;       /* 0 = 10 s */
     const char *cors_origin;  /* Access-Control-Allow-Origin; NULL or "" = "*" */
+    /* Called once per request when its headers are complete, with the client's IP; false
+     * refuses it with 429. NULL admits everything. */
+    bool (*admit)(void *ctx, const char *peer_ip);
+    void *admit_ctx;
+    int max_conns_per_ip;     /* open TCP connections per client IP; more are closed at
+                                 once, before any request. 0 = unlimited */
+    /* Comma-separated IPs of reverse proxies whose X-Forwarded-For is believed (its last
+     * element becomes http_request.peer_ip; they are exempt from max_conns_per_ip).
+     * NULL or "" = none: peer_ip is always the TCP peer. At most 8. */
+    const char *trusted_proxies;
 } http_config;
 
 /* http_server_new - create the lws context and bind the listening socket. Routes are copied
@@ -140,6 +158,48 @@ void http_ws_close(http_server *s, http_ws_id id, int code, const char *reason);
 
 /* http_server_set_tick - call fn every interval_ms on the HTTP thread while running. */
 void http_server_set_tick(http_server *s, unsigned interval_ms, void (*fn)(void *ctx), void *ctx);
+
+/* ---- request fields Junction interprets itself --------------------------------------
+ * Pure functions over the strings libwebsockets hands over; fuzzed by
+ * fuzz/fuzz_http_request.c. */
+
+/* http_parse_content_length - a Content-Length value (RFC 9110 section 8.6): 1*DIGIT and
+ * nothing else (no sign, space or list). J_OK with *out, J_EMALFORMED, J_ELIMIT (does not
+ * fit 64 bits). */
+int http_parse_content_length(const char *s, size_t len, uint64_t *out);
+
+/* http_parse_bearer - the token of an Authorization value "Bearer <token68>" (RFC 6750
+ * section 2.1; the scheme is case-insensitive, then one or more spaces; trailing spaces are
+ * ignored). *token points into s. J_OK; J_ENOTFOUND for an empty value; J_EMALFORMED for
+ * another scheme or characters outside token68 (ALPHA DIGIT - . _ ~ + / then trailing =). */
+int http_parse_bearer(const char *s, size_t len, const char **token, size_t *token_len);
+
+/* http_media_type_is - true when a Content-Type value is the media type `type` (e.g.
+ * "application/sdp", compared case-insensitively), alone or followed by parameters
+ * (";charset=utf-8", RFC 9110 section 8.3.1). "application/sdpx" is not. */
+bool http_media_type_is(const char *value, const char *type);
+
+/* http_ip_canonical - ip[0..len) as an IP literal in canonical text ("::FFFF:1.2.3.4" ->
+ * "1.2.3.4", "2001:DB8::0:1" -> "2001:db8::1") into out. J_OK, J_EMALFORMED (not an IPv4 or
+ * IPv6 literal), J_ESHORTBUF. */
+int http_ip_canonical(const char *ip, size_t len, char *out, size_t cap);
+
+/* http_forwarded_for_last - the client address a trusted reverse proxy appended to
+ * X-Forwarded-For: the last comma-separated element, which must be an IP literal (copied
+ * canonical into out). Elements before it were sent by the client and prove nothing.
+ * J_OK, J_EMALFORMED, J_ESHORTBUF. */
+int http_forwarded_for_last(const char *value, char *out, size_t cap);
+
+typedef struct http_segment {
+    const char *p; /* into the path, not NUL-terminated */
+    size_t len;
+} http_segment;
+
+/* http_path_split - the '/'-separated segments of path after prefix (which must end with
+ * '/'), at most max of them. Each is non-empty, of [A-Za-z0-9._-] only, and neither "." nor
+ * "..". Returns the count (0 when path == prefix), J_EMALFORMED (path outside prefix, a bad
+ * or empty segment, a trailing '/'), J_ELIMIT (more than max). */
+int http_path_split(const char *path, const char *prefix, http_segment *segs, int max);
 
 /* ---- the embedded web app (web/ compiled in by scripts/embed_web.py) ---- */
 

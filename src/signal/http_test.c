@@ -108,19 +108,24 @@ static void *run_thread(void *arg)
     return NULL;
 }
 
-static fixture *start(const http_route *routes, size_t n, size_t max_body, int idle_s)
+static fixture *start_with(const http_config *cfg, const http_route *routes, size_t n)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    http_config cfg = {.listen_addr = "127.0.0.1", .port = 0, .max_body = max_body,
-                       .idle_timeout_s = idle_s, .cors_origin = NULL};
-    f->srv = http_server_new(&cfg, routes, n);
+    f->srv = http_server_new(cfg, routes, n);
     assert_non_null(f->srv);
     f->port = http_server_port(f->srv);
     assert_true(f->port > 0 && f->port < 65536);
     f->run_rc = -100;
     assert_int_equal(pthread_create(&f->thread, NULL, run_thread, f), 0);
     return f;
+}
+
+static fixture *start(const http_route *routes, size_t n, size_t max_body, int idle_s)
+{
+    http_config cfg = {.listen_addr = "127.0.0.1", .port = 0, .max_body = max_body,
+                       .idle_timeout_s = idle_s, .cors_origin = NULL};
+    return start_with(&cfg, routes, n);
 }
 
 static fixture *start_default(void)
@@ -140,7 +145,8 @@ static void finish(fixture *f)
 
 /* ---------------------------------------------------------------- client side */
 
-static int client_connect(int port)
+/* A connection to 127.0.0.1:port from source address `from` (NULL: the kernel's choice). */
+static int client_connect_from(int port, const char *from)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -151,9 +157,16 @@ static int client_connect(int port)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (from) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        assert_int_equal(inet_pton(AF_INET, from, &src.sin_addr), 1);
+        assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof src), 0);
+    }
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     return fd;
 }
+
+static int client_connect(int port) { return client_connect_from(port, NULL); }
 
 static void send_all(int fd, const void *buf, size_t len)
 {
@@ -510,6 +523,149 @@ static void test_static_files(void **state)
     finish(f);
 }
 
+/* Admits the first ctx-many requests, then refuses; checks the address it is given. */
+static bool admit_first_n(void *ctx, const char *peer_ip)
+{
+    int *left = ctx;
+    assert_string_equal(peer_ip, "127.0.0.1");
+    return (*left)-- > 0;
+}
+
+static void test_admission_refused(void **state)
+{
+    (void)state;
+    int left = 2;
+    http_config cfg = {.listen_addr = "127.0.0.1", .max_body = 1024, .idle_timeout_s = 5,
+                       .admit = admit_first_n, .admit_ctx = &left};
+    fixture *f = start_with(&cfg, test_routes, sizeof test_routes / sizeof test_routes[0]);
+    response r;
+    request(f->port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    assert_int_equal(r.status, 200);
+    request(f->port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    assert_int_equal(r.status, 200);
+
+    /* Refused before routing: 429 JSON with Retry-After, the body is not waited for and
+     * the connection closes. */
+    int fd = client_connect(f->port);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc");
+    read_response(fd, &r, false);
+    assert_json_error(&r, 429, "too_many_requests");
+    assert_cors(&r);
+    char v[16];
+    assert_string_equal(find_header(&r, "retry-after", v, sizeof v), "1");
+    assert_string_equal(find_header(&r, "connection", v, sizeof v), "close");
+    assert_true(server_closed(fd));
+    close(fd);
+    request(f->port, "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    assert_json_error(&r, 429, "too_many_requests");
+    finish(f);
+}
+
+/* Behind a trusted proxy the client is the last X-Forwarded-For entry; from anyone else
+ * the header means nothing. */
+static void test_trusted_proxy(void **state)
+{
+    (void)state;
+    static const char req_fmt[] = "POST /whip/s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\r\n"
+                                  "%sContent-Length: 0\r\n\r\n";
+    static const struct {
+        const char *header, *seen;
+    } cases[] = {
+        {"X-Forwarded-For: 203.0.113.9, 198.51.100.7\r\n", "ok 198.51.100.7"},
+        {"X-Forwarded-For: ::ffff:198.51.100.8\r\n", "ok 198.51.100.8"},
+        {"X-Forwarded-For: 198.51.100.7, not-an-ip\r\n", "ok 127.0.0.1"},
+        {"", "ok 127.0.0.1"},
+    };
+    http_config cfg = {.listen_addr = "127.0.0.1", .max_body = 1024, .idle_timeout_s = 5,
+                       .trusted_proxies = "192.0.2.1, 127.0.0.1", .max_conns_per_ip = 1};
+    fixture *f = start_with(&cfg, test_routes, sizeof test_routes / sizeof test_routes[0]);
+    http_config plain = {.listen_addr = "127.0.0.1", .max_body = 1024, .idle_timeout_s = 5};
+    fixture *g = start_with(&plain, test_routes, sizeof test_routes / sizeof test_routes[0]);
+    int held = client_connect(f->port); /* the proxy is exempt from max_conns_per_ip */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char raw[512];
+        snprintf(raw, sizeof raw, req_fmt, cases[i].header);
+        response r;
+        request(f->port, raw, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, cases[i].seen);
+        request(g->port, raw, &r);
+        assert_string_equal(r.body, "ok 127.0.0.1");
+    }
+    close(held);
+    finish(f);
+    finish(g);
+    http_config bad = {.listen_addr = "127.0.0.1", .trusted_proxies = "10.0.0.1, proxy.local"};
+    assert_null(http_server_new(&bad, test_routes, 1));
+}
+
+/* Connections beyond max_conns_per_ip are closed unanswered; every way a connection ends
+ * gives its slot back (a leaked count would lock the address out). */
+static void test_connections_per_ip(void **state)
+{
+    (void)state;
+    http_config cfg = {.listen_addr = "127.0.0.1", .max_body = 1024, .idle_timeout_s = 1,
+                       .max_conns_per_ip = 3};
+    fixture *f = start_with(&cfg, test_routes, sizeof test_routes / sizeof test_routes[0]);
+    static const char hello[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    response r;
+    for (int round = 0; round < 10; round++) {
+        int fd[3];
+        for (int i = 0; i < 3; i++) fd[i] = client_connect(f->port);
+        sleep_ms(50); /* the server has accepted all three */
+        int extra = client_connect(f->port);
+        send_str(extra, hello);
+        assert_true(server_closed(extra)); /* no answer: closed */
+        close(extra);
+        /* The three are served; then each ends differently. */
+        for (int i = 0; i < 3; i++) {
+            send_str(fd[i], hello);
+            read_response(fd[i], &r, false);
+            assert_int_equal(r.status, 200);
+        }
+        switch (round % 4) {
+        case 0: /* the client closes */
+            for (int i = 0; i < 3; i++) close(fd[i]);
+            break;
+        case 1: /* Connection: close */
+            for (int i = 0; i < 3; i++) {
+                send_str(fd[i], "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                read_response(fd[i], &r, false);
+                assert_true(server_closed(fd[i]));
+                close(fd[i]);
+            }
+            break;
+        case 2: /* refused with 413 and closed by the server */
+            for (int i = 0; i < 3; i++) {
+                send_str(fd[i], "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n\r\n");
+                read_response(fd[i], &r, false);
+                assert_int_equal(r.status, 413);
+                assert_true(server_closed(fd[i]));
+                close(fd[i]);
+            }
+            break;
+        default: /* idle until the server's timeout */
+            for (int i = 0; i < 3; i++) {
+                assert_true(server_closed(fd[i]));
+                close(fd[i]);
+            }
+            break;
+        }
+        sleep_ms(50);
+    }
+    /* Another address is served while 127.0.0.1 is at its limit. */
+    int fd[3];
+    for (int i = 0; i < 3; i++) fd[i] = client_connect(f->port);
+    sleep_ms(50);
+    int other = client_connect_from(f->port, "127.0.0.2");
+    send_str(other, hello);
+    read_response(other, &r, false);
+    assert_int_equal(r.status, 200);
+    close(other);
+    for (int i = 0; i < 3; i++) close(fd[i]);
+    finish(f);
+}
+
 /* Slow-loris: a client that never finishes its headers, or its body, is dropped. */
 static void test_slow_clients_timed_out(void **state)
 {
@@ -613,6 +769,9 @@ int main(void)
         cmocka_unit_test(test_body_too_large),
         cmocka_unit_test(test_static_files),
         cmocka_unit_test(test_slow_clients_timed_out),
+        cmocka_unit_test(test_admission_refused),
+        cmocka_unit_test(test_connections_per_ip),
+        cmocka_unit_test(test_trusted_proxy),
         cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_listen_any),
         cmocka_unit_test(test_stop_before_run),
