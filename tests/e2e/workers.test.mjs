@@ -1,10 +1,11 @@
-// End-to-end: one stream spread over two media workers, with headless Chromium.
+// End-to-end: one stream, and one room, spread over two media workers, with headless Chromium.
 //
 // The server runs with --workers 2 --workers-spread-threshold 1: the first viewer of a stream
 // goes to the stream's home worker (where its publisher is), the next ones to the other
 // worker once home carries more than one downtrack. There the stream's tracks are mirrors:
 // the home worker hands each packet over once through a lock-free ring. /api/stats shows
-// each worker's share; every viewer must decode either way.
+// each worker's share; every viewer must decode either way. A room works the same way: its
+// publishers on its home worker, its participants' subscribe connections on both.
 //
 // Run (after building build/junction):  node --test --test-concurrency=1 tests/e2e/
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import {
   apiJson, assertCleanExit, getStats, launchBrowser, openPublisher, openViewer, sessionState,
   startServer, stopSession, waitFor, waitForDecoding, withServerLog,
 } from './lib/harness.mjs';
+import { openRoomPage, roomState, waitForFlowingMedia } from './lib/room.mjs';
 
 function assertDecoded(s, minFrames, who) {
   assert.ok(s.hasInboundVideo && s.videoFramesDecoded > minFrames, `${who} video decoded: ${JSON.stringify(s)}`);
@@ -126,6 +128,32 @@ describe('one stream over two media workers (Chromium)', { timeout: 240000 }, ()
         assert.equal(s.connectionState, 'connected');
       }
       await closeAll([[publisher, 'publish'], ...viewers.map((v) => [v, 'watch'])]);
+      await waitFor(() => apiJson(server.baseUrl, '/api/stats'), (s) => s.sessions === 0 && s.tracks.length === 0,
+        5000, { what: 'no sessions and no tracks left' });
+    }));
+
+  test('a room of three: publishers on its home worker, subscribers on both, everyone receives the others (wr)',
+    async () => withServerLog(server, async () => {
+      const people = [];
+      for (const name of ['Ann', 'Ben', 'Cat']) {
+        const page = await openRoomPage(browser.context, server.baseUrl, 'wr', { name });
+        pages.push(page);
+        people.push(page);
+      }
+      await Promise.all(people.map((p) => waitForFlowingMedia(p, {
+        video: 2, audio: 2, timeoutMs: 30000, what: p.participant.name,
+      })));
+      const stats = await apiJson(server.baseUrl, '/api/stats');
+      assert.equal(stats.publishers, 3);
+      assert.equal(stats.workers.filter((w) => w.publishers > 0).length, 1, JSON.stringify(stats.workers));
+      for (const w of stats.workers) assert.ok(w.subscribers > 0, `worker ${w.worker} has no subscriber: ${JSON.stringify(stats.workers)}`);
+      assert.ok(stats.workers.some((w) => w.mirrors > 0), JSON.stringify(stats.workers));
+      for (const p of people) {
+        await p.evaluate(() => document.getElementById('leave-button').click());
+        await waitFor(() => roomState(p), (s) => s.state === 'closed', 5000, { what: `${p.participant.name} to leave` });
+        await p.close();
+        pages.splice(pages.indexOf(p), 1);
+      }
       await waitFor(() => apiJson(server.baseUrl, '/api/stats'), (s) => s.sessions === 0 && s.tracks.length === 0,
         5000, { what: 'no sessions and no tracks left' });
     }));
