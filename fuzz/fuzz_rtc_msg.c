@@ -2,7 +2,8 @@
  *
  * Oracles beyond "no crash / no sanitizer report": every refusal can be sent as an error
  * (its message is valid JSON text); an accepted frame's id survives a build -> parse round
- * trip; the strings an accepted frame carries can always be put into server messages.
+ * trip; the strings an accepted frame carries can always be put into server messages; an
+ * accepted last_n is in its documented range.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,6 +59,9 @@ static void build_from(const rtc_msg *m)
     }
     case RTC_MSG_MUTE:
         must(rtc_msg_track_muted(m->mute.track, "PA_0", m->mute.muted));
+        break;
+    case RTC_MSG_SET_SUBSCRIPTION:
+        if (m->subscription.last_n < -1 || m->subscription.last_n > RTC_MSG_LAST_N_MAX) abort();
         break;
     case RTC_MSG_LEAVE:
     case RTC_MSG_PING:

@@ -1,4 +1,5 @@
-// The room web app (/room/{name}): join, a grid of participants, mute, screen share, leave.
+// The room web app (/room/{name}): join, a grid of participants (the dominant speaker's tile
+// highlighted), mute, screen share, audio only, leave.
 // All signalling and media is in rtc-client.js; this file only renders what it reports.
 //
 // URL: /room/NAME?name=Ada&token=T   (?room=NAME when served elsewhere). With ?name= the page
@@ -13,7 +14,7 @@ const el = {
   stage: $('stage'), grid: $('grid'), roomError: $('room-error'),
   leftCard: $('left-card'), leftTitle: $('left-title'), leftDetail: $('left-detail'), rejoin: $('rejoin-button'),
   controls: $('controls'), mic: $('mic-button'), camera: $('camera-button'), screen: $('screen-button'),
-  leave: $('leave-button'), tileTemplate: $('tile-template'),
+  audioOnly: $('audio-only-button'), leave: $('leave-button'), tileTemplate: $('tile-template'),
 };
 
 const CLOSE_MESSAGES = {
@@ -106,6 +107,7 @@ function tileFor(sid, kind, label) {
   if (sid === 'local' && kind === 'camera') el.grid.prepend(li); // we come first
   else el.grid.append(li);
   renderQuality(sid);
+  renderSpeaker(tile);
   return tile;
 }
 
@@ -168,6 +170,18 @@ function renderQuality(sid) {
   }
 }
 
+/** A camera tile's speaking state: `speaking` while its participant speaks, `dominant` for the
+ *  dominant speaker (a screen tile is not a person). */
+function renderSpeaker(tile) {
+  const c = app.client;
+  if (tile.kind !== 'camera' || !c) return;
+  const sid = tile.sid === 'local' ? c.sid : tile.sid;
+  const dominant = sid !== null && sid === c.dominantSpeaker;
+  tile.li.classList.toggle('dominant', dominant);
+  tile.li.classList.toggle('speaking', c.activeSpeakers.includes(sid));
+  tile.li.dataset.dominant = String(dominant);
+}
+
 function renderControls() {
   const c = app.client;
   const mic = c?.localTracks.get('microphone');
@@ -184,6 +198,11 @@ function renderControls() {
   el.screen.setAttribute('aria-pressed', String(sharing));
   el.screen.textContent = sharing ? 'Stop sharing' : 'Share screen';
   el.screen.disabled = !navigator.mediaDevices?.getDisplayMedia;
+  const audioOnly = Boolean(c?.subscription.audioOnly);
+  el.audioOnly.setAttribute('aria-pressed', String(audioOnly));
+  el.audioOnly.textContent = audioOnly ? 'Show video' : 'Audio only';
+  // The others' video stops arriving: show their placeholders instead of frozen frames.
+  el.grid.classList.toggle('audio-only', audioOnly);
 }
 
 function renderLocal() {
@@ -260,6 +279,10 @@ function wire(client) {
   }));
   client.addEventListener('quality', own(({ participants }) => {
     for (const { sid } of participants) renderQuality(sid === client.sid ? 'local' : sid);
+  }));
+  client.addEventListener('speakers', own(({ speakers, dominant }) => {
+    record('speakers', { speakers, dominant });
+    for (const tile of app.tiles.values()) renderSpeaker(tile);
   }));
   client.addEventListener('reconnecting', own(({ attempt }) => record('reconnecting', { attempt })));
   client.addEventListener('reconnected', own(() => {
@@ -370,6 +393,20 @@ async function toggleScreen() {
   renderLocal();
 }
 
+async function toggleAudioOnly() {
+  const c = app.client;
+  if (!c) return;
+  el.audioOnly.disabled = true;
+  try {
+    await c.setSubscription({ ...c.subscription, audioOnly: !c.subscription.audioOnly });
+  } catch (err) {
+    showError(el.roomError, `Audio only: ${err.code ?? err.name}: ${err.detail ?? err.message}`);
+  } finally {
+    el.audioOnly.disabled = false;
+  }
+  renderControls();
+}
+
 async function leave() {
   if (!app.client) return;
   record('leave', {});
@@ -386,6 +423,7 @@ el.joinForm.addEventListener('submit', (ev) => {
 el.mic.addEventListener('click', () => toggleMuted('microphone'));
 el.camera.addEventListener('click', () => toggleMuted('camera'));
 el.screen.addEventListener('click', () => toggleScreen());
+el.audioOnly.addEventListener('click', () => toggleAudioOnly());
 el.leave.addEventListener('click', () => leave());
 el.rejoin.addEventListener('click', () => join(app.lastJoin).catch(() => {}));
 // Closing the tab: say goodbye so the others do not wait for the resume grace period.
@@ -410,6 +448,7 @@ function snapshot() {
     })),
     localTracks: localTrackList().map((e) => ({ id: e.id, kind: e.kind, source: e.source, muted: e.muted })),
     tiles: [...app.tiles.keys()],
+    speakers: c.activeSpeakers, dominant: c.dominantSpeaker, subscription: c.subscription,
   };
 }
 

@@ -22,6 +22,8 @@
 //   trackleft {track, participant}           trackmuted {track, participant, muted}
 //   localtrack {track}                       one of ours was published (track.id is the server's)
 //   quality {participants: [{sid, quality}]}
+//   speakers {speakers: [sid], dominant}     who speaks now (loudest first) and the dominant
+//                                            speaker (a sid or null); our own sid may be there
 //   reconnecting {attempt}                   reconnected {}
 //   mediastate {connection, state}           ICE state of 'publish' or 'subscribe' changed
 //   mediarestart {connection}                an ICE restart of one of them started
@@ -242,6 +244,11 @@ export class RoomClient extends EventTarget {
     this.localTracks = new Map();
     /** @type {Map<string, string>} last connection quality by sid */
     this.quality = new Map();
+    /** Who speaks now (sids, loudest first) and the dominant speaker (sid or null). */
+    this.activeSpeakers = [];
+    this.dominantSpeaker = null;
+    /** What we asked to receive (setSubscription); the server keeps it across a resume. */
+    this.subscription = { audioOnly: false, lastN: null };
     this.publishConnection = null;
     this.subscribeConnection = null;
 
@@ -426,6 +433,19 @@ export class RoomClient extends EventTarget {
     if (entry.id && this.state === 'joined') {
       await this.#request({ type: 'mute', track: entry.id, muted });
     }
+  }
+
+  /**
+   * Shape what we receive, without renegotiating: `audioOnly` stops every video; `lastN`
+   * (an integer, or null for no limit) lets through the cameras of only that many others,
+   * chosen by who speaks (PROTOCOL.md, set_subscription). Held-back video stays subscribed and
+   * resumes at a keyframe. Resolves when the server has applied it.
+   */
+  async setSubscription({ audioOnly = false, lastN = null } = {}) {
+    this.#assertJoined();
+    const wanted = { audioOnly: Boolean(audioOnly), lastN: lastN ?? null };
+    await this.#request({ type: 'set_subscription', audio_only: wanted.audioOnly, last_n: wanted.lastN });
+    this.subscription = wanted;
   }
 
   /** Leave the room: tell the server, then close everything. */
@@ -695,6 +715,32 @@ export class RoomClient extends EventTarget {
     return this.#syncSubscriptions({ iceRestart: true });
   }
 
+  /** The server ended both media connections (ICE consent lost): start over on new ones, with
+   * the same local tracks (they get new track ids) and the same subscriptions. */
+  async #rebuildMedia() {
+    this.#emit('mediarestart', { connection: 'all' });
+    for (const w of this.#watchdogs) w.stop();
+    this.#watchdogs = [];
+    this.publishConnection?.close();
+    this.subscribeConnection?.close();
+    this.publishConnection = null;
+    this.subscribeConnection = null;
+    this.#publishSpares = [];
+    this.#subscribeSpares = [];
+    this.#subscriptions.clear();
+    this.#refused.clear();
+    if (this.localTracks.size > 0) {
+      const pc = this.#ensurePublishConnection();
+      for (const entry of this.localTracks.values()) {
+        const track = entry.mediaStreamTrack;
+        entry.transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+        entry.id = null;
+      }
+      await this.#publishQueue.request();
+    }
+    await this.#syncSubscriptions();
+  }
+
   #reportError(err) {
     this.#emit('error', { code: err?.code ?? 'error', message: err?.detail ?? err?.message ?? String(err) });
   }
@@ -836,8 +882,16 @@ export class RoomClient extends EventTarget {
         for (const q of msg.participants ?? []) this.quality.set(q.sid, q.quality);
         this.#emit('quality', { participants: msg.participants ?? [] });
         break;
+      case 'active_speakers':
+        this.activeSpeakers = (Array.isArray(msg.speakers) ? msg.speakers : []).filter((sid) => typeof sid === 'string');
+        this.dominantSpeaker = typeof msg.dominant === 'string' ? msg.dominant : null;
+        this.#emit('speakers', { speakers: this.activeSpeakers, dominant: this.dominantSpeaker });
+        break;
       case 'closed':
         this.#serverClosed = { reason: msg.reason ?? 'closed', message: msg.message ?? '' };
+        break;
+      case 'media_closed':
+        this.#rebuildMedia().catch((err) => this.#reportError(err));
         break;
       case 'error':
         this.#emit('error', { code: msg.code ?? 'error', message: msg.message ?? '' });

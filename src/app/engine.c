@@ -458,6 +458,33 @@ int engine_track_subscribers(engine *e, const char *id)
     return et ? (int)et->t->n_downs : 0;
 }
 
+static bool listed(const char *id, const char *const *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0) return true;
+    return false;
+}
+
+int engine_set_paused(engine *e, const char *id, const char *const *track_ids, size_t n,
+                      uint64_t now_us)
+{
+    peer *p = j_map_get(&e->by_id, id, strlen(id));
+    if (!p || p->role != PEER_SUBSCRIBER) return J_ENOTFOUND;
+    for (int i = 0; i < p->n_out; i++)
+        sfu_downtrack_set_paused(&p->out[i]->down, listed(p->out[i]->track_id, track_ids, n),
+                                 now_us);
+    return J_OK;
+}
+
+int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *out)
+{
+    engine_track *et = engine_track_find(e, track_id);
+    /* A mirror sees the same packets as its home track, which counts them. */
+    if (!et || engine_track_is_mirror(et)) return J_ENOTFOUND;
+    *out = sfu_track_take_levels(et->t);
+    return J_OK;
+}
+
 int engine_session_health_get(engine *e, const char *id, engine_session_health *out)
 {
     const peer *p = j_map_get(&e->by_id, id, strlen(id));
@@ -573,12 +600,12 @@ static json_t *peer_tracks_json(const peer *p)
                                               sfu_kind_name(p->in[i]->kind)));
     for (int i = 0; i < p->n_out; i++) {
         const sfu_downtrack *d = &p->out[i]->down;
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "mid",
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:b}", "mid",
                                               p->out[i]->mid, "track", p->out[i]->track_id,
                                               "kind", sfu_kind_name(p->out[i]->kind), "packets",
                                               (json_int_t)d->packets, "bytes",
                                               (json_int_t)d->bytes, "waiting_keyframe",
-                                              d->waiting_keyframe));
+                                              d->waiting_keyframe, "paused", d->paused));
     }
     return list;
 }

@@ -126,6 +126,14 @@ int engine_update_session(engine *e, engine_session *s, uint64_t now_us);
 int engine_remove_session(engine *e, const char *id, const char *owner, const char *reason);
 /* engine_set_track_muted - J_OK or J_ENOTFOUND. */
 int engine_set_track_muted(engine *e, const char *track_id, bool muted, uint64_t now_us);
+/* engine_set_paused - subscriber session id stops receiving the tracks in track_ids (n of
+ * them) and receives every other track it is bound to (sfu_downtrack_set_paused: a resumed
+ * video stream waits for a keyframe, which is requested). J_OK or J_ENOTFOUND. */
+int engine_set_paused(engine *e, const char *id, const char *const *track_ids, size_t n,
+                      uint64_t now_us);
+/* engine_take_audio_levels - the RFC 6464 levels track_id's source sent since the last call.
+ * J_OK, or J_ENOTFOUND (also for a mirror: its home track counts the same packets). */
+int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *out);
 
 /* A session's health, for connection-quality reports. */
 typedef struct engine_session_health {

@@ -1,4 +1,5 @@
-/* engine_test.c - sessions bound to tracks: claims, renegotiation, ICE restart, lifetimes. */
+/* engine_test.c - sessions bound to tracks: claims, renegotiation, ICE restart, lifetimes,
+ * paused downtracks, audio levels. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -423,6 +424,61 @@ static void test_subscriber_limit_counts_other_workers(void **state)
     free_workers();
 }
 
+static json_t *session_track(json_t *stats, const char *session, const char *mid)
+{
+    size_t i, j;
+    json_t *s, *t;
+    json_array_foreach(json_object_get(stats, "session_list"), i, s) {
+        if (strcmp(json_string_value(json_object_get(s, "id")), session) != 0) continue;
+        json_array_foreach(json_object_get(s, "tracks"), j, t)
+            if (strcmp(json_string_value(json_object_get(t, "mid")), mid) == 0) return t;
+    }
+    return NULL;
+}
+
+static bool paused(engine *e, const char *session, const char *mid)
+{
+    json_t *st = engine_stats(e, 0);
+    bool p = json_is_true(json_object_get(session_track(st, session, mid), "paused"));
+    json_decref(st);
+    return p;
+}
+
+static void test_pause_downtracks_of_one_subscriber(void **state)
+{
+    (void)state;
+    engine *e = new_engine(10);
+    sdp_negotiated neg;
+    make_neg(&neg, "avv", PEER_SUBSCRIBER, "rem1");
+    engine_bind b1[3] = {{.track_id = "TR_a"}, {.track_id = "TR_v1"}, {.track_id = "TR_v2"}};
+    engine_bind b2[3] = {{.track_id = "TR_a"}, {.track_id = "TR_v1"}, {.track_id = "TR_v2"}};
+    assert_int_equal(add(e, PEER_SUBSCRIBER, "s1", "ufrags01", &neg, b1, false), J_OK);
+    assert_int_equal(add(e, PEER_SUBSCRIBER, "s2", "ufrags02", &neg, b2, false), J_OK);
+    const char *video[] = {"TR_v1", "TR_v2", "TR_elsewhere"};
+    assert_int_equal(engine_set_paused(e, "s1", video, 3, 0), J_OK);
+    assert_false(paused(e, "s1", "0"));
+    assert_true(paused(e, "s1", "1"));
+    assert_true(paused(e, "s1", "2"));
+    assert_false(paused(e, "s2", "1")); /* the other subscriber is untouched */
+    assert_int_equal(engine_set_paused(e, "s1", video + 1, 1, 0), J_OK); /* only TR_v2 now */
+    assert_false(paused(e, "s1", "1"));
+    assert_true(paused(e, "s1", "2"));
+    assert_int_equal(engine_set_paused(e, "s1", NULL, 0, 0), J_OK);
+    assert_false(paused(e, "s1", "2"));
+    assert_int_equal(engine_set_paused(e, "nobody", video, 3, 0), J_ENOTFOUND);
+
+    sdp_negotiated pub;
+    make_neg(&pub, "a", PEER_PUBLISHER, "rem2");
+    engine_bind pb[1] = {{.track_id = "TR_mic"}};
+    assert_int_equal(add(e, PEER_PUBLISHER, "pub", "ufragpub", &pub, pb, false), J_OK);
+    assert_int_equal(engine_set_paused(e, "pub", video, 3, 0), J_ENOTFOUND); /* not a subscriber */
+    sfu_audio_levels lv = {1, 1};
+    assert_int_equal(engine_take_audio_levels(e, "TR_mic", &lv), J_OK);
+    assert_int_equal(lv.packets, 0); /* nothing received yet */
+    assert_int_equal(engine_take_audio_levels(e, "TR_none", &lv), J_ENOTFOUND);
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_remote_subscriber_gets_a_linked_mirror),
         cmocka_unit_test(test_home_relays_a_published_track_once_per_worker),
         cmocka_unit_test(test_subscriber_limit_counts_other_workers),
+        cmocka_unit_test(test_pause_downtracks_of_one_subscriber),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

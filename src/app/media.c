@@ -301,6 +301,48 @@ int media_set_track_muted(media *m, const char *track_id, bool muted)
     return c.found ? J_OK : J_ENOTFOUND;
 }
 
+typedef struct paused_call {
+    const char *id;
+    const char *const *track_ids;
+    size_t n;
+    int result;
+} paused_call;
+
+static void do_paused(engine *e, void *arg)
+{
+    paused_call *c = arg;
+    c->result = engine_set_paused(e, c->id, c->track_ids, c->n, j_now_us());
+}
+
+int media_set_paused(media *m, const char *id, const char *const *track_ids, size_t n)
+{
+    media_session *ms = find_session(m, id);
+    if (!ms) return J_ENOTFOUND;
+    paused_call c = {.id = id, .track_ids = track_ids, .n = n, .result = J_ENOTFOUND};
+    return worker_call(m->workers[ms->worker], do_paused, &c) == J_OK ? c.result : J_EIO;
+}
+
+typedef struct levels_call {
+    const char *const *track_ids;
+    sfu_audio_levels *out;
+    size_t n;
+} levels_call;
+
+static void do_levels(engine *e, void *arg)
+{
+    levels_call *c = arg;
+    for (size_t i = 0; i < c->n; i++) engine_take_audio_levels(e, c->track_ids[i], &c->out[i]);
+}
+
+void media_take_audio_levels(media *m, const char *const *track_ids, sfu_audio_levels *out,
+                             size_t n)
+{
+    memset(out, 0, n * sizeof *out);
+    /* Only a track's home copy answers (engine_take_audio_levels), so nothing counts twice. */
+    levels_call c = {.track_ids = track_ids, .out = out, .n = n};
+    for (int w = 0; w < m->n; w++) worker_call(m->workers[w], do_levels, &c);
+}
+
 typedef struct closed_entry {
     char id[PEER_ID_LEN];
     const char *reason;

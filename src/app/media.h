@@ -49,6 +49,12 @@ int media_update_session(media *m, engine_session *s, int *worker);
 int media_remove_session(media *m, const char *id, const char *owner, const char *reason);
 /* media_set_track_muted - J_OK when some worker has the track, else J_ENOTFOUND. */
 int media_set_track_muted(media *m, const char *track_id, bool muted);
+/* media_set_paused - engine_set_paused on subscriber session id's worker. */
+int media_set_paused(media *m, const char *id, const char *const *track_ids, size_t n);
+/* media_take_audio_levels - out[i] = the levels track_ids[i]'s source sent since the last
+ * call (from its home worker; zero for a track that does not exist). */
+void media_take_audio_levels(media *m, const char *const *track_ids, sfu_audio_levels *out,
+                             size_t n);
 /* media_session_health - engine_session_health_get on the session's worker. */
 int media_session_health(media *m, const char *id, engine_session_health *out);
 /* media_drain_closed - fn for each session that ended on its own, among those added with

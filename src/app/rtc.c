@@ -351,6 +351,31 @@ static bool io_media_stats(void *ctx, const char *sid, room_media_stats *out)
     return found[0] || found[1];
 }
 
+static void io_audio_levels(void *ctx, room_audio_level *entries, size_t n)
+{
+    rtc *r = ctx;
+    const char **ids = malloc(n * sizeof *ids);
+    sfu_audio_levels *levels = calloc(n, sizeof *levels);
+    if (ids && levels) {
+        for (size_t i = 0; i < n; i++) ids[i] = entries[i].track_id;
+        media_take_audio_levels(r->a->media, (const char *const *)ids, levels, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        entries[i].loudness_sum = levels ? levels[i].loudness_sum : 0;
+        entries[i].packets = levels ? levels[i].packets : 0;
+    }
+    free(ids);
+    free(levels);
+}
+
+static void io_set_paused(void *ctx, const char *sid, const char *const *track_ids, size_t n)
+{
+    rtc *r = ctx;
+    rtc_participant *p = participant_get(r, sid, false);
+    if (!p || !p->conn[PEER_SUBSCRIBER].exists) return; /* a later subscribe applies it */
+    media_set_paused(r->a->media, p->conn[PEER_SUBSCRIBER].session_id, track_ids, n);
+}
+
 /* ---------------------------------------------------------------- events in */
 
 static void forget_conn_ip(rtc *r, http_ws_id id)
@@ -592,6 +617,8 @@ rtc *rtc_new(app *a)
         .set_muted = io_set_muted,
         .remove_media = io_remove_media,
         .media_stats = io_media_stats,
+        .audio_levels = io_audio_levels,
+        .set_paused = io_set_paused,
     };
     r->rooms = room_server_new(&limits, &io);
     if (!r->rooms) {

@@ -11,12 +11,14 @@
 #include "core/random.h"
 #include "crypto/crypto.h"
 #include "room/rtc_msg.h"
+#include "room/speaker.h"
 
 #define SESSION_LEN 32 /* base62 characters: about 190 bits */
 #define MSG_LEN 160    /* error messages */
 #define US_PER_S 1000000u
 
 typedef struct participant participant;
+typedef char id_text[ROOM_ID_LEN]; /* a participant's or a track's id */
 typedef struct room room;
 
 typedef struct track {
@@ -48,6 +50,12 @@ struct participant {
     uint64_t disconnected_us; /* when conn went away */
     track *tracks[RTC_MSG_MAX_TRACKS];
     size_t n_tracks;
+    uint64_t key;             /* its source in room->speakers */
+    int speaker_slot;         /* -1: not in the detector */
+    bool audio_only;          /* set_subscription */
+    int last_n;               /* set_subscription; -1: no limit */
+    id_text *paused;          /* the track ids last given to io.set_paused */
+    size_t n_paused;
     participant *prev, *next; /* in room, join order */
 };
 
@@ -57,6 +65,10 @@ struct room {
     uint64_t empty_since_us; /* meaningful when count == 0 */
     participant *first, *last;
     int count;
+    room_speakers *speakers;
+    char *speakers_sent;       /* the last active_speakers (JSON text): an empty one at first */
+    bool speakers_changed;     /* the detector changed since speakers_sent */
+    uint64_t speakers_next_us; /* the earliest the next active_speakers may go */
     room *prev, *next; /* in the server, creation order */
 };
 
@@ -69,6 +81,8 @@ struct room_server {
     j_map tracks;       /* track id -> track */
     room *first_room, *last_room;
     uint64_t next_quality_us;
+    uint64_t next_speakers_us;
+    uint64_t next_key; /* participants' speaker keys */
 };
 
 /* ---- ids ---------------------------------------------------------------------------- */
@@ -130,6 +144,11 @@ static void send_owned(room_server *rs, conn *c, char *json)
     free(json);
 }
 
+static void send_text(room_server *rs, const participant *p, const char *json)
+{
+    if (can_send(p->conn)) rs->io.send(rs->io.ctx, p->conn->id, json, strlen(json));
+}
+
 /* broadcast - send json to every connected participant of r but except, then free it. */
 static void broadcast(room_server *rs, const room *r, const participant *except, char *json)
 {
@@ -137,9 +156,8 @@ static void broadcast(room_server *rs, const room *r, const participant *except,
         J_WARN("room", "room %s: out of memory building an event", r->name);
         return;
     }
-    size_t len = strlen(json);
     for (participant *p = r->first; p; p = p->next)
-        if (p != except && can_send(p->conn)) rs->io.send(rs->io.ctx, p->conn->id, json, len);
+        if (p != except) send_text(rs, p, json);
     free(json);
 }
 
@@ -198,6 +216,13 @@ static json_t *participant_json(const participant *p)
 
 /* ---- lifetimes ---------------------------------------------------------------------- */
 
+static void room_free(room *r)
+{
+    room_speakers_free(r->speakers);
+    free(r->speakers_sent);
+    free(r);
+}
+
 static room *room_create(room_server *rs, const char *name, uint64_t now_us)
 {
     room *r = calloc(1, sizeof *r);
@@ -205,11 +230,18 @@ static room *room_create(room_server *rs, const char *name, uint64_t now_us)
     snprintf(r->name, sizeof r->name, "%s", name);
     r->created_us = now_us;
     r->empty_since_us = now_us;
-    if (j_map_put(&rs->rooms, r->name, strlen(r->name), r) != J_OK) {
-        free(r);
+    /* One source per participant: max_participants counts those awaiting resume too. */
+    r->speakers = room_speakers_new((size_t)rs->limits.max_participants, NULL);
+    r->speakers_sent = rtc_msg_active_speakers(json_array(), NULL);
+    if (!r->speakers || !r->speakers_sent ||
+        j_map_put(&rs->rooms, r->name, strlen(r->name), r) != J_OK) {
+        room_free(r);
         return NULL;
     }
-    if (!rs->first_room) rs->next_quality_us = now_us + ROOM_QUALITY_INTERVAL_US;
+    if (!rs->first_room) {
+        rs->next_quality_us = now_us + ROOM_QUALITY_INTERVAL_US;
+        rs->next_speakers_us = now_us + ROOM_SPEAKERS_INTERVAL_US;
+    }
     r->prev = rs->last_room;
     if (r->prev) r->prev->next = r;
     else rs->first_room = r;
@@ -226,13 +258,119 @@ static void room_destroy(room_server *rs, room *r)
     else rs->last_room = r->prev;
     j_map_remove(&rs->rooms, r->name, strlen(r->name));
     J_INFO("room", "room %s: closed", r->name);
-    free(r);
+    room_free(r);
 }
 
 static void track_free(room_server *rs, track *t)
 {
     j_map_remove(&rs->tracks, t->id, strlen(t->id));
     free(t);
+}
+
+/* ---- subscriptions (set_subscription) ---------------------------------------------- */
+
+static participant *find_key(const room *r, uint64_t key)
+{
+    for (participant *p = r->first; p; p = p->next)
+        if (p->key == key) return p;
+    return NULL;
+}
+
+static bool is_chosen(participant *const *chosen, size_t n, const participant *p)
+{
+    for (size_t i = 0; i < n; i++)
+        if (chosen[i] == p) return true;
+    return false;
+}
+
+/* choose - add o to chosen (at most cap) unless it is NULL, self or there already. */
+static void choose(participant **chosen, size_t *n, size_t cap, const participant *self,
+                   participant *o)
+{
+    if (o && o != self && *n < cap && !is_chosen(chosen, *n, o)) chosen[(*n)++] = o;
+}
+
+/* last_n_chosen - whose camera p receives under its last_n: the dominant speaker, then those
+ * who spoke most recently, then the earliest to join; p itself does not count. chosen has
+ * room for p->last_n; the count, or -1 when out of memory. */
+static long last_n_chosen(const room *r, const participant *p, participant **chosen)
+{
+    size_t cap = (size_t)p->last_n, n = 0;
+    uint64_t key;
+    if (room_speakers_dominant(r->speakers, &key)) choose(chosen, &n, cap, p, find_key(r, key));
+    size_t want = cap + 2; /* p and the dominant speaker may be among them */
+    uint64_t *recent = malloc(want * sizeof *recent);
+    if (!recent) return -1;
+    size_t n_recent = room_speakers_recent(r->speakers, recent, want);
+    for (size_t i = 0; i < n_recent; i++) choose(chosen, &n, cap, p, find_key(r, recent[i]));
+    free(recent);
+    for (participant *o = r->first; o && n < cap; o = o->next) choose(chosen, &n, cap, p, o);
+    return (long)n;
+}
+
+/* forwarded - whether p's subscription lets video track t through: audio_only stops every
+ * video; last_n stops cameras (not screens) of those not chosen. */
+static bool forwarded(const participant *p, const track *t, participant *const *chosen,
+                      size_t n_chosen)
+{
+    if (t->kind != 1) return true;
+    if (p->audio_only) return false;
+    if (p->last_n < 0 || strcmp(t->source, "screen") == 0) return true;
+    return is_chosen(chosen, n_chosen, t->owner);
+}
+
+/* paused_tracks - the ids of the tracks p's subscription holds back (malloc'd; *n of them),
+ * or NULL when out of memory. */
+static id_text *paused_tracks(const participant *p, size_t *n)
+{
+    const room *r = p->room;
+    size_t max = 1;
+    for (const participant *o = r->first; o; o = o->next) max += o->n_tracks;
+    participant **chosen = p->last_n > 0 ? malloc((size_t)p->last_n * sizeof *chosen) : NULL;
+    long n_chosen = p->last_n > 0 ? (chosen ? last_n_chosen(r, p, chosen) : -1) : 0;
+    id_text *ids = n_chosen >= 0 ? malloc(max * sizeof *ids) : NULL;
+    *n = 0;
+    for (const participant *o = r->first; ids && o; o = o->next) {
+        for (size_t i = 0; o != p && i < o->n_tracks; i++)
+            if (!forwarded(p, o->tracks[i], chosen, (size_t)n_chosen))
+                memcpy(ids[(*n)++], o->tracks[i]->id, ROOM_ID_LEN);
+    }
+    free(chosen);
+    return ids;
+}
+
+/* apply_subscription - tell the media plane what p's subscription holds back, when that
+ * changed; after a subscribe (new streams start unpaused) whenever something is held back. */
+static void apply_subscription(room_server *rs, participant *p, bool after_subscribe)
+{
+    size_t n;
+    id_text *ids = paused_tracks(p, &n);
+    const char **list = ids ? malloc((n ? n : 1) * sizeof *list) : NULL;
+    if (!list) {
+        J_WARN("room", "room %s: %s: out of memory applying its subscription", p->room->name,
+               p->sid);
+        free(ids);
+        return;
+    }
+    bool same = n == p->n_paused && (n == 0 || memcmp(ids, p->paused, n * sizeof *ids) == 0);
+    if (same && !(after_subscribe && n > 0)) {
+        free(list);
+        free(ids);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) list[i] = ids[i];
+    rs->io.set_paused(rs->io.ctx, p->sid, list, n);
+    free(list);
+    free(p->paused);
+    p->paused = ids;
+    p->n_paused = n;
+}
+
+/* follow_speakers - re-apply the subscriptions of r that depend on who speaks. */
+static void follow_speakers(room_server *rs, room *r)
+{
+    for (participant *p = r->first; p; p = p->next)
+        if (p->last_n >= 0 && !p->audio_only) apply_subscription(rs, p, false);
 }
 
 /* unpublish_all - p's tracks are gone: tell the others, forget them. */
@@ -261,8 +399,11 @@ static void participant_remove(room_server *rs, participant *p, const char *reas
     if (reason) broadcast(rs, r, NULL, rtc_msg_participant_left(p->sid, p->identity, reason));
     rs->io.remove_media(rs->io.ctx, p->sid);
     unpublish_all(rs, p, false);
+    room_speakers_remove(r->speakers, p->speaker_slot);
     j_map_remove(&rs->participants, p->sid, strlen(p->sid));
+    free(p->paused);
     free(p);
+    if (reason) follow_speakers(rs, r); /* someone else may fill its place */
 }
 
 static bool grace_expired(const room_server *rs, const participant *p, uint64_t now_us)
@@ -295,6 +436,9 @@ static void send_joined(room_server *rs, participant *p, const rtc_msg_id *id, b
     send_owned(rs, p->conn,
                rtc_msg_joined(id, participant_json(p), p->room->name, others, p->session,
                               rs->limits.resume_grace_s, resumed));
+    uint64_t dominant;
+    if (room_speakers_dominant(p->room->speakers, &dominant))
+        send_text(rs, p, p->room->speakers_sent); /* someone has spoken: where things stand */
 }
 
 static void attach(conn *c, participant *p)
@@ -335,6 +479,9 @@ static participant *participant_new(room_server *rs, const room_grants *g)
         return NULL;
     }
     j_random_token(p->session, SESSION_LEN);
+    p->key = ++rs->next_key;
+    p->speaker_slot = -1;
+    p->last_n = -1;
     p->grants = *g;
     snprintf(p->identity, sizeof p->identity, "%s", g->identity);
     snprintf(p->name, sizeof p->name, "%s", g->name[0] ? g->name : g->identity);
@@ -388,6 +535,9 @@ static void handle_join(room_server *rs, conn *c, const rtc_msg *m, uint64_t now
     else r->first = p;
     r->last = p;
     r->count++;
+    p->speaker_slot = room_speakers_add(r->speakers, p->key);
+    if (p->speaker_slot < 0)
+        J_WARN("room", "room %s: %s: no speaker detection (the detector is full)", r->name, p->sid);
     attach(c, p);
     J_INFO("room", "%s: room %s: %s (%s) joined", c->ip, r->name, p->sid, p->identity);
     send_joined(rs, p, &m->id, false);
@@ -543,6 +693,16 @@ static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
     }
     send_owned(rs, c, rtc_msg_subscribe_answer(&m->id, answer, bound));
     free(answer);
+    apply_subscription(rs, p, true);
+}
+
+static void handle_set_subscription(room_server *rs, conn *c, const rtc_msg *m)
+{
+    participant *p = c->p;
+    p->audio_only = m->subscription.audio_only;
+    p->last_n = m->subscription.last_n;
+    send_owned(rs, c, rtc_msg_reply(&m->id, "ack"));
+    apply_subscription(rs, p, false);
 }
 
 static void handle_mute(room_server *rs, conn *c, const rtc_msg *m)
@@ -648,6 +808,7 @@ void room_conn_message(room_server *rs, room_conn_id id, const uint8_t *data, si
         case RTC_MSG_PUBLISH: handle_publish(rs, c, &m); break;
         case RTC_MSG_SUBSCRIBE: handle_subscribe(rs, c, &m); break;
         case RTC_MSG_MUTE: handle_mute(rs, c, &m); break;
+        case RTC_MSG_SET_SUBSCRIPTION: handle_set_subscription(rs, c, &m); break;
         case RTC_MSG_LEAVE: handle_leave(rs, c, &m, now_us); break;
         case RTC_MSG_PING: send_owned(rs, c, rtc_msg_reply(&m.id, "pong")); break;
         }
@@ -682,6 +843,10 @@ void room_media_closed(room_server *rs, const char *sid, uint64_t now_us)
     J_INFO("room", "room %s: %s (%s) lost its media, %zu tracks unpublished", p->room->name,
            p->sid, p->identity, p->n_tracks);
     unpublish_all(rs, p, true);
+    /* Its browser may still believe its connections are up: tell it to build new ones. */
+    char *json = rtc_msg_media_closed("ice_consent_lost");
+    if (json) send_text(rs, p, json);
+    free(json);
 }
 
 /* ---- timers ------------------------------------------------------------------------- */
@@ -715,6 +880,95 @@ static void send_quality(room_server *rs, const room *r)
     broadcast(rs, r, NULL, rtc_msg_connection_quality(list));
 }
 
+/* Speech is what a participant's microphone (or unknown audio source) carries; screen-share
+ * audio is not. A muted track sends nothing. */
+static bool carries_speech(const track *t)
+{
+    return t->kind == 0 && !t->muted && strcmp(t->source, "screen_audio") != 0 &&
+           t->owner->speaker_slot >= 0;
+}
+
+/* read_levels - the audio levels of every room since the last read, in one io call, into
+ * the rooms' detectors. */
+static void read_levels(room_server *rs)
+{
+    size_t n = 0;
+    for (const room *r = rs->first_room; r; r = r->next)
+        for (const participant *p = r->first; p; p = p->next)
+            for (size_t i = 0; i < p->n_tracks; i++) n += carries_speech(p->tracks[i]);
+    if (n == 0) return;
+    room_audio_level *levels = calloc(n, sizeof *levels);
+    if (!levels) {
+        J_WARN("room", "out of memory reading audio levels");
+        return;
+    }
+    n = 0;
+    for (const room *r = rs->first_room; r; r = r->next)
+        for (const participant *p = r->first; p; p = p->next)
+            for (size_t i = 0; i < p->n_tracks; i++)
+                if (carries_speech(p->tracks[i])) levels[n++].track_id = p->tracks[i]->id;
+    rs->io.audio_levels(rs->io.ctx, levels, n);
+    for (size_t i = 0; i < n; i++) {
+        const participant *p = find_track(rs, levels[i].track_id)->owner;
+        room_speakers_loudness(p->room->speakers, p->speaker_slot, levels[i].loudness_sum,
+                               levels[i].packets);
+    }
+    free(levels);
+}
+
+static json_t *speakers_list(const room *r)
+{
+    room_speaker_level *active = calloc((size_t)r->count + 1, sizeof *active);
+    json_t *list = active ? json_array() : NULL;
+    size_t n = active ? room_speakers_active(r->speakers, active, (size_t)r->count) : 0;
+    for (size_t i = 0; list && i < n; i++) {
+        const participant *p = find_key(r, active[i].key);
+        if (p && json_array_append_new(list, json_string(p->sid)) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    free(active);
+    return list;
+}
+
+/* send_speakers - active_speakers to the room when it changed, at most once per
+ * ROOM_SPEAKERS_EVENT_GAP_US (a change inside the gap goes at its end). */
+static void send_speakers(room_server *rs, room *r, uint64_t now_us)
+{
+    if (!r->speakers_changed || now_us < r->speakers_next_us) return;
+    r->speakers_changed = false;
+    uint64_t key;
+    const participant *dominant =
+        room_speakers_dominant(r->speakers, &key) ? find_key(r, key) : NULL;
+    char *json = rtc_msg_active_speakers(speakers_list(r), dominant ? dominant->sid : NULL);
+    if (!json) {
+        J_WARN("room", "room %s: out of memory building active_speakers", r->name);
+        return;
+    }
+    if (strcmp(json, r->speakers_sent) == 0) { /* it changed back meanwhile */
+        free(json);
+        return;
+    }
+    free(r->speakers_sent);
+    r->speakers_sent = json;
+    r->speakers_next_us = now_us + ROOM_SPEAKERS_EVENT_GAP_US;
+    for (const participant *p = r->first; p; p = p->next) send_text(rs, p, json);
+}
+
+static void update_speakers(room_server *rs, uint64_t now_us)
+{
+    read_levels(rs);
+    for (room *r = rs->first_room; r; r = r->next) {
+        if (r->count == 0) continue;
+        if (room_speakers_update(r->speakers, now_us)) {
+            r->speakers_changed = true;
+            follow_speakers(rs, r);
+        }
+        send_speakers(rs, r, now_us);
+    }
+}
+
 void room_handle_timeout(room_server *rs, uint64_t now_us)
 {
     bool quality_due = now_us >= rs->next_quality_us;
@@ -733,12 +987,17 @@ void room_handle_timeout(room_server *rs, uint64_t now_us)
             send_quality(rs, r);
     }
     if (quality_due) rs->next_quality_us = now_us + ROOM_QUALITY_INTERVAL_US;
+    if (rs->first_room && now_us >= rs->next_speakers_us) {
+        update_speakers(rs, now_us);
+        rs->next_speakers_us = now_us + ROOM_SPEAKERS_INTERVAL_US;
+    }
 }
 
 uint64_t room_poll_timeout(const room_server *rs)
 {
     if (!rs->first_room) return UINT64_MAX;
-    uint64_t next = rs->next_quality_us;
+    uint64_t next = rs->next_quality_us < rs->next_speakers_us ? rs->next_quality_us
+                                                                : rs->next_speakers_us;
     for (const room *r = rs->first_room; r; r = r->next) {
         if (r->count == 0) {
             uint64_t at = r->empty_since_us + (uint64_t)rs->limits.empty_timeout_s * US_PER_S;
@@ -761,7 +1020,8 @@ room_server *room_server_new(const room_limits *limits, const room_io *io)
         limits->max_messages_per_second < 1)
         return NULL;
     if (!io->send || !io->close || !io->authenticate || !io->publish || !io->subscribe ||
-        !io->set_muted || !io->remove_media || !io->media_stats)
+        !io->set_muted || !io->remove_media || !io->media_stats || !io->audio_levels ||
+        !io->set_paused)
         return NULL;
     room_server *rs = calloc(1, sizeof *rs);
     if (!rs) return NULL;
@@ -782,10 +1042,11 @@ void room_server_free(room_server *rs)
             participant *p = r->first;
             r->first = p->next;
             for (size_t i = 0; i < p->n_tracks; i++) free(p->tracks[i]);
+            free(p->paused);
             free(p);
         }
         rs->first_room = r->next;
-        free(r);
+        room_free(r);
     }
     for (size_t i = 0; i < rs->conns.n_buckets; i++)
         for (j_map_entry *e = rs->conns.buckets[i]; e; e = e->next) free(e->value);

@@ -8,6 +8,13 @@
  * the room_* functions; a callback must not call back into room_* functions, except the
  * read-only room_participant_room.
  *
+ * Speaker state lives here too: each room has a detector (room/speaker.h) with one source
+ * per participant. Every ROOM_SPEAKERS_INTERVAL_US the room asks the media plane, in one
+ * room_io.audio_levels call, for what each microphone sent since the last time, updates the
+ * detectors, sends active_speakers where they changed (at most one per room every
+ * ROOM_SPEAKERS_EVENT_GAP_US) and re-applies the subscriptions that follow speakers
+ * (set_subscription's last_n) through room_io.set_paused.
+ *
  * Signaling path only: rooms and participants are created a few per second, so it allocates
  * and logs freely (every refused request is logged at info level with the peer's IP).
  */
@@ -21,6 +28,8 @@
 
 #define ROOM_ID_LEN 16 /* "PA_" / "TR_" + 12 base32 characters + NUL */
 #define ROOM_QUALITY_INTERVAL_US 2000000u
+#define ROOM_SPEAKERS_INTERVAL_US 200000u  /* audio levels read, speakers updated */
+#define ROOM_SPEAKERS_EVENT_GAP_US 500000u /* between two active_speakers of a room */
 
 typedef struct room_server room_server;
 
@@ -69,6 +78,15 @@ typedef struct room_media_stats {
     uint32_t rtt_ms;
 } room_media_stats;
 
+/* One audio track's levels, for room_io.audio_levels. in: track_id. out: the RFC 6464 levels
+ * its source sent since the last call, summed: loudness_sum over the packets of 127 - level
+ * for a packet with voice and 0 for one without, and how many packets carried a level (0 and
+ * 0 when the track is not known, or nothing came). */
+typedef struct room_audio_level {
+    const char *track_id;
+    uint32_t loudness_sum, packets;
+} room_audio_level;
+
 typedef struct room_io {
     void *ctx;
     /* send - queue one text frame of len bytes on connection c. */
@@ -100,6 +118,12 @@ typedef struct room_io {
     void (*remove_media)(void *ctx, const char *sid);
     /* media_stats - false when participant sid has no media connection at all. */
     bool (*media_stats)(void *ctx, const char *sid, room_media_stats *out);
+    /* audio_levels - fill the out fields of n entries (see room_audio_level). */
+    void (*audio_levels)(void *ctx, room_audio_level *entries, size_t n);
+    /* set_paused - participant sid's subscribe connection, if any, stops receiving the n
+     * tracks of track_ids and receives every other track it is bound to; a resumed video
+     * track starts again at a keyframe. Streams stay bound, so resuming is immediate. */
+    void (*set_paused)(void *ctx, const char *sid, const char *const *track_ids, size_t n);
 } room_io;
 
 /* room_server_new - an empty registry; NULL if a limit is out of range, a callback is
@@ -125,7 +149,8 @@ void room_media_closed(room_server *rs, const char *sid, uint64_t now_us);
 const char *room_participant_room(const room_server *rs, const char *sid);
 
 /* room_handle_timeout - remove participants whose grace ran out, close rooms empty for
- * empty_timeout_s, and send connection_quality every ROOM_QUALITY_INTERVAL_US. */
+ * empty_timeout_s, send connection_quality every ROOM_QUALITY_INTERVAL_US, and update the
+ * speakers every ROOM_SPEAKERS_INTERVAL_US. */
 void room_handle_timeout(room_server *rs, uint64_t now_us);
 /* room_poll_timeout - when room_handle_timeout next has work; UINT64_MAX if never. */
 uint64_t room_poll_timeout(const room_server *rs);

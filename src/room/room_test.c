@@ -40,6 +40,19 @@ static struct {
     char publish_room[65]; /* room_participant_room(sid) as seen from inside publish */
     bool has_stats;
     room_media_stats stats;
+    /* audio levels: per 200 ms, 10 packets of this loudness from each listed track */
+    struct {
+        char track[ROOM_ID_LEN];
+        uint32_t loudness;
+    } loud[8];
+    size_t n_loud;
+    size_t n_level_calls, n_level_entries; /* entries of the last call */
+    char level_tracks[16][ROOM_ID_LEN];
+    /* set_paused: how often, and the last call */
+    size_t n_set_paused;
+    char paused_sid[ROOM_ID_LEN];
+    char paused[16][ROOM_ID_LEN];
+    size_t n_paused;
 } fake;
 
 static void fake_send(void *ctx, room_conn_id c, const char *json, size_t len)
@@ -153,6 +166,30 @@ static bool fake_media_stats(void *ctx, const char *sid, room_media_stats *out)
     return fake.has_stats;
 }
 
+static void fake_audio_levels(void *ctx, room_audio_level *entries, size_t n)
+{
+    (void)ctx;
+    fake.n_level_calls++;
+    fake.n_level_entries = n;
+    for (size_t i = 0; i < n; i++) {
+        if (i < 16) snprintf(fake.level_tracks[i], ROOM_ID_LEN, "%s", entries[i].track_id);
+        entries[i].packets = 10;
+        for (size_t k = 0; k < fake.n_loud; k++)
+            if (!strcmp(fake.loud[k].track, entries[i].track_id))
+                entries[i].loudness_sum = 10 * fake.loud[k].loudness;
+    }
+}
+
+static void fake_set_paused(void *ctx, const char *sid, const char *const *track_ids, size_t n)
+{
+    (void)ctx;
+    fake.n_set_paused++;
+    snprintf(fake.paused_sid, ROOM_ID_LEN, "%s", sid);
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++) snprintf(fake.paused[i], ROOM_ID_LEN, "%s", track_ids[i]);
+    fake.n_paused = n;
+}
+
 static const room_io fake_io = {
     .send = fake_send,
     .close = fake_close,
@@ -162,6 +199,8 @@ static const room_io fake_io = {
     .set_muted = fake_set_muted,
     .remove_media = fake_remove_media,
     .media_stats = fake_media_stats,
+    .audio_levels = fake_audio_levels,
+    .set_paused = fake_set_paused,
 };
 
 static const room_limits limits = {
@@ -852,6 +891,8 @@ static void test_media_closed(void **state)
     room_media_closed(rs, a, now);
     assert_int_equal(count(2, "track_unpublished"), 2);
     assert_int_equal(count(1, "track_unpublished"), 0);
+    assert_int_equal(count(1, "media_closed"), 1); /* its owner must rebuild its connections */
+    assert_int_equal(count(2, "media_closed"), 0);
     assert_int_equal(participants_in("demo"), 2);
     sayf(1, "{\"type\":\"mute\",\"track\":\"%s\",\"muted\":true}", ids[0]);
     expect_error(1, "unknown_track");
@@ -969,6 +1010,207 @@ static void test_connection_quality(void **state)
     room_handle_timeout(rs, now);
     list = json_object_get(last(1, "connection_quality"), "participants");
     assert_string_equal(str(json_array_get(list, 1), "quality"), "lost");
+}
+
+/* ---- speakers and subscriptions ----------------------------------------------------- */
+
+static void speak(const char *track, uint32_t loudness)
+{
+    for (size_t k = 0; k < fake.n_loud; k++)
+        if (!strcmp(fake.loud[k].track, track)) {
+            fake.loud[k].loudness = loudness;
+            return;
+        }
+    snprintf(fake.loud[fake.n_loud].track, ROOM_ID_LEN, "%s", track);
+    fake.loud[fake.n_loud++].loudness = loudness;
+}
+
+/* advance - run the timers every 100 ms for d. */
+static void advance(uint64_t d)
+{
+    for (uint64_t end = now + d; now < end;) {
+        now += 100000;
+        room_handle_timeout(rs, now);
+    }
+}
+
+static bool is_paused(const char *track)
+{
+    for (size_t i = 0; i < fake.n_paused; i++)
+        if (!strcmp(fake.paused[i], track)) return true;
+    return false;
+}
+
+static void test_active_speakers(void **state)
+{
+    (void)state;
+    char a[ROOM_ID_LEN], b[ROOM_ID_LEN], alice[3][ROOM_ID_LEN], bob[2][ROOM_ID_LEN];
+    join(1, "demo", "alice", a);
+    join(2, "demo", "bob", b);
+    publish(1, "0:microphone 1:camera 2:screen_audio", alice);
+    publish(2, "0:microphone 1:camera", bob);
+    forget_sent();
+    advance(S); /* both silent: nothing to say */
+    assert_int_equal(count(1, "active_speakers"), 0);
+    /* Only microphones are read, all in one call per interval; screen audio is not speech. */
+    assert_int_equal(fake.n_level_entries, 2);
+    assert_string_equal(fake.level_tracks[0], alice[0]);
+    assert_string_equal(fake.level_tracks[1], bob[0]);
+    size_t calls = fake.n_level_calls;
+    advance(S);
+    assert_int_equal(fake.n_level_calls - calls, 5); /* every 200 ms */
+
+    speak(alice[0], 100); /* -27 dBov */
+    uint64_t start = now;
+    while (count(2, "active_speakers") == 0 && now - start < 2 * S) advance(100000);
+    assert_true(now - start <= 2 * S);
+    json_t *ev = last(2, "active_speakers");
+    assert_string_equal(str(ev, "dominant"), a);
+    json_t *list = json_object_get(ev, "speakers");
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(json_string_value(json_array_get(list, 0)), a);
+    assert_int_equal(count(1, "active_speakers"), 1); /* the speaker is told too */
+
+    /* A muted microphone is not read: it sends nothing. */
+    sayf(2, "{\"type\":\"mute\",\"track\":\"%s\",\"muted\":true}", bob[0]);
+    advance(200000);
+    assert_int_equal(fake.n_level_entries, 1);
+
+    /* Nothing changes: nothing more is sent. */
+    forget_sent();
+    advance(2 * S);
+    assert_int_equal(count(1, "active_speakers"), 0);
+
+    /* A newcomer learns where things stand right after joined. */
+    join(3, "demo", "carol", NULL);
+    assert_string_equal(str(last(3, "active_speakers"), "dominant"), a);
+
+    /* Alice stops: no longer active, still the dominant (last) speaker. */
+    speak(alice[0], 0);
+    forget_sent();
+    advance(2 * S);
+    ev = last(2, "active_speakers");
+    assert_int_equal(json_array_size(json_object_get(ev, "speakers")), 0);
+    assert_string_equal(str(ev, "dominant"), a);
+
+    /* She leaves: nobody is dominant. */
+    forget_sent();
+    say(1, "{\"type\":\"leave\"}");
+    advance(S);
+    ev = last(2, "active_speakers");
+    assert_true(json_is_null(json_object_get(ev, "dominant")));
+}
+
+/* Speakers changing faster than ROOM_SPEAKERS_EVENT_GAP_US: events are spaced by it. */
+static void test_active_speakers_rate_limited(void **state)
+{
+    (void)state;
+    char alice[1][ROOM_ID_LEN], bob[1][ROOM_ID_LEN];
+    join(1, "demo", "alice", NULL);
+    join(2, "demo", "bob", NULL);
+    publish(1, "0:microphone", alice);
+    publish(2, "0:microphone", bob);
+    forget_sent();
+    uint64_t sent_at[64];
+    size_t n_events = 0;
+    speak(alice[0], 100);
+    for (int i = 0; i < 60; i++) { /* bob starts and stops speaking every 200 or 400 ms */
+        speak(bob[0], i % 3 ? 0 : 70);
+        size_t before = count(1, "active_speakers");
+        advance(200000); /* one read of the levels */
+        if (count(1, "active_speakers") > before) sent_at[n_events++] = now;
+    }
+    assert_true(n_events >= 2);
+    for (size_t i = 1; i < n_events; i++)
+        assert_true(sent_at[i] - sent_at[i - 1] >= ROOM_SPEAKERS_EVENT_GAP_US);
+}
+
+static void test_audio_only(void **state)
+{
+    (void)state;
+    char b[ROOM_ID_LEN], alice[3][ROOM_ID_LEN];
+    join(1, "demo", "alice", NULL);
+    join(2, "demo", "bob", b);
+    join(3, "demo", "carol", NULL);
+    publish(1, "0:microphone 1:camera 2:screen", alice);
+    sayf(2, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"0\":\"%s\",\"1\":\"%s\"}}",
+         alice[0], alice[1]);
+    assert_int_equal(fake.n_set_paused, 0); /* nothing held back: nothing to say */
+
+    say(2, "{\"type\":\"set_subscription\",\"id\":9,\"audio_only\":true}");
+    assert_int_equal(json_integer_value(json_object_get(last(2, "ack"), "id")), 9);
+    assert_int_equal(fake.n_set_paused, 1);
+    assert_string_equal(fake.paused_sid, b);
+    assert_int_equal(fake.n_paused, 2); /* every video, camera and screen; not the audio */
+    assert_true(is_paused(alice[1]) && is_paused(alice[2]));
+
+    say(2, "{\"type\":\"set_subscription\",\"audio_only\":true}");
+    assert_int_equal(fake.n_set_paused, 1); /* unchanged */
+    /* New streams of a subscribe start unpaused: the holds are given again. */
+    sayf(2, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"0\":\"%s\",\"1\":\"%s\","
+            "\"2\":\"%s\"}}", alice[0], alice[1], alice[2]);
+    assert_int_equal(fake.n_set_paused, 2);
+    assert_int_equal(fake.n_paused, 2);
+
+    /* Bad values are refused and change nothing. */
+    say(2, "{\"type\":\"set_subscription\",\"audio_only\":\"yes\"}");
+    expect_error(2, "bad_request");
+    say(2, "{\"type\":\"set_subscription\",\"last_n\":-2}");
+    expect_error(2, "bad_request");
+    assert_int_equal(fake.n_set_paused, 2);
+
+    /* Back to everything: the absent fields are the defaults. */
+    say(2, "{\"type\":\"set_subscription\"}");
+    assert_int_equal(fake.n_set_paused, 3);
+    assert_int_equal(fake.n_paused, 0);
+    sayf(2, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"0\":\"%s\"}}", alice[0]);
+    assert_int_equal(fake.n_set_paused, 3);
+    assert_string_equal(fake.paused_sid, b); /* carol was never touched */
+}
+
+static void test_last_n_follows_speakers(void **state)
+{
+    (void)state;
+    char c[ROOM_ID_LEN], alice[3][ROOM_ID_LEN], bob[2][ROOM_ID_LEN];
+    join(1, "demo", "alice", NULL);
+    join(2, "demo", "bob", NULL);
+    join(3, "demo", "carol", c);
+    publish(1, "0:microphone 1:camera 2:screen", alice);
+    publish(2, "0:microphone 1:camera", bob);
+    /* Nobody has spoken: the earliest to join fills the one place. */
+    say(3, "{\"type\":\"set_subscription\",\"last_n\":1}");
+    assert_string_equal(fake.paused_sid, c);
+    assert_int_equal(fake.n_paused, 1);
+    assert_true(is_paused(bob[1])); /* alice's screen is not a camera: it always goes */
+
+    speak(bob[0], 100);
+    size_t calls = fake.n_set_paused;
+    advance(2 * S);
+    assert_int_equal(fake.n_set_paused, calls + 1);
+    assert_int_equal(fake.n_paused, 1);
+    assert_true(is_paused(alice[1]));
+
+    /* The speaker stays chosen once silent; alice speaking takes over the place. */
+    speak(bob[0], 0);
+    advance(2 * S);
+    assert_true(is_paused(alice[1]));
+    speak(alice[0], 100);
+    advance(2 * S);
+    assert_true(is_paused(bob[1]));
+    assert_false(is_paused(alice[1]));
+
+    say(3, "{\"type\":\"set_subscription\",\"last_n\":0}");
+    assert_int_equal(fake.n_paused, 2);
+    assert_true(is_paused(alice[1]) && is_paused(bob[1]));
+    say(3, "{\"type\":\"set_subscription\",\"last_n\":5}");
+    assert_int_equal(fake.n_paused, 0);
+
+    /* When the chosen one leaves, the next takes its place. */
+    say(3, "{\"type\":\"set_subscription\",\"last_n\":1}");
+    assert_true(is_paused(bob[1]));
+    say(1, "{\"type\":\"leave\"}");
+    assert_string_equal(fake.paused_sid, c);
+    assert_int_equal(fake.n_paused, 0); /* bob is the only one left */
 }
 
 /* ---- HTTP API ----------------------------------------------------------------------- */
@@ -1090,6 +1332,9 @@ static void test_server_new_checks(void **state)
     room_io no_send = fake_io;
     no_send.send = NULL;
     assert_null(room_server_new(&limits, &no_send));
+    room_io no_levels = fake_io;
+    no_levels.audio_levels = NULL;
+    assert_null(room_server_new(&limits, &no_levels));
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1118,6 +1363,10 @@ int main(void)
         T(test_rate_limit),
         T(test_message_too_big),
         T(test_connection_quality),
+        T(test_active_speakers),
+        T(test_active_speakers_rate_limited),
+        T(test_audio_only),
+        T(test_last_n_follows_speakers),
         T(test_admin_list_and_get),
         T(test_admin_mute),
         T(test_admin_remove_participant),

@@ -253,6 +253,27 @@ static int parse_mute(rtc_msg *m, rtc_msg_error *err)
     return 0;
 }
 
+/* The whole subscription shape: an absent field is its default (all video, no limit). */
+static int parse_set_subscription(rtc_msg *m, rtc_msg_error *err)
+{
+    const json_t *audio_only = json_object_get(m->root, "audio_only");
+    const json_t *last_n = json_object_get(m->root, "last_n");
+    m->subscription.audio_only = false;
+    m->subscription.last_n = -1;
+    if (!absent(audio_only)) {
+        if (!json_is_boolean(audio_only))
+            return fail(err, "bad_request", "audio_only: must be a boolean");
+        m->subscription.audio_only = json_is_true(audio_only);
+    }
+    if (absent(last_n)) return 0;
+    if (!json_is_integer(last_n) || json_integer_value(last_n) < 0 ||
+        json_integer_value(last_n) > RTC_MSG_LAST_N_MAX)
+        return fail(err, "bad_request", "last_n: must be null or an integer from 0 to %d",
+                    RTC_MSG_LAST_N_MAX);
+    m->subscription.last_n = (int)json_integer_value(last_n);
+    return 0;
+}
+
 static const struct {
     const char *name;
     rtc_msg_type type;
@@ -262,6 +283,7 @@ static const struct {
     {"publish", RTC_MSG_PUBLISH, parse_publish},
     {"subscribe", RTC_MSG_SUBSCRIBE, parse_subscribe},
     {"mute", RTC_MSG_MUTE, parse_mute},
+    {"set_subscription", RTC_MSG_SET_SUBSCRIPTION, parse_set_subscription},
     {"leave", RTC_MSG_LEAVE, NULL},
     {"ping", RTC_MSG_PING, NULL},
 };
@@ -470,6 +492,23 @@ char *rtc_msg_connection_quality(json_t *participants)
     bool ok = true;
     json_t *m = msg_new("connection_quality", NULL, &ok);
     rtc_json_set(m, "participants", participants, &ok);
+    return msg_dump(m, ok);
+}
+
+char *rtc_msg_active_speakers(json_t *speakers, const char *dominant)
+{
+    bool ok = true;
+    json_t *m = msg_new("active_speakers", NULL, &ok);
+    rtc_json_set(m, "speakers", speakers, &ok);
+    rtc_json_set(m, "dominant", dominant ? json_string(dominant) : json_null(), &ok);
+    return msg_dump(m, ok);
+}
+
+char *rtc_msg_media_closed(const char *reason)
+{
+    bool ok = true;
+    json_t *m = msg_new("media_closed", NULL, &ok);
+    rtc_json_set(m, "reason", json_string(reason), &ok);
     return msg_dump(m, ok);
 }
 

@@ -22,12 +22,14 @@
 #define RTC_MSG_MID_MAX 32     /* bytes of a mid (an SDP token, RFC 8843) */
 #define RTC_MSG_TRACK_ID_MAX 32
 #define RTC_MSG_MAX_TRACKS 64  /* entries of publish.tracks and of subscribe.tracks */
+#define RTC_MSG_LAST_N_MAX 1000 /* set_subscription.last_n */
 
 typedef enum {
     RTC_MSG_JOIN,
     RTC_MSG_PUBLISH,
     RTC_MSG_SUBSCRIBE,
     RTC_MSG_MUTE,
+    RTC_MSG_SET_SUBSCRIPTION,
     RTC_MSG_LEAVE,
     RTC_MSG_PING,
 } rtc_msg_type;
@@ -80,6 +82,10 @@ typedef struct rtc_msg {
             const char *track;
             bool muted;
         } mute;
+        struct {
+            bool audio_only;
+            int last_n; /* 0..RTC_MSG_LAST_N_MAX, -1: no limit */
+        } subscription;
     };
     json_t *root;
 } rtc_msg;
@@ -135,6 +141,10 @@ char *rtc_msg_track_unpublished(const char *track_id, const char *participant_si
 char *rtc_msg_track_muted(const char *track_id, const char *participant_sid, bool muted);
 /* participants: an array of {sid, quality}. */
 char *rtc_msg_connection_quality(json_t *participants);
+/* speakers: an array of sids, loudest first; dominant NULL when there is none. */
+char *rtc_msg_active_speakers(json_t *speakers, const char *dominant);
 char *rtc_msg_closed(const char *reason, const char *message);
+/* rtc_msg_media_closed - to the participant whose media connections the server ended. */
+char *rtc_msg_media_closed(const char *reason);
 
 #endif

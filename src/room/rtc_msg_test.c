@@ -47,7 +47,7 @@ static void test_join(void **state)
     rtc_msg_release(&m);
 }
 
-static void test_publish_subscribe_mute(void **state)
+static void test_publish_subscribe_mute_subscription(void **state)
 {
     (void)state;
     rtc_msg m;
@@ -84,6 +84,24 @@ static void test_publish_subscribe_mute(void **state)
     assert_int_equal(m.type, RTC_MSG_MUTE);
     assert_string_equal(m.mute.track, "TR_a");
     assert_false(m.mute.muted);
+    rtc_msg_release(&m);
+
+    assert_int_equal(parse(&m, &err, "{\"type\":\"set_subscription\",\"id\":2,"
+                                     "\"audio_only\":true,\"last_n\":3}"),
+                     0);
+    assert_int_equal(m.type, RTC_MSG_SET_SUBSCRIPTION);
+    assert_true(m.subscription.audio_only);
+    assert_int_equal(m.subscription.last_n, 3);
+    rtc_msg_release(&m);
+    /* The whole shape: absent or null fields are the defaults. */
+    assert_int_equal(parse(&m, &err, "{\"type\":\"set_subscription\",\"last_n\":null}"), 0);
+    assert_false(m.subscription.audio_only);
+    assert_int_equal(m.subscription.last_n, -1);
+    rtc_msg_release(&m);
+    assert_int_equal(parse(&m, &err, "{\"type\":\"set_subscription\",\"audio_only\":false,"
+                                     "\"last_n\":0}"),
+                     0);
+    assert_int_equal(m.subscription.last_n, 0);
     rtc_msg_release(&m);
 
     assert_int_equal(parse(&m, &err, "{\"type\":\"leave\"}"), 0);
@@ -170,6 +188,17 @@ static const struct {
     {"{\"type\":\"mute\",\"track\":\"TR_a\"}", "bad_request", "muted: missing", false},
     {"{\"type\":\"mute\",\"track\":\"TR_a\",\"muted\":\"true\"}", "bad_request",
      "muted: must be a boolean", false},
+    {"{\"type\":\"set_subscription\",\"id\":1,\"audio_only\":1}", "bad_request",
+     "audio_only: must be a boolean", true},
+    {"{\"type\":\"set_subscription\",\"last_n\":-1}", "bad_request", "last_n: must be", false},
+    {"{\"type\":\"set_subscription\",\"last_n\":1001}", "bad_request", "last_n: must be",
+     false},
+    {"{\"type\":\"set_subscription\",\"last_n\":2.5}", "bad_request", "last_n: must be",
+     false},
+    {"{\"type\":\"set_subscription\",\"last_n\":\"2\"}", "bad_request", "last_n: must be",
+     false},
+    {"{\"type\":\"set_subscription\",\"last_n\":99999999999999999999}", "bad_message",
+     "invalid JSON", false},
 };
 
 static void test_refused(void **state)
@@ -297,6 +326,10 @@ static void test_builders(void **state)
                 "{\"type\":\"track_muted\",\"track\":\"TR_3\",\"participant\":\"PA_2\",\"muted\":true}");
     expect_json(rtc_msg_connection_quality(json_pack("[{s:s, s:s}]", "sid", "PA_2", "quality", "good")),
                 "{\"type\":\"connection_quality\",\"participants\":[{\"sid\":\"PA_2\",\"quality\":\"good\"}]}");
+    expect_json(rtc_msg_active_speakers(json_pack("[s, s]", "PA_2", "PA_1"), "PA_1"),
+                "{\"type\":\"active_speakers\",\"speakers\":[\"PA_2\",\"PA_1\"],\"dominant\":\"PA_1\"}");
+    expect_json(rtc_msg_active_speakers(json_array(), NULL),
+                "{\"type\":\"active_speakers\",\"speakers\":[],\"dominant\":null}");
     expect_json(rtc_msg_closed("replaced", "again"),
                 "{\"type\":\"closed\",\"reason\":\"replaced\",\"message\":\"again\"}");
 
@@ -309,7 +342,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join),
-        cmocka_unit_test(test_publish_subscribe_mute),
+        cmocka_unit_test(test_publish_subscribe_mute_subscription),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_too_many_entries),
         cmocka_unit_test(test_size_bound),

@@ -79,10 +79,15 @@ void room_speakers_remove(room_speakers *s, int slot)
 
 void room_speakers_level(room_speakers *s, int slot, uint8_t level, bool voice)
 {
+    room_speakers_loudness(s, slot, voice && level < 127 ? 127u - level : 0, 1);
+}
+
+void room_speakers_loudness(room_speakers *s, int slot, uint32_t loudness_sum, uint32_t packets)
+{
     if (!valid_slot(s, slot)) return;
     room_speaker_slot *p = &s->slots[slot];
-    if (voice && level < 127) p->loudness_sum += 127u - level;
-    p->packets++;
+    p->loudness_sum += loudness_sum;
+    p->packets += packets;
 }
 
 /* The source's threshold: the silence level, or its background plus the margin. */

@@ -14,8 +14,8 @@
  *     (by a margin) for a sustained time (about a second), so short interjections and
  *     silence keep the last speaker;
  *   - remembers the order in which sources last spoke (for "the last N speakers' video").
- * room_speakers_level is the per-packet call: no allocation, no time, a few additions. The
- * rest runs on a timer. Not thread-safe: call everything from one thread.
+ * room_speakers_level is the per-packet call: no allocation, no time, a few additions
+ * (room_speakers_loudness takes many packets' worth at once). The rest runs on a timer. Not thread-safe: call everything from one thread.
  */
 #ifndef J_ROOM_SPEAKER_H
 #define J_ROOM_SPEAKER_H
@@ -96,6 +96,10 @@ void room_speakers_remove(room_speakers *s, int slot);
  * the extension was negotiated without voice activity). A packet without voice counts as
  * silence. Invalid slots are ignored. */
 void room_speakers_level(room_speakers *s, int slot, uint8_t level, bool voice);
+/* room_speakers_loudness - packets' levels already summed elsewhere (the media plane): the
+ * sum over them of 127 - level for a packet with voice, 0 without. Invalid slots are
+ * ignored. */
+void room_speakers_loudness(room_speakers *s, int slot, uint32_t loudness_sum, uint32_t packets);
 
 #define ROOM_SPEAKERS_DOMINANT_CHANGED 1u
 #define ROOM_SPEAKERS_ACTIVE_CHANGED 2u

@@ -269,6 +269,25 @@ static void test_slots(void **state)
     room_speakers_free(NULL);
 }
 
+/* Levels summed elsewhere (the media plane) count as the same packets one by one. */
+static void test_summed_loudness_equals_packets(void **state)
+{
+    (void)state;
+    room r;
+    room_init(&r, 2);
+    for (int i = 0; i < 20; i++) {
+        for (int p = 0; p < 5; p++) room_speakers_level(r.s, r.slot[0], 25, true);
+        room_speakers_loudness(r.s, r.slot[1], 5 * (127 - 25), 5);
+        r.now += 100 * MS;
+        room_speakers_update(r.s, r.now);
+        assert_true(r.s->slots[r.slot[0]].score == r.s->slots[r.slot[1]].score);
+    }
+    assert_true(r.s->slots[r.slot[1]].active);
+    room_speakers_loudness(r.s, -1, 1, 1); /* ignored */
+    room_speakers_loudness(r.s, 7, 1, 1);
+    room_speakers_free(r.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_noise_floor),
         cmocka_unit_test(test_active_list_loudest_first),
         cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_summed_loudness_equals_packets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,8 @@
 #define SFU_OUT_BUF 1500
 #define SFU_OUT_CAP (SFU_OUT_BUF + 64)
 #define SFU_MAX_EXTS (1 + SFU_EXT_COUNT) /* MID + the carried ones */
+/* An unread level sum stops here: 127 * this still fits in 32 bits. */
+#define SFU_LEVELS_MAX_PACKETS (UINT32_MAX / 128)
 
 int sfu_kind_from_sdp(sdp_kind k)
 {
@@ -138,7 +140,7 @@ int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us)
     t->downs[t->n_downs++] = d;
     d->track = t;
     sync_downtrack(t, d);
-    if (t->has_source && t->kind == SFU_VIDEO) sfu_track_request_keyframe(t, now_us);
+    if (!d->paused) sfu_track_request_keyframe(t, now_us);
     return J_OK;
 }
 
@@ -161,6 +163,22 @@ void sfu_track_set_relay(sfu_track *t, sfu_relay_fn relay, void *ctx)
     t->relay_ctx = ctx;
 }
 
+void sfu_downtrack_set_paused(sfu_downtrack *d, bool paused, uint64_t now_us)
+{
+    if (d->paused == paused) return;
+    d->paused = paused;
+    if (paused || !d->track) return;
+    sync_downtrack(d->track, d);
+    sfu_track_request_keyframe(d->track, now_us);
+}
+
+sfu_audio_levels sfu_track_take_levels(sfu_track *t)
+{
+    sfu_audio_levels taken = t->levels;
+    t->levels = (sfu_audio_levels){0};
+    return taken;
+}
+
 void sfu_track_request_keyframe(sfu_track *t, uint64_t now_us)
 {
     if (!t->has_source || !t->request_keyframe || t->kind != SFU_VIDEO) return;
@@ -179,7 +197,7 @@ void sfu_track_handle_timeout(sfu_track *t, uint64_t now_us)
     bool want = t->keyframe_pending;
     for (size_t i = 0; i < t->n_downs; i++) {
         sfu_downtrack *d = t->downs[i];
-        if (!d->waiting_keyframe) continue;
+        if (!d->waiting_keyframe || d->paused) continue;
         if (d->keyframe_asked_us == 0 || now_us - d->keyframe_asked_us >= SFU_KEYFRAME_RETRY_US) {
             d->keyframe_asked_us = now_us;
             want = true;
@@ -201,6 +219,22 @@ static void find_carried(const sfu_source *src, const rtp_pkt *pkt, carried_exts
         if (src->ext_id[e] && rtp_ext_find(pkt, src->ext_id[e], &out->data[e], &out->len[e]) != J_OK)
             out->data[e] = NULL;
     }
+}
+
+/* RFC 6464 section 3:
+ *  0                   1
+ *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |  ID   | len=0 |V| level       |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * level in -dBov (127: silence or quieter); V: the sender detected voice. */
+static void add_level(sfu_audio_levels *lv, const uint8_t *data, size_t len)
+{
+    if (len < 1 || lv->packets >= SFU_LEVELS_MAX_PACKETS) return;
+    bool voice = data[0] & 0x80;
+    uint8_t level = data[0] & 0x7F;
+    if (voice) lv->loudness_sum += 127u - level;
+    lv->packets++;
 }
 
 /* The extensions a subscriber gets: its MID, and the carried ones it negotiated. */
@@ -236,10 +270,13 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
         if (t->source.codecs[i].pt == in_pt) clock_rate = t->source.codecs[i].clock_rate;
     carried_exts carried;
     find_carried(&t->source, pkt, &carried);
+    if (carried.data[SFU_EXT_AUDIO_LEVEL])
+        add_level(&t->levels, carried.data[SFU_EXT_AUDIO_LEVEL], carried.len[SFU_EXT_AUDIO_LEVEL]);
 
     uint8_t buf[SFU_OUT_CAP];
     for (size_t i = 0; i < t->n_downs; i++) {
         sfu_downtrack *d = t->downs[i];
+        if (d->paused) continue;
         uint8_t out_pt = d->pt_map[in_pt];
         if (out_pt == SFU_NO_PT) {
             d->dropped_no_codec++;

@@ -7,7 +7,9 @@
  * and continuous sequence numbers and timestamps; the payload is copied untouched (so
  * end-to-end encryption keeps working). Downtracks may attach before the source and
  * survive its reconnection; video to a downtrack starts at a keyframe; keyframe requests
- * to the source are aggregated and throttled per track. A muted track forwards nothing.
+ * to the source are aggregated and throttled per track. A muted track forwards nothing; a
+ * paused downtrack receives nothing (its subscriber asked so) but stays attached. An audio
+ * track sums the RFC 6464 levels its source's packets carry, for speaker detection.
  * Sans-I/O: output goes through callbacks; nothing here allocates per packet.
  */
 #ifndef J_SFU_TRACK_H
@@ -58,11 +60,19 @@ typedef struct sfu_downtrack {
     sfu_seqmap seq;
     bool waiting_keyframe;
     uint64_t keyframe_asked_us;
+    bool paused;              /* skipped by the fan-out, see sfu_downtrack_set_paused */
     sfu_send_fn send;
     void *send_ctx;           /* borrowed: the subscriber's connection */
     struct sfu_track *track;  /* borrowed: set while attached */
     uint64_t packets, bytes, dropped_no_codec;
 } sfu_downtrack;
+
+/* RFC 6464 audio levels of a source's packets, summed between two reads. A packet's
+ * loudness is 127 - level (0 is silence, 127 is 0 dBov) when its V bit says voice, else 0. */
+typedef struct sfu_audio_levels {
+    uint32_t loudness_sum;
+    uint32_t packets; /* that carried a level */
+} sfu_audio_levels;
 
 /* sfu_keyframe_fn - ask the source of track t for a keyframe. */
 typedef void (*sfu_keyframe_fn)(void *ctx, const struct sfu_track *t);
@@ -88,6 +98,7 @@ typedef struct sfu_track {
     sfu_downtrack **downs; /* owned array of borrowed downtracks */
     size_t n_downs, cap_downs;
     uint64_t packets_in, bytes_in;
+    sfu_audio_levels levels; /* since the last sfu_track_take_levels */
 } sfu_track;
 
 /* sfu_track_new - a track without source or downtracks; NULL when out of memory. */
@@ -118,6 +129,15 @@ void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc,
 int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us);
 /* sfu_downtrack_detach - detach d from its track, if attached. */
 void sfu_downtrack_detach(sfu_downtrack *d);
+
+/* sfu_downtrack_set_paused - a paused downtrack is skipped by the fan-out but stays
+ * attached, so resuming is immediate: numbering continues without a gap and video waits for
+ * a keyframe, which is requested at once. */
+void sfu_downtrack_set_paused(sfu_downtrack *d, bool paused, uint64_t now_us);
+
+/* sfu_track_take_levels - the audio levels summed since the last call; starts a new sum.
+ * Unread sums stop growing (nothing wraps) after about a week of packets. */
+sfu_audio_levels sfu_track_take_levels(sfu_track *t);
 
 /* sfu_track_set_relay - every packet forwarded (unless muted) also goes to relay once;
  * NULL stops it. */

@@ -1,4 +1,5 @@
-/* track_test.c - fan-out rewriting, keyframe gating and keyframe request throttling. */
+/* track_test.c - fan-out rewriting, keyframe gating and keyframe request throttling, paused
+ * downtracks, audio levels. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -295,6 +296,110 @@ static void test_free_detaches_downtracks(void **state)
     sfu_downtrack_detach(&sub); /* harmless once detached */
 }
 
+/* Two subscribers; pausing one leaves the other's stream alone, and resuming continues the
+ * numbering and waits for a keyframe, which it asks for. */
+static void test_paused_downtrack_is_skipped_and_resumes_on_keyframe(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack paused, other;
+    capture cap_paused = {0}, cap_other = {0};
+    setup(&s, &paused, &cap_paused);
+    sfu_downtrack_init(&other, &(sdp_neg_media){.kind = SDP_KIND_VIDEO, .codec_count = 1,
+                                                .codecs = {codec(120, "VP8", 90000, 0)}},
+                       0xC0C0C0C0u, capture_send, &cap_other);
+    attach_source(s, 0);
+    assert_int_equal(sfu_track_add_downtrack(s, &paused, 0), J_OK);
+    assert_int_equal(sfu_track_add_downtrack(s, &other, 0), J_OK);
+    uint8_t buf[1600];
+    forward(s, buf, vp8_packet(buf, 1, 1000, true), 1000);
+    sfu_downtrack_set_paused(&paused, true, 2000);
+    forward(s, buf, vp8_packet(buf, 2, 4000, true), 3000);
+    forward(s, buf, vp8_packet(buf, 3, 7000, false), 4000);
+    assert_int_equal(cap_paused.count, 1);
+    assert_int_equal(cap_other.count, 3);
+
+    keyframe_requests = 0;
+    sfu_track_handle_timeout(s, 5000000); /* a paused downtrack asks for nothing */
+    assert_int_equal(keyframe_requests, 0);
+    sfu_downtrack_set_paused(&paused, false, 6000000);
+    assert_int_equal(keyframe_requests, 1);
+    forward(s, buf, vp8_packet(buf, 4, 10000, false), 6001000); /* delta: still waiting */
+    assert_int_equal(cap_paused.count, 1);
+    forward(s, buf, vp8_packet(buf, 5, 13000, true), 6002000);
+    assert_int_equal(cap_paused.count, 2);
+    assert_int_equal(cap_other.count, 5);
+    rtp_pkt a, b;
+    rtp_parse(&a, cap_paused.pkts[0], cap_paused.lens[0]);
+    rtp_parse(&b, cap_paused.pkts[1], cap_paused.lens[1]);
+    assert_int_equal((uint16_t)(b.seq - a.seq), 1); /* no gap for the decoder to chase */
+    sfu_track_free(s);
+}
+
+static void test_paused_before_attach_asks_no_keyframe(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup(&s, &sub, &cap);
+    attach_source(s, 0);
+    sfu_downtrack_set_paused(&sub, true, 0);
+    keyframe_requests = 0;
+    assert_int_equal(sfu_track_add_downtrack(s, &sub, 1000000), J_OK);
+    assert_int_equal(keyframe_requests, 0);
+    uint8_t buf[1600];
+    forward(s, buf, vp8_packet(buf, 1, 1000, true), 1001000);
+    assert_int_equal(cap.count, 0);
+    sfu_track_free(s);
+}
+
+/* An Opus packet with the RFC 6464 extension (id 1) carrying V and level. */
+static size_t opus_packet(uint8_t *buf, uint16_t seq, bool voice, uint8_t level)
+{
+    uint8_t ext = (uint8_t)((voice ? 0x80 : 0) | level);
+    rtp_ext_elem e = {.id = 1, .data = &ext, .len = 1};
+    rtp_header_out h = {.payload_type = 111, .seq = seq, .timestamp = seq * 960u, .ssrc = 0x77};
+    int n = rtp_write_header(&h, &e, 1, buf, 1500);
+    assert_true(n > 0);
+    memset(buf + n, 0xAB, 20);
+    return (size_t)n + 20;
+}
+
+static void test_audio_levels_are_summed_until_taken(void **state)
+{
+    (void)state;
+    sfu_track *s = sfu_track_new("TR_audio", SFU_AUDIO);
+    assert_non_null(s);
+    sfu_source src;
+    memset(&src, 0, sizeof src);
+    src.codec_count = 1;
+    src.codecs[0] = codec(111, "opus", 48000, 2);
+    src.ext_id[SFU_EXT_AUDIO_LEVEL] = 1;
+    sfu_track_attach_source(s, &src, count_keyframe_request, NULL, 0);
+    uint8_t buf[1600];
+    forward(s, buf, opus_packet(buf, 1, true, 30), 1000);   /* loudness 97 */
+    forward(s, buf, opus_packet(buf, 2, true, 127), 2000);  /* silence: 0 */
+    forward(s, buf, opus_packet(buf, 3, false, 10), 3000);  /* no voice: 0 */
+    forward(s, buf, opus_packet(buf, 4, true, 0), 4000);    /* 0 dBov: 127 */
+    sfu_audio_levels lv = sfu_track_take_levels(s);
+    assert_int_equal(lv.packets, 4);
+    assert_int_equal(lv.loudness_sum, 97 + 127);
+    lv = sfu_track_take_levels(s);
+    assert_int_equal(lv.packets, 0);
+    assert_int_equal(lv.loudness_sum, 0);
+
+    sfu_track_set_muted(s, true, 5000); /* a muted track is silent */
+    forward(s, buf, opus_packet(buf, 5, true, 0), 6000);
+    assert_int_equal(sfu_track_take_levels(s).packets, 0);
+    sfu_track_set_muted(s, false, 7000);
+
+    s->source.ext_id[SFU_EXT_AUDIO_LEVEL] = 0; /* not negotiated: nothing to read */
+    forward(s, buf, opus_packet(buf, 6, true, 0), 8000);
+    assert_int_equal(sfu_track_take_levels(s).packets, 0);
+    sfu_track_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +410,9 @@ int main(void)
         cmocka_unit_test(test_muted_track_forwards_nothing_and_unmute_waits_for_keyframe),
         cmocka_unit_test(test_relay_gets_each_packet_once_as_received),
         cmocka_unit_test(test_free_detaches_downtracks),
+        cmocka_unit_test(test_paused_downtrack_is_skipped_and_resumes_on_keyframe),
+        cmocka_unit_test(test_paused_before_attach_asks_no_keyframe),
+        cmocka_unit_test(test_audio_levels_are_summed_until_taken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -449,24 +449,37 @@ static int rtp_index(const j_srtp *s, int slot, uint16_t seq, uint64_t *index)
     return J_OK;
 }
 
+/* rtp_packet_view - the parts of an RTP packet of rtp_len bytes (the tag follows them) that
+ * the transform needs: header length, SSRC, its stream slot and the packet index (RFC 3711
+ * §3.3.1), and for AES-CM the rollover counter authenticated after it (in roc). */
+static int rtp_packet_view(j_srtp *s, uint8_t *buf, size_t rtp_len, uint8_t roc[EXTRA_AUTH_LEN],
+                           packet_view *p, int *slot)
+{
+    int header_len = rtp_header_len(buf, rtp_len);
+    if (header_len < 0) return header_len;
+    uint32_t ssrc = rd_be32(buf + 8);
+    uint64_t index;
+    int rc;
+    if ((rc = stream_lookup(s, ssrc, slot)) != J_OK) return rc;
+    if ((rc = rtp_index(s, *slot, rd_be16(buf + 2), &index)) != J_OK) return rc;
+    wr_be32(roc, (uint32_t)(index >> 16));
+    *p = (packet_view){.buf = buf, .header_len = (size_t)header_len,
+                       .body_len = rtp_len - (size_t)header_len, .encrypted = true,
+                       .tag = buf + rtp_len, .extra = s->aead ? NULL : roc, .ssrc = ssrc,
+                       .index = index};
+    return J_OK;
+}
+
 int j_srtp_protect_rtp(j_srtp *s, uint8_t *buf, size_t len, size_t cap)
 {
     int rc = check_protect(s, buf, len, cap, RTP_HEADER_LEN, s ? s->tag_len : 0);
     if (rc != J_OK) return rc;
-    int header_len = rtp_header_len(buf, len);
-    if (header_len < 0) return header_len;
-    uint32_t ssrc = rd_be32(buf + 8);
-    int slot;
-    uint64_t index;
-    if ((rc = stream_lookup(s, ssrc, &slot)) != J_OK) return rc;
-    if ((rc = rtp_index(s, slot, rd_be16(buf + 2), &index)) != J_OK) return rc;
     uint8_t roc[EXTRA_AUTH_LEN];
-    wr_be32(roc, (uint32_t)(index >> 16));
-    packet_view p = {.buf = buf, .header_len = (size_t)header_len,
-                     .body_len = len - (size_t)header_len, .encrypted = true, .tag = buf + len,
-                     .extra = s->aead ? NULL : roc, .ssrc = ssrc, .index = index};
+    packet_view p;
+    int slot;
+    if ((rc = rtp_packet_view(s, buf, len, roc, &p, &slot)) != J_OK) return rc;
     if ((rc = transform_packet(s, KIND_RTP, &p)) != J_OK) return rc;
-    stream_commit(s, slot, ssrc, KIND_RTP, index);
+    stream_commit(s, slot, p.ssrc, KIND_RTP, p.index);
     return (int)(len + s->tag_len);
 }
 
@@ -475,22 +488,13 @@ int j_srtp_unprotect_rtp(j_srtp *s, uint8_t *buf, size_t len)
     int rc = check_unprotect(s, buf, len, RTP_HEADER_LEN + (s ? s->tag_len : 0));
     if (rc != J_OK) return rc;
     size_t rtp_len = len - s->tag_len;
-    int header_len = rtp_header_len(buf, rtp_len);
-    if (header_len < 0) return header_len;
-    uint32_t ssrc = rd_be32(buf + 8);
-    int slot;
-    uint64_t index;
-    if ((rc = stream_lookup(s, ssrc, &slot)) != J_OK) return rc;
-    if ((rc = rtp_index(s, slot, rd_be16(buf + 2), &index)) != J_OK) return rc;
-    if ((rc = replay_check(s, slot, KIND_RTP, index)) != J_OK) return rc;
     uint8_t roc[EXTRA_AUTH_LEN];
-    wr_be32(roc, (uint32_t)(index >> 16));
-    packet_view p = {.buf = buf, .header_len = (size_t)header_len,
-                     .body_len = rtp_len - (size_t)header_len, .encrypted = true,
-                     .tag = buf + rtp_len, .extra = s->aead ? NULL : roc, .ssrc = ssrc,
-                     .index = index};
+    packet_view p;
+    int slot;
+    if ((rc = rtp_packet_view(s, buf, rtp_len, roc, &p, &slot)) != J_OK) return rc;
+    if ((rc = replay_check(s, slot, KIND_RTP, p.index)) != J_OK) return rc;
     if ((rc = transform_packet(s, KIND_RTP, &p)) != J_OK) return rc;
-    stream_commit(s, slot, ssrc, KIND_RTP, index);
+    stream_commit(s, slot, p.ssrc, KIND_RTP, p.index);
     return (int)rtp_len;
 }
 

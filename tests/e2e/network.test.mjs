@@ -199,9 +199,11 @@ describe('the network lab', { skip: unavailable ?? false, timeout: 30000 }, () =
     const { packets } = await sink.result;
     const dropped = (await link.dropped()).down;
     t.diagnostic(`10% loss: ${packets} of 2000 arrived, the filter dropped ${dropped}`);
-    // 200 expected, standard deviation 13: 150..250 is about 4 of them either way.
-    assert.ok(packets >= 1750 && packets <= 1850, `${packets} of 2000 arrived`);
-    assert.equal(packets + dropped, 2000);
+    // The filter's own count is the test: 200 expected, standard deviation 13, so 150..250
+    // is about 4 of them either way. On a loaded machine the receiving socket may also
+    // overflow, so arrivals are only bounded by what the filter let through.
+    assert.ok(dropped >= 150 && dropped <= 250, `the filter dropped ${dropped} of 2000`);
+    assert.ok(packets <= 2000 - dropped, `${packets} arrived, more than the ${2000 - dropped} let through`);
   });
 
   test('a bottleneck carries about its rate', async (t) => {

@@ -41,11 +41,9 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
   let ada, bob, cyd, dee; // r1: Chromium x3 (cyd through `link`), Firefox (dee)
 
   before(async () => {
-    // One media address: when every interface is advertised, Firefox nominates two pairs;
-    // the server's ICE-lite follows the later nomination while Firefox keeps consent on the
-    // other, and ends Firefox's publisher after 30 s (ICE consent expired). Until src/ice
-    // picks the pair Firefox uses, a single server candidate avoids the race.
-    server = await startServer({ logLevel: 'info', extraArgs: ['--media-listen', '127.0.0.1'] });
+    // Media on every interface (the default): Firefox nominates one pair and keeps consent
+    // on another; the server must follow it rather than drop Firefox after 30 s.
+    server = await startServer({ logLevel: 'info' });
     [chromium, firefox] = await Promise.all([launchBrowser('chromium'), launchBrowser('firefox')]);
     chromiumPids = childProcesses('chrom');
     link = await startNetworkLink(server);
