@@ -354,11 +354,12 @@ static bool io_media_stats(void *ctx, const char *sid, room_media_stats *out)
 static void io_audio_levels(void *ctx, room_audio_level *entries, size_t n)
 {
     rtc *r = ctx;
-    const char **ids = malloc(n * sizeof *ids);
+    if (n == 0) return;
+    const char **ids = calloc(n, sizeof *ids);
     sfu_audio_levels *levels = calloc(n, sizeof *levels);
     if (ids && levels) {
         for (size_t i = 0; i < n; i++) ids[i] = entries[i].track_id;
-        media_take_audio_levels(r->a->media, (const char *const *)ids, levels, n);
+        media_take_audio_levels(r->a->media, ids, levels, n);
     }
     for (size_t i = 0; i < n; i++) {
         entries[i].loudness_sum = levels ? levels[i].loudness_sum : 0;
