@@ -3,7 +3,7 @@
 #   make test   install test dependencies, build (normal + ASan/UBSan), run every test
 ARGS ?=
 
-.PHONY: all run test deps clean
+.PHONY: all run test bench deps clean
 
 all: build/build.ninja
 	ninja -C build
@@ -21,5 +21,9 @@ run: deps all
 test:
 	scripts/run-tests.sh
 
+# Junction and Janus side by side under junction-load (docs/BENCHMARKS.md).
+bench:
+	bench/run.sh $(ARGS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-bench

@@ -12,8 +12,8 @@ and prints per worker: subscribers, forwarded packets/s, CPU % of one core, CPU 
                         [--subscribers 150] [--workers 1,2] [--threshold 0] [--window 10]
                         [--verify-every 16]
 
-junction-load comes from src/load (branch h-load until it is merged). Results and the exact
-command: bench/fanout_cores.md.
+junction-load is src/load (build/junction-load). Results and the exact command:
+bench/fanout_cores.md.
 """
 import argparse
 import json

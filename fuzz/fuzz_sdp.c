@@ -1,4 +1,4 @@
-/* fuzz_sdp.c - SDP parse -> negotiate -> write answer -> parse the answer again.
+/* fuzz_sdp.c - SDP parse -> candidates -> negotiate -> write answer -> parse the answer again.
  *
  * The policy accepts everything both ways (a room peer), so every code path of the
  * negotiation runs. Oracle beyond "no crash / no sanitizer report": an answer we wrote must
@@ -22,6 +22,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
     if (sdp_parse(&offer, (const char *)data, size, err, sizeof err) != 0) return 0;
+    for (unsigned i = 0; i < offer.media_count; i++) {
+        for (unsigned k = 0; k < offer.media[i].candidates_kept; k++) {
+            sdp_candidate cand;
+            sdp_candidate_parse(offer.media[i].candidates[k], &cand);
+        }
+    }
 
     const sdp_policy policy = {
         .audio_codecs = SDP_CODEC_OPUS,

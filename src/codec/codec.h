@@ -77,6 +77,12 @@ typedef struct {
  * J_ESHORT. */
 int vp8_parse(vp8_descriptor *out, const uint8_t *payload, size_t len);
 
+/* vp8_descriptor_write - write the payload descriptor fields of d (N, S, PID and, when any
+ * of I/L/T/K is set, the extension byte and its fields; the payload-header fields are
+ * ignored) into buf: the inverse of vp8_parse for a packetizer. Returns its length (1..6),
+ * J_ESHORTBUF, or J_EINVAL (a field out of range). */
+int vp8_descriptor_write(const vp8_descriptor *d, uint8_t *buf, size_t cap);
+
 /* ---- VP9 (RFC 9628) ---------------------------------------------------- */
 
 #define VP9_MAX_SPATIAL_LAYERS 8   /* N_S is 3 bits: N_S + 1 layers */

@@ -591,12 +591,54 @@ static void test_keyframe_common(void **state)
     assert_false(codec_is_keyframe((codec_kind)42, opus, sizeof opus));
 }
 
+static void test_vp8_descriptor_write(void **state)
+{
+    (void)state;
+    /* Round trips over the field combinations a packetizer uses, and the full set. */
+    const vp8_descriptor cases[] = {
+        {.start_of_partition = true},
+        {.start_of_partition = true, .has_picture_id = true, .picture_id_15bit = true,
+         .picture_id = 0x7abc},
+        {.partition_id = 3, .non_reference = true, .has_picture_id = true, .picture_id = 0x55},
+        {.has_picture_id = true, .picture_id_15bit = true, .picture_id = 1, .has_tl0picidx = true,
+         .tl0picidx = 200, .has_tid = true, .tid = 2, .layer_sync = true, .has_keyidx = true,
+         .keyidx = 17},
+        {.has_keyidx = true, .keyidx = 31},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t buf[16];
+        int n = vp8_descriptor_write(&cases[i], buf, sizeof buf);
+        assert_true(n > 0);
+        buf[n] = 0x01; /* one byte of an inter frame */
+        vp8_descriptor d;
+        assert_int_equal(vp8_parse(&d, buf, (size_t)n + 1), 0);
+        assert_int_equal(d.descriptor_len, (size_t)n);
+        assert_int_equal(d.start_of_partition, cases[i].start_of_partition);
+        assert_int_equal(d.non_reference, cases[i].non_reference);
+        assert_int_equal(d.partition_id, cases[i].partition_id);
+        assert_int_equal(d.has_picture_id, cases[i].has_picture_id);
+        assert_int_equal(d.picture_id, cases[i].picture_id);
+        assert_int_equal(d.picture_id_15bit, cases[i].picture_id_15bit);
+        assert_int_equal(d.tl0picidx, cases[i].tl0picidx);
+        assert_int_equal(d.tid, cases[i].tid);
+        assert_int_equal(d.layer_sync, cases[i].layer_sync);
+        assert_int_equal(d.keyidx, cases[i].keyidx);
+        assert_int_equal(vp8_descriptor_write(&cases[i], buf, (size_t)n - 1), J_ESHORTBUF);
+    }
+    vp8_descriptor bad = {.has_picture_id = true, .picture_id = 0x80};
+    uint8_t buf[8];
+    assert_int_equal(vp8_descriptor_write(&bad, buf, sizeof buf), J_EINVAL);
+    bad = (vp8_descriptor){.partition_id = 8};
+    assert_int_equal(vp8_descriptor_write(&bad, buf, sizeof buf), J_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vp8_keyframe_min),
         cmocka_unit_test(test_vp8_keyframe_full),
         cmocka_unit_test(test_vp8_variants),
+        cmocka_unit_test(test_vp8_descriptor_write),
         cmocka_unit_test(test_vp8_malformed),
         cmocka_unit_test(test_vp9_keyframe_ss),
         cmocka_unit_test(test_vp9_flexible),

@@ -103,3 +103,33 @@ int vp8_parse(vp8_descriptor *out, const uint8_t *payload, size_t len)
     *out = d;
     return 0;
 }
+
+int vp8_descriptor_write(const vp8_descriptor *d, uint8_t *buf, size_t cap)
+{
+    if (d->partition_id > 7 || d->tid > 3 || d->keyidx > 31 ||
+        (d->has_picture_id && d->picture_id > (d->picture_id_15bit ? 0x7fff : 0x7f)))
+        return J_EINVAL;
+    bool ext = d->has_picture_id || d->has_tl0picidx || d->has_tid || d->has_keyidx;
+    size_t need = 1 + (ext ? 1 : 0) + (d->has_picture_id ? (d->picture_id_15bit ? 2 : 1) : 0) +
+                  (d->has_tl0picidx ? 1 : 0) + (d->has_tid || d->has_keyidx ? 1 : 0);
+    if (cap < need) return J_ESHORTBUF;
+    size_t off = 0;
+    buf[off++] = (uint8_t)((ext ? 0x80 : 0) | (d->non_reference ? 0x20 : 0) |
+                           (d->start_of_partition ? 0x10 : 0) | d->partition_id);
+    if (!ext) return (int)off;
+    buf[off++] = (uint8_t)((d->has_picture_id ? 0x80 : 0) | (d->has_tl0picidx ? 0x40 : 0) |
+                           (d->has_tid ? 0x20 : 0) | (d->has_keyidx ? 0x10 : 0));
+    if (d->has_picture_id) {
+        if (d->picture_id_15bit) {
+            buf[off++] = (uint8_t)(0x80 | (d->picture_id >> 8));
+            buf[off++] = (uint8_t)d->picture_id;
+        } else {
+            buf[off++] = (uint8_t)d->picture_id;
+        }
+    }
+    if (d->has_tl0picidx) buf[off++] = d->tl0picidx;
+    if (d->has_tid || d->has_keyidx)
+        buf[off++] = (uint8_t)((d->has_tid ? (d->tid << 6) | (d->layer_sync ? 0x20 : 0) : 0) |
+                               (d->has_keyidx ? d->keyidx : 0));
+    return (int)off;
+}

@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "core/random.h"
+#include "ice/ice_internal.h"
 
 static bool is_ice_char(char c)
 {
@@ -12,10 +13,7 @@ static bool is_ice_char(char c)
            c == '+' || c == '/';
 }
 
-/* Copies s into dst (cap includes the NUL) if its length is within
- * [min, max] and every character passes the check; *len gets the length. */
-static int copy_token(char *dst, size_t *len, const char *s, size_t min, size_t max,
-                      bool strict)
+int ice_copy_token(char *dst, size_t *len, const char *s, size_t min, size_t max, bool strict)
 {
     size_t n = strnlen(s, max + 1);
     if (n < min || n > max) return J_EINVAL;
@@ -49,9 +47,9 @@ int ice_lite_init(ice_lite *ice, const char *local_ufrag, const char *local_pwd,
     ice->state = ICE_STATE_NEW;
     ice->created_us = now_us;
     if (!local_ufrag || !local_pwd) return J_EINVAL;
-    if (copy_token(ice->local_ufrag, &ice->local_ufrag_len, local_ufrag, 4, ICE_UFRAG_MAX,
+    if (ice_copy_token(ice->local_ufrag, &ice->local_ufrag_len, local_ufrag, 4, ICE_UFRAG_MAX,
                    true) != J_OK ||
-        copy_token(ice->local_pwd, &ice->local_pwd_len, local_pwd, 22, ICE_PWD_MAX, true) !=
+        ice_copy_token(ice->local_pwd, &ice->local_pwd_len, local_pwd, 22, ICE_PWD_MAX, true) !=
             J_OK)
         return J_EINVAL;
     if (remote_ufrag && remote_ufrag[0]) return ice_lite_set_remote_ufrag(ice, remote_ufrag);
@@ -63,7 +61,7 @@ int ice_lite_set_remote_ufrag(ice_lite *ice, const char *remote_ufrag)
     if (!remote_ufrag) return J_EINVAL;
     char tmp[ICE_UFRAG_MAX + 1];
     size_t n;
-    if (copy_token(tmp, &n, remote_ufrag, 1, ICE_UFRAG_MAX, false) != J_OK) return J_EINVAL;
+    if (ice_copy_token(tmp, &n, remote_ufrag, 1, ICE_UFRAG_MAX, false) != J_OK) return J_EINVAL;
     memcpy(ice->remote_ufrag, tmp, n + 1);
     ice->remote_ufrag_len = n;
     return J_OK;
@@ -80,15 +78,30 @@ int ice_lite_username_local_ufrag(const stun_msg *m, const char **ufrag, size_t 
 }
 
 /* USERNAME of a check sent to us: "<local ufrag>:<remote ufrag>". */
-static bool username_ok(const ice_lite *ice, const stun_msg *m)
+static bool username_ok(const ice_creds *local, const char *remote_ufrag, size_t remote_len,
+                        const stun_msg *m)
 {
     if (!m->has_username) return false;
-    size_t lu = ice->local_ufrag_len;
+    size_t lu = local->ufrag_len;
     if (m->username_len < lu + 2) return false; /* local ':' and at least one char */
-    if (memcmp(m->username, ice->local_ufrag, lu) != 0 || m->username[lu] != ':') return false;
-    if (ice->remote_ufrag_len == 0) return true; /* remote ufrag not known yet */
-    return m->username_len - lu - 1 == ice->remote_ufrag_len &&
-           memcmp(m->username + lu + 1, ice->remote_ufrag, ice->remote_ufrag_len) == 0;
+    if (memcmp(m->username, local->ufrag, lu) != 0 || m->username[lu] != ':') return false;
+    if (remote_len == 0) return true; /* remote ufrag not known yet */
+    return m->username_len - lu - 1 == remote_len &&
+           memcmp(m->username + lu + 1, remote_ufrag, remote_len) == 0;
+}
+
+int ice_authenticate_request(const ice_creds *local, const char *remote_ufrag,
+                             size_t remote_ufrag_len, const stun_msg *m, const uint8_t *buf,
+                             size_t len)
+{
+    /* Short-term credentials (RFC 8489 section 9.1.3). A failing request gets no
+     * answer, so unauthenticated sources cannot use us as a reflector. */
+    if (m->has_fingerprint && stun_verify_fingerprint(m, buf, len) != J_OK) return J_EAUTH;
+    if (!m->has_integrity || !username_ok(local, remote_ufrag, remote_ufrag_len, m))
+        return J_EAUTH;
+    if (stun_verify_integrity(m, buf, len, (const uint8_t *)local->pwd, local->pwd_len) != J_OK)
+        return J_EAUTH;
+    return J_OK;
 }
 
 static ice_source *find_source(ice_lite *ice, const j_addr *a)
@@ -120,10 +133,8 @@ static void touch_source(ice_lite *ice, const j_addr *a, uint64_t now_us)
     s->last_check_us = now_us;
 }
 
-/* Writes a response to request m: success (XOR-MAPPED-ADDRESS) when code is
- * 0, else an error response; always signed with the local password. */
-static int write_response(const ice_lite *ice, const stun_msg *m, const j_addr *from, int code,
-                          uint8_t *out, size_t cap)
+int ice_write_response(const ice_creds *local, const stun_msg *m, const j_addr *from, int code,
+                       uint8_t *out, size_t cap)
 {
     stun_writer w;
     uint16_t type = stun_msg_type(STUN_METHOD_BINDING,
@@ -139,7 +150,13 @@ static int write_response(const ice_lite *ice, const stun_msg *m, const j_addr *
     } else {
         stun_writer_add_error_code(&w, code, "Role Conflict");
     }
-    return stun_writer_finish(&w, (const uint8_t *)ice->local_pwd, ice->local_pwd_len, true);
+    return stun_writer_finish(&w, (const uint8_t *)local->pwd, local->pwd_len, true);
+}
+
+static ice_creds lite_creds(const ice_lite *ice)
+{
+    return (ice_creds){.ufrag = ice->local_ufrag, .ufrag_len = ice->local_ufrag_len,
+                       .pwd = ice->local_pwd, .pwd_len = ice->local_pwd_len};
 }
 
 int ice_lite_handle_stun(ice_lite *ice, uint64_t now_us, const j_addr *from, const uint8_t *buf,
@@ -160,24 +177,19 @@ int ice_lite_handle_stun(ice_lite *ice, uint64_t now_us, const j_addr *from, con
      * requests, so there is nothing to match them with. */
     if (m.method != STUN_METHOD_BINDING || m.cls != STUN_CLASS_REQUEST) return 0;
 
-    /* Authentication (RFC 8489 section 9.1.3, short-term credentials). A
-     * failing request gets no answer, so unauthenticated sources cannot use
-     * us as a reflector. */
-    if (m.has_fingerprint && stun_verify_fingerprint(&m, buf, len) != J_OK) return J_EAUTH;
-    if (!m.has_integrity || !username_ok(ice, &m)) return J_EAUTH;
-    if (stun_verify_integrity(&m, buf, len, (const uint8_t *)ice->local_pwd,
-                              ice->local_pwd_len) != J_OK)
-        return J_EAUTH;
+    ice_creds local = lite_creds(ice);
+    rc = ice_authenticate_request(&local, ice->remote_ufrag, ice->remote_ufrag_len, &m, buf, len);
+    if (rc != J_OK) return rc;
 
     if (m.unknown_required_count > 0)
-        return write_response(ice, &m, from, STUN_ERR_UNKNOWN_ATTRIBUTE, out, cap);
+        return ice_write_response(&local, &m, from, STUN_ERR_UNKNOWN_ATTRIBUTE, out, cap);
     /* RFC 8445 section 7.3.1.1: a controlled agent receiving ICE-CONTROLLED
      * either switches to controlling or answers 487. A lite agent is always
      * controlled, so it answers 487 and the full agent switches role. */
     if (m.has_ice_controlled && !m.has_ice_controlling)
-        return write_response(ice, &m, from, STUN_ERR_ROLE_CONFLICT, out, cap);
+        return ice_write_response(&local, &m, from, STUN_ERR_ROLE_CONFLICT, out, cap);
 
-    int n = write_response(ice, &m, from, 0, out, cap);
+    int n = ice_write_response(&local, &m, from, 0, out, cap);
     if (n < 0) return n; /* nothing changes if the answer cannot be sent */
 
     touch_source(ice, from, now_us);

@@ -1,5 +1,5 @@
 /* ice.h - ICE-lite agent (RFC 8445 sections 2.5 and 7.3) with consent
- * freshness (RFC 7675), sans-I/O.
+ * freshness (RFC 7675), and a minimal full ICE client, both sans-I/O.
  *
  * The server is always the lite, controlled side; browsers are full,
  * controlling agents that send connectivity checks. One ice_lite per peer,
@@ -132,5 +132,85 @@ uint64_t ice_lite_poll_timeout(const ice_lite *ice);
  * it knows the address. *ufrag points into the message. Returns J_OK,
  * J_ENOTFOUND (no USERNAME) or J_EMALFORMED (no ':' or empty local part). */
 int ice_lite_username_local_ufrag(const stun_msg *m, const char **ufrag, size_t *len);
+
+/* ---- ice_client: a full agent for one host candidate pair ------------------------------
+ *
+ * The client side of a connection to a media server (junction-load): it knows the
+ * server's one candidate from the SDP and has one host candidate of its own, so its check
+ * list is that single pair (RFC 8445 section 6.1.2). Controlling by default (an offerer
+ * facing an ICE-lite server, or a full one); the role follows RFC 8445 section 6.1.1 and
+ * 487 role conflicts (section 7.2.5.1, 7.3.1.1). Controlling, it checks the pair, then
+ * nominates it with USE-CANDIDATE (regular nomination); controlled, the pair is usable once
+ * its own check succeeded. Afterwards it refreshes consent (RFC 7675) every 4-6 s and fails
+ * when no check succeeded for consent_timeout_us. It also answers the server's checks (a
+ * full server checks too). No allocation; the caller sends whatever
+ * ice_client_poll_transmit() and ice_client_handle_stun() produce to the server's address.
+ */
+#define ICE_CLIENT_RTO_MIN_US 100000u     /* first retransmission of a check */
+#define ICE_CLIENT_RTO_MAX_US 1600000u    /* retransmission interval cap */
+#define ICE_CLIENT_CONSENT_US 5000000u    /* consent refresh period (randomised +-20%) */
+
+typedef struct ice_client {
+    char local_ufrag[ICE_UFRAG_MAX + 1];
+    char local_pwd[ICE_PWD_MAX + 1];
+    char remote_ufrag[ICE_UFRAG_MAX + 1];
+    char remote_pwd[ICE_PWD_MAX + 1];
+    size_t local_ufrag_len, local_pwd_len, remote_ufrag_len, remote_pwd_len;
+    uint64_t consent_timeout_us; /* the caller may change it after init */
+
+    bool controlling;
+    uint64_t tiebreaker;
+    uint32_t priority;        /* PRIORITY of our checks: a peer-reflexive candidate's */
+    ice_state state;
+    bool checked;             /* a check of ours succeeded */
+    bool nominated;           /* the pair is selected: media may flow */
+
+    /* The one transaction in flight (a check, a nomination or a consent request). */
+    bool in_flight;
+    bool in_flight_nominates;
+    uint8_t tid[STUN_TID_LEN];
+    uint32_t rto_us;
+    uint64_t next_tx_us;      /* when poll_transmit sends (or resends) next */
+    uint64_t created_us;
+    uint64_t last_success_us; /* last authenticated success response */
+} ice_client;
+
+/* ice_client_init - an agent for the pair towards one remote candidate, starting at now_us
+ * (its first check is due at once). Local credentials as for ice_lite_init; the remote
+ * ufrag 1..256 printable characters without ':', the remote password 1..256 printable.
+ * tiebreaker: a random 64-bit value (RFC 8445 section 16.1). Returns J_OK or J_EINVAL. */
+int ice_client_init(ice_client *c, const char *local_ufrag, const char *local_pwd,
+                    const char *remote_ufrag, const char *remote_pwd, bool controlling,
+                    uint64_t tiebreaker, uint64_t now_us);
+
+/* ice_client_poll_transmit - the Binding request due at now_us (USERNAME
+ * "<remote>:<local>", PRIORITY, ICE-CONTROLLING or ICE-CONTROLLED, USE-CANDIDATE when
+ * nominating, MESSAGE-INTEGRITY under the remote password, FINGERPRINT) written to out.
+ * Returns its length, 0 when nothing is due (or the agent failed), J_ESHORTBUF. */
+int ice_client_poll_transmit(ice_client *c, uint64_t now_us, uint8_t *out, size_t cap);
+
+/* ice_client_handle_stun - process one STUN message from the remote candidate.
+ *
+ * A success response to our transaction (integrity under the remote password) completes
+ * it: a check makes the pair usable (controlled) or schedules its nomination
+ * (controlling), a nomination sets *ev = ICE_EV_SELECTED, any refreshes consent. A 487
+ * error switches role and retries at once. A Binding request from the server is
+ * authenticated like ice_lite's and answered into out (a 487 when it loses a role
+ * conflict). Returns the length of an answer to send, 0 when there is none, J_EAUTH (a
+ * request or a response failing authentication: dropped), J_ESTATE once failed, parse
+ * errors, J_ESHORTBUF. */
+int ice_client_handle_stun(ice_client *c, uint64_t now_us, const j_addr *from,
+                           const uint8_t *buf, size_t len, uint8_t *out, size_t cap,
+                           ice_event *ev);
+
+/* ice_client_handle_timeout - fail (ICE_EV_TIMEOUT, once) when no check succeeded within
+ * consent_timeout_us of the last success (or of init). */
+ice_event ice_client_handle_timeout(ice_client *c, uint64_t now_us);
+
+/* ice_client_poll_timeout - the next deadline: a (re)transmission or consent expiry;
+ * UINT64_MAX once failed. */
+uint64_t ice_client_poll_timeout(const ice_client *c);
+
+ice_state ice_client_state(const ice_client *c);
 
 #endif

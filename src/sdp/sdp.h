@@ -4,6 +4,8 @@
  *   sdp_parse()        offer text  -> sdp_session    (caller-owned, fixed-size arrays)
  *   sdp_negotiate()    sdp_session + sdp_policy -> sdp_negotiated (what we accept)
  *   sdp_write_answer() sdp_session + sdp_negotiated + sdp_answer_params -> answer text
+ * and, for a client (junction-load), sdp_write_offer() writes its offers; it reads the
+ * answer with sdp_parse() and the server's candidates with sdp_candidate_parse().
  *
  * Every limit is a #define below; input beyond a limit fails with J_ELIMIT and a message
  * instead of being silently cut. The structures are large (sdp_session about 575 KiB, mostly
@@ -23,7 +25,7 @@
 #include "core/addr.h"
 
 /* ---- limits ------------------------------------------------------------------------- */
-#define SDP_MAX_MEDIA 16       /* m= sections per session */
+#define SDP_MAX_MEDIA 64       /* m= sections per session: a room subscriber gets 2 per participant */
 #define SDP_MAX_FORMATS 64     /* payload types on one m= line (Chromium recvonly video: 34) */
 #define SDP_MAX_EXTMAPS 24     /* a=extmap lines per m= section */
 #define SDP_MAX_SSRCS 16       /* distinct SSRCs in a=ssrc lines per m= section */
@@ -365,6 +367,7 @@ typedef struct sdp_send_track {
     const char *track_id;
 } sdp_send_track;
 
+/* One of our own host candidates (in answers and offers alike). */
 typedef struct sdp_answer_candidate {
     j_addr addr;                          /* host UDP address (IPv4 or IPv6) and port */
     const char *foundation;               /* NULL = "1", "2", ... by index */
@@ -399,5 +402,60 @@ uint32_t sdp_candidate_priority(uint8_t type_pref, uint16_t local_pref, uint8_t 
  */
 int sdp_write_answer(const sdp_session *offer, const sdp_negotiated *neg,
                      const sdp_answer_params *p, char *buf, size_t cap);
+
+/* ---- offer (client side) ------------------------------------------------------------ */
+typedef struct sdp_offer_media {
+    sdp_kind kind;                        /* SDP_KIND_AUDIO or SDP_KIND_VIDEO */
+    const char *mid;                      /* 1..32 token characters, distinct per offer */
+    sdp_dir dir;                          /* SENDONLY, RECVONLY or SENDRECV */
+    uint8_t codec_count;                  /* 1..SDP_MAX_NEG_CODECS */
+    const sdp_codec *codecs;              /* PT, rtpmap, fmtp, rtcp-fb (+ rtx_pt) each */
+    uint8_t ext_id[SDP_EXT_COUNT];        /* extension ids to offer, 0 = not offered */
+    sdp_send_track send;                  /* our stream where dir sends (ssrc 0 = none) */
+} sdp_offer_media;
+
+typedef struct sdp_offer_params {
+    uint64_t session_id;
+    const char *ice_ufrag;
+    const char *ice_pwd;
+    const char *fingerprint;              /* "sha-256 AB:CD:..." */
+    bool extmap_allow_mixed;
+    uint8_t candidate_count;              /* <= SDP_MAX_ANSWER_CANDIDATES */
+    sdp_answer_candidate candidates[SDP_MAX_ANSWER_CANDIDATES];
+    uint8_t media_count;                  /* 1..SDP_MAX_MEDIA */
+    sdp_offer_media media[SDP_MAX_MEDIA];
+} sdp_offer_params;
+
+/* sdp_write_offer - write an offer (a full ICE agent's, a=setup:actpass, every m= section
+ * UDP/TLS/RTP/SAVPF, rtcp-mux and rtcp-rsize, all of them in one a=group:BUNDLE) into buf
+ * (cap bytes, NUL-terminated). Each m= section is written like an accepted section of an
+ * answer (sdp_write_answer): same transport, codec, extmap, msid/ssrc and candidate lines.
+ * Returns the length written (excluding the NUL), J_ESHORTBUF, or J_EINVAL (NULL or
+ * unsafe strings, a bad kind/direction/codec, duplicate mids, too many candidates). */
+int sdp_write_offer(const sdp_offer_params *p, char *buf, size_t cap);
+
+/* ---- candidates ------------------------------------------------------------------------ */
+typedef enum {
+    SDP_CAND_HOST = 0,
+    SDP_CAND_SRFLX,
+    SDP_CAND_PRFLX,
+    SDP_CAND_RELAY,
+} sdp_cand_type;
+
+typedef struct sdp_candidate {
+    char foundation[33];                  /* 1*32 ice-char */
+    uint16_t component;                   /* 1..256 */
+    bool udp;                             /* transport "UDP" (any case); else TCP or other */
+    uint32_t priority;
+    j_addr addr;                          /* IP literal and port */
+    sdp_cand_type type;
+} sdp_candidate;
+
+/* sdp_candidate_parse - parse an a=candidate value as sdp_parse keeps it (RFC 8839 §5.1,
+ * without "candidate:"): "<foundation> <component> <transport> <priority> <address>
+ * <port> typ <type> [extensions...]". Extensions (raddr, rport, generation, ...) are
+ * skipped. Returns J_OK, J_EMALFORMED, or J_EUNSUPPORTED for an address that is not an IP
+ * literal (an mDNS ".local" name) or an unknown candidate type. */
+int sdp_candidate_parse(const char *value, sdp_candidate *out);
 
 #endif

@@ -750,3 +750,51 @@ int sdp_parse(sdp_session *out, const char *text, size_t len, char *err, size_t 
     }
     return 0;
 }
+
+/* RFC 8839 §5.1:
+ *   candidate-attribute = "candidate" ":" foundation SP component-id SP transport SP
+ *                         priority SP connection-address SP port SP cand-type
+ *                         [SP rel-addr] [SP rel-port] *(SP cand-extension)
+ *   foundation = 1*32ice-char; component-id = 1*3DIGIT; cand-type = "typ" SP candidate-types
+ */
+int sdp_candidate_parse(const char *value, sdp_candidate *out)
+{
+    if (!value || !out) return J_EINVAL;
+    memset(out, 0, sizeof *out);
+    span rest = {value, strnlen(value, SDP_CANDIDATE_LEN)};
+    span found, comp, transport, prio, address, port, typ, type;
+    if (!next_token(&rest, &found) || !next_token(&rest, &comp) ||
+        !next_token(&rest, &transport) || !next_token(&rest, &prio) ||
+        !next_token(&rest, &address) || !next_token(&rest, &port) || !next_token(&rest, &typ) ||
+        !next_token(&rest, &type) || !span_eq(typ, "typ"))
+        return J_EMALFORMED;
+    if (found.n == 0 || found.n >= sizeof out->foundation) return J_EMALFORMED;
+    for (size_t i = 0; i < found.n; i++) {
+        char ch = found.p[i];
+        bool ice_char = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                        (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+        if (!ice_char) return J_EMALFORMED;
+    }
+    memcpy(out->foundation, found.p, found.n);
+    uint32_t component, priority, port_no;
+    if (comp.n > 3 || !parse_u32(comp, 256, &component) || component == 0 ||
+        !parse_u32(prio, UINT32_MAX, &priority) || !parse_u32(port, 65535, &port_no))
+        return J_EMALFORMED;
+    out->component = (uint16_t)component;
+    out->priority = priority;
+    out->udp = transport.n == 3 && (transport.p[0] | 0x20) == 'u' &&
+               (transport.p[1] | 0x20) == 'd' && (transport.p[2] | 0x20) == 'p';
+    char ip[SDP_ADDR_LEN];
+    if (address.n == 0 || address.n >= sizeof ip) return J_EMALFORMED;
+    memcpy(ip, address.p, address.n);
+    ip[address.n] = '\0';
+    if (j_addr_parse(&out->addr, ip, (uint16_t)port_no) != J_OK) return J_EUNSUPPORTED;
+    static const char *const types[] = {"host", "srflx", "prflx", "relay"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (span_eq(type, types[i])) {
+            out->type = (sdp_cand_type)i;
+            return J_OK;
+        }
+    }
+    return J_EUNSUPPORTED;
+}

@@ -743,7 +743,10 @@ static void test_limits(void **state)
     size_t n = build(HEAD, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:m%u\r\n", SDP_MAX_MEDIA);
     assert_int_equal(sdp_parse(&g_offer, g_text, n, g_err, sizeof g_err), 0);
     n = build(HEAD, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:m%u\r\n", SDP_MAX_MEDIA + 1);
-    expect_limit(n, "line 37: more than 16 m= lines");
+    char want[64];
+    snprintf(want, sizeof want, "line %d: more than %d m= lines", 5 + 2 * SDP_MAX_MEDIA,
+             SDP_MAX_MEDIA);
+    expect_limit(n, want);
 
     n = (size_t)snprintf(g_text, sizeof g_text, HEAD "m=video 9 UDP/TLS/RTP/SAVPF");
     for (unsigned i = 0; i <= SDP_MAX_FORMATS; i++)
@@ -945,6 +948,204 @@ static void test_helpers(void **state)
     assert_int_equal(sdp_candidate_priority(110, 65535, 2), (110u << 24) + (65535u << 8) + 254u);
 }
 
+/* ---- offers (junction-load's) and candidates ------------------------------------------ */
+
+static const sdp_codec offer_opus = {.pt = 111, .name = "opus", .clock_rate = 48000,
+                                     .channels = 2, .fmtp = "minptime=10;useinbandfec=1",
+                                     .rtcp_fb = SDP_FB_TWCC};
+static const sdp_codec offer_vp8 = {.pt = 96, .name = "VP8", .clock_rate = 90000, .rtx_pt = 97,
+                                    .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR};
+
+static void offer_params(sdp_offer_params *p, sdp_dir dir)
+{
+    memset(p, 0, sizeof *p);
+    p->session_id = 77;
+    p->ice_ufrag = "cliU";
+    p->ice_pwd = "clientPasswordClientPass";
+    p->fingerprint = "sha-256 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
+                     "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF";
+    p->candidate_count = 1;
+    assert_int_equal(j_addr_parse(&p->candidates[0].addr, "127.1.0.9", 5004), 0);
+    p->media_count = 2;
+    p->media[0] = (sdp_offer_media){.kind = SDP_KIND_AUDIO, .mid = "0", .dir = dir,
+                                    .codec_count = 1, .codecs = &offer_opus};
+    p->media[0].ext_id[SDP_EXT_MID] = 4;
+    p->media[0].ext_id[SDP_EXT_AUDIO_LEVEL] = 1;
+    p->media[1] = (sdp_offer_media){.kind = SDP_KIND_VIDEO, .mid = "1", .dir = dir,
+                                    .codec_count = 1, .codecs = &offer_vp8};
+    p->media[1].ext_id[SDP_EXT_MID] = 4;
+    if (dir == SDP_DIR_SENDONLY) {
+        p->media[0].send = (sdp_send_track){.ssrc = 1111, .cname = "load", .stream_id = "s",
+                                            .track_id = "a"};
+        p->media[1].send = (sdp_send_track){.ssrc = 2222, .rtx_ssrc = 2223, .cname = "load",
+                                            .stream_id = "s", .track_id = "v"};
+    }
+}
+
+/* A publisher's offer: parses, and our own server policy accepts it as WHIP would. */
+static void test_offer_publish_roundtrip(void **state)
+{
+    (void)state;
+    sdp_offer_params p;
+    offer_params(&p, SDP_DIR_SENDONLY);
+    int n = sdp_write_offer(&p, g_out, sizeof g_out);
+    assert_true(n > 0);
+    assert_int_equal((size_t)n, strlen(g_out));
+    assert_true(strncmp(g_out, "v=0\r\no=- 77 2 IN IP4 127.0.0.1\r\n", 32) == 0);
+    assert_null(strstr(g_out, "a=ice-lite"));
+    assert_has_line("a=group:BUNDLE 0 1");
+    assert_has_line("m=audio 5004 UDP/TLS/RTP/SAVPF 111");
+    assert_has_line("m=video 5004 UDP/TLS/RTP/SAVPF 96 97");
+    assert_has_line("c=IN IP4 127.1.0.9");
+    assert_has_line("a=setup:actpass");
+    assert_has_line("a=rtcp-rsize");
+    assert_has_line("a=sendonly");
+    assert_has_line("a=fmtp:111 minptime=10;useinbandfec=1");
+    assert_has_line("a=rtcp-fb:111 transport-cc");
+    assert_has_line("a=fmtp:97 apt=96");
+    assert_has_line("a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid");
+    assert_has_line("a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level");
+    assert_has_line("a=ssrc-group:FID 2222 2223");
+    assert_has_line("a=ssrc:1111 msid:s a");
+    assert_has_line("a=candidate:1 1 udp 2130706431 127.1.0.9 5004 typ host");
+
+    assert_int_equal(sdp_parse(&g_offer, g_out, (size_t)n, g_err, sizeof g_err), 0);
+    assert_int_equal(g_offer.media_count, 2);
+    assert_int_equal(g_offer.media[0].setup, SDP_SETUP_ACTPASS);
+    negotiate_ok(&whip_policy);
+    assert_true(g_neg.media[0].accepted && g_neg.media[1].accepted);
+    assert_int_equal(g_neg.media[1].dir, SDP_DIR_RECVONLY);
+    assert_int_equal(g_neg.media[1].codecs[0].pt, 96);
+    assert_int_equal(g_neg.media[1].codecs[0].rtx_pt, 97);
+    assert_int_equal(g_neg.media[1].streams[0].ssrc, 2222);
+    assert_int_equal(g_neg.media[1].streams[0].rtx_ssrc, 2223);
+    assert_int_equal(g_neg.media[0].ext_id[SDP_EXT_MID], 4);
+    assert_int_equal(g_neg.our_setup, SDP_SETUP_PASSIVE);
+    assert_string_equal(g_neg.remote_ufrag, "cliU");
+}
+
+static void test_offer_view_and_errors(void **state)
+{
+    (void)state;
+    sdp_offer_params p;
+    offer_params(&p, SDP_DIR_RECVONLY);
+    int n = sdp_write_offer(&p, g_out, sizeof g_out);
+    assert_true(n > 0);
+    assert_has_line("a=recvonly");
+    assert_null(strstr(g_out, "a=ssrc"));
+    assert_null(strstr(g_out, "a=msid:"));
+    assert_int_equal(sdp_parse(&g_offer, g_out, (size_t)n, g_err, sizeof g_err), 0);
+    negotiate_ok(&whep_policy);
+    assert_int_equal(g_neg.media[0].dir, SDP_DIR_SENDONLY);
+
+    /* Every shorter buffer fails cleanly. */
+    char small[512];
+    assert_true((size_t)n > sizeof small);
+    assert_int_equal(sdp_write_offer(&p, small, sizeof small), J_ESHORTBUF);
+    assert_string_equal(small, "");
+
+    sdp_offer_params bad = p;
+    bad.media[1].mid = "0";
+    assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
+    bad = p;
+    bad.media[0].mid = "a b";
+    assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
+    bad = p;
+    bad.media[0].kind = SDP_KIND_APPLICATION;
+    assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
+    bad = p;
+    bad.media[0].dir = SDP_DIR_INACTIVE;
+    assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
+    bad = p;
+    bad.media[0].codec_count = 0;
+    assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
+    bad = p;
+    bad.ice_pwd = "pass\r\nword";
+    assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
+    bad = p;
+    bad.media_count = 0;
+    assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
+    bad = p;
+    bad.media[0].ext_id[SDP_EXT_UNKNOWN] = 3;
+    assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
+    sdp_codec evil = offer_opus;
+    strcpy(evil.fmtp, "x=1\r\na=evil");
+    bad = p;
+    bad.media[0].codecs = &evil;
+    assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
+    assert_int_equal(sdp_write_offer(NULL, g_out, sizeof g_out), J_EINVAL);
+}
+
+/* Answering an offer from a server (Janus offers its subscribers): the answer of a full
+ * ICE agent, same writer as the server's. */
+static void test_client_answers_server_offer(void **state)
+{
+    (void)state;
+    sdp_offer_params p;
+    offer_params(&p, SDP_DIR_SENDONLY); /* the server's offer: it sends */
+    int n = sdp_write_offer(&p, g_text, sizeof g_text);
+    assert_true(n > 0);
+    assert_int_equal(sdp_parse(&g_offer, g_text, (size_t)n, g_err, sizeof g_err), 0);
+    sdp_policy client = whip_policy; /* receive only */
+    negotiate_ok(&client);
+    sdp_answer_params ap;
+    answer_params(&ap);
+    ap.ice_lite = false;
+    write_and_reparse(&ap);
+    assert_null(strstr(g_out, "a=ice-lite"));
+    assert_has_line("a=recvonly");
+    assert_has_line("a=setup:passive");
+    assert_int_equal(g_answer.media[1].codecs[0].pt, 96);
+}
+
+static void test_candidate_parse(void **state)
+{
+    (void)state;
+    sdp_candidate c;
+    assert_int_equal(sdp_candidate_parse("1 1 udp 2130706431 127.0.0.1 40000 typ host", &c), J_OK);
+    assert_string_equal(c.foundation, "1");
+    assert_int_equal(c.component, 1);
+    assert_true(c.udp);
+    assert_int_equal(c.priority, 2130706431u);
+    assert_int_equal(c.type, SDP_CAND_HOST);
+    j_addr want;
+    j_addr_parse(&want, "127.0.0.1", 40000);
+    assert_true(j_addr_equal(&c.addr, &want));
+
+    assert_int_equal(sdp_candidate_parse("842163049 1 UDP 1677729535 2001:db8::5 3478 typ srflx "
+                                         "raddr 0.0.0.0 rport 0 generation 0 network-cost 999",
+                                         &c),
+                     J_OK);
+    assert_true(c.udp);
+    assert_int_equal(c.type, SDP_CAND_SRFLX);
+    assert_int_equal(c.addr.sa.sa_family, AF_INET6);
+    assert_int_equal(j_addr_port(&c.addr), 3478);
+    assert_int_equal(sdp_candidate_parse("a+/Z 2 tcp 1 10.0.0.1 9 typ relay tcptype active", &c),
+                     J_OK);
+    assert_false(c.udp);
+    assert_int_equal(c.component, 2);
+    assert_int_equal(c.type, SDP_CAND_RELAY);
+
+    static const struct { const char *v; int rc; } bad[] = {
+        {"", J_EMALFORMED},
+        {"1 1 udp 1 127.0.0.1 40000 typ", J_EMALFORMED},
+        {"1 1 udp 1 127.0.0.1 40000 type host", J_EMALFORMED},
+        {"1 0 udp 1 127.0.0.1 40000 typ host", J_EMALFORMED},
+        {"1 257 udp 1 127.0.0.1 40000 typ host", J_EMALFORMED},
+        {"1 0001 udp 1 127.0.0.1 40000 typ host", J_EMALFORMED},
+        {"1 1 udp 4294967296 127.0.0.1 40000 typ host", J_EMALFORMED},
+        {"1 1 udp 1 127.0.0.1 65536 typ host", J_EMALFORMED},
+        {"1 1 udp -1 127.0.0.1 1 typ host", J_EMALFORMED},
+        {"f:o 1 udp 1 127.0.0.1 1 typ host", J_EMALFORMED},
+        {"123456789012345678901234567890123 1 udp 1 127.0.0.1 1 typ host", J_EMALFORMED},
+        {"1 1 udp 1 3c5a2b1e-1111.local 40000 typ host", J_EUNSUPPORTED},
+        {"1 1 udp 1 127.0.0.1 40000 typ weird", J_EUNSUPPORTED},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (sdp_candidate_parse(bad[i].v, &c) != bad[i].rc) fail_msg("'%s'", bad[i].v);
+    assert_int_equal(sdp_candidate_parse(NULL, &c), J_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -968,6 +1169,10 @@ int main(void)
         cmocka_unit_test(test_negotiate_errors),
         cmocka_unit_test(test_codec_same),
         cmocka_unit_test(test_helpers),
+        cmocka_unit_test(test_offer_publish_roundtrip),
+        cmocka_unit_test(test_offer_view_and_errors),
+        cmocka_unit_test(test_client_answers_server_offer),
+        cmocka_unit_test(test_candidate_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

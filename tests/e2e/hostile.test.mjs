@@ -26,6 +26,7 @@ import {
   headThenBody, isAsanProcess, lyingRtcp, procUsage, rawRequest, rtpPacket, sendFrom,
   slowLoris, stunBindingRequest, watchDecoding, withMediaSections,
 } from './lib/attack.mjs';
+import { rtcSocket } from './lib/room.mjs';
 
 // Freed memory sits in ASan's quarantine (256 MB by default), which would hide whether
 // the server's own memory is bounded; keep it small for the server started here.
@@ -126,7 +127,7 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
     assert.ok(huge.length < 128 * 1024, `${huge.length} bytes: under http.max_body, so the parser sees it`);
     const res = await rawRequest(server.httpPort, { localAddress: '127.0.0.2', method: 'POST', path: '/whip/mlines', headers: SDP, body: huge });
     assert.equal(res.status, 400, res.text);
-    assert.match(res.json.detail, /more than 16 (m= lines|mids in a BUNDLE group)/);
+    assert.match(res.json.detail, /more than 64 (m= lines|mids in a BUNDLE group)/); // SDP_MAX_MEDIA
     const ten = await rawRequest(server.httpPort, { localAddress: '127.0.0.2', method: 'POST', path: '/whip/mlines', headers: SDP, body: withMediaSections(offer, 10) });
     assert.equal(ten.status, 400, ten.text);
     assert.equal(ten.json.error, 'too many media sections');
@@ -287,6 +288,31 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
     assert.ok(Date.now() - t0 < 12000);
     await waitFor(async () => procUsage(server.pid).fds, (n) => n <= fdsBefore + 2, 3000,
       { what: 'the server to close its slow-loris descriptors' });
+  }));
+
+  test('a /rtc WebSocket message flood is rate limited, an oversized message closes its socket, and a room member is unaffected', () => underAttack(async () => {
+    const member = await rtcSocket(server.baseUrl);
+    member.send({ type: 'join', id: 1, room: 'calm', identity: 'member' });
+    await member.next((m) => m.type === 'joined');
+    const flooder = await rtcSocket(server.baseUrl);
+    flooder.send({ type: 'join', id: 1, room: 'calm', identity: 'flooder' });
+    await flooder.next((m) => m.type === 'joined');
+    // 5,000 pings at once: far over rooms.max_messages_per_second (50, bursts of 100).
+    for (let i = 0; i < 5000; i++) flooder.send({ type: 'ping', id: i });
+    await flooder.next((m) => m.type === 'error' && m.code === 'rate_limited');
+    await sleep(500);
+    const pongs = flooder.messages.filter((m) => m.type === 'pong').length;
+    assert.ok(pongs <= 200, `${pongs} of 5000 pings were answered`);
+    // The member is still served at once.
+    member.send({ type: 'ping', id: 'still-there' });
+    await member.next((m) => m.type === 'pong' && m.id === 'still-there', 2000);
+    // One message over rooms.max_message_size (256 KiB): the socket is closed with 1009.
+    flooder.send(JSON.stringify({ type: 'ping', id: 1, pad: 'x'.repeat(300 * 1024) }));
+    const closed = await flooder.closedWithin(3000);
+    assert.equal(closed?.code, 1009, `flooder closed with ${JSON.stringify(closed)}`);
+    member.send({ type: 'leave' });
+    await member.next((m) => m.type === 'left');
+    member.close();
   }));
 
   test('after all attacks: memory and descriptors are bounded, and the server exits cleanly', async (t) => {

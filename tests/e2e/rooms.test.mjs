@@ -471,6 +471,34 @@ describe('room access tokens and malformed messages (raw /rtc clients)', { timeo
       assert.deepEqual(await identitiesIn('secure'), ['alice']);
     }));
 
+  test('the admin API: tokens checked, a participant removed, a room closed', async () => withServerLog(server, async () => {
+    const admin = mintToken({ key, secret, room: 'ops', identity: 'admin', claims: { grants: { admin: true } } });
+    const user = mintToken({ key, secret, room: 'ops', identity: 'user' });
+    const auth = (t) => ({ headers: { Authorization: `Bearer ${t}` } });
+    assert.equal((await request(`${server.baseUrl}/api/rooms`)).status, 401);
+    assert.equal((await request(`${server.baseUrl}/api/rooms/ops`, auth(user))).status, 403);
+    assert.equal((await request(`${server.baseUrl}/api/rooms`, auth(admin))).status, 403, 'a room admin is not a server admin');
+    const [ann, ben] = [await connect(), await connect()];
+    ann.send({ type: 'join', id: 1, room: 'ops', token: mintToken({ key, secret, room: 'ops', identity: 'ann' }) });
+    ben.send({ type: 'join', id: 1, room: 'ops', token: mintToken({ key, secret, room: 'ops', identity: 'ben' }) });
+    await ann.next((m) => m.type === 'joined');
+    await ben.next((m) => m.type === 'joined');
+    assert.deepEqual(await identitiesIn('ops'), ['ann', 'ben']);
+    const mute = await request(`${server.baseUrl}/api/rooms/ops/tracks/TR_none/mute`,
+      { method: 'POST', body: '{"muted":true}', ...auth(admin) });
+    assert.equal(mute.status, 404, mute.text);
+    const removed = await request(`${server.baseUrl}/api/rooms/ops/participants/ben`, { method: 'DELETE', ...auth(admin) });
+    assert.equal(removed.status, 204, removed.text);
+    assert.equal((await ben.next((m) => m.type === 'closed')).reason, 'removed');
+    const left = await ann.next((m) => m.type === 'participant_left');
+    assert.equal(left.identity, 'ben');
+    assert.equal(left.reason, 'removed');
+    assert.deepEqual(await identitiesIn('ops'), ['ann']);
+    assert.equal((await request(`${server.baseUrl}/api/rooms/ops`, { method: 'DELETE', ...auth(admin) })).status, 204);
+    assert.equal((await ann.next((m) => m.type === 'closed')).reason, 'room_closed');
+    assert.equal((await request(`${server.baseUrl}/api/rooms/ops`, auth(admin))).status, 404);
+  }));
+
   test('the server shuts down cleanly (exit 0, no sanitizer report)', async () => {
     for (const s of sockets.splice(0)) s.close();
     assertCleanExit(await server.stop());

@@ -1,0 +1,194 @@
+/* stats.c - what junction-load's subscribers measure: loss from sequence gaps, and frame
+ * latency through the publisher's frame log; histograms for the percentiles. */
+#include <string.h>
+
+#include "load/load.h"
+
+static unsigned hist_index(uint64_t v)
+{
+    if (v < 32) return (unsigned)v;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v); /* >= 5 */
+    unsigned sub = (unsigned)(v >> (msb - 4)) & 15u;
+    unsigned idx = 32u + (msb - 5u) * 16u + sub;
+    return idx < LOAD_HIST_BUCKETS ? idx : LOAD_HIST_BUCKETS - 1;
+}
+
+/* The smallest value of bucket i and the bucket's width. */
+static void hist_bucket(unsigned i, uint64_t *low, uint64_t *width)
+{
+    if (i < 32) {
+        *low = i;
+        *width = 1;
+        return;
+    }
+    unsigned msb = (i - 32u) / 16u + 5u, sub = (i - 32u) % 16u;
+    *width = 1ull << (msb - 4);
+    *low = (1ull << msb) + sub * *width;
+}
+
+void load_hist_add(load_hist *h, uint64_t value)
+{
+    h->buckets[hist_index(value)]++;
+    h->count++;
+    if (value > h->max) h->max = value;
+}
+
+void load_hist_merge(load_hist *dst, const load_hist *src)
+{
+    for (unsigned i = 0; i < LOAD_HIST_BUCKETS; i++) dst->buckets[i] += src->buckets[i];
+    dst->count += src->count;
+    if (src->max > dst->max) dst->max = src->max;
+}
+
+uint64_t load_hist_percentile(const load_hist *h, double q)
+{
+    if (h->count == 0) return 0;
+    if (q >= 1.0) return h->max;
+    if (q < 0) q = 0;
+    /* The rank of the wanted sample, 1-based: the smallest value with at least q of the
+     * samples at or below it. */
+    uint64_t rank = (uint64_t)(q * (double)h->count);
+    if ((double)rank < q * (double)h->count || rank == 0) rank++;
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < LOAD_HIST_BUCKETS; i++) {
+        seen += h->buckets[i];
+        if (seen >= rank) {
+            uint64_t low, width;
+            hist_bucket(i, &low, &width);
+            uint64_t mid = low + width / 2;
+            return mid < h->max ? mid : h->max;
+        }
+    }
+    return h->max;
+}
+
+uint64_t load_fingerprint(const uint8_t *payload, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
+    for (unsigned i = 0; i < 8; i++) {
+        h ^= (uint8_t)(len >> (8 * i));
+        h *= 0x100000001b3ull;
+    }
+    size_t n = len < 32 ? len : 32;
+    for (size_t i = 0; i < n; i++) {
+        h ^= payload[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+void load_frame_log_init(load_frame_log *log, uint32_t step)
+{
+    memset(log, 0, sizeof *log);
+    log->step = step ? step : 1;
+}
+
+static load_frame_slot *slot_of(const load_frame_log *log, uint32_t ts)
+{
+    return (load_frame_slot *)&log->slots[(ts / log->step) % LOAD_FRAME_LOG_SIZE];
+}
+
+void load_frame_log_put(load_frame_log *log, uint32_t ts, uint64_t fingerprint, uint64_t sent_us)
+{
+    load_frame_slot *s = slot_of(log, ts);
+    s->used = true;
+    s->ts = ts;
+    s->fingerprint = fingerprint;
+    s->sent_us = sent_us;
+}
+
+const load_frame_slot *load_frame_log_get(const load_frame_log *log, uint32_t ts)
+{
+    const load_frame_slot *s = slot_of(log, ts);
+    return s->used && s->ts == ts ? s : NULL;
+}
+
+void load_rx_init(load_rx_stream *s, bool frame_per_packet, const load_frame_log *source)
+{
+    memset(s, 0, sizeof *s);
+    s->frame_per_packet = frame_per_packet;
+    s->source = source;
+}
+
+static void count_sequence(load_rx_stream *s, uint16_t seq)
+{
+    if (!s->started) {
+        s->started = true;
+        s->max_seq = seq;
+        s->base_seq = seq;
+        return;
+    }
+    int32_t d = rtp_seq_diff(seq, s->max_seq);
+    if (d > 0) {
+        if (seq < s->max_seq) s->cycles += 65536u;
+        s->max_seq = seq;
+    }
+}
+
+/* The frame starting with this payload: match it to the publisher's log, locking the
+ * timestamp offset on the first frame (and again whenever a frame stops matching: the
+ * server changed its mapping). */
+static void start_frame(load_rx_stream *s, uint32_t ts, const uint8_t *payload, size_t len)
+{
+    s->in_frame = true;
+    s->frame_ts = ts;
+    s->frame_matched = false;
+    if (!payload) { /* not decrypted: trust the lock */
+        s->frame_matched = s->locked;
+        return;
+    }
+    uint64_t fp = load_fingerprint(payload, len);
+    if (s->locked) {
+        const load_frame_slot *slot = load_frame_log_get(s->source, ts - s->ts_offset);
+        if (slot && slot->fingerprint == fp) {
+            s->frame_matched = true;
+            return;
+        }
+        s->locked = false;
+    }
+    for (size_t i = 0; i < LOAD_FRAME_LOG_SIZE; i++) {
+        const load_frame_slot *slot = &s->source->slots[i];
+        if (slot->used && slot->fingerprint == fp) {
+            if (s->frames > 0) s->relocks++;
+            s->locked = true;
+            s->ts_offset = ts - slot->ts;
+            s->frame_matched = true;
+            return;
+        }
+    }
+}
+
+void load_rx_packet(load_rx_stream *s, uint16_t seq, uint32_t ts, bool marker,
+                    const uint8_t *payload, size_t payload_len, uint64_t now_us,
+                    load_hist *latency)
+{
+    count_sequence(s, seq);
+    s->received++;
+    s->bytes += payload_len;
+    if (!s->source) return;
+    bool new_frame = !s->in_frame || ts != s->frame_ts;
+    if (new_frame) start_frame(s, ts, payload, payload_len);
+    bool frame_end = s->frame_per_packet || marker;
+    if (!frame_end) return;
+    s->frames++;
+    s->in_frame = false;
+    if (!s->frame_matched) return;
+    const load_frame_slot *slot = load_frame_log_get(s->source, ts - s->ts_offset);
+    /* The last packet may arrive before the publisher logged the frame only if the clock
+     * went backwards; such a frame is not measured. */
+    if (!slot || now_us < slot->sent_us) return;
+    s->frames_measured++;
+    load_hist_add(latency, now_us - slot->sent_us);
+}
+
+uint64_t load_rx_expected(const load_rx_stream *s)
+{
+    if (!s->started) return 0;
+    uint64_t ext_max = (uint64_t)s->cycles + s->max_seq;
+    return ext_max - s->base_seq + 1;
+}
+
+int64_t load_rx_lost(const load_rx_stream *s)
+{
+    return (int64_t)load_rx_expected(s) - (int64_t)s->received;
+}
