@@ -27,6 +27,10 @@ import time
 import urllib.request
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
+# junction-load opens every session from this one host: lift the per-server and per-IP limits.
+LIFTED_LIMITS = [arg for name in ('max-sessions', 'max-sessions-per-ip', 'max-half-open',
+                                  'max-half-open-per-ip', 'http-rate', 'http-burst')
+                 for arg in (f'--limits-{name}', '100000')]
 
 
 def free_tcp_port():
@@ -80,7 +84,8 @@ def run(args, workers, video, audio, work):
     log = open(os.path.join(work, f'server-{workers}.log'), 'w')
     server = subprocess.Popen([args.junction, '--http-port', str(port), '--media-port', '0',
                                '--workers', str(workers), '--workers-spread-threshold',
-                               str(args.threshold), '--log-level', 'warn'],
+                               str(args.threshold), '--log-level', 'warn',
+                               *LIFTED_LIMITS],
                               stdout=log, stderr=subprocess.STDOUT)
     load = None
     try:
