@@ -75,7 +75,7 @@ describe('rooms with Chromium and Firefox', { timeout: 150000 }, () => {
       // Cyd reaches the server only through `link` (page, WebSocket and media), for the drop test.
       cyd = await open(chromium, 'r1', 'Cyd', {
         origin: link.origin,
-        initScripts: [[udpRedirectScript, { ports: link.udpPorts }]],
+        initScripts: [[udpRedirectScript, { toPort: link.udpPort }]],
       });
       dee = await open(firefox, 'r1', 'Dee');
       const joinedAt = Date.now();

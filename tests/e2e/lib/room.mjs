@@ -10,7 +10,7 @@ import net from 'node:net';
 
 import WebSocket from 'ws';
 
-import { apiJson, waitFor } from './harness.mjs';
+import { waitFor } from './harness.mjs';
 
 // --- browser processes ---------------------------------------------------------------------
 
@@ -167,16 +167,16 @@ function increasing(before, after, video, audio) {
  * Everything one page exchanges with the server, through proxies in this process:
  * - TCP (the page, its scripts and its /rtc WebSocket): the page is loaded from the proxy's
  *   origin, so its WebSocket goes through it too;
- * - UDP (its media): one proxy port per media worker of the server (its ports are
- *   media.port + i); an init script makes the page's RTCPeerConnections use the proxy port
- *   of the worker each answer names instead (see udpRedirectScript).
+ * - UDP (its media): an init script makes the page's RTCPeerConnections use the proxy's port
+ *   instead of the server's candidate port (see udpRedirectScript). The proxy forwards to
+ *   server.mediaPort, the first media worker's: the page's room must live there (a room's
+ *   sessions go to the worker its name hashes to, src/app/placement.c; "r1" does).
  * drop() is the network going away: open TCP connections are reset, new ones refused, and
  * datagrams in both directions dropped; drop({tcp: false}) loses only the datagrams.
  * restore() brings it back; with `rebind`, media then reaches the server from a new source
  * port, as after a NAT rebinding or a network change.
  */
 export async function startNetworkLink(server) {
-  const workerPorts = (await apiJson(server.baseUrl, '/api/stats')).workers.map((w) => w.port);
   let down = false;    // UDP
   let tcpDown = false;
   const tcpSockets = new Set();
@@ -198,32 +198,28 @@ export async function startNetworkLink(server) {
   });
   await new Promise((resolve) => tcp.listen(0, '127.0.0.1', resolve));
 
-  const upstreams = new Map(); // "worker port/ip:port" of the page -> socket towards the server
-  const fronts = workerPorts.map((serverPort) => {
-    const front = dgram.createSocket('udp4');
-    front.on('message', (msg, from) => {
-      if (down) return;
-      const key = `${serverPort}/${from.address}:${from.port}`;
-      let up = upstreams.get(key);
-      if (!up) {
-        up = dgram.createSocket('udp4');
-        up.on('message', (reply) => {
-          if (!down && upstreams.get(key) === up) front.send(reply, from.port, from.address);
-        });
-        up.on('error', () => {});
-        up.bind(0, '127.0.0.1');
-        upstreams.set(key, up);
-      }
-      up.send(msg, serverPort, '127.0.0.1');
-    });
-    return front;
+  const front = dgram.createSocket('udp4');
+  const upstreams = new Map(); // "ip:port" of the page -> socket towards the server
+  front.on('message', (msg, from) => {
+    if (down) return;
+    const key = `${from.address}:${from.port}`;
+    let up = upstreams.get(key);
+    if (!up) {
+      up = dgram.createSocket('udp4');
+      up.on('message', (reply) => {
+        if (!down && upstreams.get(key) === up) front.send(reply, from.port, from.address);
+      });
+      up.on('error', () => {});
+      up.bind(0, '127.0.0.1');
+      upstreams.set(key, up);
+    }
+    up.send(msg, server.mediaPort, '127.0.0.1');
   });
-  await Promise.all(fronts.map((front) => new Promise((resolve) => front.bind(0, '127.0.0.1', resolve))));
+  await new Promise((resolve) => front.bind(0, '127.0.0.1', resolve));
 
   return {
     origin: `http://127.0.0.1:${tcp.address().port}`,
-    // server media port -> this link's port for it (udpRedirectScript's `ports`)
-    udpPorts: Object.fromEntries(workerPorts.map((p, i) => [p, fronts[i].address().port])),
+    udpPort: front.address().port,
     drop({ tcp: dropTcp = true } = {}) {
       down = true;
       if (!dropTcp) return;
@@ -244,7 +240,7 @@ export async function startNetworkLink(server) {
       for (const s of tcpSockets) s.destroy();
       for (const up of upstreams.values()) up.close();
       upstreams.clear();
-      for (const front of fronts) front.close();
+      front.close();
       await new Promise((resolve) => tcp.close(resolve));
     },
   };
@@ -252,16 +248,15 @@ export async function startNetworkLink(server) {
 
 /**
  * Init script for openRoomPage: in the answers its RTCPeerConnections get, the server's
- * candidates become one, 127.0.0.1 at the link's UDP proxy port for the server port the
- * answer named (`ports`: link.udpPorts), so that is the only path the page's media can take.
+ * candidates become one, 127.0.0.1:`toPort` (the link's UDP proxy), so that is the only path
+ * the page's media can take.
  */
-export function udpRedirectScript({ ports }) {
+export function udpRedirectScript({ toPort }) {
   const setRemote = RTCPeerConnection.prototype.setRemoteDescription;
   RTCPeerConnection.prototype.setRemoteDescription = function redirected(desc, ...rest) {
     if (desc?.sdp) {
       const sdp = desc.sdp.split('\r\n').filter((line) => !line.startsWith('a=candidate:') || / 127\.0\.0\.1 \d+ typ /.test(line))
-        .map((line) => line.replace(/^(a=candidate:.* 127\.0\.0\.1 )(\d+)( typ .*)$/,
-          (all, head, port, tail) => `${head}${ports[port] ?? port}${tail}`)).join('\r\n');
+        .map((line) => line.replace(/^(a=candidate:.* 127\.0\.0\.1 )\d+( typ .*)$/, `$1${toPort}$2`)).join('\r\n');
       desc = { type: desc.type, sdp };
     }
     return setRemote.call(this, desc, ...rest);
