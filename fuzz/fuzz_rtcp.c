@@ -117,6 +117,25 @@ static void fuzz_twcc(const rtcp_header *h)
     }
 }
 
+/* Every XR block lies within the packet; DLRR sub-blocks within their block. */
+static void fuzz_xr(const rtcp_header *h)
+{
+    rtcp_xr m;
+    if (rtcp_xr_parse(&m, h) < 0) return;
+    rtcp_xr_iter it;
+    rtcp_xr_block b;
+    size_t covered = 0;
+    rtcp_xr_iter_init(&it, &m);
+    while (rtcp_xr_next_block(&it, &b)) {
+        check(b.body >= m.blocks && b.body + b.body_len <= m.blocks + m.blocks_len);
+        covered += 4 + b.body_len;
+        size_t n = rtcp_xr_dlrr_count(&b);
+        check(n * 12 <= b.body_len);
+        for (size_t i = 0; i < n; i++) (void)rtcp_xr_dlrr_get(&b, i);
+    }
+    check(covered == m.blocks_len);
+}
+
 static void fuzz_packet(const rtcp_header *h)
 {
     rtcp_report_block rb;
@@ -172,6 +191,7 @@ static void fuzz_packet(const rtcp_header *h)
     }
     fuzz_nack(h);
     fuzz_twcc(h);
+    fuzz_xr(h);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,10 +1,11 @@
-/* fuzz_rtp.c - RTP parse, extension iteration/lookup, demux, and a
- * parse -> write -> parse consistency check.
+/* fuzz_rtp.c - RTP parse, extension iteration/lookup, demux, a parse -> write -> parse
+ * consistency check, and RTX unwrapping (RFC 4588) of the same packet.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/err.h"
 #include "rtp/rtp.h"
 
@@ -69,6 +70,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (e.len && memcmp(e.data, elems[i].data, e.len) != 0) abort();
     }
     if (rtp_ext_iter_next(&it, &e) != 0) abort();
+
+    /* Read as an RTX packet: the original keeps the header, loses the OSN and padding. */
+    memcpy(out, data, size);
+    rtp_pkt r;
+    if (rtp_parse(&r, out, size) != 0) abort();
+    rc = rtp_rtx_unwrap(out, &r, 96, 0x12345678u);
+    if (rc == 0) {
+        if (p.payload_len < 2 || r.seq != rd_be16(p.payload) || r.payload_type != 96 ||
+            r.ssrc != 0x12345678u || r.header_len != p.header_len ||
+            r.payload_len != p.payload_len - 2 || r.has_padding ||
+            memcmp(r.payload, p.payload + 2, r.payload_len) != 0)
+            abort();
+    } else if (rc != J_EMALFORMED || p.payload_len >= 2 || memcmp(out, data, size) != 0) {
+        abort();
+    }
     free(out);
     return 0;
 }

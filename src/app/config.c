@@ -60,6 +60,9 @@ static const option_def options[] = {
             "seconds without a valid ICE check before a peer is dropped"),
     INT_OPT("publisher.max_bitrate", publisher_max_bitrate, 50000, 50000000,
             "bits/s a publisher is allowed to send (advertised by REMB)"),
+    INT_OPT("subscriber.min_video_bitrate", subscriber_min_video_bitrate, 0, 50000000,
+            "bits/s: below this bandwidth estimate a subscriber's video pauses, audio flows "
+            "(0: never)"),
     INT_OPT("limits.max_sessions", max_sessions, 1, 100000, "WHIP + WHEP sessions per server"),
     INT_OPT("limits.max_subscribers_per_track", max_subscribers_per_track, 1, 100000,
             "subscribers (WHEP viewers, room participants) per track"),
@@ -110,6 +113,7 @@ void config_defaults(config *c)
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->consent_timeout_s = 30;
     c->publisher_max_bitrate = 2500000;
+    c->subscriber_min_video_bitrate = 150000;
     c->max_sessions = 1000;
     c->max_subscribers_per_track = 1000;
     c->rooms_max_participants = 100;

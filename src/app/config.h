@@ -36,6 +36,7 @@ typedef struct config {
     char dtls_key[256];
     int consent_timeout_s;
     int publisher_max_bitrate; /* bits/s advertised to publishers (REMB) */
+    int subscriber_min_video_bitrate; /* bits/s: a subscriber's video pauses below (0: never) */
     int max_sessions;
     int max_subscribers_per_track;
     int rooms_max_participants;

@@ -179,6 +179,8 @@ engine *engine_new(const engine_config *cfg, const j_addr *bound, const engine_i
         .dtls = cfg->dtls,
         .consent_timeout_us = cfg->consent_timeout_us,
         .publisher_max_bitrate = cfg->publisher_max_bitrate,
+        .min_video_bitrate = cfg->min_video_bitrate,
+        .wall_clock_offset_us = cfg->wall_clock_offset_us,
         .send = env_send,
         .on_address = env_on_address,
         .on_connected = env_on_connected,
@@ -328,14 +330,15 @@ static int bind_subscriber(engine *e, peer *p, engine_session *s, uint64_t now_u
         const sdp_neg_media *m = &s->neg->media[i];
         engine_bind *b = &s->binds[i];
         if (!b->track_id[0] || !carries_media(s, i, &kind)) {
-            b->ssrc = 0;
+            b->ssrc = b->rtx_ssrc = 0;
             continue;
         }
         peer_out_track *out = peer_find_out_track(p, m->mid, NULL);
         if (!out) {
             engine_track *et = engine_track_get(e, b->track_id, kind, s->origin);
             if (!et) return J_ENOMEM;
-            out = peer_add_out_track(p, m, j_random_u32() | 1u); /* never 0: "none" */
+            /* Never 0: that means "none". */
+            out = peer_add_out_track(p, m, j_random_u32() | 1u, j_random_u32() | 1u);
             if (!out) {
                 engine_track_release_if_unused(e, et);
                 return J_ELIMIT;
@@ -347,6 +350,7 @@ static int bind_subscriber(engine *e, peer *p, engine_session *s, uint64_t now_u
                 return J_ENOMEM;
         }
         b->ssrc = out->down.ssrc;
+        b->rtx_ssrc = out->down.rtx_ssrc;
     }
     return J_OK;
 }
@@ -394,7 +398,8 @@ int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
         e->cap_peers = cap;
     }
     peer_params pp = {.role = s->role, .id = s->id, .owner = s->owner,
-                      .local_ufrag = s->local_ufrag, .local_pwd = s->local_pwd, .neg = s->neg};
+                      .local_ufrag = s->local_ufrag, .local_pwd = s->local_pwd, .neg = s->neg,
+                      .cname = s->cname};
     peer *p = peer_new(&e->env, &pp, now_us);
     if (!p) return J_ENOMEM;
     e->peers[e->n_peers++] = p;
@@ -471,8 +476,8 @@ int engine_set_paused(engine *e, const char *id, const char *const *track_ids, s
     peer *p = j_map_get(&e->by_id, id, strlen(id));
     if (!p || p->role != PEER_SUBSCRIBER) return J_ENOTFOUND;
     for (int i = 0; i < p->n_out; i++)
-        sfu_downtrack_set_paused(&p->out[i]->down, listed(p->out[i]->track_id, track_ids, n),
-                                 now_us);
+        sfu_downtrack_set_paused(&p->out[i]->down, SFU_PAUSE_SUBSCRIBER,
+                                 listed(p->out[i]->track_id, track_ids, n), now_us);
     return J_OK;
 }
 
@@ -600,34 +605,68 @@ static json_t *peer_tracks_json(const peer *p)
                                               sfu_kind_name(p->in[i]->kind)));
     for (int i = 0; i < p->n_out; i++) {
         const sfu_downtrack *d = &p->out[i]->down;
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:b}", "mid",
-                                              p->out[i]->mid, "track", p->out[i]->track_id,
-                                              "kind", sfu_kind_name(p->out[i]->kind), "packets",
-                                              (json_int_t)d->packets, "bytes",
-                                              (json_int_t)d->bytes, "waiting_keyframe",
-                                              d->waiting_keyframe, "paused", d->paused));
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "mid", p->out[i]->mid,
+                            "track", p->out[i]->track_id, "kind", sfu_kind_name(p->out[i]->kind),
+                            "packets", (json_int_t)d->packets, "bytes", (json_int_t)d->bytes,
+                            "rtx_packets", (json_int_t)d->rtx_packets, "waiting_keyframe",
+                            d->waiting_keyframe, "paused", d->paused != 0));
     }
     return list;
 }
 
-static json_t *peer_json(const peer *p, uint64_t now_us)
+/* A session's counters: totals since it started, and its leg's condition now (bitrates over
+ * the last second, loss, jitter, RTT, a subscriber's bandwidth estimate). */
+static void set_int(json_t *o, const char *key, int64_t v)
+{
+    json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+static json_t *peer_counters_json(const peer *p)
 {
     const peer_stats *st = &p->stats;
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                     "s:I, s:I, s:I, s:I, s:I, s:I}}",
-                     "id", p->id, "role", peer_role_name(p->role), "owner", p->owner, "state",
+    json_t *c = json_object();
+    set_int(c, "rtp_in", (int64_t)st->rtp_in);
+    set_int(c, "rtp_in_bytes", (int64_t)st->rtp_in_bytes);
+    set_int(c, "rtp_out", (int64_t)st->rtp_out);
+    set_int(c, "rtp_out_bytes", (int64_t)st->rtp_out_bytes);
+    set_int(c, "rtcp_in", (int64_t)st->rtcp_in);
+    set_int(c, "rtcp_out", (int64_t)st->rtcp_out);
+    set_int(c, "srtp_errors", (int64_t)st->srtp_errors);
+    set_int(c, "srtp_replays", (int64_t)st->srtp_replays);
+    set_int(c, "ice_auth_failures", (int64_t)st->ice_auth_failures);
+    set_int(c, "unknown_ssrc", (int64_t)st->unknown_ssrc);
+    set_int(c, "pli_in", (int64_t)st->pli_in);
+    set_int(c, "fir_in", (int64_t)st->fir_in);
+    set_int(c, "pli_out", (int64_t)st->pli_out);
+    set_int(c, "nack_in", (int64_t)st->nack_in);
+    set_int(c, "nack_answered", (int64_t)st->nack_answered);
+    set_int(c, "nack_missed", (int64_t)st->nack_missed);
+    set_int(c, "nack_throttled", (int64_t)st->nack_throttled);
+    set_int(c, "nack_out", (int64_t)st->nack_out);
+    set_int(c, "rtx_in", (int64_t)st->rtx_in);
+    peer_quality q;
+    peer_quality_get(p, &q);
+    set_int(c, "bitrate_in", (int64_t)q.bitrate_in);
+    set_int(c, "bitrate_out", (int64_t)q.bitrate_out);
+    set_int(c, "packets_lost", q.packets_lost);
+    json_object_set_new(c, "jitter_ms", json_real(q.jitter_ms));
+    json_object_set_new(c, "rtt_ms", q.rtt_us < 0 ? json_null() : json_real((double)q.rtt_us / 1000.0));
+    if (p->role == PEER_SUBSCRIBER) {
+        set_int(c, "estimated_bitrate", (int64_t)q.estimated_bps);
+        set_int(c, "video_pauses", (int64_t)st->video_pauses);
+        json_object_set_new(c, "video_paused", json_boolean(q.video_paused));
+    }
+    return c;
+}
+
+static json_t *peer_json(const peer *p, uint64_t now_us)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o}", "id", p->id, "role",
+                     peer_role_name(p->role), "owner", p->owner, "state",
                      peer_state_name(p->state), "age_ms",
                      (json_int_t)((now_us - p->created_us) / 1000), "tracks",
-                     peer_tracks_json(p), "counters", "rtp_in", (json_int_t)st->rtp_in,
-                     "rtp_in_bytes", (json_int_t)st->rtp_in_bytes, "rtp_out",
-                     (json_int_t)st->rtp_out, "rtp_out_bytes", (json_int_t)st->rtp_out_bytes,
-                     "rtcp_in", (json_int_t)st->rtcp_in, "rtcp_out", (json_int_t)st->rtcp_out,
-                     "srtp_errors", (json_int_t)st->srtp_errors, "srtp_replays",
-                     (json_int_t)st->srtp_replays, "ice_auth_failures",
-                     (json_int_t)st->ice_auth_failures, "unknown_ssrc",
-                     (json_int_t)st->unknown_ssrc, "pli_in", (json_int_t)st->pli_in, "fir_in",
-                     (json_int_t)st->fir_in, "nack_in", (json_int_t)st->nack_in, "pli_out",
-                     (json_int_t)st->pli_out);
+                     peer_tracks_json(p), "counters", peer_counters_json(p));
 }
 
 json_t *engine_stats(engine *e, uint64_t now_us)

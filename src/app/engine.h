@@ -12,8 +12,8 @@
  * its home worker. A subscriber placed on another worker gets a mirror of the track there:
  * the home engine hands each source packet once to every engine mirroring the track
  * (io->relay_rtp) and each fans it out to its own subscribers. The engines keep each other
- * informed with engine_relay_msg (subscribe, source, mute, keyframe requests), delivered in
- * order with the packets.
+ * informed with engine_relay_msg (subscribe, source, mute, sender reports, keyframe
+ * requests), delivered in order with the packets.
  */
 #ifndef J_APP_ENGINE_H
 #define J_APP_ENGINE_H
@@ -37,6 +37,8 @@ typedef struct engine_config {
     dtls_ctx *dtls; /* borrowed */
     uint64_t consent_timeout_us;
     uint32_t publisher_max_bitrate;
+    uint64_t min_video_bitrate;    /* a subscriber's video pauses below this estimate; 0: never */
+    uint64_t wall_clock_offset_us; /* Unix time minus now_us, for RTCP's NTP times */
     int max_sessions;
     int max_subscribers_per_track;
     session_limits_config limits; /* per client and half-open */
@@ -57,6 +59,7 @@ typedef enum {
     ENGINE_RELAY_SOURCE,        /* home -> mirror: has_source changed (source when true) */
     ENGINE_RELAY_MUTED,         /* home -> mirror: muted changed */
     ENGINE_RELAY_KEYFRAME,      /* mirror -> home: a subscriber needs a keyframe */
+    ENGINE_RELAY_SENDER_REPORT, /* home -> mirror: the source's sender report (its clock) */
 } engine_relay_kind;
 
 typedef struct engine_relay_msg {
@@ -66,6 +69,8 @@ typedef struct engine_relay_msg {
     sfu_kind track_kind;             /* SUBSCRIBE */
     bool has_source, muted;          /* LINKED; SOURCE; MUTED */
     sfu_source source;               /* LINKED and SOURCE with has_source */
+    uint32_t sr_ssrc, sr_rtp_ts;     /* SENDER_REPORT: the stream and its RTP time... */
+    uint64_t sr_at_us;               /* ...at this time of the home's (the same clock) */
 } engine_relay_msg;
 
 typedef struct engine_io {
@@ -85,6 +90,7 @@ typedef struct engine_bind {
                                         it receives; "" = none */
     uint32_t ssrc; /* subscriber, out: the SSRC we send it with (kept across renegotiations
                       while the track stays the same), 0 when nothing is sent */
+    uint32_t rtx_ssrc; /* subscriber, out: the SSRC of its retransmissions, 0 without RTX */
     int subscribers_elsewhere; /* subscriber, in: the track's subscribers on other workers,
                                   counted against max_subscribers_per_track */
 } engine_bind;
@@ -94,6 +100,7 @@ typedef struct engine_session {
     const char *id;    /* unique in the engine */
     const char *owner; /* for logs and stats, and the check in engine_remove_session */
     const char *local_ufrag, *local_pwd;
+    const char *cname;     /* subscriber: the CNAME its answer gives what we send */
     const sdp_negotiated *neg;
     engine_bind *binds;    /* neg->media_count entries */
     bool report_close;     /* queue its end for engine_drain_closed (rooms want to know) */

@@ -7,6 +7,7 @@
  *   mirror created        -> SUBSCRIBE(track id)       home: link it, reply LINKED(relay id,
  *                                                      source, mute)
  *   home source / mute    -> SOURCE / MUTED to every mirror
+ *   source's sender report -> SENDER_REPORT to every mirror (its subscribers' lip sync)
  *   mirror wants keyframe -> KEYFRAME(relay id)        home: throttled like a local request
  *   mirror freed          -> UNSUBSCRIBE(track id)     home: unlink; the id is free once no
  *                                                      worker mirrors the track
@@ -65,7 +66,9 @@ void engine_relay_free(engine *e)
 
 /* ---------------------------------------------------------------- home side */
 
-/* sfu_relay_fn of a home track: the packet, as received, to every mirroring worker. */
+static void send_to_mirrors(engine *e, const engine_track *et, const engine_relay_msg *m);
+
+/* A home track's relay: the packet, as received, to every mirroring worker. */
 static void relay_packet(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
 {
     (void)t;
@@ -77,6 +80,19 @@ static void relay_packet(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint
         e->relay_packets_out++;
     }
 }
+
+static void relay_sender_report(void *ctx, const sfu_track *t, uint32_t ssrc, uint32_t rtp_ts,
+                                uint64_t now_us)
+{
+    (void)t;
+    engine_track *et = ctx;
+    engine_relay_msg m = {.kind = ENGINE_RELAY_SENDER_REPORT, .relay_id = et->relay_id,
+                          .sr_ssrc = ssrc, .sr_rtp_ts = rtp_ts, .sr_at_us = now_us};
+    send_to_mirrors(et->e, et, &m);
+}
+
+static const sfu_relay home_relay = {.packet = relay_packet,
+                                     .sender_report = relay_sender_report};
 
 static void fill_source(engine_relay_msg *m, const sfu_track *t)
 {
@@ -128,7 +144,7 @@ static void link_mirror(engine *e, int from, const engine_relay_msg *m)
             return;
         }
         et->relay_id = id;
-        sfu_track_set_relay(et->t, relay_packet, et);
+        sfu_track_set_relay(et->t, &home_relay, et);
     }
     et->relay_to |= worker_bit(from);
     engine_relay_msg reply = {.kind = ENGINE_RELAY_LINKED, .relay_id = et->relay_id,
@@ -235,6 +251,10 @@ void engine_relay_msg_in(engine *e, int from, const engine_relay_msg *m, uint64_
         break;
     case ENGINE_RELAY_SOURCE:
         if ((et = linked_mirror(e, from, m->relay_id))) apply_source(et, m, now_us);
+        break;
+    case ENGINE_RELAY_SENDER_REPORT:
+        if ((et = linked_mirror(e, from, m->relay_id)))
+            sfu_track_on_sender_report(et->t, m->sr_ssrc, m->sr_rtp_ts, m->sr_at_us);
         break;
     case ENGINE_RELAY_MUTED:
         if ((et = linked_mirror(e, from, m->relay_id)))

@@ -113,7 +113,8 @@ static void test_publisher_claims_tracks_and_a_second_one_conflicts(void **state
     assert_int_equal(track_count(e), 2);
     assert_int_equal(add(e, PEER_PUBLISHER, "pub2", "ufrag002", &neg, binds, false), J_ESTATE);
     assert_int_equal(add(e, PEER_PUBLISHER, "pub1", "ufrag003", &neg, binds, false), J_ESTATE);
-    engine_bind wrong_kind[2] = {{.track_id = "TR_v"}, {.track_id = "TR_x"}}; /* audio m= onto a video track */
+    /* The audio m= onto a video track. */
+    engine_bind wrong_kind[2] = {{.track_id = "TR_v"}, {.track_id = "TR_x"}};
     assert_int_equal(add(e, PEER_PUBLISHER, "pub3", "ufrag004", &neg, wrong_kind, false), J_EINVAL);
     assert_int_equal(track_count(e), 2); /* nothing changed by the refusals */
     assert_int_equal(engine_remove_session(e, "pub1", "other owner", "x"), J_ENOTFOUND);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app/config.h"
 #include "app/rtc.h"
@@ -14,6 +15,7 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "dtls/dtls.h"
+#include "net/net.h"
 #include "signal/http.h"
 #include "srtp/srtp.h"
 
@@ -31,6 +33,15 @@ static bool listens_on_loopback(const char *listen)
     if (strcmp(listen, "localhost") == 0) return true;
     j_addr addr;
     return j_addr_parse(&addr, listen, 0) == J_OK && j_addr_is_loopback(&addr);
+}
+
+/* Unix time minus the monotonic clock the engine runs on: RTCP carries wall-clock NTP times. */
+static uint64_t wall_clock_offset_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t unix_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return unix_us - j_now_us();
 }
 
 static int start(app *a, char *err, size_t err_cap)
@@ -65,6 +76,8 @@ static int start(app *a, char *err, size_t err_cap)
             .dtls = a->dtls,
             .consent_timeout_us = (uint64_t)c->consent_timeout_s * 1000000u,
             .publisher_max_bitrate = (uint32_t)c->publisher_max_bitrate,
+            .min_video_bitrate = (uint64_t)c->subscriber_min_video_bitrate,
+            .wall_clock_offset_us = wall_clock_offset_us(),
             .max_sessions = c->max_sessions,
             .max_subscribers_per_track = c->max_subscribers_per_track,
             .limits = {.max_sessions_per_client = c->max_sessions_per_ip,

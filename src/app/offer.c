@@ -9,6 +9,9 @@
 
 static const uint32_t CARRIED_EXTS = SDP_EXT_BIT(SDP_EXT_MID) | SDP_EXT_BIT(SDP_EXT_AUDIO_LEVEL) |
                                      SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION);
+/* Transport-wide sequence numbers: a publisher's are fed back to it (its congestion control
+ * adapts its rate), ours on a subscriber's egress give its estimate. */
+static const uint32_t TRANSPORT_EXTS = SDP_EXT_BIT(SDP_EXT_TWCC);
 
 void app_offer_free(app_offer *o)
 {
@@ -33,14 +36,14 @@ int app_offer_negotiate(app_offer *o, peer_role role, const char *text, size_t l
         app_offer_free(o);
         return J_EMALFORMED;
     }
+    /* RTX both ways: publishers answer our NACKs with it, we answer subscribers' with it. */
     sdp_policy policy = {
         .audio_codecs = SDP_CODEC_OPUS,
         .video_codecs = SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264,
-        .video_rtx = false,
-        .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR |
-                   (role == PEER_PUBLISHER ? SDP_FB_REMB : 0),
-        .ext_recv = CARRIED_EXTS,
-        .ext_send = CARRIED_EXTS,
+        .video_rtx = true,
+        .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR | SDP_FB_REMB | SDP_FB_TWCC,
+        .ext_recv = CARRIED_EXTS | TRANSPORT_EXTS,
+        .ext_send = CARRIED_EXTS | TRANSPORT_EXTS,
         .can_receive = role == PEER_PUBLISHER,
         .can_send = role == PEER_SUBSCRIBER,
     };
@@ -78,7 +81,8 @@ int app_offer_answer(const app *a, app_offer *o, peer_role role, const app_answe
                 o->neg->media[i].dir = SDP_DIR_INACTIVE; /* nothing to send there (yet) */
                 continue;
             }
-            ap.send[i] = (sdp_send_track){.ssrc = o->binds[i].ssrc, .cname = p->cname,
+            ap.send[i] = (sdp_send_track){.ssrc = o->binds[i].ssrc,
+                                          .rtx_ssrc = o->binds[i].rtx_ssrc, .cname = p->cname,
                                           .stream_id = p->stream_id,
                                           .track_id = o->binds[i].track_id};
         }

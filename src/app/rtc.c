@@ -195,8 +195,9 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
     char owner[PEER_OWNER_LEN];
     snprintf(owner, sizeof owner, "room participant %s", sid);
     engine_session es = {.role = role, .id = next.session_id, .owner = owner,
-                         .local_ufrag = next.ufrag, .local_pwd = next.pwd, .neg = offer.neg,
-                         .binds = offer.binds, .report_close = true, .client_ip = r->current_ip};
+                         .local_ufrag = next.ufrag, .local_pwd = next.pwd, .cname = p->cname,
+                         .neg = offer.neg, .binds = offer.binds, .report_close = true,
+                         .client_ip = r->current_ip};
     /* A room lives on one worker (its home): every publisher goes there, subscribers too
      * until it is busy (app/placement.h). */
     const char *room_name = room_participant_room(r->rooms, sid);

@@ -208,9 +208,11 @@ static void create_session(const resource *r, const http_request *req, http_repl
     j_random_token(id, SESSION_ID_LEN);
     char owner[PEER_OWNER_LEN];
     snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream); /* "whip/name" */
+    char cname[SESSION_ID_LEN + 1];
+    j_random_token(cname, SESSION_ID_LEN);
     engine_session es = {.role = r->role, .id = id, .owner = owner, .local_ufrag = ufrag,
-                         .local_pwd = pwd, .neg = offer.neg, .binds = offer.binds,
-                         .client_ip = req->peer_ip};
+                         .local_pwd = pwd, .cname = cname, .neg = offer.neg,
+                         .binds = offer.binds, .client_ip = req->peer_ip};
     int worker = 0;
     rc = media_add_session(a->media, stream, &es, &worker);
     if (rc == J_ESTATE) {
@@ -230,8 +232,6 @@ static void create_session(const resource *r, const http_request *req, http_repl
         http_reply_error(rep, 503, "cannot create the session", j_strerror(rc));
         goto done;
     }
-    char cname[SESSION_ID_LEN + 1];
-    j_random_token(cname, SESSION_ID_LEN);
     app_answer_params ap = {.ice_ufrag = ufrag, .ice_pwd = pwd, .cname = cname, .stream_id = stream,
                             .media_port = media_port(a->media, worker)};
     int alen = app_offer_answer(a, &offer, r->role, &ap, answer, ANSWER_CAP);

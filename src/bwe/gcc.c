@@ -352,6 +352,11 @@ static void rate_update(bwe_gcc *g, uint64_t now_us)
         if (acked > 0) {
             double cap = ACKED_HEADROOM * acked + ACKED_HEADROOM_BPS;
             if (next > cap) next = cap > g->delay_bps ? cap : g->delay_bps;
+            /* What arrived without queues building is available: received bytes over their
+             * arrival span never exceed the bottleneck. A sender that follows the estimate
+             * never acks more than it; one that cannot (an SFU) would otherwise climb back
+             * from a decrease at a few percent per second while the link carries far more. */
+            if (next < acked) next = acked;
         }
         g->delay_bps = next;
     } else if (g->rate_state == BWE_RATE_DECREASE) {
@@ -406,6 +411,11 @@ static void loss_update(bwe_gcc *g, double loss)
         }
     } else {
         g->loss_bps = (g->loss_limited ? g->loss_bps : current) * (1 - 0.5 * loss);
+        /* Never below what got through: the path demonstrably carries that much. A sender
+         * that follows the estimate sends less after each decrease, so this stays below it;
+         * one that cannot (an SFU forwarding a stream it cannot thin) keeps losing the same
+         * share, which says nothing more about the path. */
+        if (g->loss_bps < g->acked_bps) g->loss_bps = g->acked_bps;
         g->loss_limited = true;
     }
     g->loss_bps = clamp(g->loss_bps, (double)g->cfg.min_bps, (double)g->cfg.max_bps);

@@ -1,6 +1,5 @@
-/* peer.c - ICE-lite + DTLS + SRTP + RTP/RTCP for one browser connection. */
-#include "peer/peer.h"
-
+/* peer.c - one browser connection: lifetime, tracks, ICE-lite, DTLS and SRTP. Media and
+ * RTCP are in peer_rtp.c and peer_rtcp.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,11 +7,8 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/random.h"
-#include "rtcp/rtcp.h"
-#include "rtp/rtp.h"
+#include "peer/peer_internal.h"
 #include "stun/stun.h"
-
-#define PEER_DGRAM_CAP 1600
 
 const char *peer_role_name(peer_role r) { return r == PEER_PUBLISHER ? "publisher" : "subscriber"; }
 
@@ -34,25 +30,28 @@ const char *peer_state_name(peer_state s)
     return "?";
 }
 
-/* The address media goes to: the nominated ICE pair, else where DTLS came from. */
-static const j_addr *peer_remote(const peer *p)
+const j_addr *peer_remote(const peer *p)
 {
     const j_addr *sel = ice_lite_selected(&p->ice);
     return sel ? sel : &p->dtls_addr;
 }
 
-static void send_downtrack_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+bool peer_neg_has_rtx(const sdp_neg_media *m)
 {
-    peer *p = ctx;
-    if (p->state != PEER_CONNECTED) return;
-    int n = j_srtp_protect_rtp(p->srtp_out, buf, len, cap);
-    if (n < 0) {
-        p->stats.srtp_errors++;
-        return;
-    }
-    p->stats.rtp_out++;
-    p->stats.rtp_out_bytes += (uint64_t)n;
-    p->env->send(p->env->ctx, peer_remote(p), buf, (size_t)n);
+    for (int i = 0; i < m->codec_count; i++)
+        if (m->codecs[i].rtx_pt) return true;
+    return false;
+}
+
+/* A subscriber's egress estimate: transport-cc feedback or REMB, RR loss, RTT. */
+static int setup_subscriber(peer *p)
+{
+    p->bwe = malloc(sizeof *p->bwe);
+    if (!p->bwe) return J_ENOMEM;
+    bwe_gcc_init(p->bwe, NULL);
+    sfu_video_gate_config gate = {.min_bps = p->env->min_video_bitrate};
+    sfu_video_gate_init(&p->video_gate, &gate);
+    return J_OK;
 }
 
 peer *peer_new(const peer_env *env, const peer_params *pp, uint64_t now_us)
@@ -79,13 +78,20 @@ peer *peer_new(const peer_env *env, const peer_params *pp, uint64_t now_us)
     dtls_role role = neg->our_setup == SDP_SETUP_ACTIVE ? DTLS_ROLE_CLIENT : DTLS_ROLE_SERVER;
     p->dtls = dtls_conn_new(env->dtls, role, fingerprint);
     if (!p->dtls) {
-        free(p);
+        peer_free(p);
         return NULL;
     }
     p->rtcp_ssrc = j_random_u32();
     for (int i = 0; i < neg->media_count; i++)
         if (neg->media[i].accepted && neg->media[i].rtcp_rsize) p->rtcp_rsize = true;
+    snprintf(p->cname, sizeof p->cname, "%s", pp->cname && pp->cname[0] ? pp->cname : pp->id);
     p->next_report_us = now_us + PEER_REPORT_INTERVAL_US;
+    p->rate.at_us = now_us;
+    rtp_rtt_init(&p->rtt);
+    if (p->role == PEER_SUBSCRIBER && setup_subscriber(p) != J_OK) {
+        peer_free(p);
+        return NULL;
+    }
     J_INFO("peer", "%s %s created for %s (DTLS %s)", peer_role_name(p->role), p->id, p->owner,
            role == DTLS_ROLE_CLIENT ? "client" : "server");
     return p;
@@ -104,10 +110,29 @@ int peer_restart_ice(peer *p, const char *local_ufrag, const char *local_pwd,
     return J_OK;
 }
 
+/* Transport-wide sequence numbers (BUNDLE: one id for the transport): a publisher's are
+ * recorded for feedback, a subscriber's egress is numbered. */
+static int setup_transport_cc(peer *p, const sdp_neg_media *m)
+{
+    uint8_t id = m->ext_id[SDP_EXT_TWCC];
+    if (!id || p->twcc_ext_id) return J_OK;
+    if (p->role == PEER_PUBLISHER) {
+        p->twcc_in = malloc(sizeof *p->twcc_in);
+        if (!p->twcc_in) return J_ENOMEM;
+        bwe_twcc_recorder_init(p->twcc_in, p->rtcp_ssrc, 0, 0);
+    } else {
+        p->twcc_out = malloc(sizeof *p->twcc_out);
+        if (!p->twcc_out) return J_ENOMEM;
+        bwe_twcc_history_init(p->twcc_out, (uint16_t)j_random_u32());
+    }
+    p->twcc_ext_id = id;
+    return J_OK;
+}
+
 peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m)
 {
     int kind = sfu_kind_from_sdp(m->kind);
-    if (p->n_in == PEER_MAX_TRACKS || kind < 0) return NULL;
+    if (p->n_in == PEER_MAX_TRACKS || kind < 0 || setup_transport_cc(p, m) != J_OK) return NULL;
     peer_in_track *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     snprintf(t->mid, sizeof t->mid, "%s", m->mid);
@@ -116,21 +141,28 @@ peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m)
         t->ssrc = m->streams[0].ssrc;
         t->rtx_ssrc = m->streams[0].rtx_ssrc;
     }
+    memset(t->apt, SFU_NO_PT, sizeof t->apt);
+    for (int i = 0; i < m->codec_count; i++)
+        if (m->codecs[i].rtx_pt) t->apt[m->codecs[i].rtx_pt & 0x7F] = m->codecs[i].pt;
     sfu_source_from_neg(&t->source, m);
     if (m->ext_id[SDP_EXT_MID]) p->mid_ext_id = m->ext_id[SDP_EXT_MID];
     p->in[p->n_in++] = t;
     return t;
 }
 
-peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssrc)
+peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssrc,
+                                   uint32_t rtx_ssrc)
 {
     int kind = sfu_kind_from_sdp(m->kind);
-    if (p->n_out == PEER_MAX_TRACKS || kind < 0) return NULL;
+    if (p->n_out == PEER_MAX_TRACKS || kind < 0 || setup_transport_cc(p, m) != J_OK) return NULL;
     peer_out_track *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     snprintf(t->mid, sizeof t->mid, "%s", m->mid);
     t->kind = (sfu_kind)kind;
-    sfu_downtrack_init(&t->down, m, ssrc, send_downtrack_rtp, p);
+    sfu_downtrack_init(&t->down, m, ssrc, peer_neg_has_rtx(m) ? rtx_ssrc : 0,
+                       peer_rtp_send_downtrack, p);
+    if (p->video_gate.paused && t->kind == SFU_VIDEO)
+        t->down.paused |= SFU_PAUSE_BANDWIDTH; /* not attached yet: nothing to resume */
     p->out[p->n_out++] = t;
     return t;
 }
@@ -174,6 +206,9 @@ void peer_free(peer *p)
     if (!p) return;
     for (int i = 0; i < p->n_in; i++) free(p->in[i]);
     for (int i = 0; i < p->n_out; i++) free(p->out[i]);
+    free(p->twcc_in);
+    free(p->twcc_out);
+    free(p->bwe);
     dtls_conn_free(p->dtls);
     j_srtp_free(p->srtp_in);
     j_srtp_free(p->srtp_out);
@@ -279,135 +314,6 @@ void peer_handle_dtls(peer *p, uint64_t now_us, const j_addr *from, const uint8_
     handle_dtls_events(p, now_us);
 }
 
-/* Send one compound RTCP packet built by the caller (starting with an RR). */
-static void send_rtcp(peer *p, uint8_t *buf, size_t len, size_t cap)
-{
-    if (p->state != PEER_CONNECTED) return;
-    int n = j_srtp_protect_rtcp(p->srtp_out, buf, len, cap);
-    if (n < 0) {
-        p->stats.srtp_errors++;
-        return;
-    }
-    p->stats.rtcp_out++;
-    p->env->send(p->env->ctx, peer_remote(p), buf, (size_t)n);
-}
-
-/* An empty RR opens every compound we send (RFC 3550 §6.1), rsize or not. */
-static int write_empty_rr(const peer *p, uint8_t *buf, size_t cap)
-{
-    rtcp_rr rr = {.ssrc = p->rtcp_ssrc};
-    return rtcp_rr_write(&rr, buf, cap);
-}
-
-void peer_request_keyframe(void *peer_ctx, const sfu_track *t)
-{
-    peer *p = peer_ctx;
-    if (p->role != PEER_PUBLISHER || p->state != PEER_CONNECTED) return;
-    uint32_t media_ssrc = 0;
-    for (int i = 0; i < p->n_in && !media_ssrc; i++)
-        if (p->in[i]->track == t) media_ssrc = p->in[i]->ssrc;
-    if (!media_ssrc) return; /* nothing received yet: the first keyframe is on its way */
-    uint8_t buf[256];
-    int n = write_empty_rr(p, buf, sizeof buf - 64);
-    rtcp_pli pli = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = media_ssrc};
-    int m = n < 0 ? n : rtcp_pli_write(&pli, buf + n, sizeof buf - 64 - (size_t)n);
-    if (m < 0) return;
-    p->stats.pli_out++;
-    send_rtcp(p, buf, (size_t)(n + m), sizeof buf);
-}
-
-static void send_publisher_report(peer *p)
-{
-    uint8_t buf[256];
-    int n = write_empty_rr(p, buf, sizeof buf - 64);
-    if (n < 0) return;
-    uint32_t ssrcs[PEER_MAX_TRACKS];
-    uint8_t count = 0;
-    for (int i = 0; i < p->n_in; i++)
-        if (p->in[i]->ssrc) ssrcs[count++] = p->in[i]->ssrc;
-    if (count > 0) {
-        /* REMB tells the browser how much it may send; transport-cc arrives later. */
-        rtcp_remb remb = {.sender_ssrc = p->rtcp_ssrc,
-                          .bitrate_bps = p->env->publisher_max_bitrate,
-                          .ssrc_count = count,
-                          .ssrcs = ssrcs};
-        int m = rtcp_remb_write(&remb, buf + n, sizeof buf - 64 - (size_t)n);
-        if (m > 0) n += m;
-    }
-    send_rtcp(p, buf, (size_t)n, sizeof buf);
-}
-
-/* The track an incoming packet belongs to: by SSRC, else by its MID extension (then the
- * SSRC is learned). RTX and unknown streams are not forwarded. */
-static peer_in_track *find_source(peer *p, const rtp_pkt *pkt)
-{
-    for (int i = 0; i < p->n_in; i++)
-        if (p->in[i]->ssrc == pkt->ssrc) return p->in[i];
-    const uint8_t *mid;
-    size_t mid_len;
-    if (!p->mid_ext_id || rtp_ext_find(pkt, p->mid_ext_id, &mid, &mid_len) != J_OK) return NULL;
-    for (int i = 0; i < p->n_in; i++) {
-        peer_in_track *t = p->in[i];
-        if (strlen(t->mid) == mid_len && memcmp(t->mid, mid, mid_len) == 0 &&
-            pkt->ssrc != t->rtx_ssrc) {
-            t->ssrc = pkt->ssrc; /* a new SSRC on this mid replaces the old one */
-            return t;
-        }
-    }
-    return NULL;
-}
-
-static void handle_publisher_rtp(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
-{
-    rtp_pkt pkt;
-    if (rtp_parse(&pkt, buf, len) != J_OK) return;
-    peer_in_track *t = find_source(p, &pkt);
-    if (!t || !t->track) {
-        p->stats.unknown_ssrc++; /* RTX or an unannounced stream: not forwarded */
-        return;
-    }
-    sfu_track_forward(t->track, &pkt, now_us);
-}
-
-/* The track a subscriber's feedback is about: by the media SSRC we send it. */
-static sfu_track *track_of_sent_ssrc(const peer *p, uint32_t ssrc)
-{
-    for (int i = 0; i < p->n_out; i++)
-        if (p->out[i]->down.ssrc == ssrc) return p->out[i]->down.track;
-    return NULL;
-}
-
-static void keyframe_feedback(peer *p, uint64_t now_us, uint32_t media_ssrc)
-{
-    if (p->role != PEER_SUBSCRIBER) return;
-    sfu_track *t = track_of_sent_ssrc(p, media_ssrc);
-    if (t) sfu_track_request_keyframe(t, now_us);
-}
-
-static void handle_rtcp_feedback(peer *p, uint64_t now_us, const uint8_t *buf, size_t len)
-{
-    rtcp_iter it;
-    rtcp_header h;
-    rtcp_iter_init(&it, buf, len);
-    for (int guard = 0; guard < 64 && rtcp_iter_next(&it, &h) > 0; guard++) {
-        if (h.type == RTCP_TYPE_PSFB && (h.count == RTCP_PSFB_PLI || h.count == RTCP_PSFB_FIR)) {
-            if (h.count == RTCP_PSFB_PLI) {
-                p->stats.pli_in++;
-                rtcp_pli pli;
-                if (rtcp_pli_parse(&pli, &h) == J_OK) keyframe_feedback(p, now_us, pli.media_ssrc);
-            } else {
-                p->stats.fir_in++;
-                rtcp_fir fir;
-                if (rtcp_fir_parse(&fir, &h) == J_OK)
-                    for (size_t i = 0; i < fir.entry_count && i < PEER_MAX_TRACKS; i++)
-                        keyframe_feedback(p, now_us, rtcp_fir_entry_get(&fir, i).ssrc);
-            }
-        } else if (h.type == RTCP_TYPE_RTPFB && h.count == RTCP_RTPFB_NACK) {
-            p->stats.nack_in++;
-        }
-    }
-}
-
 void peer_handle_srtp(peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf, size_t len,
                       bool is_rtcp)
 {
@@ -425,12 +331,12 @@ void peer_handle_srtp(peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf
     }
     if (is_rtcp) {
         p->stats.rtcp_in++;
-        handle_rtcp_feedback(p, now_us, buf, (size_t)n);
+        peer_rtcp_handle(p, now_us, buf, (size_t)n);
         return;
     }
     p->stats.rtp_in++;
     p->stats.rtp_in_bytes += (uint64_t)n;
-    if (p->role == PEER_PUBLISHER) handle_publisher_rtp(p, now_us, buf, (size_t)n);
+    if (p->role == PEER_PUBLISHER) peer_rtp_handle(p, now_us, buf, (size_t)n);
 }
 
 void peer_handle_timeout(peer *p, uint64_t now_us)
@@ -446,10 +352,7 @@ void peer_handle_timeout(peer *p, uint64_t now_us)
         flush_dtls(p);
         handle_dtls_events(p, now_us);
     }
-    if (p->state == PEER_CONNECTED && now_us >= p->next_report_us) {
-        p->next_report_us = now_us + PEER_REPORT_INTERVAL_US;
-        if (p->role == PEER_PUBLISHER) send_publisher_report(p);
-    }
+    if (p->state == PEER_CONNECTED) peer_rtcp_handle_timeout(p, now_us);
 }
 
 void peer_close(peer *p, const char *reason)

@@ -7,6 +7,18 @@
  * track goes where is the owner's business (the engine); renegotiation adds and
  * removes tracks without disturbing the others. No sockets: datagrams leave through env->send and
  * state changes reach the owner through the env callbacks.
+ *
+ * RTCP ends here, per leg (peer_rtcp.c). Towards a publisher: receiver reports with real
+ * report blocks every second (plus REMB and an XR reference time for its RTT), NACKs for the
+ * gaps in its video (rtp/nack_gen; its RTX retransmissions are unwrapped and forwarded like
+ * the originals, so they fill the subscribers' gaps too), keyframe requests, and
+ * transport-cc feedback when negotiated. Towards a subscriber: sender reports per downtrack
+ * with its CNAME; its NACKs are answered from the tracks' retransmission buffers (never
+ * passed upstream: what is missing there is either still on its way from the publisher, whom
+ * our own NACKs already ask, or older than a second, when the subscriber's keyframe request
+ * - aggregated and throttled per track - recovers faster); its transport-cc feedback (our
+ * egress is numbered, peer_rtp.c) or REMB drive its bandwidth estimate, which pauses its
+ * video when it cannot carry it (sfu/video_gate).
  */
 #ifndef J_PEER_PEER_H
 #define J_PEER_PEER_H
@@ -16,9 +28,13 @@
 
 #include "core/addr.h"
 #include "dtls/dtls.h"
+#include "bwe/bwe.h"
 #include "ice/ice.h"
+#include "rtp/nack_gen.h"
+#include "rtp/rtp_recv_stats.h"
 #include "sdp/sdp.h"
 #include "sfu/track.h"
+#include "sfu/video_gate.h"
 #include "srtp/srtp.h"
 
 #define PEER_ID_LEN 40
@@ -26,6 +42,7 @@
 #define PEER_MAX_ADDRS 8
 #define PEER_MAX_TRACKS SDP_MAX_MEDIA
 #define PEER_REPORT_INTERVAL_US 1000000u
+#define PEER_CNAME_LEN 65
 
 /* A peer carries media in one direction: a publisher sends to us, a subscriber receives. */
 typedef enum { PEER_PUBLISHER = 0, PEER_SUBSCRIBER = 1 } peer_role;
@@ -43,6 +60,8 @@ typedef struct peer_env {
     dtls_ctx *dtls;
     uint64_t consent_timeout_us;
     uint32_t publisher_max_bitrate;
+    uint64_t min_video_bitrate;    /* a subscriber's video pauses below this estimate; 0: never */
+    uint64_t wall_clock_offset_us; /* Unix time minus now_us: NTP times in sender reports */
     void (*send)(void *ctx, const j_addr *to, const uint8_t *buf, size_t len);
     /* A new address passed ICE for this peer: route its datagrams here. */
     void (*on_address)(void *ctx, peer *p, const j_addr *addr);
@@ -51,15 +70,32 @@ typedef struct peer_env {
     void *ctx;
 } peer_env;
 
-/* Counters exposed through the stats API. */
+/* Counters exposed through the stats API. NACK counters count sequence numbers. */
 typedef struct peer_stats {
     uint64_t rtp_in, rtp_in_bytes, rtp_out, rtp_out_bytes;
     uint64_t rtcp_in, rtcp_out;
     uint64_t srtp_errors, unknown_ssrc;
     uint64_t srtp_replays;      /* SRTP/SRTCP refused by the replay window */
     uint64_t ice_auth_failures; /* checks for our ufrag failing MESSAGE-INTEGRITY */
-    uint64_t pli_in, fir_in, nack_in, pli_out;
+    uint64_t pli_in, fir_in, pli_out;
+    uint64_t nack_in;        /* subscriber: asked to resend ... */
+    uint64_t nack_answered;  /* ... resent from a retransmission buffer */
+    uint64_t nack_missed;    /* ... not in a buffer (any more) */
+    uint64_t nack_throttled; /* ... in a buffer, over the retransmission share */
+    uint64_t nack_out;       /* publisher: asked it to resend */
+    uint64_t rtx_in;         /* publisher: retransmissions received (RTX) */
+    uint64_t video_pauses;   /* subscriber: times its video was paused for bandwidth */
 } peer_stats;
+
+/* A leg's condition, for the stats API (peer_quality_get). */
+typedef struct peer_quality {
+    uint64_t bitrate_in, bitrate_out; /* bits/s over the last report interval (~1 s) */
+    int64_t packets_lost;     /* publisher: what we missed; subscriber: what it reports */
+    double jitter_ms;         /* the worst stream's interarrival jitter */
+    int64_t rtt_us;           /* smoothed round-trip time, -1 while unknown */
+    uint64_t estimated_bps;   /* subscriber: its available bandwidth estimate */
+    bool video_paused;        /* subscriber: its video is paused for bandwidth */
+} peer_quality;
 
 typedef struct peer_params {
     peer_role role;
@@ -67,6 +103,7 @@ typedef struct peer_params {
     const char *owner; /* what it belongs to, for logs and stats: a stream, a participant */
     const char *local_ufrag, *local_pwd;
     const sdp_negotiated *neg;
+    const char *cname; /* subscriber: the CNAME of what we send (sender reports); NULL: id */
 } peer_params;
 
 /* Publisher: one m= section we receive; it feeds one track. */
@@ -74,9 +111,13 @@ typedef struct peer_in_track {
     char mid[SDP_MID_LEN];
     sfu_kind kind;
     uint32_t ssrc;     /* media SSRC: from the offer, or learned from the MID extension */
-    uint32_t rtx_ssrc; /* from the offer's FID group, 0 if none */
+    uint32_t rtx_ssrc; /* from the offer's FID group or learned likewise, 0 if none */
+    uint8_t apt[128];  /* RTX payload type -> the payload type it repairs; SFU_NO_PT: none */
     sfu_source source;
     sfu_track *track;  /* borrowed; set by the owner */
+    bool receiving;    /* recv and nack follow ssrc */
+    rtp_recv_stats recv;
+    rtp_nack_gen nack; /* video */
 } peer_in_track;
 
 /* Subscriber: one m= section we send; it carries one track's downtrack. */
@@ -85,6 +126,8 @@ typedef struct peer_out_track {
     sfu_kind kind;
     char track_id[SFU_TRACK_ID_LEN]; /* "" while nothing is bound */
     sfu_downtrack down;
+    bool have_report;
+    rtcp_report_block report; /* the subscriber's last report block about it */
 } peer_out_track;
 
 struct peer {
@@ -110,7 +153,18 @@ struct peer {
     int n_out;
     uint32_t rtcp_ssrc;       /* sender SSRC of our RTCP */
     bool rtcp_rsize;
+    char cname[PEER_CNAME_LEN];
     uint64_t next_report_us;
+    uint8_t twcc_ext_id;          /* transport-wide sequence numbers, 0: not negotiated */
+    bwe_twcc_recorder *twcc_in;   /* publisher with transport-cc: owned */
+    bwe_twcc_history *twcc_out;   /* subscriber with transport-cc: owned */
+    bwe_gcc *bwe;                 /* subscriber: owned */
+    sfu_video_gate video_gate;    /* subscriber */
+    rtp_rtt rtt;                  /* from report blocks (subscriber) or XR DLRR (publisher) */
+    struct {
+        uint64_t at_us, bytes_in, bytes_out; /* at the last report */
+        uint64_t bitrate_in, bitrate_out;
+    } rate;
     peer_stats stats;
 };
 
@@ -126,8 +180,12 @@ int peer_restart_ice(peer *p, const char *local_ufrag, const char *local_pwd,
 /* peer_add_in_track - publisher: receive m= section m (its source is described from it).
  * NULL when PEER_MAX_TRACKS are in use or out of memory. */
 peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m);
-/* peer_add_out_track - subscriber: send on m= section m with SSRC ssrc. NULL as above. */
-peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssrc);
+/* peer_add_out_track - subscriber: send on m= section m with SSRC ssrc, and retransmit on
+ * rtx_ssrc when m negotiated RTX (0: as the original packets). NULL as above. */
+peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssrc,
+                                   uint32_t rtx_ssrc);
+/* peer_neg_has_rtx - whether m= section m negotiated RTX for any codec. */
+bool peer_neg_has_rtx(const sdp_neg_media *m);
 /* peer_remove_in_track / peer_remove_out_track - by index; the owner has detached it. */
 void peer_remove_in_track(peer *p, int index);
 void peer_remove_out_track(peer *p, int index);
@@ -142,8 +200,12 @@ void peer_handle_dtls(peer *p, uint64_t now_us, const j_addr *from, const uint8_
                       size_t len);
 void peer_handle_srtp(peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf, size_t len,
                       bool is_rtcp);
-/* peer_handle_timeout - ICE consent, DTLS retransmission, periodic RTCP. */
+/* peer_handle_timeout - ICE consent, DTLS retransmission, RTCP (NACKs and transport-cc
+ * feedback when due, reports every PEER_REPORT_INTERVAL_US), the video gate. Call it every
+ * ~10 ms: NACKs wait only a few milliseconds for reordering. */
 void peer_handle_timeout(peer *p, uint64_t now_us);
+/* peer_quality_get - the leg's condition now. */
+void peer_quality_get(const peer *p, peer_quality *out);
 /* peer_request_keyframe - sfu_keyframe_fn for a publisher: PLI for the track's SSRC. */
 void peer_request_keyframe(void *peer_ctx, const sfu_track *t);
 /* peer_close - end the session now (DTLS close_notify when connected). */

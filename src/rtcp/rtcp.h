@@ -253,14 +253,18 @@ bool rtcp_sdes_next_chunk(rtcp_sdes_iter *it, rtcp_sdes_chunk *out);
 void rtcp_sdes_item_iter_init(rtcp_sdes_item_iter *it, const rtcp_sdes_chunk *c);
 bool rtcp_sdes_next_item(rtcp_sdes_item_iter *it, rtcp_sdes_item *out);
 
-/* Writer input: an SDES packet with one chunk holding one CNAME item. */
+/* Writer input: an SDES packet whose chunks each hold one CNAME item, the same
+ * for every SSRC (a sender's streams share their CNAME). */
 typedef struct {
     uint32_t ssrc;
-    const char *cname; /* NUL-terminated, 1..255 bytes */
+    const char *cname;            /* NUL-terminated, 1..255 bytes */
+    const uint32_t *more_ssrcs;   /* further chunks, may be NULL when more_count is 0 */
+    uint8_t more_count;           /* 0..30: at most 31 chunks in all */
 } rtcp_sdes_cname;
 
 /* rtcp_sdes_cname_size / rtcp_sdes_cname_write - J_EINVAL for an empty or
- * over-long CNAME; the item list is null-terminated and padded to 32 bits. */
+ * over-long CNAME or too many chunks; each chunk's item list is null-terminated
+ * and padded to 32 bits. */
 int rtcp_sdes_cname_size(const rtcp_sdes_cname *m);
 int rtcp_sdes_cname_write(const rtcp_sdes_cname *m, uint8_t *buf, size_t cap);
 
@@ -285,6 +289,59 @@ uint32_t rtcp_bye_ssrc(const rtcp_bye *m, unsigned i);
  * reason is null-padded to 32 bits. */
 int rtcp_bye_size(const rtcp_bye *m);
 int rtcp_bye_write(const rtcp_bye *m, uint8_t *buf, size_t cap);
+
+/* ---------------------------------------------------------------------------
+ * XR (207), RFC 3611: receiver reference time and DLRR
+ * ------------------------------------------------------------------------- */
+
+enum {
+    RTCP_XR_RRTR = 4, /* receiver reference time report block */
+    RTCP_XR_DLRR = 5, /* delay since last receiver report block */
+};
+
+typedef struct {
+    uint32_t ssrc;         /* the sender of the XR */
+    const uint8_t *blocks; /* raw report blocks, validated */
+    size_t blocks_len;
+} rtcp_xr;
+
+typedef struct {
+    uint8_t type;          /* BT */
+    uint8_t type_specific;
+    const uint8_t *body;   /* the block's contents, after its 4-byte header */
+    size_t body_len;
+} rtcp_xr_block;
+
+typedef struct {
+    const uint8_t *p;
+    const uint8_t *end;
+} rtcp_xr_iter;
+
+typedef struct {
+    uint32_t ssrc; /* the receiver whose RRTR this answers */
+    uint32_t lrr;  /* compact NTP of that RRTR */
+    uint32_t dlrr; /* delay since it arrived, 1/65536 s */
+} rtcp_xr_dlrr_item;
+
+/* rtcp_xr_parse - J_EINVAL unless type 207; J_EMALFORMED without the sender SSRC or when a
+ * block's length reaches past the packet. Unknown block types are kept. */
+int rtcp_xr_parse(rtcp_xr *out, const rtcp_header *h);
+/* rtcp_xr_iter_init / rtcp_xr_next_block - walk the blocks of a parsed view. */
+void rtcp_xr_iter_init(rtcp_xr_iter *it, const rtcp_xr *m);
+bool rtcp_xr_next_block(rtcp_xr_iter *it, rtcp_xr_block *out);
+/* rtcp_xr_dlrr_count / rtcp_xr_dlrr_get - the sub-blocks of a DLRR block (0 for another
+ * type; a trailing partial sub-block is ignored); i < count. */
+size_t rtcp_xr_dlrr_count(const rtcp_xr_block *b);
+rtcp_xr_dlrr_item rtcp_xr_dlrr_get(const rtcp_xr_block *b, size_t i);
+
+/* Writer input: an XR with one receiver reference time block. */
+typedef struct {
+    uint32_t ssrc;
+    uint64_t ntp;
+} rtcp_xr_rrtr;
+
+/* rtcp_xr_rrtr_write - 20 bytes, or J_ESHORTBUF. */
+int rtcp_xr_rrtr_write(const rtcp_xr_rrtr *m, uint8_t *buf, size_t cap);
 
 /* ---------------------------------------------------------------------------
  * Feedback messages (205 RTPFB, 206 PSFB), RFC 4585 §6.1

@@ -425,6 +425,29 @@ static void test_sdes(void **state)
     assert_int_equal(rtcp_sdes_cname_size(&cn), J_EINVAL);
     cn.cname = "";
     assert_int_equal(rtcp_sdes_cname_size(&cn), J_EINVAL);
+
+    /* One chunk per SSRC of a sender, all with its CNAME. */
+    static const uint8_t sdes_two[] = {
+        0x82, 0xca, 0x00, 0x06, /* V=2 SC=2 PT=202 length 6 */
+        0x00, 0x00, 0x00, 0x01, /* SSRC 1 */
+        0x01, 0x02, 'a', 'b',   /* CNAME "ab" */
+        0x00, 0x00, 0x00, 0x00, /* null word */
+        0x00, 0x00, 0x00, 0x02, /* SSRC 2: the same item */
+        0x01, 0x02, 'a', 'b',
+        0x00, 0x00, 0x00, 0x00,
+    };
+    uint32_t more[RTCP_MAX_COUNT] = {2};
+    cn = (rtcp_sdes_cname){.ssrc = 1, .cname = "ab", .more_ssrcs = more, .more_count = 1};
+    assert_int_equal(rtcp_sdes_cname_write(&cn, out, sizeof out), sizeof sdes_two);
+    assert_memory_equal(out, sdes_two, sizeof sdes_two);
+    parse_one(&h, out, sizeof sdes_two);
+    assert_int_equal(rtcp_sdes_parse(&m, &h), 0);
+    assert_int_equal(m.chunk_count, 2);
+    cn.more_count = 31; /* 32 chunks do not fit the SC field */
+    assert_int_equal(rtcp_sdes_cname_size(&cn), J_EINVAL);
+    cn.more_count = 1;
+    cn.more_ssrcs = NULL;
+    assert_int_equal(rtcp_sdes_cname_size(&cn), J_EINVAL);
 }
 
 static void test_bye(void **state)
@@ -758,6 +781,72 @@ static const malformed_case malformed[] = {
      J_EINVAL},
 };
 
+/* An XR as a browser answers our RRTR: a DLRR block for our SSRC 0x11223344, then a block
+ * of a type we do not read (VoIP metrics, cut short for the test). */
+static const uint8_t xr_dlrr_pkt[] = {
+    0x80, 0xcf, 0x00, 0x06, /* V=2 PT=207 length 6 */
+    0xaa, 0xbb, 0xcc, 0xdd, /* sender SSRC */
+    0x05, 0x00, 0x00, 0x03, /* BT=5 DLRR, block length 3 */
+    0x11, 0x22, 0x33, 0x44, /* SSRC of the receiver (us) */
+    0x12, 0x34, 0x56, 0x78, /* LRR */
+    0x00, 0x01, 0x80, 0x00, /* DLRR 1.5 s */
+    0x07, 0x00, 0x00, 0x00, /* BT=7, block length 0 */
+};
+
+static void test_xr(void **state)
+{
+    (void)state;
+    rtcp_header h;
+    parse_one(&h, xr_dlrr_pkt, sizeof xr_dlrr_pkt);
+    rtcp_xr m;
+    assert_int_equal(rtcp_xr_parse(&m, &h), 0);
+    assert_int_equal(m.ssrc, 0xaabbccdd);
+    rtcp_xr_iter it;
+    rtcp_xr_block b;
+    rtcp_xr_iter_init(&it, &m);
+    assert_true(rtcp_xr_next_block(&it, &b));
+    assert_int_equal(b.type, RTCP_XR_DLRR);
+    assert_int_equal(rtcp_xr_dlrr_count(&b), 1);
+    rtcp_xr_dlrr_item d = rtcp_xr_dlrr_get(&b, 0);
+    assert_int_equal(d.ssrc, 0x11223344);
+    assert_int_equal(d.lrr, 0x12345678);
+    assert_int_equal(rtcp_compact_to_us(d.dlrr), 1500000);
+    assert_true(rtcp_xr_next_block(&it, &b));
+    assert_int_equal(b.type, 7);
+    assert_int_equal(rtcp_xr_dlrr_count(&b), 0);
+    assert_false(rtcp_xr_next_block(&it, &b));
+
+    /* A block reaching past the packet. */
+    uint8_t bad[sizeof xr_dlrr_pkt];
+    memcpy(bad, xr_dlrr_pkt, sizeof bad);
+    bad[27] = 1;
+    parse_one(&h, bad, sizeof bad);
+    assert_int_equal(rtcp_xr_parse(&m, &h), J_EMALFORMED);
+    parse_one(&h, pli_pkt, sizeof pli_pkt);
+    assert_int_equal(rtcp_xr_parse(&m, &h), J_EINVAL);
+
+    /* Our RRTR: written, parsed back. */
+    static const uint8_t rrtr_pkt[] = {
+        0x80, 0xcf, 0x00, 0x04, /* V=2 PT=207 length 4 */
+        0x01, 0x02, 0x03, 0x04, /* our SSRC */
+        0x04, 0x00, 0x00, 0x02, /* BT=4 RRTR, block length 2 */
+        0xe0, 0x00, 0x00, 0x01, /* NTP seconds */
+        0x80, 0x00, 0x00, 0x00, /* NTP fraction: 0.5 s */
+    };
+    uint8_t out[32];
+    rtcp_xr_rrtr rrtr = {.ssrc = 0x01020304, .ntp = 0xe000000180000000ull};
+    assert_int_equal(rtcp_xr_rrtr_write(&rrtr, out, sizeof out), sizeof rrtr_pkt);
+    assert_memory_equal(out, rrtr_pkt, sizeof rrtr_pkt);
+    assert_int_equal(rtcp_xr_rrtr_write(&rrtr, out, sizeof rrtr_pkt - 1), J_ESHORTBUF);
+    parse_one(&h, out, sizeof rrtr_pkt);
+    assert_int_equal(rtcp_xr_parse(&m, &h), 0);
+    rtcp_xr_iter_init(&it, &m);
+    assert_true(rtcp_xr_next_block(&it, &b));
+    assert_int_equal(b.type, RTCP_XR_RRTR);
+    assert_int_equal(b.body_len, 8);
+    assert_false(rtcp_xr_next_block(&it, &b));
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -785,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_remb),
         cmocka_unit_test(test_nack),
         cmocka_unit_test(test_ntp),
+        cmocka_unit_test(test_xr),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

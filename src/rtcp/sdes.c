@@ -107,14 +107,16 @@ bool rtcp_sdes_next_item(rtcp_sdes_item_iter *it, rtcp_sdes_item *out)
     return true;
 }
 
+/* SSRC, type, length, text, at least one null, padded to 32 bits. */
+static size_t cname_chunk_size(size_t cname_len) { return (4 + 2 + cname_len + 1 + 3) & ~(size_t)3; }
+
 int rtcp_sdes_cname_size(const rtcp_sdes_cname *m)
 {
-    if (!m->cname) return J_EINVAL;
+    if (!m->cname || m->more_count >= RTCP_MAX_COUNT || (m->more_count && !m->more_ssrcs))
+        return J_EINVAL;
     size_t len = strlen(m->cname);
     if (len == 0 || len > 255) return J_EINVAL;
-    /* SSRC, type, length, text, at least one null, padded to 32 bits. */
-    size_t chunk = (4 + 2 + len + 1 + 3) & ~(size_t)3;
-    return (int)(RTCP_HEADER_LEN + chunk);
+    return (int)(RTCP_HEADER_LEN + (1 + (size_t)m->more_count) * cname_chunk_size(len));
 }
 
 int rtcp_sdes_cname_write(const rtcp_sdes_cname *m, uint8_t *buf, size_t cap)
@@ -122,13 +124,16 @@ int rtcp_sdes_cname_write(const rtcp_sdes_cname *m, uint8_t *buf, size_t cap)
     int size = rtcp_sdes_cname_size(m);
     if (size < 0) return size;
     if ((size_t)size > cap) return J_ESHORTBUF;
-    size_t len = strlen(m->cname);
-    rtcp_write_header_unsafe(buf, 1, RTCP_TYPE_SDES, (size_t)size);
-    wr_be32(buf + 4, m->ssrc);
-    buf[8] = RTCP_SDES_CNAME;
-    buf[9] = (uint8_t)len;
-    memcpy(buf + 10, m->cname, len);
-    /* Terminator and padding are all null octets. */
-    memset(buf + 10 + len, 0, (size_t)size - 10 - len);
+    size_t len = strlen(m->cname), chunk = cname_chunk_size(len);
+    rtcp_write_header_unsafe(buf, (uint8_t)(1 + m->more_count), RTCP_TYPE_SDES, (size_t)size);
+    for (size_t i = 0; i <= m->more_count; i++) {
+        uint8_t *c = buf + RTCP_HEADER_LEN + i * chunk;
+        wr_be32(c, i == 0 ? m->ssrc : m->more_ssrcs[i - 1]);
+        c[4] = RTCP_SDES_CNAME;
+        c[5] = (uint8_t)len;
+        memcpy(c + 6, m->cname, len);
+        /* Terminator and padding are all null octets. */
+        memset(c + 6 + len, 0, chunk - 6 - len);
+    }
     return size;
 }

@@ -138,6 +138,25 @@ int rtp_write_header(const rtp_header_out *h, const rtp_ext_elem *exts, size_t n
 int rtp_write_packet(const rtp_header_out *h, const rtp_ext_elem *exts, size_t n_exts,
                      const uint8_t *payload, size_t payload_len, uint8_t *buf, size_t cap);
 
+/* RTX (RFC 4588 §4): a retransmission travels on a stream of its own (SSRC, payload type,
+ * sequence numbers) and carries the original sequence number (OSN) in front of the original
+ * payload; the timestamp, marker and header extensions are the original's. */
+
+/* rtp_rtx_wrap - write the RTX packet for an original: header h (the RTX stream's SSRC,
+ * payload type and sequence number, the original's timestamp and marker) with exts, then
+ * osn, then a copy of payload[0..payload_len). Returns the packet length, J_EINVAL or
+ * J_ESHORTBUF. */
+int rtp_rtx_wrap(const rtp_header_out *h, const rtp_ext_elem *exts, size_t n_exts, uint16_t osn,
+                 const uint8_t *payload, size_t payload_len, uint8_t *buf, size_t cap);
+
+/* rtp_rtx_unwrap - turn the RTX packet pkt, parsed from buf, back into the original in
+ * place: payload type apt (marker kept), sequence number OSN, SSRC media_ssrc, the OSN
+ * removed and any padding dropped; header extensions stay. pkt is parsed again to describe
+ * the result. Returns 0; J_EMALFORMED, buf untouched, when the payload is too short to hold
+ * an OSN (a padding-only packet, as senders use to probe bandwidth); J_EINVAL when pkt was
+ * not parsed from buf or apt > 127. */
+int rtp_rtx_unwrap(uint8_t *buf, rtp_pkt *pkt, uint8_t apt, uint32_t media_ssrc);
+
 /* In-place rewrites of a packet already accepted by rtp_parse (buf is its
  * start, len its length). They touch only the named field and return 0, or
  * J_ESHORT when len < RTP_HEADER_MIN; rtp_set_payload_type keeps the marker

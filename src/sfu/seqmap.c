@@ -1,6 +1,9 @@
 /* seqmap.c - sequence number and timestamp rewriting with wraparound. */
 #include "sfu/seqmap.h"
 
+#include "core/err.h"
+#include "rtp/rtp.h"
+
 void sfu_seqmap_init(sfu_seqmap *m, uint16_t initial_seq, uint32_t initial_ts)
 {
     m->started = false;
@@ -26,10 +29,11 @@ void sfu_seqmap_map(sfu_seqmap *m, uint16_t in_seq, uint32_t in_ts, uint32_t clo
         }
         m->seq_offset = (uint16_t)(m->max_out_seq + 1 - in_seq);
         m->ts_offset = m->max_out_ts + advance - in_ts;
+        m->first_out_seq = (uint16_t)(m->max_out_seq + 1);
         m->resync = false;
     }
     uint16_t seq = (uint16_t)(in_seq + m->seq_offset);
-    uint32_t ts = in_ts + m->ts_offset;
+    uint32_t ts = sfu_seqmap_out_ts(m, in_ts);
     /* Track the newest output; (int16_t) of the difference handles wraparound. */
     if (!m->started || (int16_t)(seq - m->max_out_seq) > 0) {
         m->max_out_seq = seq;
@@ -40,3 +44,14 @@ void sfu_seqmap_map(sfu_seqmap *m, uint16_t in_seq, uint32_t in_ts, uint32_t clo
     *out_seq = seq;
     *out_ts = ts;
 }
+
+int sfu_seqmap_unmap(const sfu_seqmap *m, uint16_t out_seq, uint16_t *in_seq)
+{
+    if (!m->started || m->resync || rtp_seq_diff(out_seq, m->first_out_seq) < 0 ||
+        rtp_seq_diff(out_seq, m->max_out_seq) > 0)
+        return J_ENOTFOUND;
+    *in_seq = (uint16_t)(out_seq - m->seq_offset);
+    return J_OK;
+}
+
+uint32_t sfu_seqmap_out_ts(const sfu_seqmap *m, uint32_t in_ts) { return in_ts + m->ts_offset; }

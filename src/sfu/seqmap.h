@@ -16,6 +16,7 @@ typedef struct sfu_seqmap {
     bool resync;        /* next packet starts a new source */
     uint16_t seq_offset;
     uint32_t ts_offset;
+    uint16_t first_out_seq; /* first sequence number of the current source's mapping */
     uint16_t max_out_seq; /* newest sequence number sent */
     uint32_t max_out_ts;  /* timestamp of that packet */
     uint64_t max_out_us;  /* when it was sent */
@@ -33,5 +34,15 @@ void sfu_seqmap_resync(sfu_seqmap *m);
  * current source (reordering) map with the same offsets. */
 void sfu_seqmap_map(sfu_seqmap *m, uint16_t in_seq, uint32_t in_ts, uint32_t clock_rate,
                     uint64_t now_us, uint16_t *out_seq, uint32_t *out_ts);
+
+/* sfu_seqmap_unmap - the incoming sequence number out_seq was mapped from, to answer a
+ * retransmission request: J_OK, or J_ENOTFOUND when the current source's mapping did not
+ * produce it (nothing mapped since the last resync, older than the mapping's first packet,
+ * newer than its newest). */
+int sfu_seqmap_unmap(const sfu_seqmap *m, uint16_t out_seq, uint16_t *in_seq);
+
+/* sfu_seqmap_out_ts - the outgoing timestamp for an incoming one under the current
+ * offsets (no state change): what a retransmission or a sender report uses. */
+uint32_t sfu_seqmap_out_ts(const sfu_seqmap *m, uint32_t in_ts);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/err.h"
 #include "sfu/seqmap.h"
 
 static void test_first_packet_starts_at_base(void **state)
@@ -60,12 +61,54 @@ static void test_resync_continues_after_last_output(void **state)
     assert_int_equal(ts, last_ts + 48000);
 }
 
+static void test_unmap_inverts_the_current_mapping_across_the_wrap(void **state)
+{
+    (void)state;
+    sfu_seqmap m;
+    sfu_seqmap_init(&m, 65533, 0);
+    uint16_t in;
+    assert_int_equal(sfu_seqmap_unmap(&m, 65533, &in), J_ENOTFOUND); /* nothing mapped yet */
+    uint16_t seq;
+    uint32_t ts;
+    for (uint16_t i = 0; i < 5; i++) sfu_seqmap_map(&m, (uint16_t)(300 + i), 0, 90000, i, &seq, &ts);
+    assert_int_equal(seq, 1); /* 65533, 65534, 65535, 0, 1 */
+    assert_int_equal(sfu_seqmap_unmap(&m, 65533, &in), J_OK);
+    assert_int_equal(in, 300);
+    assert_int_equal(sfu_seqmap_unmap(&m, 0, &in), J_OK);
+    assert_int_equal(in, 303);
+    assert_int_equal(sfu_seqmap_unmap(&m, 1, &in), J_OK);
+    assert_int_equal(in, 304);
+    assert_int_equal(sfu_seqmap_unmap(&m, 2, &in), J_ENOTFOUND);     /* not sent yet */
+    assert_int_equal(sfu_seqmap_unmap(&m, 65532, &in), J_ENOTFOUND); /* before the first */
+    assert_int_equal(sfu_seqmap_out_ts(&m, 1000), 1001u);
+}
+
+static void test_unmap_forgets_the_previous_source(void **state)
+{
+    (void)state;
+    sfu_seqmap m;
+    sfu_seqmap_init(&m, 100, 0);
+    uint16_t seq, in;
+    uint32_t ts;
+    sfu_seqmap_map(&m, 5000, 0, 90000, 0, &seq, &ts);
+    sfu_seqmap_map(&m, 5001, 0, 90000, 0, &seq, &ts);
+    sfu_seqmap_resync(&m);
+    assert_int_equal(sfu_seqmap_unmap(&m, 101, &in), J_ENOTFOUND); /* offsets about to change */
+    sfu_seqmap_map(&m, 9, 0, 90000, 0, &seq, &ts);
+    assert_int_equal(seq, 102);
+    assert_int_equal(sfu_seqmap_unmap(&m, 102, &in), J_OK);
+    assert_int_equal(in, 9);
+    assert_int_equal(sfu_seqmap_unmap(&m, 101, &in), J_ENOTFOUND); /* the old source's */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_packet_starts_at_base),
         cmocka_unit_test(test_wraparound_and_reordering),
         cmocka_unit_test(test_resync_continues_after_last_output),
+        cmocka_unit_test(test_unmap_inverts_the_current_mapping_across_the_wrap),
+        cmocka_unit_test(test_unmap_forgets_the_previous_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,13 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/err.h"
 #include "core/random.h"
 
 /* Room for the largest datagram plus the SRTP authentication tag added in place. */
 #define SFU_OUT_BUF 1500
 #define SFU_OUT_CAP (SFU_OUT_BUF + 64)
-#define SFU_MAX_EXTS (1 + SFU_EXT_COUNT) /* MID + the carried ones */
+#define SFU_MAX_EXTS (2 + SFU_EXT_COUNT) /* transport-wide seq, MID, the carried ones */
 /* An unread level sum stops here: 127 * this still fits in 32 bits. */
 #define SFU_LEVELS_MAX_PACKETS (UINT32_MAX / 128)
 
@@ -38,6 +39,7 @@ void sfu_track_free(sfu_track *t)
     if (!t) return;
     for (size_t i = 0; i < t->n_downs; i++) t->downs[i]->track = NULL;
     free(t->downs);
+    rtp_rtx_buffer_free(t->rtx);
     free(t);
 }
 
@@ -86,6 +88,7 @@ void sfu_track_attach_source(sfu_track *t, const sfu_source *src, sfu_keyframe_f
     t->source_ctx = source_ctx;
     t->keyframe_sent_us = 0;
     t->keyframe_pending = false;
+    t->sender_report.valid = false;
     for (int pt = 0; pt < 128; pt++) t->source_codec[pt] = CODEC_UNKNOWN;
     for (int i = 0; i < src->codec_count; i++)
         t->source_codec[src->codecs[i].pt & 0x7F] = codec_kind_from_name(src->codecs[i].name);
@@ -111,11 +114,14 @@ void sfu_track_set_muted(sfu_track *t, bool muted, uint64_t now_us)
     if (t->kind == SFU_VIDEO && t->n_downs > 0) sfu_track_request_keyframe(t, now_us);
 }
 
-void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc, sfu_send_fn send,
-                        void *send_ctx)
+void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc, uint32_t rtx_ssrc,
+                        sfu_send_fn send, void *send_ctx)
 {
     memset(d, 0, sizeof *d);
     d->ssrc = ssrc;
+    d->rtx_ssrc = rtx_ssrc;
+    d->rtx_seq = (uint16_t)j_random_u32();
+    d->twcc_ext_id = m->ext_id[SDP_EXT_TWCC];
     d->codec_count = m->codec_count;
     memcpy(d->codecs, m->codecs, sizeof d->codecs[0] * m->codec_count);
     d->mid_ext_id = m->ext_id[SDP_EXT_MID];
@@ -130,6 +136,10 @@ void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc,
 
 int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us)
 {
+    if (t->kind == SFU_VIDEO && !t->rtx) {
+        t->rtx = rtp_rtx_buffer_new(SFU_RTX_BUFFER_SLOTS, SFU_RTX_BUFFER_AGE_US);
+        if (!t->rtx) return J_ENOMEM;
+    }
     if (t->n_downs == t->cap_downs) {
         size_t cap = t->cap_downs ? t->cap_downs * 2 : 8;
         sfu_downtrack **downs = realloc(t->downs, cap * sizeof *downs);
@@ -157,19 +167,20 @@ void sfu_downtrack_detach(sfu_downtrack *d)
     d->track = NULL;
 }
 
-void sfu_track_set_relay(sfu_track *t, sfu_relay_fn relay, void *ctx)
+void sfu_track_set_relay(sfu_track *t, const sfu_relay *relay, void *ctx)
 {
     t->relay = relay;
     t->relay_ctx = ctx;
 }
 
-void sfu_downtrack_set_paused(sfu_downtrack *d, bool paused, uint64_t now_us)
+void sfu_downtrack_set_paused(sfu_downtrack *d, uint8_t reason, bool paused, uint64_t now_us)
 {
-    if (d->paused == paused) return;
-    d->paused = paused;
-    if (paused || !d->track) return;
-    sync_downtrack(d->track, d);
-    sfu_track_request_keyframe(d->track, now_us);
+    uint8_t before = d->paused;
+    d->paused = paused ? (uint8_t)(before | reason) : (uint8_t)(before & ~reason);
+    sfu_track *t = d->track;
+    if (!before || d->paused || !t) return;
+    sync_downtrack(t, d);
+    if (t->kind == SFU_VIDEO && !t->muted) sfu_track_request_keyframe(t, now_us);
 }
 
 sfu_audio_levels sfu_track_take_levels(sfu_track *t)
@@ -237,10 +248,18 @@ static void add_level(sfu_audio_levels *lv, const uint8_t *data, size_t len)
     lv->packets++;
 }
 
-/* The extensions a subscriber gets: its MID, and the carried ones it negotiated. */
+/* The extensions a subscriber gets: a transport-wide sequence number placeholder (first, see
+ * twcc_offset), its MID, and the carried ones it negotiated. */
 static size_t build_extensions(const sfu_downtrack *d, const carried_exts *c, rtp_ext_elem *exts)
 {
+    static const uint8_t twcc_placeholder[2];
     size_t n = 0;
+    if (d->twcc_ext_id) {
+        exts[n].id = d->twcc_ext_id;
+        exts[n].data = twcc_placeholder;
+        exts[n].len = sizeof twcc_placeholder;
+        n++;
+    }
     if (d->mid_ext_id && d->mid[0]) {
         exts[n].id = d->mid_ext_id;
         exts[n].data = (const uint8_t *)d->mid;
@@ -257,17 +276,52 @@ static size_t build_extensions(const sfu_downtrack *d, const carried_exts *c, rt
     return n;
 }
 
+/* Where the transport-wide sequence number's value sits in a packet build_extensions gave
+ * the extensions of: its element is the first, after the fixed header (no CSRCs are
+ * written) and the block's 4-byte header, behind a 1-byte (RFC 8285 one-byte form) or 2-byte
+ * element header. */
+static size_t twcc_offset(const sfu_downtrack *d, const uint8_t *buf)
+{
+    if (!d->twcc_ext_id) return 0;
+    size_t block = RTP_HEADER_MIN + RTP_EXT_HEADER_LEN;
+    return rd_be16(buf + RTP_HEADER_MIN) == RTP_EXT_PROFILE_ONE_BYTE ? block + 1 : block + 2;
+}
+
+/* One source packet as downtrack d sends it: header h (d's SSRC, PT, numbering) and d's
+ * extensions, then the payload untouched - behind the original sequence number osn when h
+ * is d's RTX stream (osn >= 0). Forwarding and retransmission share it, so a resent packet
+ * is the packet that was sent. Returns the length, or a negative J_E* code. */
+static int write_for_downtrack(const sfu_downtrack *d, const rtp_header_out *h,
+                               const carried_exts *c, const rtp_pkt *pkt, int32_t osn,
+                               uint8_t *buf, size_t *twcc_off)
+{
+    rtp_ext_elem exts[SFU_MAX_EXTS];
+    size_t n_exts = build_extensions(d, c, exts);
+    int len = osn < 0 ? rtp_write_packet(h, exts, n_exts, pkt->payload, pkt->payload_len, buf,
+                                         SFU_OUT_BUF)
+                      : rtp_rtx_wrap(h, exts, n_exts, (uint16_t)osn, pkt->payload,
+                                     pkt->payload_len, buf, SFU_OUT_BUF);
+    if (len > 0) *twcc_off = twcc_offset(d, buf);
+    return len;
+}
+
+static uint32_t source_clock_rate(const sfu_track *t, uint8_t pt)
+{
+    for (int i = 0; i < t->source.codec_count; i++)
+        if (t->source.codecs[i].pt == pt) return t->source.codecs[i].clock_rate;
+    return 0;
+}
+
 void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
 {
     t->packets_in++;
     t->bytes_in += pkt->len;
     if (t->muted) return;
-    if (t->relay) t->relay(t->relay_ctx, t, pkt, now_us);
+    if (t->relay) t->relay->packet(t->relay_ctx, t, pkt, now_us);
+    if (t->rtx) rtp_rtx_buffer_put(t->rtx, pkt->seq, pkt->buf, pkt->len, now_us);
     const uint8_t in_pt = pkt->payload_type & 0x7F;
     int keyframe = -1; /* computed lazily: most packets go to nobody waiting */
-    uint32_t clock_rate = 0;
-    for (int i = 0; i < t->source.codec_count; i++)
-        if (t->source.codecs[i].pt == in_pt) clock_rate = t->source.codecs[i].clock_rate;
+    uint32_t clock_rate = source_clock_rate(t, in_pt);
     carried_exts carried;
     find_carried(&t->source, pkt, &carried);
     if (carried.data[SFU_EXT_AUDIO_LEVEL])
@@ -292,14 +346,86 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
         rtp_header_out h = {.marker = pkt->marker, .payload_type = out_pt, .ssrc = d->ssrc};
         sfu_seqmap_map(&d->seq, pkt->seq, pkt->timestamp, clock_rate, now_us, &h.seq,
                        &h.timestamp);
-        rtp_ext_elem exts[SFU_MAX_EXTS];
-        size_t n_exts = build_extensions(d, &carried, exts);
-        int hlen = rtp_write_header(&h, exts, n_exts, buf, SFU_OUT_BUF);
-        if (hlen < 0 || (size_t)hlen + pkt->payload_len > SFU_OUT_BUF) continue;
-        memcpy(buf + hlen, pkt->payload, pkt->payload_len);
-        size_t len = (size_t)hlen + pkt->payload_len;
+        d->mapped_ssrc = pkt->ssrc;
+        d->clock_rate = clock_rate;
+        size_t twcc_off = 0;
+        int len = write_for_downtrack(d, &h, &carried, pkt, -1, buf, &twcc_off);
+        if (len < 0) continue;
         d->packets++;
-        d->bytes += len;
-        d->send(d->send_ctx, buf, len, sizeof buf);
+        d->bytes += (uint64_t)len;
+        d->payload_bytes += pkt->payload_len;
+        d->rtx_credit += len / 2;
+        if (d->rtx_credit > SFU_RTX_CREDIT_MAX) d->rtx_credit = SFU_RTX_CREDIT_MAX;
+        d->send(d->send_ctx, buf, (size_t)len, sizeof buf, twcc_off, now_us);
     }
+}
+
+/* The subscriber's RTX payload type for its payload type pt (apt=pt), 0 if none. */
+static uint8_t rtx_payload_type(const sfu_downtrack *d, uint8_t pt)
+{
+    for (int i = 0; i < d->codec_count; i++)
+        if (d->codecs[i].pt == pt) return d->codecs[i].rtx_pt;
+    return 0;
+}
+
+int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us)
+{
+    const sfu_track *t = d->track;
+    uint16_t in_seq;
+    rtp_rtx_pkt stored;
+    rtp_pkt pkt;
+    if (!t || !t->rtx || d->paused || sfu_seqmap_unmap(&d->seq, out_seq, &in_seq) != J_OK ||
+        rtp_rtx_buffer_get(t->rtx, in_seq, now_us, &stored) != J_OK ||
+        rtp_parse(&pkt, stored.data, stored.len) != J_OK || pkt.ssrc != d->mapped_ssrc)
+        return J_ENOTFOUND;
+    uint8_t out_pt = d->pt_map[pkt.payload_type & 0x7F];
+    if (out_pt == SFU_NO_PT) return J_ENOTFOUND;
+    uint8_t rtx_pt = d->rtx_ssrc ? rtx_payload_type(d, out_pt) : 0;
+    rtp_header_out h = {.marker = pkt.marker,
+                        .payload_type = rtx_pt ? rtx_pt : out_pt,
+                        .seq = rtx_pt ? d->rtx_seq : out_seq,
+                        .timestamp = sfu_seqmap_out_ts(&d->seq, pkt.timestamp),
+                        .ssrc = rtx_pt ? d->rtx_ssrc : d->ssrc};
+    carried_exts carried;
+    find_carried(&t->source, &pkt, &carried);
+    uint8_t buf[SFU_OUT_CAP];
+    size_t twcc_off = 0;
+    int len = write_for_downtrack(d, &h, &carried, &pkt, rtx_pt ? out_seq : -1, buf, &twcc_off);
+    if (len < 0) return len;
+    if (d->rtx_credit < len) return J_ELIMIT;
+    if (rtx_pt) d->rtx_seq++;
+    d->rtx_credit -= len;
+    d->rtx_packets++;
+    d->rtx_bytes += (uint64_t)len;
+    d->send(d->send_ctx, buf, (size_t)len, sizeof buf, twcc_off, now_us);
+    return J_OK;
+}
+
+void sfu_track_on_sender_report(sfu_track *t, uint32_t ssrc, uint32_t rtp_ts, uint64_t now_us)
+{
+    t->sender_report.valid = true;
+    t->sender_report.ssrc = ssrc;
+    t->sender_report.rtp_ts = rtp_ts;
+    t->sender_report.arrival_us = now_us;
+    if (t->relay) t->relay->sender_report(t->relay_ctx, t, ssrc, rtp_ts, now_us);
+}
+
+/* ticks of clock_rate in the time from then_us to now_us (0 if now is earlier). */
+static uint32_t rtp_ticks(uint64_t then_us, uint64_t now_us, uint32_t clock_rate)
+{
+    return now_us > then_us ? (uint32_t)((now_us - then_us) * clock_rate / 1000000u) : 0;
+}
+
+int sfu_downtrack_rtp_now(const sfu_downtrack *d, uint64_t now_us, uint32_t *rtp_ts)
+{
+    if (!d->seq.started) return J_ENOTFOUND;
+    const sfu_track *t = d->track;
+    if (t && t->sender_report.valid && t->sender_report.ssrc == d->mapped_ssrc && !d->seq.resync) {
+        uint32_t src = t->sender_report.rtp_ts +
+                       rtp_ticks(t->sender_report.arrival_us, now_us, d->clock_rate);
+        *rtp_ts = sfu_seqmap_out_ts(&d->seq, src);
+        return J_OK;
+    }
+    *rtp_ts = d->seq.max_out_ts + rtp_ticks(d->seq.max_out_us, now_us, d->clock_rate);
+    return J_OK;
 }

@@ -8,8 +8,16 @@
  * end-to-end encryption keeps working). Downtracks may attach before the source and
  * survive its reconnection; video to a downtrack starts at a keyframe; keyframe requests
  * to the source are aggregated and throttled per track. A muted track forwards nothing; a
- * paused downtrack receives nothing (its subscriber asked so) but stays attached. An audio
- * track sums the RFC 6464 levels its source's packets carry, for speaker detection.
+ * paused downtrack receives nothing (its subscriber asked so, or its bandwidth cannot carry
+ * it) but stays attached. An audio track sums the RFC 6464 levels its source's packets
+ * carry, for speaker detection.
+ *
+ * A video track keeps its source's last second of packets (rtp/rtx_buffer) to answer its
+ * subscribers' NACKs itself: a downtrack maps the sequence number a subscriber asks for back
+ * to the source's, and resends that packet rebuilt exactly as it was forwarded, on the
+ * subscriber's RTX stream (RFC 4588) when it negotiated one. A downtrack also knows the RTP
+ * timestamp "now" in its own timeline, for the sender reports its subscriber needs for lip
+ * sync.
  * Sans-I/O: output goes through callbacks; nothing here allocates per packet.
  */
 #ifndef J_SFU_TRACK_H
@@ -21,6 +29,7 @@
 
 #include "codec/codec.h"
 #include "rtp/rtp.h"
+#include "rtp/rtx_buffer.h"
 #include "sdp/sdp.h"
 #include "sfu/seqmap.h"
 
@@ -33,6 +42,19 @@ typedef enum { SFU_AUDIO = 0, SFU_VIDEO = 1 } sfu_kind;
 /* A downtrack still waiting for a keyframe asks again after this long. */
 #define SFU_KEYFRAME_RETRY_US 1000000u
 
+/* The retransmission buffer of a video track: about a second of 8 Mbit/s video. */
+#define SFU_RTX_BUFFER_SLOTS 1024
+#define SFU_RTX_BUFFER_AGE_US 1000000u
+/* Retransmissions to a downtrack may use at most half the bytes forwarded to it, banked up
+ * to this many: a burst of NACKs (or a hostile subscriber) cannot multiply its traffic. */
+#define SFU_RTX_CREDIT_MAX 131072
+
+/* Why a downtrack forwards nothing for now: bits of sfu_downtrack.paused. */
+enum {
+    SFU_PAUSE_SUBSCRIBER = 1u << 0, /* its subscriber holds it back (audio only, last N) */
+    SFU_PAUSE_BANDWIDTH = 1u << 1,  /* the subscriber's estimated bandwidth cannot carry video */
+};
+
 /* Header extensions the SFU carries from publisher to subscriber, besides MID. */
 typedef enum { SFU_EXT_AUDIO_LEVEL = 0, SFU_EXT_VIDEO_ORIENTATION, SFU_EXT_COUNT } sfu_ext;
 
@@ -43,8 +65,11 @@ typedef struct sfu_source {
     uint8_t ext_id[SFU_EXT_COUNT]; /* publisher's ids, 0 = not negotiated */
 } sfu_source;
 
-/* sfu_send_fn - deliver a built RTP packet (buf has room up to cap for the SRTP tag). */
-typedef void (*sfu_send_fn)(void *ctx, uint8_t *buf, size_t len, size_t cap);
+/* sfu_send_fn - deliver a built RTP packet at now_us (buf has room up to cap for the SRTP
+ * tag). When twcc_off is not 0, buf[twcc_off..+2) is the transport-wide sequence number
+ * extension's value, left 0 for the sender to fill as it numbers what it sends. */
+typedef void (*sfu_send_fn)(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
+                            uint64_t now_us);
 
 struct sfu_track;
 
@@ -56,15 +81,22 @@ typedef struct sfu_downtrack {
     uint8_t mid_ext_id;                   /* 0 = MID extension not negotiated */
     char mid[SDP_MID_LEN];
     uint8_t ext_id[SFU_EXT_COUNT]; /* subscriber's ids, 0 = not negotiated */
+    uint8_t twcc_ext_id;           /* transport-wide sequence number extension, 0 = none */
     uint8_t pt_map[128];           /* source PT -> subscriber PT (SFU_NO_PT: none) */
     sfu_seqmap seq;
+    uint32_t mapped_ssrc;          /* the source SSRC the current mapping is for */
+    uint32_t clock_rate;           /* of the last packet forwarded */
+    uint32_t rtx_ssrc;             /* the subscriber's RTX stream, 0: resend as the original */
+    uint16_t rtx_seq;              /* next RTX sequence number */
+    int64_t rtx_credit;            /* bytes retransmissions may still use */
+    uint8_t paused;                /* SFU_PAUSE_* bits: skipped by the fan-out while any is set */
     bool waiting_keyframe;
     uint64_t keyframe_asked_us;
-    bool paused;              /* skipped by the fan-out, see sfu_downtrack_set_paused */
     sfu_send_fn send;
     void *send_ctx;           /* borrowed: the subscriber's connection */
     struct sfu_track *track;  /* borrowed: set while attached */
-    uint64_t packets, bytes, dropped_no_codec;
+    uint64_t packets, bytes, payload_bytes, dropped_no_codec; /* forwarded */
+    uint64_t rtx_packets, rtx_bytes;                           /* retransmitted */
 } sfu_downtrack;
 
 /* RFC 6464 audio levels of a source's packets, summed between two reads. A packet's
@@ -77,10 +109,13 @@ typedef struct sfu_audio_levels {
 /* sfu_keyframe_fn - ask the source of track t for a keyframe. */
 typedef void (*sfu_keyframe_fn)(void *ctx, const struct sfu_track *t);
 
-/* sfu_relay_fn - hand one source packet, as received (pkt->buf, pkt->len), to copies of
- * the track elsewhere (other workers' mirrors), which fan it out themselves. */
-typedef void (*sfu_relay_fn)(void *ctx, const struct sfu_track *t, const rtp_pkt *pkt,
-                             uint64_t now_us);
+/* Copies of the track elsewhere (other workers' mirrors), which fan out themselves: they get
+ * each source packet as received (pkt->buf, pkt->len), and the source's sender reports. */
+typedef struct sfu_relay {
+    void (*packet)(void *ctx, const struct sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
+    void (*sender_report)(void *ctx, const struct sfu_track *t, uint32_t ssrc, uint32_t rtp_ts,
+                          uint64_t now_us);
+} sfu_relay;
 
 typedef struct sfu_track {
     char id[SFU_TRACK_ID_LEN];
@@ -93,10 +128,17 @@ typedef struct sfu_track {
     void *source_ctx; /* borrowed: the publisher's connection */
     uint64_t keyframe_sent_us;
     bool keyframe_pending;
-    sfu_relay_fn relay; /* NULL unless copies elsewhere want the source's packets */
+    const sfu_relay *relay; /* NULL unless copies elsewhere want the source's packets */
     void *relay_ctx;
     sfu_downtrack **downs; /* owned array of borrowed downtracks */
     size_t n_downs, cap_downs;
+    rtp_rtx_buffer *rtx;   /* owned; video, from the first downtrack on */
+    struct {
+        bool valid;
+        uint32_t ssrc;       /* the source stream it describes */
+        uint32_t rtp_ts;     /* its RTP timestamp ... */
+        uint64_t arrival_us; /* ... at this time of ours */
+    } sender_report;         /* the source's last */
     uint64_t packets_in, bytes_in;
     sfu_audio_levels levels; /* since the last sfu_track_take_levels */
 } sfu_track;
@@ -121,31 +163,53 @@ void sfu_track_set_muted(sfu_track *t, bool muted, uint64_t now_us);
 /* sfu_source_from_neg - a source description from the publisher's negotiated m= section. */
 void sfu_source_from_neg(sfu_source *src, const sdp_neg_media *m);
 
-/* sfu_downtrack_init - a downtrack from the subscriber's negotiated m= section. */
-void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc, sfu_send_fn send,
-                        void *send_ctx);
+/* sfu_downtrack_init - a downtrack from the subscriber's negotiated m= section, sent with
+ * SSRC ssrc; rtx_ssrc is its RTX stream when the subscriber negotiated RTX, else 0. */
+void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc, uint32_t rtx_ssrc,
+                        sfu_send_fn send, void *send_ctx);
 
-/* sfu_track_add_downtrack - J_OK, or J_ENOMEM. The downtrack must not be attached. */
+/* sfu_track_add_downtrack - J_OK, or J_ENOMEM. The downtrack must not be attached. The
+ * first downtrack of a video track allocates its retransmission buffer. */
 int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us);
 /* sfu_downtrack_detach - detach d from its track, if attached. */
 void sfu_downtrack_detach(sfu_downtrack *d);
-
-/* sfu_downtrack_set_paused - a paused downtrack is skipped by the fan-out but stays
- * attached, so resuming is immediate: numbering continues without a gap and video waits for
- * a keyframe, which is requested at once. */
-void sfu_downtrack_set_paused(sfu_downtrack *d, bool paused, uint64_t now_us);
 
 /* sfu_track_take_levels - the audio levels summed since the last call; starts a new sum.
  * Unread sums stop growing (nothing wraps) after about a week of packets. */
 sfu_audio_levels sfu_track_take_levels(sfu_track *t);
 
-/* sfu_track_set_relay - every packet forwarded (unless muted) also goes to relay once;
- * NULL stops it. */
-void sfu_track_set_relay(sfu_track *t, sfu_relay_fn relay, void *ctx);
+/* sfu_track_set_relay - every packet forwarded (unless muted) also goes to relay once, and
+ * every sender report of the source; NULL stops it. */
+void sfu_track_set_relay(sfu_track *t, const sfu_relay *relay, void *ctx);
 
-/* sfu_track_forward - fan one parsed (decrypted) source packet out to every downtrack, and
- * to the relay if one is set. */
+/* sfu_track_forward - fan one parsed (decrypted) source packet out to every downtrack that
+ * is not paused, keep a copy to answer NACKs (video), and hand it to the relay if one is set. */
 void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
+
+/* sfu_downtrack_retransmit - answer a subscriber's NACK for out_seq (its numbering): the
+ * source packet it was mapped from, if the buffer still has it, rebuilt as it was forwarded
+ * and sent as RTX when the downtrack has an RTX stream for that codec (else as the original
+ * packet). J_OK when sent; J_ENOTFOUND when the packet is not in the buffer, or was not
+ * forwarded by the downtrack's current mapping (before a resync, a pause, its first
+ * keyframe); J_ELIMIT when retransmissions used up their share (SFU_RTX_CREDIT_MAX). */
+int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us);
+
+/* sfu_track_on_sender_report - the source stream ssrc's sender report arrived at now_us
+ * with RTP timestamp rtp_ts. */
+void sfu_track_on_sender_report(sfu_track *t, uint32_t ssrc, uint32_t rtp_ts, uint64_t now_us);
+
+/* sfu_downtrack_rtp_now - the RTP timestamp at now_us in d's timeline, what a sender report
+ * pairs with the NTP time of now_us. Derived from the source's last sender report when it is
+ * about the stream d maps now (so all tracks of one publisher share its clock: lip sync
+ * holds), else extrapolated from the last packet forwarded. J_ENOTFOUND before d forwarded
+ * anything. */
+int sfu_downtrack_rtp_now(const sfu_downtrack *d, uint64_t now_us, uint32_t *rtp_ts);
+
+/* sfu_downtrack_set_paused - set or clear one SFU_PAUSE_* reason. While any is set, d is
+ * skipped by the fan-out but stays attached, so resuming is immediate: when the last reason
+ * clears, numbering continues without a gap and video waits for a keyframe, which is
+ * requested at once. */
+void sfu_downtrack_set_paused(sfu_downtrack *d, uint8_t reason, bool paused, uint64_t now_us);
 
 /* sfu_track_request_keyframe - ask the source for a keyframe, at most once per
  * SFU_KEYFRAME_INTERVAL_US; a request inside that window is sent when it ends. */

@@ -17,15 +17,19 @@ typedef struct capture {
     int count;
     uint8_t pkts[MAX_SENT][1600];
     size_t lens[MAX_SENT];
+    size_t twcc_offs[MAX_SENT];
 } capture;
 
-static void capture_send(void *ctx, uint8_t *buf, size_t len, size_t cap)
+static void capture_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
+                         uint64_t now_us)
 {
+    (void)now_us;
     capture *c = ctx;
     assert_true(cap >= len + 16); /* room for the SRTP tag */
     if (c->count < MAX_SENT) {
         memcpy(c->pkts[c->count], buf, len);
         c->lens[c->count] = len;
+        c->twcc_offs[c->count] = twcc_off;
     }
     c->count++;
 }
@@ -61,7 +65,7 @@ static void setup(sfu_track **t, sfu_downtrack *d, capture *cap)
     video.codecs[0] = codec(120, "VP8", 90000, 0);
     video.ext_id[SDP_EXT_MID] = 4;
     strcpy(video.mid, "1");
-    sfu_downtrack_init(d, &video, 0xB0B0B0B0u, capture_send, cap);
+    sfu_downtrack_init(d, &video, 0xB0B0B0B0u, 0, capture_send, cap);
 }
 
 static void attach_source(sfu_track *t, uint64_t now)
@@ -229,7 +233,8 @@ static void test_muted_track_forwards_nothing_and_unmute_waits_for_keyframe(void
 }
 
 typedef struct relay_capture {
-    int count;
+    int count, reports;
+    uint32_t report_rtp_ts;
     uint8_t pkt[1600];
     size_t len;
     uint64_t now;
@@ -245,6 +250,20 @@ static void capture_relay(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uin
     c->now = now_us;
 }
 
+static void capture_report(void *ctx, const sfu_track *t, uint32_t ssrc, uint32_t rtp_ts,
+                           uint64_t now_us)
+{
+    (void)t;
+    (void)now_us;
+    relay_capture *c = ctx;
+    assert_int_equal(ssrc, 0x1234);
+    c->reports++;
+    c->report_rtp_ts = rtp_ts;
+}
+
+static const sfu_relay capturing_relay = {.packet = capture_relay,
+                                          .sender_report = capture_report};
+
 static void test_relay_gets_each_packet_once_as_received(void **state)
 {
     (void)state;
@@ -254,7 +273,7 @@ static void test_relay_gets_each_packet_once_as_received(void **state)
     setup(&s, &sub, &cap);
     attach_source(s, 1000);
     relay_capture rc = {0};
-    sfu_track_set_relay(s, capture_relay, &rc);
+    sfu_track_set_relay(s, &capturing_relay, &rc);
 
     uint8_t buf[1600];
     size_t len = vp8_packet(buf, 500, 9000, false);
@@ -273,6 +292,10 @@ static void test_relay_gets_each_packet_once_as_received(void **state)
     forward(s, buf, vp8_packet(buf, 502, 15000, false), 5000);
     assert_int_equal(rc.count, 2);
     sfu_track_set_muted(s, false, 5500);
+
+    sfu_track_on_sender_report(s, 0x1234, 77777, 5800); /* the mirrors keep lip sync */
+    assert_int_equal(rc.reports, 1);
+    assert_int_equal(rc.report_rtp_ts, 77777);
 
     sfu_track_set_relay(s, NULL, NULL);
     forward(s, buf, vp8_packet(buf, 503, 18000, true), 6000);
@@ -296,6 +319,203 @@ static void test_free_detaches_downtracks(void **state)
     sfu_downtrack_detach(&sub); /* harmless once detached */
 }
 
+/* A downtrack that negotiated RTX (PT 121 for VP8 120, SSRC 0xC0C0C0C0) and numbers from
+ * 65534, so its output wraps; the source is attached and the downtrack is live. */
+static void setup_rtx(sfu_track **t, sfu_downtrack *d, capture *cap, uint32_t rtx_ssrc)
+{
+    setup(t, d, cap);
+    d->codecs[0].rtx_pt = 121;
+    d->rtx_ssrc = rtx_ssrc;
+    d->rtx_seq = 7;
+    sfu_seqmap_init(&d->seq, 65534, 1000);
+    attach_source(*t, 0);
+    assert_int_equal(sfu_track_add_downtrack(*t, d, 0), J_OK);
+}
+
+/* Forward source packets 65533..65535, 0..2 (a keyframe first) from now on, 30 ms apart. */
+static void forward_across_the_wrap(sfu_track *t, uint64_t now)
+{
+    uint8_t buf[1600];
+    for (int i = 0; i < 6; i++)
+        forward(t, buf, vp8_packet(buf, (uint16_t)(65533 + i), (uint32_t)(2700 * i), i == 0),
+                now + (uint64_t)i * 30000);
+}
+
+static void test_nack_is_answered_as_rtx_across_the_wrap(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup_rtx(&s, &sub, &cap, 0xC0C0C0C0u);
+    forward_across_the_wrap(s, 1000000);
+    assert_int_equal(cap.count, 6); /* out seqs 65534, 65535, 0, 1, 2, 3 */
+    sub.rtx_credit = SFU_RTX_CREDIT_MAX; /* as after a while of forwarding */
+    uint16_t asked[] = {65535, 0, 3};
+    int sent_index[] = {1, 2, 5};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(sfu_downtrack_retransmit(&sub, asked[k], 1200000), J_OK);
+        int n = cap.count - 1;
+        rtp_pkt rtx;
+        assert_int_equal(rtp_parse(&rtx, cap.pkts[n], cap.lens[n]), J_OK);
+        assert_int_equal(rtx.ssrc, 0xC0C0C0C0u);
+        assert_int_equal(rtx.payload_type, 121);
+        assert_int_equal(rtx.seq, 7 + k); /* the RTX stream's own numbering */
+        /* Unwrapped, it is byte for byte the packet that was forwarded. */
+        assert_int_equal(rtp_rtx_unwrap(cap.pkts[n], &rtx, 120, 0xB0B0B0B0u), J_OK);
+        int f = sent_index[k];
+        assert_int_equal(rtx.len, cap.lens[f]);
+        assert_memory_equal(cap.pkts[n], cap.pkts[f], cap.lens[f]);
+    }
+    assert_int_equal(sub.rtx_packets, 3);
+    sfu_track_free(s);
+}
+
+static void test_nack_without_rtx_resends_the_original(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup_rtx(&s, &sub, &cap, 0);
+    forward_across_the_wrap(s, 1000000);
+    assert_int_equal(sfu_downtrack_retransmit(&sub, 0, 1200000), J_OK);
+    assert_int_equal(cap.lens[6], cap.lens[2]);
+    assert_memory_equal(cap.pkts[6], cap.pkts[2], cap.lens[2]);
+    sfu_track_free(s);
+}
+
+static void test_nack_for_what_was_not_forwarded_is_missed(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup_rtx(&s, &sub, &cap, 0xC0C0C0C0u);
+    uint8_t buf[1600];
+    forward(s, buf, vp8_packet(buf, 10, 0, false), 1000000); /* before the keyframe: dropped */
+    forward_across_the_wrap(s, 1010000);
+    assert_int_equal(sfu_downtrack_retransmit(&sub, 65533, 1200000), J_ENOTFOUND); /* before */
+    assert_int_equal(sfu_downtrack_retransmit(&sub, 4, 1200000), J_ENOTFOUND);     /* after */
+    assert_int_equal(sfu_downtrack_retransmit(&sub, 65534, 2500000), J_ENOTFOUND); /* too old */
+    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, true, 1300000);
+    assert_int_equal(sfu_downtrack_retransmit(&sub, 0, 1300000), J_ENOTFOUND);     /* paused */
+    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, false, 1300000);
+    assert_int_equal(sfu_downtrack_retransmit(&sub, 0, 1300000), J_ENOTFOUND); /* old mapping */
+    assert_int_equal(cap.count, 6);
+    sfu_track_free(s);
+}
+
+static void test_retransmissions_are_limited_to_their_share(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup_rtx(&s, &sub, &cap, 0xC0C0C0C0u);
+    forward_across_the_wrap(s, 1000000);
+    int sent = 0, limited = 0;
+    for (int i = 0; i < 20; i++) {
+        int rc = sfu_downtrack_retransmit(&sub, 0, 1200000);
+        sent += rc == J_OK;
+        limited += rc == J_ELIMIT;
+    }
+    /* Six forwarded packets bank three packets' worth (half their bytes); RTX adds 2 each. */
+    assert_int_equal(sent, 2);
+    assert_int_equal(limited, 18);
+    sfu_track_free(s);
+}
+
+static void test_sender_report_time_follows_the_source(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup_rtx(&s, &sub, &cap, 0);
+    uint32_t ts;
+    assert_int_equal(sfu_downtrack_rtp_now(&sub, 1000000, &ts), J_ENOTFOUND);
+    uint8_t buf[1600];
+    forward(s, buf, vp8_packet(buf, 500, 90000, true), 1000000);
+    rtp_pkt first;
+    rtp_parse(&first, cap.pkts[0], cap.lens[0]);
+    /* Before any sender report: extrapolated from that packet, 90 ticks per ms. */
+    assert_int_equal(sfu_downtrack_rtp_now(&sub, 1100000, &ts), J_OK);
+    assert_int_equal(ts, first.timestamp + 9000);
+    /* The source says its timestamp 100000 is "now" at 1.2 s (its clock runs ahead of its
+     * packets by the capture-to-send delay): the report wins, mapped by the same offset. */
+    sfu_track_on_sender_report(s, 0x1234, 100000, 1200000);
+    assert_int_equal(sfu_downtrack_rtp_now(&sub, 1300000, &ts), J_OK);
+    assert_int_equal(ts, first.timestamp + (100000 - 90000) + 9000);
+    /* A report about another stream (a new SSRC) is not used. */
+    sfu_track_on_sender_report(s, 0x9999, 5, 1300000);
+    assert_int_equal(sfu_downtrack_rtp_now(&sub, 1300000, &ts), J_OK);
+    assert_int_equal(ts, first.timestamp + 27000);
+    sfu_track_free(s);
+}
+
+static void test_paused_downtrack_resumes_at_a_keyframe_without_a_gap(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup_rtx(&s, &sub, &cap, 0);
+    uint8_t buf[1600];
+    forward(s, buf, vp8_packet(buf, 1, 0, true), 1000000);
+    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, true, 1000000);
+    sfu_downtrack_set_paused(&sub, SFU_PAUSE_SUBSCRIBER, true, 1000000); /* another reason */
+    forward(s, buf, vp8_packet(buf, 2, 3000, true), 1030000);
+    sfu_track_handle_timeout(s, 3000000);
+    assert_int_equal(cap.count, 1);
+    keyframe_requests = 0;
+    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, false, 3000000);
+    forward(s, buf, vp8_packet(buf, 3, 6000, true), 3030000);
+    assert_int_equal(cap.count, 1); /* still paused for the other reason */
+    assert_int_equal(keyframe_requests, 0);
+    sfu_downtrack_set_paused(&sub, SFU_PAUSE_SUBSCRIBER, false, 4000000);
+    assert_int_equal(keyframe_requests, 1);
+    forward(s, buf, vp8_packet(buf, 4, 9000, false), 4010000); /* waits for a keyframe */
+    forward(s, buf, vp8_packet(buf, 5, 12000, true), 4020000);
+    assert_int_equal(cap.count, 2);
+    rtp_pkt a, b;
+    rtp_parse(&a, cap.pkts[0], cap.lens[0]);
+    rtp_parse(&b, cap.pkts[1], cap.lens[1]);
+    assert_int_equal((uint16_t)(b.seq - a.seq), 1);
+    sfu_track_free(s);
+}
+
+static void test_transport_sequence_placeholder_is_located(void **state)
+{
+    (void)state;
+    for (int two_byte = 0; two_byte < 2; two_byte++) {
+        sfu_track *s;
+        sfu_downtrack sub;
+        capture cap = {0};
+        setup(&s, &sub, &cap);
+        sub.twcc_ext_id = 3;
+        if (two_byte) strcpy(sub.mid, "a-mid-longer-than-16"); /* forces the two-byte form */
+        attach_source(s, 0);
+        assert_int_equal(sfu_track_add_downtrack(s, &sub, 0), J_OK);
+        uint8_t buf[1600];
+        forward(s, buf, vp8_packet(buf, 1, 0, true), 1000);
+        assert_int_equal(cap.count, 1);
+        size_t off = cap.twcc_offs[0];
+        assert_int_equal(off, two_byte ? 18 : 17);
+        cap.pkts[0][off] = 0x12; /* as the sender stamps it */
+        cap.pkts[0][off + 1] = 0x34;
+        rtp_pkt p;
+        assert_int_equal(rtp_parse(&p, cap.pkts[0], cap.lens[0]), J_OK);
+        const uint8_t *v;
+        size_t len;
+        assert_int_equal(rtp_ext_find(&p, 3, &v, &len), J_OK);
+        assert_int_equal(len, 2);
+        assert_int_equal(v[0] << 8 | v[1], 0x1234);
+        assert_int_equal(rtp_ext_find(&p, 4, &v, &len), J_OK); /* MID still there */
+        sfu_track_free(s);
+    }
+}
+
 /* Two subscribers; pausing one leaves the other's stream alone, and resuming continues the
  * numbering and waits for a keyframe, which it asks for. */
 static void test_paused_downtrack_is_skipped_and_resumes_on_keyframe(void **state)
@@ -307,13 +527,13 @@ static void test_paused_downtrack_is_skipped_and_resumes_on_keyframe(void **stat
     setup(&s, &paused, &cap_paused);
     sfu_downtrack_init(&other, &(sdp_neg_media){.kind = SDP_KIND_VIDEO, .codec_count = 1,
                                                 .codecs = {codec(120, "VP8", 90000, 0)}},
-                       0xC0C0C0C0u, capture_send, &cap_other);
+                       0xC0C0C0C0u, 0, capture_send, &cap_other);
     attach_source(s, 0);
     assert_int_equal(sfu_track_add_downtrack(s, &paused, 0), J_OK);
     assert_int_equal(sfu_track_add_downtrack(s, &other, 0), J_OK);
     uint8_t buf[1600];
     forward(s, buf, vp8_packet(buf, 1, 1000, true), 1000);
-    sfu_downtrack_set_paused(&paused, true, 2000);
+    sfu_downtrack_set_paused(&paused, SFU_PAUSE_SUBSCRIBER, true, 2000);
     forward(s, buf, vp8_packet(buf, 2, 4000, true), 3000);
     forward(s, buf, vp8_packet(buf, 3, 7000, false), 4000);
     assert_int_equal(cap_paused.count, 1);
@@ -322,7 +542,7 @@ static void test_paused_downtrack_is_skipped_and_resumes_on_keyframe(void **stat
     keyframe_requests = 0;
     sfu_track_handle_timeout(s, 5000000); /* a paused downtrack asks for nothing */
     assert_int_equal(keyframe_requests, 0);
-    sfu_downtrack_set_paused(&paused, false, 6000000);
+    sfu_downtrack_set_paused(&paused, SFU_PAUSE_SUBSCRIBER, false, 6000000);
     assert_int_equal(keyframe_requests, 1);
     forward(s, buf, vp8_packet(buf, 4, 10000, false), 6001000); /* delta: still waiting */
     assert_int_equal(cap_paused.count, 1);
@@ -344,7 +564,7 @@ static void test_paused_before_attach_asks_no_keyframe(void **state)
     capture cap = {0};
     setup(&s, &sub, &cap);
     attach_source(s, 0);
-    sfu_downtrack_set_paused(&sub, true, 0);
+    sfu_downtrack_set_paused(&sub, SFU_PAUSE_SUBSCRIBER, true, 0);
     keyframe_requests = 0;
     assert_int_equal(sfu_track_add_downtrack(s, &sub, 1000000), J_OK);
     assert_int_equal(keyframe_requests, 0);
@@ -410,6 +630,13 @@ int main(void)
         cmocka_unit_test(test_muted_track_forwards_nothing_and_unmute_waits_for_keyframe),
         cmocka_unit_test(test_relay_gets_each_packet_once_as_received),
         cmocka_unit_test(test_free_detaches_downtracks),
+        cmocka_unit_test(test_nack_is_answered_as_rtx_across_the_wrap),
+        cmocka_unit_test(test_nack_without_rtx_resends_the_original),
+        cmocka_unit_test(test_nack_for_what_was_not_forwarded_is_missed),
+        cmocka_unit_test(test_retransmissions_are_limited_to_their_share),
+        cmocka_unit_test(test_sender_report_time_follows_the_source),
+        cmocka_unit_test(test_paused_downtrack_resumes_at_a_keyframe_without_a_gap),
+        cmocka_unit_test(test_transport_sequence_placeholder_is_located),
         cmocka_unit_test(test_paused_downtrack_is_skipped_and_resumes_on_keyframe),
         cmocka_unit_test(test_paused_before_attach_asks_no_keyframe),
         cmocka_unit_test(test_audio_levels_are_summed_until_taken),

@@ -40,9 +40,9 @@ typedef enum {
  * 3711's minimum of 64 so that video bursts reordered in the network, and late resends of
  * the same sequence number, are not dropped as replays. */
 #define J_SRTP_REPLAY_WINDOW 1024
-/* SSRCs per session (one direction): audio, video, simulcast layers, RTX and RTCP-only
- * senders fit with room to spare. */
-#define J_SRTP_MAX_STREAMS 32
+/* SSRCs per session (one direction): a room subscriber connection carries up to 64 m=
+ * sections (SDP_MAX_MEDIA), each with a media and an RTX SSRC, plus our RTCP sender. */
+#define J_SRTP_MAX_STREAMS 136
 
 /* j_srtp_global_init - initialise the backend once per process (thread-safe, idempotent;
  * j_srtp_new calls it too). Returns 0 or J_ECRYPTO. */

@@ -1,0 +1,408 @@
+/* peer_rtcp.c - RTCP terminated per leg: what we send a publisher (receiver reports, REMB,
+ * XR reference time, NACKs, keyframe requests, transport-cc feedback) and a subscriber
+ * (sender reports, SDES), and what we make of what each sends us. */
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "peer/peer_internal.h"
+#include "rtcp/rtcp.h"
+
+#define NACKS_PER_PACKET 96 /* sequence numbers: well within PEER_RTCP_MAX */
+
+/* Send one compound built by the caller in a PEER_DGRAM_CAP buffer. */
+static void send_rtcp(peer *p, uint8_t *buf, size_t len)
+{
+    int n = j_srtp_protect_rtcp(p->srtp_out, buf, len, PEER_DGRAM_CAP);
+    if (n < 0) {
+        p->stats.srtp_errors++;
+        return;
+    }
+    p->stats.rtcp_out++;
+    p->env->send(p->env->ctx, peer_remote(p), buf, (size_t)n);
+}
+
+/* An empty RR opens every feedback compound a publisher gets from us (RFC 3550 §6.1, rsize
+ * or not); the feedback message follows it. */
+static size_t write_empty_rr(const peer *p, uint8_t *buf)
+{
+    rtcp_rr rr = {.ssrc = p->rtcp_ssrc};
+    return (size_t)rtcp_rr_write(&rr, buf, PEER_RTCP_MAX); /* 8 bytes: always fits */
+}
+
+static uint64_t ntp_now(const peer *p, uint64_t now_us)
+{
+    return rtcp_ntp_from_us(now_us + p->env->wall_clock_offset_us);
+}
+
+/* ---- towards a publisher ---------------------------------------------------------------- */
+
+void peer_request_keyframe(void *peer_ctx, const sfu_track *t)
+{
+    peer *p = peer_ctx;
+    if (p->role != PEER_PUBLISHER || p->state != PEER_CONNECTED) return;
+    uint32_t media_ssrc = 0;
+    for (int i = 0; i < p->n_in && !media_ssrc; i++)
+        if (p->in[i]->track == t) media_ssrc = p->in[i]->ssrc;
+    if (!media_ssrc) return; /* nothing received yet: the first keyframe is on its way */
+    rtcp_pli pli = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = media_ssrc};
+    uint8_t buf[PEER_DGRAM_CAP];
+    size_t n = write_empty_rr(p, buf);
+    int m = rtcp_pli_write(&pli, buf + n, PEER_RTCP_MAX - n);
+    if (m < 0) return;
+    p->stats.pli_out++;
+    send_rtcp(p, buf, n + (size_t)m);
+}
+
+/* The gaps of a video source whose request is due; a gap given up (or too large to track)
+ * asks for a keyframe. */
+static void send_nacks(peer *p, peer_in_track *t, uint64_t now_us)
+{
+    if (!t->receiving) return;
+    if (rtp_nack_gen_poll_timeout(&t->nack) <= now_us) {
+        if (p->rtt.smoothed_us > 0) rtp_nack_gen_set_rtt(&t->nack, (uint64_t)p->rtt.smoothed_us);
+        uint16_t lost[NACKS_PER_PACKET];
+        size_t n = rtp_nack_gen_handle_timeout(&t->nack, now_us, lost, NACKS_PER_PACKET);
+        rtcp_nack nack = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = t->ssrc, .lost = lost,
+                          .lost_count = n};
+        uint8_t buf[PEER_DGRAM_CAP];
+        size_t rr = write_empty_rr(p, buf);
+        int m = n > 0 ? rtcp_nack_write(&nack, buf + rr, PEER_RTCP_MAX - rr) : 0;
+        if (m > 0) {
+            p->stats.nack_out += n;
+            send_rtcp(p, buf, rr + (size_t)m);
+        }
+    }
+    if (rtp_nack_gen_take_keyframe_request(&t->nack) && t->track)
+        sfu_track_request_keyframe(t->track, now_us);
+}
+
+static void send_transport_feedback(peer *p, uint64_t now_us)
+{
+    if (bwe_twcc_recorder_poll_timeout(p->twcc_in) > now_us) return;
+    for (int i = 0; i < 8; i++) { /* bounded: one feedback covers 256 packets */
+        uint8_t buf[PEER_DGRAM_CAP];
+        size_t n = write_empty_rr(p, buf);
+        int m = bwe_twcc_recorder_handle_timeout(p->twcc_in, now_us, buf + n, PEER_RTCP_MAX - n);
+        if (m <= 0) return;
+        send_rtcp(p, buf, n + (size_t)m);
+    }
+}
+
+/* RR with a report block per source, REMB (how much it may send), and a reference time its
+ * DLRR answer turns into our RTT (a receiver learns none from report blocks). */
+static void send_receiver_report(peer *p, uint64_t now_us)
+{
+    rtcp_report_block blocks[RTCP_MAX_COUNT];
+    uint32_t ssrcs[PEER_MAX_TRACKS];
+    uint8_t n_blocks = 0, n_ssrcs = 0;
+    for (int i = 0; i < p->n_in; i++) {
+        peer_in_track *t = p->in[i];
+        if (!t->ssrc) continue;
+        ssrcs[n_ssrcs++] = t->ssrc;
+        if (t->receiving && n_blocks < RTCP_MAX_COUNT &&
+            rtp_recv_stats_report(&t->recv, now_us, &blocks[n_blocks]) == J_OK)
+            n_blocks++;
+    }
+    uint8_t buf[PEER_DGRAM_CAP];
+    rtcp_rr rr = {.ssrc = p->rtcp_ssrc, .report_count = n_blocks, .reports = blocks};
+    int n = rtcp_rr_write(&rr, buf, PEER_RTCP_MAX);
+    if (n < 0) return;
+    if (n_ssrcs > 0) {
+        rtcp_remb remb = {.sender_ssrc = p->rtcp_ssrc,
+                          .bitrate_bps = p->env->publisher_max_bitrate,
+                          .ssrc_count = n_ssrcs,
+                          .ssrcs = ssrcs};
+        int m = rtcp_remb_write(&remb, buf + n, PEER_RTCP_MAX - (size_t)n);
+        if (m > 0) n += m;
+    }
+    uint64_t ntp = ntp_now(p, now_us);
+    rtcp_xr_rrtr rrtr = {.ssrc = p->rtcp_ssrc, .ntp = ntp};
+    int x = rtcp_xr_rrtr_write(&rrtr, buf + n, PEER_RTCP_MAX - (size_t)n);
+    if (x > 0) {
+        n += x;
+        rtp_rtt_on_sr_sent(&p->rtt, ntp, now_us);
+    }
+    send_rtcp(p, buf, (size_t)n);
+}
+
+/* ---- towards a subscriber --------------------------------------------------------------- */
+
+#define SENDER_REPORTS_PER_COMPOUND 16 /* with their SDES chunks: about 650 bytes */
+
+/* A sender report per downtrack that has sent something (each its own SSRC, all at the same
+ * NTP time), then one SDES with our CNAME for all of them; in compounds of at most
+ * SENDER_REPORTS_PER_COMPOUND. */
+static void send_sender_reports(peer *p, uint64_t now_us)
+{
+    uint64_t ntp = ntp_now(p, now_us);
+    int i = 0;
+    bool sent = false;
+    while (i < p->n_out) {
+        uint8_t buf[PEER_DGRAM_CAP];
+        size_t n = 0;
+        uint32_t ssrcs[SENDER_REPORTS_PER_COMPOUND];
+        uint8_t count = 0;
+        for (; i < p->n_out && count < SENDER_REPORTS_PER_COMPOUND; i++) {
+            const sfu_downtrack *d = &p->out[i]->down;
+            uint32_t rtp_ts;
+            if (sfu_downtrack_rtp_now(d, now_us, &rtp_ts) != J_OK) continue;
+            rtcp_sr sr = {.ssrc = d->ssrc, .ntp = ntp, .rtp_ts = rtp_ts,
+                          .packet_count = (uint32_t)d->packets,
+                          .octet_count = (uint32_t)d->payload_bytes};
+            int m = rtcp_sr_write(&sr, buf + n, PEER_RTCP_MAX - n);
+            if (m < 0) return;
+            n += (size_t)m;
+            ssrcs[count++] = d->ssrc;
+        }
+        if (count == 0) break;
+        rtcp_sdes_cname sdes = {.ssrc = ssrcs[0], .cname = p->cname, .more_ssrcs = ssrcs + 1,
+                                .more_count = (uint8_t)(count - 1)};
+        int m = rtcp_sdes_cname_write(&sdes, buf + n, PEER_RTCP_MAX - n);
+        if (m > 0) n += (size_t)m;
+        send_rtcp(p, buf, n);
+        sent = true;
+    }
+    if (sent) rtp_rtt_on_sr_sent(&p->rtt, ntp, now_us);
+}
+
+/* Pause the subscriber's video when its estimate cannot carry it; resume (or probe). What it
+ * demonstrably receives counts too: a dip of the estimate (our own scheduling stalls read as
+ * queueing) must not take video from a link that carries it. */
+static void update_video_gate(peer *p, uint64_t now_us)
+{
+    uint64_t estimate = bwe_gcc_target_bps(p->bwe), acked = bwe_gcc_acked_bps(p->bwe);
+    if (acked > estimate) estimate = acked;
+    sfu_video_gate_event ev = sfu_video_gate_update(&p->video_gate, estimate, now_us);
+    if (ev == SFU_VIDEO_GATE_NONE) return;
+    bool pause = ev == SFU_VIDEO_GATE_PAUSE;
+    if (pause) p->stats.video_pauses++;
+    J_INFO("peer", "subscriber %s: video %s (estimate %llu bit/s)", p->id,
+           pause ? "paused" : ev == SFU_VIDEO_GATE_RESUME ? "resumed" : "resumed to probe",
+           (unsigned long long)estimate);
+    if (ev == SFU_VIDEO_GATE_PROBE) {
+        /* Restart the estimate just above the floor: the probe judges the link afresh. */
+        bwe_gcc_config cfg = {.start_bps = sfu_video_gate_probe_start_bps(&p->video_gate)};
+        uint64_t rtt = p->bwe->rtt_us;
+        bwe_gcc_init(p->bwe, &cfg);
+        bwe_gcc_set_rtt(p->bwe, rtt);
+    }
+    for (int i = 0; i < p->n_out; i++)
+        if (p->out[i]->kind == SFU_VIDEO)
+            sfu_downtrack_set_paused(&p->out[i]->down, SFU_PAUSE_BANDWIDTH, pause, now_us);
+}
+
+void peer_rtcp_handle_timeout(peer *p, uint64_t now_us)
+{
+    bool report = now_us >= p->next_report_us;
+    if (report) {
+        uint64_t dt = now_us - p->rate.at_us;
+        if (dt > 0) {
+            p->rate.bitrate_in = (p->stats.rtp_in_bytes - p->rate.bytes_in) * 8000000u / dt;
+            p->rate.bitrate_out = (p->stats.rtp_out_bytes - p->rate.bytes_out) * 8000000u / dt;
+        }
+        p->rate.at_us = now_us;
+        p->rate.bytes_in = p->stats.rtp_in_bytes;
+        p->rate.bytes_out = p->stats.rtp_out_bytes;
+        p->next_report_us = now_us + PEER_REPORT_INTERVAL_US;
+    }
+    if (p->role == PEER_PUBLISHER) {
+        for (int i = 0; i < p->n_in; i++)
+            if (p->in[i]->kind == SFU_VIDEO) send_nacks(p, p->in[i], now_us);
+        if (p->twcc_in) send_transport_feedback(p, now_us);
+        if (report) send_receiver_report(p, now_us);
+    } else {
+        if (report) send_sender_reports(p, now_us);
+        update_video_gate(p, now_us);
+    }
+}
+
+/* ---- from the peer ---------------------------------------------------------------------- */
+
+static peer_out_track *out_track_of_ssrc(const peer *p, uint32_t ssrc)
+{
+    for (int i = 0; i < p->n_out; i++)
+        if (p->out[i]->down.ssrc == ssrc) return p->out[i];
+    return NULL;
+}
+
+static void keyframe_feedback(peer *p, uint64_t now_us, uint32_t media_ssrc)
+{
+    if (p->role != PEER_SUBSCRIBER) return;
+    peer_out_track *o = out_track_of_ssrc(p, media_ssrc);
+    if (o && o->down.track) sfu_track_request_keyframe(o->down.track, now_us);
+}
+
+/* A publisher's sender report: its LSR for our reports, and the source's clock for the
+ * sender reports its subscribers get. */
+static void on_sender_report(peer *p, const rtcp_sr *sr, uint64_t now_us)
+{
+    for (int i = 0; i < p->n_in; i++) {
+        peer_in_track *t = p->in[i];
+        if (!t->receiving || t->ssrc != sr->ssrc) continue;
+        rtp_recv_stats_on_sr(&t->recv, sr->ntp, now_us);
+        if (t->track) sfu_track_on_sender_report(t->track, sr->ssrc, sr->rtp_ts, now_us);
+    }
+}
+
+/* A subscriber's report blocks about what we send it: loss and jitter per stream, the RTT
+ * from the LSR/DLSR of our sender reports, loss for the estimate when transport-cc is not
+ * there to tell it. */
+static void on_report_blocks(peer *p, const uint8_t *raw, unsigned count, uint64_t now_us)
+{
+    if (p->role != PEER_SUBSCRIBER) return;
+    rtcp_rb_iter it;
+    rtcp_report_block rb;
+    bool have_rtt = false;
+    uint8_t worst_loss = 0;
+    bool any = false;
+    rtcp_rb_iter_init(&it, raw, count);
+    while (rtcp_rb_next(&it, &rb)) {
+        peer_out_track *o = out_track_of_ssrc(p, rb.ssrc);
+        if (!o) continue;
+        o->report = rb;
+        o->have_report = true;
+        any = true;
+        if (rb.fraction_lost > worst_loss) worst_loss = rb.fraction_lost;
+        if (!have_rtt && rtp_rtt_on_report(&p->rtt, &rb, now_us) >= 0) {
+            have_rtt = true;
+            bwe_gcc_set_rtt(p->bwe, (uint64_t)p->rtt.smoothed_us);
+        }
+    }
+    if (any) bwe_gcc_on_loss_report(p->bwe, worst_loss);
+}
+
+/* A publisher's DLRR about our reference times: its leg's RTT. */
+static void on_xr(peer *p, const rtcp_xr *xr, uint64_t now_us)
+{
+    rtcp_xr_iter it;
+    rtcp_xr_block b;
+    rtcp_xr_iter_init(&it, xr);
+    while (rtcp_xr_next_block(&it, &b)) {
+        for (size_t i = 0; i < rtcp_xr_dlrr_count(&b); i++) {
+            rtcp_xr_dlrr_item d = rtcp_xr_dlrr_get(&b, i);
+            if (d.ssrc != p->rtcp_ssrc) continue;
+            rtcp_report_block echo = {.lsr = d.lrr, .dlsr = d.dlrr};
+            rtp_rtt_on_report(&p->rtt, &echo, now_us);
+        }
+    }
+}
+
+/* A subscriber's NACK: every sequence number answered from the track's buffer, or counted. */
+static void on_nack(peer *p, const rtcp_nack *nack, uint64_t now_us)
+{
+    if (p->role != PEER_SUBSCRIBER) return;
+    peer_out_track *o = out_track_of_ssrc(p, nack->media_ssrc);
+    rtcp_nack_iter it;
+    uint16_t seq;
+    rtcp_nack_iter_init(&it, nack);
+    while (rtcp_nack_next(&it, &seq)) {
+        p->stats.nack_in++;
+        int rc = o ? sfu_downtrack_retransmit(&o->down, seq, now_us) : J_ENOTFOUND;
+        if (rc == J_OK)
+            p->stats.nack_answered++;
+        else if (rc == J_ELIMIT)
+            p->stats.nack_throttled++;
+        else
+            p->stats.nack_missed++;
+    }
+}
+
+/* A subscriber's transport-cc feedback about our numbered egress: its estimate. */
+static void on_transport_feedback(peer *p, const rtcp_twcc *fb, uint64_t now_us)
+{
+    /* Matched against a history of BWE_TWCC_HISTORY_SLOTS packets: never cut off. One per
+     * worker thread, used and done within this call. */
+    static _Thread_local bwe_twcc_result results[BWE_TWCC_HISTORY_SLOTS];
+    if (!p->twcc_out) return;
+    size_t n = bwe_twcc_history_on_feedback(p->twcc_out, fb, results, BWE_TWCC_HISTORY_SLOTS);
+    bwe_gcc_on_feedback(p->bwe, results, n, now_us);
+}
+
+static void on_packet(peer *p, const rtcp_header *h, uint64_t now_us)
+{
+    switch (h->type) {
+    case RTCP_TYPE_SR: {
+        rtcp_sr sr;
+        if (rtcp_sr_parse(&sr, h) != J_OK) return;
+        if (p->role == PEER_PUBLISHER) on_sender_report(p, &sr, now_us);
+        on_report_blocks(p, sr.reports_raw, sr.report_count, now_us);
+        return;
+    }
+    case RTCP_TYPE_RR: {
+        rtcp_rr rr;
+        if (rtcp_rr_parse(&rr, h) == J_OK) on_report_blocks(p, rr.reports_raw, rr.report_count, now_us);
+        return;
+    }
+    case RTCP_TYPE_XR: {
+        rtcp_xr xr;
+        if (p->role == PEER_PUBLISHER && rtcp_xr_parse(&xr, h) == J_OK) on_xr(p, &xr, now_us);
+        return;
+    }
+    case RTCP_TYPE_RTPFB:
+        if (h->count == RTCP_RTPFB_NACK) {
+            rtcp_nack nack;
+            if (rtcp_nack_parse(&nack, h) == J_OK) on_nack(p, &nack, now_us);
+        } else if (h->count == RTCP_RTPFB_TWCC) {
+            rtcp_twcc fb;
+            if (p->role == PEER_SUBSCRIBER && rtcp_twcc_parse(&fb, h) == J_OK)
+                on_transport_feedback(p, &fb, now_us);
+        }
+        return;
+    case RTCP_TYPE_PSFB:
+        if (h->count == RTCP_PSFB_PLI) {
+            p->stats.pli_in++;
+            rtcp_pli pli;
+            if (rtcp_pli_parse(&pli, h) == J_OK) keyframe_feedback(p, now_us, pli.media_ssrc);
+        } else if (h->count == RTCP_PSFB_FIR) {
+            p->stats.fir_in++;
+            rtcp_fir fir;
+            if (rtcp_fir_parse(&fir, h) == J_OK)
+                for (size_t i = 0; i < fir.entry_count && i < PEER_MAX_TRACKS; i++)
+                    keyframe_feedback(p, now_us, rtcp_fir_entry_get(&fir, i).ssrc);
+        } else if (h->count == RTCP_PSFB_ALFB) {
+            rtcp_remb remb;
+            if (p->role == PEER_SUBSCRIBER && rtcp_remb_parse(&remb, h) == J_OK)
+                bwe_gcc_on_remb(p->bwe, remb.bitrate_bps);
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+void peer_rtcp_handle(peer *p, uint64_t now_us, const uint8_t *buf, size_t len)
+{
+    rtcp_iter it;
+    rtcp_header h;
+    rtcp_iter_init(&it, buf, len);
+    for (int guard = 0; guard < 64 && rtcp_iter_next(&it, &h) > 0; guard++) on_packet(p, &h, now_us);
+}
+
+/* ---- statistics ------------------------------------------------------------------------- */
+
+void peer_quality_get(const peer *p, peer_quality *out)
+{
+    memset(out, 0, sizeof *out);
+    out->bitrate_in = p->rate.bitrate_in;
+    out->bitrate_out = p->rate.bitrate_out;
+    out->rtt_us = p->rtt.smoothed_us;
+    for (int i = 0; i < p->n_in; i++) {
+        const peer_in_track *t = p->in[i];
+        if (!t->receiving || !t->recv.clock_rate) continue;
+        out->packets_lost += rtp_recv_stats_lost(&t->recv);
+        double jitter = (t->recv.jitter_q4 / 16.0) * 1000.0 / t->recv.clock_rate;
+        if (jitter > out->jitter_ms) out->jitter_ms = jitter;
+    }
+    for (int i = 0; i < p->n_out; i++) {
+        const peer_out_track *o = p->out[i];
+        if (!o->have_report) continue;
+        out->packets_lost += o->report.cumulative_lost;
+        if (o->down.clock_rate) {
+            double jitter = o->report.jitter * 1000.0 / o->down.clock_rate;
+            if (jitter > out->jitter_ms) out->jitter_ms = jitter;
+        }
+    }
+    if (p->bwe) out->estimated_bps = bwe_gcc_target_bps(p->bwe);
+    out->video_paused = p->video_gate.paused;
+}

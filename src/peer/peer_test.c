@@ -1,0 +1,494 @@
+/* peer_test.c - RTCP per leg and loss repair, end to end through SRTP: a publisher peer and a
+ * subscriber peer joined by a track, each facing a simulated browser that holds the other
+ * half of its SRTP keys (the DTLS handshake is skipped: its keys are set directly). Time is
+ * virtual. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bytes.h"
+#include "core/err.h"
+#include "peer/peer.h"
+#include "rtcp/rtcp.h"
+#include "rtp/rtp.h"
+
+#define MS 1000u
+#define S 1000000u
+#define MAX_CAUGHT 256
+
+#define VIDEO_PT 96
+#define VIDEO_RTX_PT 97
+#define SUB_VIDEO_PT 100
+#define SUB_RTX_PT 101
+#define MID_EXT 1
+#define TWCC_EXT 5
+#define PUB_SSRC 0x1111u
+#define PUB_RTX_SSRC 0x2222u
+#define SUB_SSRC 0x3333u
+#define SUB_RTX_SSRC 0x4444u
+
+static dtls_cert *cert;
+static dtls_ctx *dtls;
+
+/* What the peers sent, as their browsers read it (decrypted). */
+typedef struct caught {
+    bool rtcp;
+    uint8_t buf[1600];
+    size_t len;
+} caught;
+
+/* One simulated browser: the other ends of a peer's SRTP sessions, and what it received. */
+typedef struct browser {
+    peer *p;
+    j_srtp *out; /* protects what it sends to the peer */
+    j_srtp *in;  /* unprotects what the peer sends it */
+    caught got[MAX_CAUGHT];
+    int n_got;
+} browser;
+
+static void on_send(void *ctx, const j_addr *to, const uint8_t *buf, size_t len)
+{
+    (void)to;
+    browser *b = ctx;
+    assert_true(b->n_got < MAX_CAUGHT);
+    caught *c = &b->got[b->n_got];
+    memcpy(c->buf, buf, len);
+    c->rtcp = rtcp_is_rtcp(buf, len);
+    int n = c->rtcp ? j_srtp_unprotect_rtcp(b->in, c->buf, len) : j_srtp_unprotect_rtp(b->in, c->buf, len);
+    assert_true(n > 0);
+    c->len = (size_t)n;
+    b->n_got++;
+}
+
+static void on_address(void *ctx, peer *p, const j_addr *addr)
+{
+    (void)ctx;
+    (void)p;
+    (void)addr;
+}
+
+static void on_connected(void *ctx, peer *p, uint64_t now_us)
+{
+    (void)ctx;
+    (void)p;
+    (void)now_us;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (dtls_cert_generate(&cert) != J_OK) return -1;
+    dtls = dtls_ctx_new(cert);
+    return dtls ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    dtls_ctx_free(dtls);
+    dtls_cert_free(cert);
+    return 0;
+}
+
+static sdp_codec codec(uint8_t pt, const char *name, uint32_t clock, uint8_t rtx_pt)
+{
+    sdp_codec c;
+    memset(&c, 0, sizeof c);
+    c.pt = pt;
+    strcpy(c.name, name);
+    c.clock_rate = clock;
+    c.rtx_pt = rtx_pt;
+    c.rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_TWCC;
+    return c;
+}
+
+/* A negotiated offer with one video m= section (mid "0") in the role's direction. */
+static sdp_negotiated *video_neg(peer_role role)
+{
+    sdp_negotiated *neg = calloc(1, sizeof *neg);
+    assert_non_null(neg);
+    strcpy(neg->remote_ufrag, "remote");
+    strcpy(neg->remote_fingerprint.alg, "sha-256");
+    strcpy(neg->remote_fingerprint.value,
+           "AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:"
+           "AB:AB:AB:AB:AB");
+    neg->our_setup = SDP_SETUP_PASSIVE;
+    neg->media_count = 1;
+    sdp_neg_media *m = &neg->media[0];
+    m->accepted = true;
+    m->kind = SDP_KIND_VIDEO;
+    strcpy(m->mid, "0");
+    m->dir = role == PEER_PUBLISHER ? SDP_DIR_RECVONLY : SDP_DIR_SENDONLY;
+    m->codec_count = 1;
+    bool pub = role == PEER_PUBLISHER;
+    m->codecs[0] = codec(pub ? VIDEO_PT : SUB_VIDEO_PT, "VP8", 90000, pub ? VIDEO_RTX_PT : SUB_RTX_PT);
+    m->ext_id[SDP_EXT_MID] = MID_EXT;
+    m->ext_id[SDP_EXT_TWCC] = TWCC_EXT;
+    if (pub) {
+        m->stream_count = 1;
+        m->streams[0].ssrc = PUB_SSRC;
+        m->streams[0].rtx_ssrc = PUB_RTX_SSRC;
+    }
+    return neg;
+}
+
+static const uint8_t key_up[30] = {1, 2, 3};   /* browser -> peer */
+static const uint8_t key_down[30] = {4, 5, 6}; /* peer -> browser */
+
+typedef struct rig {
+    peer_env env_pub, env_sub;
+    browser pub, sub;
+    sfu_track *track;
+    peer_out_track *out;
+} rig;
+
+static void connect_browser(browser *b)
+{
+    peer *p = b->p;
+    p->srtp_in = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key_up, sizeof key_up, J_SRTP_INBOUND);
+    p->srtp_out = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key_down, sizeof key_down, J_SRTP_OUTBOUND);
+    b->out = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key_up, sizeof key_up, J_SRTP_OUTBOUND);
+    b->in = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key_down, sizeof key_down, J_SRTP_INBOUND);
+    assert_true(p->srtp_in && p->srtp_out && b->out && b->in);
+    p->state = PEER_CONNECTED;
+}
+
+static peer *make_peer(peer_env *env, browser *b, peer_role role, const char *id)
+{
+    *env = (peer_env){.dtls = dtls, .consent_timeout_us = 3600u * S, .publisher_max_bitrate = 2000000,
+                      .min_video_bitrate = 150000, .send = on_send, .on_address = on_address,
+                      .on_connected = on_connected, .ctx = b};
+    sdp_negotiated *neg = video_neg(role);
+    peer_params pp = {.role = role, .id = id, .owner = "test", .local_ufrag = "localufrag",
+                      .local_pwd = "localpassword0123456789", .neg = neg, .cname = "cn"};
+    peer *p = peer_new(env, &pp, 0);
+    assert_non_null(p);
+    b->p = p;
+    if (role == PEER_PUBLISHER)
+        assert_non_null(peer_add_in_track(p, &neg->media[0]));
+    else
+        assert_non_null(peer_add_out_track(p, &neg->media[0], SUB_SSRC, SUB_RTX_SSRC));
+    free(neg);
+    connect_browser(b);
+    return p;
+}
+
+static void rig_up(rig *r)
+{
+    memset(r, 0, sizeof *r);
+    peer *pub = make_peer(&r->env_pub, &r->pub, PEER_PUBLISHER, "pub");
+    peer *sub = make_peer(&r->env_sub, &r->sub, PEER_SUBSCRIBER, "sub");
+    r->track = sfu_track_new("video", SFU_VIDEO);
+    assert_non_null(r->track);
+    pub->in[0]->track = r->track;
+    sfu_track_attach_source(r->track, &pub->in[0]->source, peer_request_keyframe, pub, 0);
+    r->out = sub->out[0];
+    assert_int_equal(sfu_track_add_downtrack(r->track, &r->out->down, 0), J_OK);
+}
+
+static void rig_down(rig *r)
+{
+    sfu_track_free(r->track); /* detaches the downtrack first, as the engine does */
+    browser *both[] = {&r->pub, &r->sub};
+    for (int i = 0; i < 2; i++) {
+        peer_free(both[i]->p);
+        j_srtp_free(both[i]->out);
+        j_srtp_free(both[i]->in);
+    }
+}
+
+/* The browser sends an RTP or RTCP packet (plain in buf, room for the tag) at now. */
+static void browser_send(browser *b, uint8_t *buf, size_t len, bool rtcp, uint64_t now)
+{
+    int n = rtcp ? j_srtp_protect_rtcp(b->out, buf, len, len + 64)
+                 : j_srtp_protect_rtp(b->out, buf, len, len + 64);
+    assert_true(n > 0);
+    j_addr from;
+    memset(&from, 0, sizeof from);
+    peer_handle_srtp(b->p, now, &from, buf, (size_t)n, rtcp);
+}
+
+/* The publisher's browser sends VP8 seq (a keyframe when key) with transport-wide twcc. */
+static void publish(rig *r, uint16_t seq, uint16_t twcc, bool key, uint64_t now)
+{
+    static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
+    static const uint8_t delta_payload[] = {0x10, 0x51, 0x01, 0x00, 0xCC, 0xDD};
+    uint8_t tw[2];
+    wr_be16(tw, twcc);
+    rtp_ext_elem exts[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
+                           {.id = TWCC_EXT, .data = tw, .len = 2}};
+    rtp_header_out h = {.payload_type = VIDEO_PT, .seq = seq, .timestamp = seq * 3000u,
+                        .ssrc = PUB_SSRC};
+    uint8_t buf[1600];
+    int n = rtp_write_packet(&h, exts, 2, key ? key_payload : delta_payload,
+                             key ? sizeof key_payload : sizeof delta_payload, buf, 1500);
+    assert_true(n > 0);
+    browser_send(&r->pub, buf, (size_t)n, false, now);
+}
+
+/* The publisher's browser resends seq on its RTX stream. */
+static void publish_rtx(rig *r, uint16_t rtx_seq, uint16_t seq, uint64_t now)
+{
+    static const uint8_t delta_payload[] = {0x10, 0x51, 0x01, 0x00, 0xCC, 0xDD};
+    rtp_header_out h = {.payload_type = VIDEO_RTX_PT, .seq = rtx_seq, .timestamp = seq * 3000u,
+                        .ssrc = PUB_RTX_SSRC};
+    uint8_t buf[1600];
+    int n = rtp_rtx_wrap(&h, NULL, 0, seq, delta_payload, sizeof delta_payload, buf, 1500);
+    assert_true(n > 0);
+    browser_send(&r->pub, buf, (size_t)n, false, now);
+}
+
+/* Find the first RTCP packet of type (and FMT/count, -1: any) the browser got from index
+ * from on; its index, or -1. */
+static int find_rtcp(const browser *b, int from, uint8_t type, int fmt, rtcp_header *out)
+{
+    for (int i = from; i < b->n_got; i++) {
+        if (!b->got[i].rtcp) continue;
+        rtcp_iter it;
+        rtcp_iter_init(&it, b->got[i].buf, b->got[i].len);
+        while (rtcp_iter_next(&it, out) == 1)
+            if (out->type == type && (fmt < 0 || out->count == fmt)) return i;
+    }
+    return -1;
+}
+
+/* The subscriber's browser: the RTP packets it got, parsed, from index from on. */
+static int rtp_got(const browser *b, int from, rtp_pkt *out, int cap)
+{
+    int n = 0;
+    for (int i = from; i < b->n_got && n < cap; i++)
+        if (!b->got[i].rtcp && rtp_parse(&out[n], b->got[i].buf, b->got[i].len) == J_OK) n++;
+    return n;
+}
+
+static void test_gap_is_nacked_and_rtx_fills_it_downstream(void **state)
+{
+    (void)state;
+    rig r;
+    rig_up(&r);
+    publish(&r, 100, 1, true, 10 * MS);
+    publish(&r, 101, 2, false, 43 * MS);
+    publish(&r, 103, 4, false, 76 * MS); /* 102 lost upstream */
+    peer_handle_timeout(r.pub.p, 78 * MS);  /* within the reorder delay */
+    rtcp_header h;
+    assert_int_equal(find_rtcp(&r.pub, 0, RTCP_TYPE_RTPFB, RTCP_RTPFB_NACK, &h), -1);
+    peer_handle_timeout(r.pub.p, 90 * MS);
+    assert_true(find_rtcp(&r.pub, 0, RTCP_TYPE_RTPFB, RTCP_RTPFB_NACK, &h) >= 0);
+    rtcp_nack nack;
+    assert_int_equal(rtcp_nack_parse(&nack, &h), J_OK);
+    assert_int_equal(nack.media_ssrc, PUB_SSRC);
+    uint16_t lost[4];
+    assert_int_equal(rtcp_nack_expand(&nack, lost, 4), 1);
+    assert_int_equal(lost[0], 102);
+    assert_int_equal(r.pub.p->stats.nack_out, 1);
+
+    /* The retransmission arrives on the RTX stream: unwrapped, forwarded in place. */
+    publish_rtx(&r, 9, 102, 95 * MS);
+    assert_int_equal(r.pub.p->stats.rtx_in, 1);
+    rtp_pkt got[8];
+    assert_int_equal(rtp_got(&r.sub, 0, got, 8), 4);
+    assert_int_equal(got[3].ssrc, SUB_SSRC);
+    assert_int_equal(got[3].payload_type, SUB_VIDEO_PT);
+    assert_int_equal((uint16_t)(got[3].seq - got[0].seq), 2); /* 102 fills the gap */
+    /* Repaired: no further request for it. */
+    int before = r.pub.n_got;
+    peer_handle_timeout(r.pub.p, 400 * MS);
+    assert_int_equal(find_rtcp(&r.pub, before, RTCP_TYPE_RTPFB, RTCP_RTPFB_NACK, &h), -1);
+    rig_down(&r);
+}
+
+static void test_subscriber_nack_is_answered_with_rtx(void **state)
+{
+    (void)state;
+    rig r;
+    rig_up(&r);
+    for (uint16_t i = 0; i < 40; i++) publish(&r, (uint16_t)(65520 + i), i, i == 0, (10 + 33 * i) * MS);
+    rtp_pkt got[64];
+    int n = rtp_got(&r.sub, 0, got, 64);
+    assert_int_equal(n, 40);
+    /* The subscriber lost its packets 15..17 (across the source's wrap at 65535). */
+    uint16_t want[] = {got[15].seq, got[16].seq, got[17].seq};
+    rtcp_nack nack = {.sender_ssrc = 1, .media_ssrc = SUB_SSRC, .lost = want, .lost_count = 3};
+    uint8_t buf[128];
+    int len = rtcp_nack_write(&nack, buf, 64);
+    int before = r.sub.n_got;
+    browser_send(&r.sub, buf, (size_t)len, true, 1400 * MS);
+    assert_int_equal(r.sub.p->stats.nack_in, 3);
+    assert_int_equal(r.sub.p->stats.nack_answered, 3);
+    rtp_pkt rtx[4];
+    assert_int_equal(rtp_got(&r.sub, before, rtx, 4), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rtx[i].ssrc, SUB_RTX_SSRC);
+        assert_int_equal(rtx[i].payload_type, SUB_RTX_PT);
+        assert_int_equal(rd_be16(rtx[i].payload), want[i]);
+        assert_int_equal(rtx[i].timestamp, got[15 + i].timestamp);
+    }
+    /* A number never sent, and one older than the buffer keeps, are missed. */
+    uint16_t stale[] = {(uint16_t)(got[39].seq + 5)};
+    nack.lost = stale;
+    nack.lost_count = 1;
+    len = rtcp_nack_write(&nack, buf, 64);
+    browser_send(&r.sub, buf, (size_t)len, true, 1500 * MS);
+    uint16_t old[] = {got[0].seq};
+    nack.lost = old;
+    len = rtcp_nack_write(&nack, buf, 64);
+    browser_send(&r.sub, buf, (size_t)len, true, 3 * S);
+    assert_int_equal(r.sub.p->stats.nack_missed, 2);
+    rig_down(&r);
+}
+
+static void test_receiver_report_and_transport_feedback_to_publisher(void **state)
+{
+    (void)state;
+    rig r;
+    rig_up(&r);
+    for (uint16_t i = 0; i < 30; i++)
+        if (i != 7) publish(&r, (uint16_t)(500 + i), (uint16_t)(1000 + i), i == 0, (10 + 33 * i) * MS);
+    /* Transport-cc feedback every 50 ms, about every packet with the extension. */
+    peer_handle_timeout(r.pub.p, 1 * S + 2 * MS);
+    rtcp_header h;
+    int at = find_rtcp(&r.pub, 0, RTCP_TYPE_RTPFB, RTCP_RTPFB_TWCC, &h);
+    assert_true(at >= 0);
+    rtcp_twcc fb;
+    assert_int_equal(rtcp_twcc_parse(&fb, &h), J_OK);
+    assert_int_equal(fb.base_seq, 1000);
+    /* The report after a second: a block about the source, one packet lost. */
+    assert_true(find_rtcp(&r.pub, 0, RTCP_TYPE_RR, -1, &h) >= 0);
+    rtcp_rr rr;
+    int i = -1;
+    do {
+        i = find_rtcp(&r.pub, i + 1, RTCP_TYPE_RR, -1, &h);
+        assert_true(i >= 0);
+        assert_int_equal(rtcp_rr_parse(&rr, &h), J_OK);
+    } while (rr.report_count == 0);
+    rtcp_rb_iter it;
+    rtcp_report_block rb;
+    rtcp_rb_iter_init(&it, rr.reports_raw, rr.report_count);
+    assert_true(rtcp_rb_next(&it, &rb));
+    assert_int_equal(rb.ssrc, PUB_SSRC);
+    assert_int_equal(rb.cumulative_lost, 1);
+    assert_int_equal(rb.ext_highest_seq & 0xFFFF, 529);
+    /* ... with an XR reference time; the browser's DLRR answer gives the leg's RTT. */
+    assert_true(find_rtcp(&r.pub, i, RTCP_TYPE_XR, -1, &h) >= 0);
+    rtcp_xr xr;
+    assert_int_equal(rtcp_xr_parse(&xr, &h), J_OK);
+    rtcp_xr_iter xi;
+    rtcp_xr_block blk;
+    rtcp_xr_iter_init(&xi, &xr);
+    assert_true(rtcp_xr_next_block(&xi, &blk));
+    assert_int_equal(blk.type, RTCP_XR_RRTR);
+    uint32_t lrr = rtcp_ntp_compact(rd_be64(blk.body));
+    uint8_t buf[64] = {0x80, RTCP_TYPE_XR, 0x00, 0x05, 0, 0, 0, 9, RTCP_XR_DLRR, 0, 0, 3};
+    wr_be32(buf + 12, r.pub.p->rtcp_ssrc);
+    wr_be32(buf + 16, lrr);
+    wr_be32(buf + 20, rtcp_compact_from_us(20 * MS)); /* held 20 ms */
+    browser_send(&r.pub, buf, 24, true, 1 * S + 52 * MS);
+    peer_quality q;
+    peer_quality_get(r.pub.p, &q);
+    assert_in_range(q.rtt_us, 29 * MS, 31 * MS);
+    assert_int_equal(q.packets_lost, 1);
+    rig_down(&r);
+}
+
+static void test_sender_report_rtt_and_estimate_for_subscriber(void **state)
+{
+    (void)state;
+    rig r;
+    rig_up(&r);
+    for (uint16_t i = 0; i < 30; i++) publish(&r, (uint16_t)(10 + i), i, i == 0, (10 + 33 * i) * MS);
+    /* Every forwarded packet carries our transport-wide number, in sending order. */
+    rtp_pkt got[32];
+    assert_int_equal(rtp_got(&r.sub, 0, got, 32), 30);
+    uint16_t first_twcc = 0;
+    for (int i = 0; i < 30; i++) {
+        const uint8_t *v;
+        size_t len;
+        assert_int_equal(rtp_ext_find(&got[i], TWCC_EXT, &v, &len), J_OK);
+        if (i == 0) first_twcc = rd_be16(v);
+        assert_int_equal(rd_be16(v), (uint16_t)(first_twcc + i));
+    }
+    /* A sender report with SDES after a second: its SSRC, counts, CNAME. */
+    peer_handle_timeout(r.sub.p, 1 * S + 5 * MS);
+    rtcp_header h;
+    int at = find_rtcp(&r.sub, 0, RTCP_TYPE_SR, -1, &h);
+    assert_true(at >= 0);
+    rtcp_sr sr;
+    assert_int_equal(rtcp_sr_parse(&sr, &h), J_OK);
+    assert_int_equal(sr.ssrc, SUB_SSRC);
+    assert_int_equal(sr.packet_count, 30);
+    /* The RTP time of the report: the last packet's plus the time since, at 90 kHz. */
+    assert_int_equal(sr.rtp_ts, got[29].timestamp + (1005 - (10 + 33 * 29)) * 90);
+    assert_true(find_rtcp(&r.sub, at, RTCP_TYPE_SDES, -1, &h) >= 0);
+    /* Its receiver report echoes the SR 40 ms later, held 10 ms: RTT 30 ms. */
+    rtcp_report_block rb = {.ssrc = SUB_SSRC, .fraction_lost = 0, .lsr = rtcp_ntp_compact(sr.ntp),
+                            .dlsr = rtcp_compact_from_us(10 * MS), .jitter = 90};
+    rtcp_rr rr = {.ssrc = 1, .report_count = 1, .reports = &rb};
+    uint8_t buf[256];
+    int len = rtcp_rr_write(&rr, buf, 128);
+    browser_send(&r.sub, buf, (size_t)len, true, 1 * S + 45 * MS);
+    peer_quality q;
+    peer_quality_get(r.sub.p, &q);
+    assert_in_range(q.rtt_us, 29 * MS, 31 * MS);
+    assert_in_range((int64_t)(q.jitter_ms * 1000), 999, 1001); /* 90 ticks at 90 kHz */
+    /* Transport-cc feedback about our numbering feeds the estimate. */
+    uint64_t before = q.estimated_bps;
+    rtcp_twcc_rx rx[30];
+    for (int i = 0; i < 30; i++)
+        rx[i] = (rtcp_twcc_rx){.seq = (uint16_t)(first_twcc + i), .received = true,
+                               .arrival_us = (uint64_t)(20 + 33 * i) * MS};
+    rtcp_twcc_fb fb = {.sender_ssrc = 1, .media_ssrc = SUB_SSRC, .pkts = rx, .pkt_count = 30};
+    len = rtcp_twcc_write(&fb, buf, sizeof buf - 64);
+    assert_true(len > 0);
+    browser_send(&r.sub, buf, (size_t)len, true, 1 * S + 50 * MS);
+    assert_int_not_equal(r.sub.p->bwe->acked_bps, 0);
+    peer_quality_get(r.sub.p, &q);
+    assert_true(q.estimated_bps != 0 && before != 0);
+    rig_down(&r);
+}
+
+/* A subscriber whose estimate (its REMB) stays under the floor loses its video, keeps its
+ * numbering, and gets video back at a keyframe once the estimate recovers. */
+static void test_video_pauses_below_the_floor(void **state)
+{
+    (void)state;
+    rig r;
+    rig_up(&r);
+    publish(&r, 1, 1, true, 10 * MS);
+    uint8_t buf[128];
+    uint32_t ssrcs[] = {SUB_SSRC};
+    rtcp_remb remb = {.sender_ssrc = 1, .bitrate_bps = 80000, .ssrc_count = 1, .ssrcs = ssrcs};
+    int len = rtcp_remb_write(&remb, buf, 64);
+    browser_send(&r.sub, buf, (size_t)len, true, 20 * MS);
+    for (uint64_t t = 30 * MS; t <= 1100 * MS; t += 10 * MS) peer_handle_timeout(r.sub.p, t);
+    assert_int_equal(r.sub.p->stats.video_pauses, 1);
+    assert_true(r.out->down.paused & SFU_PAUSE_BANDWIDTH);
+    publish(&r, 2, 2, true, 1110 * MS);
+    rtp_pkt got[4];
+    assert_int_equal(rtp_got(&r.sub, 0, got, 4), 1); /* nothing while paused */
+    remb.bitrate_bps = 1000000;
+    len = rtcp_remb_write(&remb, buf, 64);
+    browser_send(&r.sub, buf, (size_t)len, true, 1200 * MS);
+    peer_handle_timeout(r.sub.p, 1210 * MS);
+    assert_false(r.out->down.paused);
+    publish(&r, 3, 3, false, 1220 * MS); /* a delta frame: still waiting for a keyframe */
+    publish(&r, 4, 4, true, 1250 * MS);
+    assert_int_equal(rtp_got(&r.sub, 0, got, 4), 2);
+    assert_int_equal((uint16_t)(got[1].seq - got[0].seq), 1);
+    rig_down(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gap_is_nacked_and_rtx_fills_it_downstream),
+        cmocka_unit_test(test_subscriber_nack_is_answered_with_rtx),
+        cmocka_unit_test(test_receiver_report_and_transport_feedback_to_publisher),
+        cmocka_unit_test(test_sender_report_rtt_and_estimate_for_subscriber),
+        cmocka_unit_test(test_video_pauses_below_the_floor),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
