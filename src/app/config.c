@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "app/engine.h"
 #include "core/err.h"
 #include "sdp/sdp.h"
 
@@ -35,9 +37,17 @@ static const option_def options[] = {
     STR_OPT("http.trusted_proxies", http_trusted_proxies,
             "comma-separated reverse proxy IPs whose X-Forwarded-For names the client (empty: none)"),
     STR_OPT("media.listen", media_listen, "address the UDP media socket binds"),
-    INT_OPT("media.port", media_port, 0, 65535, "UDP port carrying all media (0 picks a free one)"),
+    INT_OPT("media.port", media_port, 0, 65535,
+            "UDP port of the first media worker; worker i uses media.port + i (0: each picks a "
+            "free one)"),
     STR_OPT("media.public_ips", media_public_ips,
             "comma-separated addresses advertised as ICE candidates (default: interface addresses)"),
+    INT_OPT("workers", workers, 1, ENGINE_MAX_WORKERS,
+            "media worker threads, each with its own event loop and UDP port media.port + i; "
+            "the default is the number of online CPUs"),
+    INT_OPT("workers.spread_threshold", workers_spread_threshold, 0, 1000000,
+            "downtracks on a stream's or room's home worker before new subscribers go to the "
+            "least-loaded worker"),
     STR_OPT("log.level", log_level, "error, warn, info, debug or trace"),
     STR_OPT("auth.publish_token", publish_token, "bearer token required to publish (empty: open)"),
     STR_OPT("auth.view_token", view_token, "bearer token required to view (empty: open)"),
@@ -97,6 +107,9 @@ void config_defaults(config *c)
      * ones), and the port only answers ICE-authenticated peers. HTTP stays on loopback. */
     snprintf(c->media_listen, sizeof c->media_listen, "0.0.0.0");
     c->media_port = 40000;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    c->workers = cpus < 1 ? 1 : cpus > ENGINE_MAX_WORKERS ? ENGINE_MAX_WORKERS : (int)cpus;
+    c->workers_spread_threshold = 200;
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->consent_timeout_s = 30;
     c->publisher_max_bitrate = 2500000;

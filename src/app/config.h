@@ -25,6 +25,8 @@ typedef struct config {
     char media_listen[64];
     int media_port;
     char media_public_ips[256]; /* comma-separated; empty = interface addresses */
+    int workers;                /* media worker threads, each with its own port */
+    int workers_spread_threshold; /* downtracks on a home worker before spreading */
     char log_level[16];
     char publish_token[128]; /* empty = publishing is open */
     char view_token[128];    /* empty = viewing is open */

@@ -1,61 +1,34 @@
 /* engine.c - datagram routing, session and stream lifetimes for one worker. */
 #include "app/engine.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/engine_internal.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "core/map.h"
 #include "core/random.h"
 #include "rtp/rtp.h"
 #include "stun/stun.h"
 
-/* Why a datagram was dropped before reaching a session; counted for the stats API. */
-typedef enum {
-    DROP_UNKNOWN_KIND = 0, /* not STUN, DTLS, RTP or RTCP */
-    DROP_BAD_STUN,         /* unparseable STUN */
-    DROP_UNKNOWN_UFRAG,    /* ICE check for no session of ours */
-    DROP_UNKNOWN_SOURCE,   /* DTLS/SRTP from an address that has not passed ICE */
-    DROP_STALE_SOURCE,     /* DTLS/SRTP from an address whose ICE consent lapsed */
-    DROP_REASONS,
-} drop_reason;
+/* The session table of limits.h: the engine's own, or the one every worker shares, locked
+ * for the length of one session event (never per packet). */
+static session_limits *limits_lock(engine *e)
+{
+    if (!e->cfg.shared_limits) return &e->limits;
+    pthread_mutex_lock(e->cfg.shared_limits_lock);
+    return e->cfg.shared_limits;
+}
+
+static void limits_unlock(engine *e)
+{
+    if (e->cfg.shared_limits) pthread_mutex_unlock(e->cfg.shared_limits_lock);
+}
 
 static const char *const drop_names[DROP_REASONS] = {
     "unknown_kind", "bad_stun", "unknown_ufrag", "unknown_source", "stale_source"};
-
-/* A track and who publishes into it (claimed when the session is created, before its
- * source attaches on connection, so two publishers cannot race for one track). */
-typedef struct engine_track {
-    sfu_track *t;
-    peer *publisher; /* NULL when unclaimed */
-} engine_track;
-
-#define ENGINE_CLOSED_QUEUE 256
-
-typedef struct closed_session {
-    char id[PEER_ID_LEN];
-    const char *reason; /* static string */
-} closed_session;
-
-struct engine {
-    engine_config cfg;
-    engine_io io;
-    peer_env env;
-    j_map by_ufrag;  /* local ICE ufrag -> peer */
-    j_map by_addr;   /* validated transport address -> peer */
-    j_map by_id;     /* session id -> peer */
-    j_map tracks;    /* track id -> engine_track */
-    j_map report_close; /* session id -> itself, for sessions whose end is queued */
-    peer **peers;    /* owned */
-    size_t n_peers, cap_peers;
-    closed_session closed[ENGINE_CLOSED_QUEUE]; /* ring of ends not yet drained */
-    size_t closed_head, closed_count;
-    uint64_t dropped[DROP_REASONS];
-    session_limits limits;
-    uint64_t handshake_timeouts;
-};
 
 /* Canonical bytes of an address as a map key: family, port, IP. */
 static size_t addr_key(const j_addr *a, uint8_t key[19])
@@ -92,29 +65,40 @@ static void env_on_address(void *ctx, peer *p, const j_addr *addr)
     j_map_put(&e->by_addr, key, n, p);
 }
 
-static engine_track *find_track(engine *e, const char *id)
+engine_track *engine_track_find(engine *e, const char *id)
 {
     return j_map_get(&e->tracks, id, strlen(id));
 }
 
-static engine_track *get_or_create_track(engine *e, const char *id, sfu_kind kind)
+bool engine_track_is_mirror(const engine_track *et) { return et->origin != et->e->cfg.worker; }
+
+engine_track *engine_track_get(engine *e, const char *id, sfu_kind kind, int origin)
 {
-    engine_track *et = find_track(e, id);
+    engine_track *et = engine_track_find(e, id);
     if (et) return et;
     et = calloc(1, sizeof *et);
     if (!et) return NULL;
     et->t = sfu_track_new(id, kind);
+    et->e = e;
+    et->origin = origin >= 0 && origin < ENGINE_MAX_WORKERS && e->io.relay_msg ? origin
+                                                                               : e->cfg.worker;
+    et->relay_id = ENGINE_NO_RELAY;
     if (!et->t || j_map_put(&e->tracks, id, strlen(id), et) != J_OK) {
         sfu_track_free(et->t);
         free(et);
         return NULL;
     }
+    if (engine_track_is_mirror(et)) engine_relay_subscribe(e, et);
     return et;
 }
 
-static void release_track_if_unused(engine *e, engine_track *et)
+void engine_track_release_if_unused(engine *e, engine_track *et)
 {
-    if (et->publisher || !sfu_track_is_unused(et->t)) return;
+    /* A mirror's source is its home's: what keeps it is its subscribers. */
+    if (et->publisher || et->binds > 0 || et->relay_to ||
+        (engine_track_is_mirror(et) ? et->t->n_downs > 0 : !sfu_track_is_unused(et->t)))
+        return;
+    if (engine_track_is_mirror(et)) engine_relay_unsubscribe(e, et);
     j_map_remove(&e->tracks, et->t->id, strlen(et->t->id));
     sfu_track_free(et->t);
     free(et);
@@ -123,27 +107,35 @@ static void release_track_if_unused(engine *e, engine_track *et)
 /* Publisher connected (or a track added while connected): its source feeds the track. */
 static void attach_source(engine *e, peer *p, peer_in_track *in, uint64_t now_us)
 {
-    engine_track *et = find_track(e, in->track->id);
+    engine_track *et = engine_track_find(e, in->track->id);
     if (!et || et->publisher != p) return;
     sfu_track_attach_source(et->t, &in->source, peer_request_keyframe, p, now_us);
+    engine_relay_source_changed(e, et);
 }
 
-/* Subscriber connected (or a track bound while connected): its downtrack joins the track. */
+static void detach_source(engine *e, engine_track *et)
+{
+    sfu_track_detach_source(et->t);
+    engine_relay_source_changed(e, et);
+}
+
+/* Subscriber connected (or a track bound while connected): its downtrack joins the track
+ * it was bound to. */
 static int attach_downtrack(engine *e, peer_out_track *out, uint64_t now_us)
 {
-    engine_track *et = get_or_create_track(e, out->track_id, out->kind);
-    if (!et) return J_ENOMEM;
+    engine_track *et = engine_track_find(e, out->track_id);
+    if (!et) return J_ENOTFOUND;
     return sfu_track_add_downtrack(et->t, &out->down, now_us);
 }
 
 static void release_in_track(engine *e, peer *p, int index)
 {
     peer_in_track *in = p->in[index];
-    engine_track *et = find_track(e, in->track->id);
+    engine_track *et = engine_track_find(e, in->track->id);
     if (et && et->publisher == p) {
-        if (et->t->source_ctx == p) sfu_track_detach_source(et->t);
+        if (et->t->source_ctx == p) detach_source(e, et);
         et->publisher = NULL;
-        release_track_if_unused(e, et);
+        engine_track_release_if_unused(e, et);
     }
     peer_remove_in_track(p, index);
 }
@@ -151,11 +143,12 @@ static void release_in_track(engine *e, peer *p, int index)
 static void release_out_track(engine *e, peer *p, int index)
 {
     peer_out_track *out = p->out[index];
-    sfu_track *t = out->down.track;
     sfu_downtrack_detach(&out->down);
-    if (t) {
-        engine_track *et = find_track(e, t->id);
-        if (et) release_track_if_unused(e, et);
+    engine_track *et = engine_track_find(e, out->track_id);
+    if (et) {
+        et->binds--;
+        e->downtracks--;
+        engine_track_release_if_unused(e, et);
     }
     peer_remove_out_track(p, index);
 }
@@ -163,7 +156,8 @@ static void release_out_track(engine *e, peer *p, int index)
 static void env_on_connected(void *ctx, peer *p, uint64_t now_us)
 {
     engine *e = ctx;
-    session_limits_established(&e->limits, p->id);
+    session_limits_established(limits_lock(e), p->id);
+    limits_unlock(e);
     for (int i = 0; i < p->n_in; i++) attach_source(e, p, p->in[i], now_us);
     for (int i = 0; i < p->n_out; i++)
         if (!p->out[i]->down.track && attach_downtrack(e, p->out[i], now_us) != J_OK)
@@ -215,7 +209,8 @@ static void destroy_peer(engine *e, peer *p)
     queue_closed(e, p);
     j_map_remove(&e->by_ufrag, p->ice.local_ufrag, p->ice.local_ufrag_len);
     j_map_remove(&e->by_id, p->id, strlen(p->id));
-    session_limits_remove(&e->limits, p->id);
+    session_limits_remove(limits_lock(e), p->id);
+    limits_unlock(e);
     for (int i = 0; i < p->n_addrs; i++) {
         uint8_t key[19];
         size_t n = addr_key(&p->addrs[i], key);
@@ -246,6 +241,7 @@ void engine_free(engine *e)
     free(e->peers);
     for (size_t b = 0; b < e->tracks.n_buckets; b++)
         for (j_map_entry *it = e->tracks.buckets[b]; it; it = it->next) free_track_entry(it->value);
+    engine_relay_free(e);
     j_map_clear(&e->by_ufrag);
     j_map_clear(&e->by_addr);
     j_map_clear(&e->by_id);
@@ -272,13 +268,16 @@ static int check_binds(engine *e, const peer *p, const engine_session *s)
         sfu_kind kind;
         const char *id = s->binds[i].track_id;
         if (!id[0] || !carries_media(s, i, &kind)) continue;
-        engine_track *et = find_track(e, id);
-        if (!et) continue;
-        if (et->t->kind != kind) return J_EINVAL;
+        engine_track *et = engine_track_find(e, id);
+        if (et && et->t->kind != kind) return J_EINVAL;
         if (s->role == PEER_PUBLISHER) {
-            if (et->publisher && et->publisher != p && et->publisher->state != PEER_CLOSED)
+            /* A mirror's publisher is on its home worker (placement keeps publishers there). */
+            const peer *owner = et ? et->publisher : NULL;
+            if (et && (engine_track_is_mirror(et) ||
+                       (owner && owner != p && owner->state != PEER_CLOSED)))
                 return J_ESTATE;
-        } else if ((int)et->t->n_downs >= e->cfg.max_subscribers_per_track) {
+        } else if ((et ? (int)et->t->n_downs : 0) + s->binds[i].subscribers_elsewhere >=
+                   e->cfg.max_subscribers_per_track) {
             const peer_out_track *cur = p ? peer_find_out_track(p, s->neg->media[i].mid, NULL) : NULL;
             if (!cur || strcmp(cur->track_id, id) != 0) return J_ELIMIT;
         }
@@ -306,16 +305,16 @@ static int bind_publisher(engine *e, peer *p, engine_session *s, uint64_t now_us
         if (!s->binds[i].track_id[0] || !carries_media(s, i, &kind) ||
             peer_find_in_track(p, m->mid, NULL))
             continue;
-        engine_track *et = get_or_create_track(e, s->binds[i].track_id, kind);
+        engine_track *et = engine_track_get(e, s->binds[i].track_id, kind, e->cfg.worker);
         if (!et) return J_ENOMEM;
         peer_in_track *in = peer_add_in_track(p, m);
         if (!in) {
-            release_track_if_unused(e, et);
+            engine_track_release_if_unused(e, et);
             return J_ELIMIT;
         }
         in->track = et->t;
         if (et->publisher && et->publisher != p && et->t->source_ctx == et->publisher)
-            sfu_track_detach_source(et->t); /* its closed publisher is not freed yet */
+            detach_source(e, et); /* its closed publisher is not freed yet */
         et->publisher = p;
         if (p->state == PEER_CONNECTED) attach_source(e, p, in, now_us);
     }
@@ -336,10 +335,17 @@ static int bind_subscriber(engine *e, peer *p, engine_session *s, uint64_t now_u
         }
         peer_out_track *out = peer_find_out_track(p, m->mid, NULL);
         if (!out) {
+            engine_track *et = engine_track_get(e, b->track_id, kind, s->origin);
+            if (!et) return J_ENOMEM;
             /* Never 0: that means "none". */
             out = peer_add_out_track(p, m, j_random_u32() | 1u, j_random_u32() | 1u);
-            if (!out) return J_ELIMIT;
+            if (!out) {
+                engine_track_release_if_unused(e, et);
+                return J_ELIMIT;
+            }
             snprintf(out->track_id, sizeof out->track_id, "%s", b->track_id);
+            et->binds++;
+            e->downtracks++;
             if (p->state == PEER_CONNECTED && attach_downtrack(e, out, now_us) != J_OK)
                 return J_ENOMEM;
         }
@@ -355,10 +361,18 @@ static int bind_session(engine *e, peer *p, engine_session *s, uint64_t now_us)
                                      : bind_subscriber(e, p, s, now_us);
 }
 
+static int add_to_limits(engine *e, const char *id, const client_key *who)
+{
+    int rc = session_limits_add(limits_lock(e), id, who);
+    limits_unlock(e);
+    return rc;
+}
+
 static int refuse(engine *e, engine_session *s, limit_kind k)
 {
     s->refused_by = k;
-    session_limits_count_refused(&e->limits, k);
+    session_limits_count_refused(limits_lock(e), k);
+    limits_unlock(e);
     return J_ELIMIT;
 }
 
@@ -369,7 +383,8 @@ int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
     const client_key *who = s->client_ip ? &client : NULL;
     s->refused_by = LIMIT_NONE;
     if ((int)e->n_peers >= e->cfg.max_sessions) return refuse(e, s, LIMIT_SESSIONS);
-    limit_kind k = session_limits_check(&e->limits, who);
+    limit_kind k = session_limits_check(limits_lock(e), who);
+    limits_unlock(e);
     if (k != LIMIT_NONE) return refuse(e, s, k);
     if (j_map_get(&e->by_id, s->id, strlen(s->id))) return J_ESTATE;
     int rc = check_binds(e, NULL, s);
@@ -391,8 +406,7 @@ int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
     if (j_map_put(&e->by_ufrag, p->ice.local_ufrag, p->ice.local_ufrag_len, p) != J_OK ||
         j_map_put(&e->by_id, p->id, strlen(p->id), p) != J_OK ||
         (s->report_close && j_map_put(&e->report_close, p->id, strlen(p->id), p) != J_OK) ||
-        session_limits_add(&e->limits, p->id, who) != J_OK ||
-        (rc = bind_session(e, p, s, now_us)) != J_OK) {
+        add_to_limits(e, p->id, who) != J_OK || (rc = bind_session(e, p, s, now_us)) != J_OK) {
         j_map_remove(&e->report_close, p->id, strlen(p->id));
         destroy_peer(e, p);
         return rc != J_OK ? rc : J_ENOMEM;
@@ -432,10 +446,21 @@ int engine_remove_session(engine *e, const char *id, const char *owner, const ch
 
 int engine_set_track_muted(engine *e, const char *track_id, bool muted, uint64_t now_us)
 {
-    engine_track *et = find_track(e, track_id);
+    engine_track *et = engine_track_find(e, track_id);
     if (!et) return J_ENOTFOUND;
+    if (engine_track_is_mirror(et)) return J_OK; /* it follows its home track's state */
+    if (et->t->muted == muted) return J_OK;
     sfu_track_set_muted(et->t, muted, now_us);
+    engine_relay_muted(e, et);
     return J_OK;
+}
+
+size_t engine_downtracks(const engine *e) { return e->downtracks; }
+
+int engine_track_subscribers(engine *e, const char *id)
+{
+    const engine_track *et = engine_track_find(e, id);
+    return et ? (int)et->t->n_downs : 0;
 }
 
 static bool listed(const char *id, const char *const *ids, size_t n)
@@ -458,8 +483,9 @@ int engine_set_paused(engine *e, const char *id, const char *const *track_ids, s
 
 int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *out)
 {
-    engine_track *et = find_track(e, track_id);
-    if (!et) return J_ENOTFOUND;
+    engine_track *et = engine_track_find(e, track_id);
+    /* A mirror sees the same packets as its home track, which counts them. */
+    if (!et || engine_track_is_mirror(et)) return J_ENOTFOUND;
     *out = sfu_track_take_levels(et->t);
     return J_OK;
 }
@@ -657,12 +683,15 @@ json_t *engine_stats(engine *e, uint64_t now_us)
     json_t *tracks = json_array();
     for (size_t b = 0; b < e->tracks.n_buckets; b++) {
         for (j_map_entry *it = e->tracks.buckets[b]; it; it = it->next) {
-            const sfu_track *t = ((engine_track *)it->value)->t;
+            const engine_track *et = it->value;
+            const sfu_track *t = et->t;
             json_array_append_new(
-                tracks, json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I}", "id", t->id, "kind",
-                                  sfu_kind_name(t->kind), "live", t->has_source, "muted", t->muted,
-                                  "subscribers", (json_int_t)t->n_downs, "packets_in",
-                                  (json_int_t)t->packets_in, "bytes_in", (json_int_t)t->bytes_in));
+                tracks, json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:b, s:i}", "id", t->id,
+                                  "kind", sfu_kind_name(t->kind), "live", t->has_source, "muted",
+                                  t->muted, "subscribers", (json_int_t)t->n_downs, "packets_in",
+                                  (json_int_t)t->packets_in, "bytes_in", (json_int_t)t->bytes_in,
+                                  "mirror", engine_track_is_mirror(et), "mirrors",
+                                  __builtin_popcountll(et->relay_to)));
         }
     }
     json_t *dropped = json_object();
@@ -671,15 +700,21 @@ json_t *engine_stats(engine *e, uint64_t now_us)
         json_object_set_new(dropped, drop_names[r], json_integer((json_int_t)e->dropped[r]));
         total += e->dropped[r];
     }
+    json_t *relay = json_pack("{s:I, s:I, s:I}", "packets_out", (json_int_t)e->relay_packets_out,
+                              "packets_in", (json_int_t)e->relay_packets_in, "unlinked",
+                              (json_int_t)e->relay_unlinked);
     json_t *refused = json_object();
+    session_limits *sl = limits_lock(e);
     for (int k = LIMIT_NONE + 1; k < LIMIT_KINDS; k++)
         json_object_set_new(refused, limit_name((limit_kind)k),
-                            json_integer((json_int_t)e->limits.refused[k]));
-    json_t *limits = json_pack("{s:I, s:I, s:o}", "half_open", (json_int_t)e->limits.half_open,
+                            json_integer((json_int_t)sl->refused[k]));
+    json_t *limits = json_pack("{s:I, s:I, s:o}", "half_open", (json_int_t)sl->half_open,
                                "handshake_timeouts", (json_int_t)e->handshake_timeouts,
                                "sessions_refused", refused);
-    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "sessions",
+    limits_unlock(e);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "sessions",
                      (json_int_t)e->n_peers, "publishers", (json_int_t)publishers, "subscribers",
-                     (json_int_t)subscribers, "dropped_datagrams", (json_int_t)total, "dropped",
-                     dropped, "limits", limits, "tracks", tracks, "session_list", sessions);
+                     (json_int_t)subscribers, "downtracks", (json_int_t)e->downtracks,
+                     "dropped_datagrams", (json_int_t)total, "dropped", dropped, "limits", limits,
+                     "relay", relay, "tracks", tracks, "session_list", sessions);
 }

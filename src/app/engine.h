@@ -7,11 +7,19 @@
  * it and freed when it has neither publisher nor subscriber. WHIP/WHEP streams
  * and room participants are both just sessions bound to track ids. Every
  * function runs on the worker's thread.
+ *
+ * With several workers (app/media.c) each has its own engine, and a track's publisher is on
+ * its home worker. A subscriber placed on another worker gets a mirror of the track there:
+ * the home engine hands each source packet once to every engine mirroring the track
+ * (io->relay_rtp) and each fans it out to its own subscribers. The engines keep each other
+ * informed with engine_relay_msg (subscribe, source, mute, sender reports, keyframe
+ * requests), delivered in order with the packets.
  */
 #ifndef J_APP_ENGINE_H
 #define J_APP_ENGINE_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "app/limits.h"
@@ -22,7 +30,10 @@
 
 typedef struct engine engine;
 
+#define ENGINE_MAX_WORKERS 64
+
 typedef struct engine_config {
+    int worker; /* this engine's index among the media workers: 0 when alone */
     dtls_ctx *dtls; /* borrowed */
     uint64_t consent_timeout_us;
     uint32_t publisher_max_bitrate;
@@ -31,12 +42,45 @@ typedef struct engine_config {
     int max_sessions;
     int max_subscribers_per_track;
     session_limits_config limits; /* per client and half-open */
+    /* With several workers one session table counts for all (limits.h holds server-wide):
+     * shared_limits, guarded by shared_limits_lock, taken once per session event (created,
+     * connected, ended), never per packet. NULL: the engine keeps its own table. */
+    session_limits *shared_limits;
+    pthread_mutex_t *shared_limits_lock;
     uint64_t handshake_timeout_us; /* creation to DTLS connected, else the session closes;
                                       0 = no deadline */
 } engine_config;
 
+/* What the engines of two workers tell each other about a track. */
+typedef enum {
+    ENGINE_RELAY_SUBSCRIBE = 1, /* mirror -> home: send me track_id (of track_kind) */
+    ENGINE_RELAY_UNSUBSCRIBE,   /* mirror -> home: stop sending track_id */
+    ENGINE_RELAY_LINKED,        /* home -> mirror: track_id comes as relay_id; its state */
+    ENGINE_RELAY_SOURCE,        /* home -> mirror: has_source changed (source when true) */
+    ENGINE_RELAY_MUTED,         /* home -> mirror: muted changed */
+    ENGINE_RELAY_KEYFRAME,      /* mirror -> home: a subscriber needs a keyframe */
+    ENGINE_RELAY_SENDER_REPORT, /* home -> mirror: the source's sender report (its clock) */
+} engine_relay_kind;
+
+typedef struct engine_relay_msg {
+    engine_relay_kind kind;
+    uint32_t relay_id;               /* LINKED, SOURCE, MUTED, KEYFRAME */
+    char track_id[SFU_TRACK_ID_LEN]; /* SUBSCRIBE, UNSUBSCRIBE, LINKED */
+    sfu_kind track_kind;             /* SUBSCRIBE */
+    bool has_source, muted;          /* LINKED; SOURCE; MUTED */
+    sfu_source source;               /* LINKED and SOURCE with has_source */
+    uint32_t sr_ssrc, sr_rtp_ts;     /* SENDER_REPORT: the stream and its RTP time... */
+    uint64_t sr_at_us;               /* ...at this time of the home's (the same clock) */
+} engine_relay_msg;
+
 typedef struct engine_io {
     void (*send)(void *ctx, const j_addr *to, const uint8_t *buf, size_t len);
+    /* relay_rtp - hand source packet rtp (copied before returning) to worker `to`, which
+     * mirrors the track it relays as relay_id. NULL when the engine is alone. */
+    void (*relay_rtp)(void *ctx, int to, uint32_t relay_id, const uint8_t *rtp, size_t len,
+                      uint64_t arrival_us);
+    /* relay_msg - send m (copied) to worker `to`; never lost, in order with relay_rtp. */
+    void (*relay_msg)(void *ctx, int to, const engine_relay_msg *m);
     void *ctx;
 } engine_io;
 
@@ -47,6 +91,8 @@ typedef struct engine_bind {
     uint32_t ssrc; /* subscriber, out: the SSRC we send it with (kept across renegotiations
                       while the track stays the same), 0 when nothing is sent */
     uint32_t rtx_ssrc; /* subscriber, out: the SSRC of its retransmissions, 0 without RTX */
+    int subscribers_elsewhere; /* subscriber, in: the track's subscribers on other workers,
+                                  counted against max_subscribers_per_track */
 } engine_bind;
 
 typedef struct engine_session {
@@ -61,6 +107,8 @@ typedef struct engine_session {
     const char *client_ip; /* who asked (IP text), for the per-client limits of limits.h;
                               NULL: counted against the server-wide limits only */
     limit_kind refused_by; /* out: the limit behind J_ELIMIT */
+    int origin; /* subscriber: the worker whose engine has the bound tracks' publishers;
+                   another than engine_config.worker makes them mirrors of that one's */
 } engine_session;
 
 engine *engine_new(const engine_config *cfg, const j_addr *bound, const engine_io *io,
@@ -91,7 +139,7 @@ int engine_set_track_muted(engine *e, const char *track_id, bool muted, uint64_t
 int engine_set_paused(engine *e, const char *id, const char *const *track_ids, size_t n,
                       uint64_t now_us);
 /* engine_take_audio_levels - the RFC 6464 levels track_id's source sent since the last call.
- * J_OK or J_ENOTFOUND. */
+ * J_OK, or J_ENOTFOUND (also for a mirror: its home track counts the same packets). */
 int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *out);
 
 /* A session's health, for connection-quality reports. */
@@ -107,7 +155,20 @@ int engine_session_health_get(engine *e, const char *id, engine_session_health *
 void engine_drain_closed(engine *e, void (*fn)(void *ctx, const char *id, const char *reason),
                          void *ctx);
 
-/* engine_stats - a JSON snapshot for the API (new reference). */
+/* engine_stats - a JSON snapshot for the API (new reference). A track that is a mirror
+ * says "mirror": true; a home track counts the workers mirroring it in "mirrors". */
 json_t *engine_stats(engine *e, uint64_t now_us);
+
+/* engine_downtracks - subscribers' m= sections bound here, connected or not: the load
+ * placement compares across workers. */
+size_t engine_downtracks(const engine *e);
+/* engine_track_subscribers - connected subscribers of track id here (0 when no track). */
+int engine_track_subscribers(engine *e, const char *id);
+
+/* engine_relay_rtp_in - a packet worker `from` relayed as relay_id (see engine_io). */
+void engine_relay_rtp_in(engine *e, int from, uint32_t relay_id, const uint8_t *rtp,
+                         size_t len, uint64_t arrival_us);
+/* engine_relay_msg_in - a message from worker `from`. */
+void engine_relay_msg_in(engine *e, int from, const engine_relay_msg *m, uint64_t now_us);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "app/engine.h"
 #include "core/err.h"
+#include "rtp/rtp.h"
 
 static dtls_cert *cert;
 static dtls_ctx *dtls;
@@ -203,6 +204,227 @@ static void test_mute_unknown_track(void **state)
     engine_free(e);
 }
 
+/* ---- two engines as two workers, their relay messages passed by hand ---------------- */
+
+#define MAX_QUEUED 32
+
+typedef struct relay_end {
+    int index;
+    engine *e;
+    struct {
+        int to;
+        engine_relay_msg msg;
+    } queue[MAX_QUEUED];
+    int queued;
+    int rtp_sent;
+    uint32_t rtp_relay_id;
+} relay_end;
+
+static relay_end ends[2];
+
+static void capture_relay_msg(void *ctx, int to, const engine_relay_msg *m)
+{
+    relay_end *r = ctx;
+    assert_true(r->queued < MAX_QUEUED);
+    r->queue[r->queued].to = to;
+    r->queue[r->queued++].msg = *m;
+}
+
+static void capture_relay_rtp(void *ctx, int to, uint32_t relay_id, const uint8_t *rtp,
+                              size_t len, uint64_t arrival_us)
+{
+    (void)to;
+    (void)rtp;
+    (void)len;
+    (void)arrival_us;
+    relay_end *r = ctx;
+    r->rtp_sent++;
+    r->rtp_relay_id = relay_id;
+}
+
+static void new_workers(int max_subscribers)
+{
+    for (int i = 0; i < 2; i++) {
+        memset(&ends[i], 0, sizeof ends[i]);
+        ends[i].index = i;
+        engine_config cfg = {.worker = i, .dtls = dtls, .consent_timeout_us = 30000000u,
+                             .publisher_max_bitrate = 1000000, .max_sessions = 16,
+                             .max_subscribers_per_track = max_subscribers};
+        engine_io io = {.send = drop_send, .relay_rtp = capture_relay_rtp,
+                        .relay_msg = capture_relay_msg, .ctx = &ends[i]};
+        j_addr bound;
+        j_addr_parse(&bound, "127.0.0.1", (uint16_t)(40000 + i));
+        char err[128];
+        ends[i].e = engine_new(&cfg, &bound, &io, err, sizeof err);
+        assert_non_null(ends[i].e);
+    }
+}
+
+static void free_workers(void)
+{
+    for (int i = 0; i < 2; i++) engine_free(ends[i].e);
+}
+
+/* Deliver what worker `from` queued (in order), as its ring would; the kinds delivered. */
+static int deliver(int from, engine_relay_kind *kinds, int max)
+{
+    relay_end *r = &ends[from];
+    int n = r->queued;
+    for (int i = 0; i < n; i++) {
+        if (i < max) kinds[i] = r->queue[i].msg.kind;
+        assert_int_equal(r->queue[i].to, 1 - from);
+        engine_relay_msg_in(ends[1 - from].e, from, &r->queue[i].msg, 0);
+    }
+    /* Replies queued while delivering went to the other end's queue, not this one. */
+    memmove(r->queue, r->queue + n, (size_t)(r->queued - n) * sizeof r->queue[0]);
+    r->queued -= n;
+    return n;
+}
+
+static json_t *track_stats(int worker, const char *id, json_t **owner)
+{
+    *owner = engine_stats(ends[worker].e, 0);
+    return find_track(*owner, id);
+}
+
+static int add_on(int worker, peer_role role, const char *id, const char *ufrag,
+                  sdp_negotiated *neg, engine_bind *binds, int origin)
+{
+    engine_session s = {.role = role, .id = id, .owner = "test", .local_ufrag = ufrag,
+                        .local_pwd = "0123456789abcdefghijklmn", .neg = neg, .binds = binds,
+                        .origin = origin};
+    return engine_add_session(ends[worker].e, &s, 0);
+}
+
+/* A VP8 packet (RTP header only is enough for the mirror's accounting). */
+static size_t rtp_packet(uint8_t *buf)
+{
+    rtp_header_out h = {.payload_type = 96, .seq = 7, .timestamp = 9000, .ssrc = 0x1234};
+    int n = rtp_write_header(&h, NULL, 0, buf, 1500);
+    assert_true(n > 0);
+    memcpy(buf + n, "\x10\x50\x01\x00", 4);
+    return (size_t)n + 4;
+}
+
+static void test_remote_subscriber_gets_a_linked_mirror(void **state)
+{
+    (void)state;
+    new_workers(10);
+    sdp_negotiated sub;
+    make_neg(&sub, "v", PEER_SUBSCRIBER, "rem1");
+    engine_bind b[1] = {{.track_id = "TR_v"}};
+    /* A subscriber on worker 1 of a track homed on worker 0. */
+    assert_int_equal(add_on(1, PEER_SUBSCRIBER, "sub", "ufragsub", &sub, b, 0), J_OK);
+    assert_int_equal(engine_downtracks(ends[1].e), 1);
+    engine_relay_kind kinds[4];
+    assert_int_equal(deliver(1, kinds, 4), 1);
+    assert_int_equal(kinds[0], ENGINE_RELAY_SUBSCRIBE);
+    assert_int_equal(deliver(0, kinds, 4), 1);
+    assert_int_equal(kinds[0], ENGINE_RELAY_LINKED);
+
+    json_t *st, *t = track_stats(0, "TR_v", &st);
+    assert_non_null(t); /* the home keeps the track for its mirror, publisher or not */
+    assert_false(json_is_true(json_object_get(t, "mirror")));
+    assert_int_equal(json_integer_value(json_object_get(t, "mirrors")), 1);
+    json_decref(st);
+    t = track_stats(1, "TR_v", &st);
+    assert_true(json_is_true(json_object_get(t, "mirror")));
+    assert_false(json_is_true(json_object_get(t, "live")));
+    json_decref(st);
+
+    /* The home's packets, as relayed, reach the mirror; an unknown relay id does not. */
+    uint8_t pkt[1600];
+    size_t len = rtp_packet(pkt);
+    engine_relay_rtp_in(ends[1].e, 0, 0, pkt, len, 5);
+    engine_relay_rtp_in(ends[1].e, 0, 9, pkt, len, 5);
+    engine_relay_rtp_in(ends[1].e, 1, 0, pkt, len, 5); /* not from its home */
+    t = track_stats(1, "TR_v", &st);
+    assert_int_equal(json_integer_value(json_object_get(t, "packets_in")), 1);
+    json_t *relay = json_object_get(st, "relay");
+    assert_int_equal(json_integer_value(json_object_get(relay, "unlinked")), 2);
+    json_decref(st);
+
+    /* The source comes from the home; mute too, and a mirror ignores a direct mute. */
+    engine_relay_msg src = {.kind = ENGINE_RELAY_SOURCE, .relay_id = 0, .has_source = true};
+    src.source.codec_count = 1;
+    src.source.codecs[0].pt = 96;
+    strcpy(src.source.codecs[0].name, "VP8");
+    src.source.codecs[0].clock_rate = 90000;
+    engine_relay_msg_in(ends[1].e, 0, &src, 0);
+    assert_int_equal(engine_set_track_muted(ends[1].e, "TR_v", true, 0), J_OK);
+    assert_int_equal(engine_set_track_muted(ends[0].e, "TR_v", true, 0), J_OK);
+    assert_int_equal(deliver(0, kinds, 4), 1);
+    assert_int_equal(kinds[0], ENGINE_RELAY_MUTED);
+    t = track_stats(1, "TR_v", &st);
+    assert_true(json_is_true(json_object_get(t, "live")));
+    assert_true(json_is_true(json_object_get(t, "muted")));
+    json_decref(st);
+
+    /* The last subscriber leaves: the mirror unsubscribes and both copies go. */
+    assert_int_equal(engine_remove_session(ends[1].e, "sub", NULL, "done"), J_OK);
+    assert_int_equal(engine_downtracks(ends[1].e), 0);
+    assert_int_equal(track_count(ends[1].e), 0);
+    assert_int_equal(deliver(1, kinds, 4), 1);
+    assert_int_equal(kinds[0], ENGINE_RELAY_UNSUBSCRIBE);
+    assert_int_equal(track_count(ends[0].e), 0);
+    engine_relay_rtp_in(ends[1].e, 0, 0, pkt, len, 5); /* a packet still queued: dropped */
+    free_workers();
+}
+
+static void test_home_relays_a_published_track_once_per_worker(void **state)
+{
+    (void)state;
+    new_workers(10);
+    sdp_negotiated pub, sub;
+    make_neg(&pub, "v", PEER_PUBLISHER, "rem0");
+    make_neg(&sub, "v", PEER_SUBSCRIBER, "rem1");
+    engine_bind pb[1] = {{.track_id = "TR_v"}};
+    assert_int_equal(add_on(0, PEER_PUBLISHER, "pub", "ufragpub", &pub, pb, 0), J_OK);
+    engine_bind b1[1] = {{.track_id = "TR_v"}}, b2[1] = {{.track_id = "TR_v"}};
+    assert_int_equal(add_on(1, PEER_SUBSCRIBER, "s1", "ufrags01", &sub, b1, 0), J_OK);
+    assert_int_equal(add_on(1, PEER_SUBSCRIBER, "s2", "ufrags02", &sub, b2, 0), J_OK);
+    engine_relay_kind kinds[4];
+    assert_int_equal(deliver(1, kinds, 4), 1); /* one mirror, one subscribe */
+    assert_int_equal(deliver(0, kinds, 4), 1);
+    /* A publisher cannot claim a mirror: the track's publisher belongs on its home. */
+    engine_bind taken[1] = {{.track_id = "TR_v"}};
+    assert_int_equal(add_on(1, PEER_PUBLISHER, "pub2", "ufragpb2", &pub, taken, 1), J_ESTATE);
+    /* Unsubscribe, subscribe again before the home has seen either: it ends linked. */
+    assert_int_equal(engine_remove_session(ends[1].e, "s1", NULL, "x"), J_OK);
+    assert_int_equal(engine_remove_session(ends[1].e, "s2", NULL, "x"), J_OK);
+    engine_bind b3[1] = {{.track_id = "TR_v"}};
+    assert_int_equal(add_on(1, PEER_SUBSCRIBER, "s3", "ufrags03", &sub, b3, 0), J_OK);
+    assert_int_equal(deliver(1, kinds, 4), 2);
+    assert_int_equal(kinds[0], ENGINE_RELAY_UNSUBSCRIBE);
+    assert_int_equal(kinds[1], ENGINE_RELAY_SUBSCRIBE);
+    assert_int_equal(deliver(0, kinds, 4), 1);
+    assert_int_equal(kinds[0], ENGINE_RELAY_LINKED);
+    uint8_t pkt[1600];
+    engine_relay_rtp_in(ends[1].e, 0, 0, pkt, rtp_packet(pkt), 5);
+    json_t *st, *t = track_stats(1, "TR_v", &st);
+    assert_int_equal(json_integer_value(json_object_get(t, "packets_in")), 1);
+    json_decref(st);
+    t = track_stats(0, "TR_v", &st);
+    assert_int_equal(json_integer_value(json_object_get(t, "mirrors")), 1);
+    json_decref(st);
+    free_workers();
+}
+
+static void test_subscriber_limit_counts_other_workers(void **state)
+{
+    (void)state;
+    new_workers(2);
+    sdp_negotiated sub;
+    make_neg(&sub, "v", PEER_SUBSCRIBER, "rem1");
+    engine_bind b[1] = {{.track_id = "TR_v", .subscribers_elsewhere = 2}};
+    assert_int_equal(add_on(0, PEER_SUBSCRIBER, "s1", "ufrags01", &sub, b, 0), J_ELIMIT);
+    b[0].subscribers_elsewhere = 1;
+    assert_int_equal(add_on(0, PEER_SUBSCRIBER, "s1", "ufrags01", &sub, b, 0), J_OK);
+    assert_int_equal(engine_track_subscribers(ends[0].e, "TR_v"), 0); /* not connected */
+    assert_int_equal(engine_track_subscribers(ends[0].e, "TR_none"), 0);
+    free_workers();
+}
+
 static json_t *session_track(json_t *stats, const char *session, const char *mid)
 {
     size_t i, j;
@@ -266,6 +488,9 @@ int main(void)
         cmocka_unit_test(test_subscriber_limit_per_track),
         cmocka_unit_test(test_ice_restart_moves_the_ufrag_route),
         cmocka_unit_test(test_mute_unknown_track),
+        cmocka_unit_test(test_remote_subscriber_gets_a_linked_mirror),
+        cmocka_unit_test(test_home_relays_a_published_track_once_per_worker),
+        cmocka_unit_test(test_subscriber_limit_counts_other_workers),
         cmocka_unit_test(test_pause_downtracks_of_one_subscriber),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

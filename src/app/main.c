@@ -1,4 +1,4 @@
-/* main.c - junction: reads the configuration, starts the media worker and serves HTTP. */
+/* main.c - junction: reads the configuration, starts the media workers and serves HTTP. */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,8 +9,8 @@
 #include "app/config.h"
 #include "app/rtc.h"
 #include "app/token_cmd.h"
+#include "app/media.h"
 #include "app/whip.h"
-#include "app/worker.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -69,18 +69,23 @@ static int start(app *a, char *err, size_t err_cap)
         snprintf(err, err_cap, "media.listen '%s' is not an IP address", c->media_listen);
         return J_EINVAL;
     }
-    engine_config ec = {
-        .dtls = a->dtls,
-        .consent_timeout_us = (uint64_t)c->consent_timeout_s * 1000000u,
-        .publisher_max_bitrate = (uint32_t)c->publisher_max_bitrate,
-        .min_video_bitrate = (uint64_t)c->subscriber_min_video_bitrate,
-        .wall_clock_offset_us = wall_clock_offset_us(),
-        .max_sessions = c->max_sessions,
-        .max_subscribers_per_track = c->max_subscribers_per_track,
-        .limits = {.max_sessions_per_client = c->max_sessions_per_ip,
-                   .max_half_open = c->max_half_open,
-                   .max_half_open_per_client = c->max_half_open_per_ip},
-        .handshake_timeout_us = (uint64_t)c->handshake_timeout_s * 1000000u,
+    media_config mc = {
+        .workers = c->workers,
+        .spread_threshold = (size_t)c->workers_spread_threshold,
+        .engine = {
+            .dtls = a->dtls,
+            .consent_timeout_us = (uint64_t)c->consent_timeout_s * 1000000u,
+            .publisher_max_bitrate = (uint32_t)c->publisher_max_bitrate,
+            .min_video_bitrate = (uint64_t)c->subscriber_min_video_bitrate,
+            .wall_clock_offset_us = wall_clock_offset_us(),
+            .max_sessions = c->max_sessions,
+            .max_subscribers_per_track = c->max_subscribers_per_track,
+            .limits = {.max_sessions_per_client = c->max_sessions_per_ip,
+                       .max_half_open = c->max_half_open,
+                       .max_half_open_per_client = c->max_half_open_per_ip},
+            .handshake_timeout_us = (uint64_t)c->handshake_timeout_s * 1000000u,
+        },
+        .listen = media,
     };
     a->http_rate = rate_limiter_new((uint32_t)c->http_rate, (uint32_t)c->http_burst,
                                     APP_RATE_CLIENTS, j_random_u32());
@@ -88,9 +93,9 @@ static int start(app *a, char *err, size_t err_cap)
         snprintf(err, err_cap, "out of memory");
         return J_ENOMEM;
     }
-    a->worker = worker_start(&ec, &media, err, err_cap);
-    if (!a->worker) return J_EIO;
-    j_addr_set_port(&media, worker_media_port(a->worker));
+    a->media = media_start(&mc, err, err_cap);
+    if (!a->media) return J_EIO;
+    j_addr_set_port(&media, media_port(a->media, 0));
     return app_set_candidates(a, &media, c->media_public_ips, err, err_cap);
 }
 
@@ -161,10 +166,16 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    char cand[J_ADDR_STRLEN];
-    J_INFO("main", "junction %s: web app and WHIP/WHEP on http://%s:%d/, media on UDP %s",
+    char cand[J_ADDR_STRLEN], ports[256] = "";
+    int workers = media_workers(a.media);
+    for (int w = 0, n = 0; w < workers && n < (int)sizeof ports - 8; w++)
+        n += snprintf(ports + n, sizeof ports - (size_t)n, "%s%u", w ? "," : "",
+                      media_port(a.media, w));
+    J_INFO("main", "junction %s: web app and WHIP/WHEP on http://%s:%d/, media on UDP %s, "
+                   "%d worker%s on port%s %s",
            JUNCTION_VERSION, a.cfg.http_listen, http_server_port(running_server),
-           j_addr_str(&a.candidates[0], cand));
+           j_addr_str(&a.candidates[0], cand), workers, workers > 1 ? "s" : "",
+           workers > 1 ? "s" : "", ports);
     if (a.keys.count > 0)
         J_INFO("main", "rooms and WHIP/WHEP accept access tokens signed under API key %s",
                a.keys.keys[0].id);

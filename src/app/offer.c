@@ -70,8 +70,10 @@ int app_offer_answer(const app *a, app_offer *o, peer_role role, const app_answe
     ap.ice_pwd = p->ice_pwd;
     ap.fingerprint = dtls_cert_fingerprint(a->cert);
     ap.ice_lite = true;
-    for (int i = 0; i < a->n_candidates && i < SDP_MAX_ANSWER_CANDIDATES; i++)
-        ap.candidates[ap.candidate_count++].addr = a->candidates[i];
+    for (int i = 0; i < a->n_candidates && i < SDP_MAX_ANSWER_CANDIDATES; i++) {
+        ap.candidates[ap.candidate_count].addr = a->candidates[i];
+        j_addr_set_port(&ap.candidates[ap.candidate_count++].addr, p->media_port);
+    }
     if (role == PEER_SUBSCRIBER) {
         for (int i = 0; i < o->neg->media_count; i++) {
             if (!peer_neg_carries(&o->neg->media[i], role)) continue;

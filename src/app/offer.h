@@ -33,6 +33,7 @@ typedef struct app_answer_params {
     const char *ice_ufrag, *ice_pwd; /* ours */
     const char *cname;               /* subscriber: RTCP CNAME of what we send */
     const char *stream_id;           /* subscriber: a=msid stream id (groups tracks for sync) */
+    uint16_t media_port;             /* the UDP port of the session's worker */
 } app_answer_params;
 
 /* app_offer_answer - our answer, using o->binds (subscriber: the SSRC per m= section, and

@@ -51,107 +51,6 @@ struct rtc {
 
 static int64_t unix_now(void) { return (int64_t)time(NULL); }
 
-/* ---------------------------------------------------------------- worker calls */
-
-typedef struct session_call {
-    engine_session *session;
-    bool update;
-    int result;
-} session_call;
-
-static void do_session(engine *e, void *arg)
-{
-    session_call *c = arg;
-    c->result = c->update ? engine_update_session(e, c->session, j_now_us())
-                          : engine_add_session(e, c->session, j_now_us());
-}
-
-typedef struct remove_call {
-    const char *id;
-} remove_call;
-
-static void do_remove(engine *e, void *arg)
-{
-    engine_remove_session(e, ((remove_call *)arg)->id, NULL, "left the room");
-}
-
-typedef struct mute_call {
-    const char *track_id;
-    bool muted;
-} mute_call;
-
-static void do_mute(engine *e, void *arg)
-{
-    mute_call *c = arg;
-    engine_set_track_muted(e, c->track_id, c->muted, j_now_us());
-}
-
-typedef struct health_call {
-    const char *id[2];
-    engine_session_health health[2];
-    bool found[2];
-} health_call;
-
-static void do_health(engine *e, void *arg)
-{
-    health_call *c = arg;
-    for (int i = 0; i < 2; i++)
-        c->found[i] = c->id[i] && engine_session_health_get(e, c->id[i], &c->health[i]) == J_OK;
-}
-
-typedef struct levels_call {
-    room_audio_level *entries;
-    size_t n;
-} levels_call;
-
-static void do_levels(engine *e, void *arg)
-{
-    levels_call *c = arg;
-    for (size_t i = 0; i < c->n; i++) {
-        sfu_audio_levels lv = {0};
-        engine_take_audio_levels(e, c->entries[i].track_id, &lv);
-        c->entries[i].loudness_sum = lv.loudness_sum;
-        c->entries[i].packets = lv.packets;
-    }
-}
-
-typedef struct paused_call {
-    const char *session_id;
-    const char *const *track_ids;
-    size_t n;
-} paused_call;
-
-static void do_paused(engine *e, void *arg)
-{
-    paused_call *c = arg;
-    engine_set_paused(e, c->session_id, c->track_ids, c->n, j_now_us());
-}
-
-typedef struct closed_entry {
-    char id[PEER_ID_LEN];
-} closed_entry;
-
-typedef struct drain_call {
-    closed_entry *list;
-    size_t n, cap;
-} drain_call;
-
-static void collect_closed(void *ctx, const char *id, const char *reason)
-{
-    (void)reason;
-    drain_call *c = ctx;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        closed_entry *list = realloc(c->list, cap * sizeof *list);
-        if (!list) return;
-        c->list = list;
-        c->cap = cap;
-    }
-    snprintf(c->list[c->n++].id, sizeof c->list[0].id, "%s", id);
-}
-
-static void do_drain(engine *e, void *arg) { engine_drain_closed(e, collect_closed, arg); }
-
 /* ---------------------------------------------------------------- participants */
 
 static rtc_participant *participant_get(rtc *r, const char *sid, bool create)
@@ -173,8 +72,7 @@ static void end_sessions(rtc *r, rtc_participant *p)
 {
     for (int role = 0; role < 2; role++) {
         if (!p->conn[role].exists) continue;
-        remove_call call = {.id = p->conn[role].session_id};
-        worker_call(r->a->worker, do_remove, &call);
+        media_remove_session(r->a->media, p->conn[role].session_id, NULL, "left the room");
         p->conn[role].exists = false;
     }
 }
@@ -300,9 +198,14 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
                          .local_ufrag = next.ufrag, .local_pwd = next.pwd, .cname = p->cname,
                          .neg = offer.neg, .binds = offer.binds, .report_close = true,
                          .client_ip = r->current_ip};
-    session_call call = {.session = &es, .update = c->exists, .result = J_EIO};
-    if (worker_call(r->a->worker, do_session, &call) != J_OK || call.result != J_OK) {
-        rc = call.result;
+    /* A room lives on one worker (its home): every publisher goes there, subscribers too
+     * until it is busy (app/placement.h). */
+    const char *room_name = room_participant_room(r->rooms, sid);
+    int worker = 0;
+    rc = !room_name  ? J_ENOTFOUND
+         : c->exists ? media_update_session(r->a->media, &es, &worker)
+                     : media_add_session(r->a->media, room_name, &es, &worker);
+    if (rc != J_OK) {
         *err_code = rc == J_ELIMIT ? "server_busy" : rc == J_ENOTFOUND ? "sdp_unsupported"
                                                                          : "internal";
         if (rc == J_ELIMIT)
@@ -312,13 +215,13 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
                                                        : j_strerror(rc));
         if (rc == J_ENOTFOUND) c->exists = false; /* the engine closed it meanwhile */
         app_offer_free(&offer);
-        return rc == J_OK ? J_EIO : rc;
+        return rc;
     }
     next.exists = true;
     *c = next;
     char *buf = malloc(RTC_ANSWER_CAP);
     app_answer_params ap = {.ice_ufrag = c->ufrag, .ice_pwd = c->pwd, .cname = p->cname,
-                            .stream_id = sid};
+                            .stream_id = sid, .media_port = media_port(r->a->media, worker)};
     int alen = buf ? app_offer_answer(r->a, &offer, role, &ap, buf, RTC_ANSWER_CAP) : J_ENOMEM;
     if (alen < 0) {
         free(buf);
@@ -422,8 +325,7 @@ static int io_subscribe(void *ctx, const char *sid, const char *sdp, size_t sdp_
 static void io_set_muted(void *ctx, const char *track_id, bool muted)
 {
     rtc *r = ctx;
-    mute_call call = {.track_id = track_id, .muted = muted};
-    worker_call(r->a->worker, do_mute, &call);
+    media_set_track_muted(r->a->media, track_id, muted);
 }
 
 static void io_remove_media(void *ctx, const char *sid)
@@ -439,23 +341,33 @@ static bool io_media_stats(void *ctx, const char *sid, room_media_stats *out)
     memset(out, 0, sizeof *out);
     rtc_participant *p = participant_get(r, sid, false);
     if (!p) return false;
-    health_call call;
-    memset(&call, 0, sizeof call);
+    engine_session_health health[2];
+    bool found[2];
     for (int role = 0; role < 2; role++)
-        if (p->conn[role].exists) call.id[role] = p->conn[role].session_id;
-    if (worker_call(r->a->worker, do_health, &call) != J_OK) return false;
-    out->pub_connected = call.found[PEER_PUBLISHER] &&
-                         call.health[PEER_PUBLISHER].state == PEER_CONNECTED;
-    out->sub_connected = call.found[PEER_SUBSCRIBER] &&
-                         call.health[PEER_SUBSCRIBER].state == PEER_CONNECTED;
-    return call.found[0] || call.found[1];
+        found[role] = p->conn[role].exists &&
+                      media_session_health(r->a->media, p->conn[role].session_id,
+                                           &health[role]) == J_OK;
+    out->pub_connected = found[PEER_PUBLISHER] && health[PEER_PUBLISHER].state == PEER_CONNECTED;
+    out->sub_connected = found[PEER_SUBSCRIBER] && health[PEER_SUBSCRIBER].state == PEER_CONNECTED;
+    return found[0] || found[1];
 }
 
 static void io_audio_levels(void *ctx, room_audio_level *entries, size_t n)
 {
     rtc *r = ctx;
-    levels_call call = {.entries = entries, .n = n};
-    worker_call(r->a->worker, do_levels, &call);
+    if (n == 0) return;
+    const char **ids = calloc(n, sizeof *ids);
+    sfu_audio_levels *levels = calloc(n, sizeof *levels);
+    if (ids && levels) {
+        for (size_t i = 0; i < n; i++) ids[i] = entries[i].track_id;
+        media_take_audio_levels(r->a->media, ids, levels, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        entries[i].loudness_sum = levels ? levels[i].loudness_sum : 0;
+        entries[i].packets = levels ? levels[i].packets : 0;
+    }
+    free(ids);
+    free(levels);
 }
 
 static void io_set_paused(void *ctx, const char *sid, const char *const *track_ids, size_t n)
@@ -463,9 +375,7 @@ static void io_set_paused(void *ctx, const char *sid, const char *const *track_i
     rtc *r = ctx;
     rtc_participant *p = participant_get(r, sid, false);
     if (!p || !p->conn[PEER_SUBSCRIBER].exists) return; /* a later subscribe applies it */
-    paused_call call = {.session_id = p->conn[PEER_SUBSCRIBER].session_id,
-                        .track_ids = track_ids, .n = n};
-    worker_call(r->a->worker, do_paused, &call);
+    media_set_paused(r->a->media, p->conn[PEER_SUBSCRIBER].session_id, track_ids, n);
 }
 
 /* ---------------------------------------------------------------- events in */
@@ -514,32 +424,27 @@ static void ws_close(void *ctx, http_ws_id id)
     flush_closing(r);
 }
 
-/* Sessions the engine ended on its own (ICE consent lost): the participant's media is gone. */
-static void reap_closed_sessions(rtc *r)
+/* A session the engine ended on its own (ICE consent lost): the participant's media is gone. */
+static void session_closed(void *ctx, const char *id, const char *reason)
 {
-    drain_call call = {0};
-    if (worker_call(r->a->worker, do_drain, &call) != J_OK) return;
-    for (size_t i = 0; i < call.n; i++) {
-        char sid[ROOM_ID_LEN];
-        const char *dot = strchr(call.list[i].id, '.');
-        size_t len = dot ? (size_t)(dot - call.list[i].id) : strlen(call.list[i].id);
-        if (len >= sizeof sid) continue;
-        memcpy(sid, call.list[i].id, len);
-        sid[len] = '\0';
-        rtc_participant *p = participant_get(r, sid, false);
-        if (!p) continue;
-        J_INFO("rtc", "participant %s: media session %s ended by the engine", sid,
-               call.list[i].id);
-        participant_drop(r, p);
-        room_media_closed(r->rooms, sid, j_now_us());
-    }
-    free(call.list);
+    rtc *r = ctx;
+    char sid[ROOM_ID_LEN];
+    const char *dot = strchr(id, '.');
+    size_t len = dot ? (size_t)(dot - id) : strlen(id);
+    if (len >= sizeof sid) return;
+    memcpy(sid, id, len);
+    sid[len] = '\0';
+    rtc_participant *p = participant_get(r, sid, false);
+    if (!p) return;
+    J_INFO("rtc", "participant %s: media session %s ended by the engine: %s", sid, id, reason);
+    participant_drop(r, p);
+    room_media_closed(r->rooms, sid, j_now_us());
 }
 
 static void tick(void *ctx)
 {
     rtc *r = ctx;
-    reap_closed_sessions(r);
+    media_drain_closed(r->a->media, session_closed, r);
     room_handle_timeout(r->rooms, j_now_us());
     flush_closing(r);
 }
@@ -749,7 +654,7 @@ void rtc_free(rtc *r)
     for (size_t b = 0; b < r->participants.n_buckets; b++) {
         for (j_map_entry *it = r->participants.buckets[b]; it; it = it->next) {
             rtc_participant *p = it->value;
-            if (r->a->worker) end_sessions(r, p);
+            if (r->a->media) end_sessions(r, p);
             free(p);
         }
     }

@@ -3,8 +3,9 @@
  *
  * Everything here runs on the HTTP thread. The room module (src/room) decides; this glue
  * carries its decisions out: frames to WebSockets, token checks to src/auth, offers through
- * app/offer to the worker's engine (each participant has a publish and a subscribe session,
- * "<sid>.pub" and "<sid>.sub"), and brings back what the engine reports (sessions that died).
+ * app/offer to the media plane (app/media.h; each participant has a publish and a subscribe
+ * session, "<sid>.pub" and "<sid>.sub", placed by the room's name), and brings back what the
+ * engines report (sessions that died).
  */
 #ifndef J_APP_RTC_H
 #define J_APP_RTC_H
@@ -17,7 +18,7 @@
 
 typedef struct rtc rtc;
 
-/* rtc_new - the rooms of app a (its config, keys, worker). NULL after logging on failure. */
+/* rtc_new - the rooms of app a (its config, keys, media). NULL after logging on failure. */
 rtc *rtc_new(app *a);
 /* rtc_routes - the rooms HTTP API routes, appended at routes[n..max). Returns the new n. */
 size_t rtc_routes(rtc *r, http_route *routes, size_t n, size_t max);

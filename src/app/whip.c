@@ -12,6 +12,7 @@
 #include "crypto/crypto.h"
 #include "ice/ice.h"
 #include "app/offer.h"
+#include "net/net.h"
 #include "sdp/sdp.h"
 
 #define ANSWER_CAP (64 * 1024)
@@ -46,8 +47,8 @@ int app_set_candidates(app *a, const j_addr *media, const char *public_ips, char
 
 void app_shutdown(app *a)
 {
-    worker_stop(a->worker);
-    a->worker = NULL;
+    media_stop(a->media);
+    a->media = NULL;
     dtls_ctx_free(a->dtls);
     a->dtls = NULL;
     dtls_cert_free(a->cert);
@@ -147,28 +148,6 @@ static void refuse_over_limit(const http_request *req, limit_kind k, http_reply 
     http_reply_error(rep, limit_per_client(k) ? 429 : 503, "session limit reached", detail);
 }
 
-typedef struct session_call {
-    engine_session *session;
-    int result;
-} session_call;
-
-static void do_add(engine *e, void *arg)
-{
-    session_call *c = arg;
-    c->result = engine_add_session(e, c->session, j_now_us());
-}
-
-typedef struct remove_call {
-    const char *id, *owner;
-    int result;
-} remove_call;
-
-static void do_remove(engine *e, void *arg)
-{
-    remove_call *c = arg;
-    c->result = engine_remove_session(e, c->id, c->owner, "ended by DELETE");
-}
-
 static void create_session(const resource *r, const http_request *req, http_reply *rep)
 {
     app *a = r->a;
@@ -234,34 +213,35 @@ static void create_session(const resource *r, const http_request *req, http_repl
     engine_session es = {.role = r->role, .id = id, .owner = owner, .local_ufrag = ufrag,
                          .local_pwd = pwd, .cname = cname, .neg = offer.neg,
                          .binds = offer.binds, .client_ip = req->peer_ip};
-    session_call call = {.session = &es, .result = J_ESTATE};
-    if (worker_call(a->worker, do_add, &call) != J_OK) {
-        http_reply_error(rep, 503, "shutting down", NULL);
-        goto done;
-    }
-    if (call.result == J_ESTATE) {
+    int worker = 0;
+    rc = media_add_session(a->media, stream, &es, &worker);
+    if (rc == J_ESTATE) {
         http_reply_error(rep, 409, "stream already has a publisher",
                          "end the current WHIP session (DELETE) or publish to another stream");
         goto done;
     }
-    if (call.result == J_ELIMIT) {
+    if (rc == J_EIO) {
+        http_reply_error(rep, 503, "shutting down", NULL);
+        goto done;
+    }
+    if (rc == J_ELIMIT) {
         refuse_over_limit(req, es.refused_by, rep);
         goto done;
     }
-    if (call.result != J_OK) {
-        http_reply_error(rep, 503, "cannot create the session", j_strerror(call.result));
+    if (rc != J_OK) {
+        http_reply_error(rep, 503, "cannot create the session", j_strerror(rc));
         goto done;
     }
-    app_answer_params ap = {.ice_ufrag = ufrag, .ice_pwd = pwd, .cname = cname, .stream_id = stream};
+    app_answer_params ap = {.ice_ufrag = ufrag, .ice_pwd = pwd, .cname = cname, .stream_id = stream,
+                            .media_port = media_port(a->media, worker)};
     int alen = app_offer_answer(a, &offer, r->role, &ap, answer, ANSWER_CAP);
     if (alen < 0) {
-        remove_call rm = {.id = id, .owner = owner};
-        worker_call(a->worker, do_remove, &rm);
+        media_remove_session(a->media, id, owner, "no SDP answer");
         http_reply_error(rep, 500, "cannot write the SDP answer", j_strerror(alen));
         goto done;
     }
-    J_INFO("whip", "%s session %s created for stream '%s' from %s",
-           r->role == PEER_PUBLISHER ? "WHIP" : "WHEP", id, stream, req->peer_ip);
+    J_INFO("whip", "%s session %s created for stream '%s' from %s on worker %d",
+           r->role == PEER_PUBLISHER ? "WHIP" : "WHEP", id, stream, req->peer_ip, worker);
     http_reply_text(rep, 201, "application/sdp", answer, (size_t)alen);
     snprintf(rep->location, sizeof rep->location, "%s%s/%s", r->prefix, stream, id);
 done:
@@ -285,12 +265,12 @@ static void session_delete(void *ctx, const http_request *req, http_reply *rep)
     if (!authorize(r, stream, req, rep)) return;
     char owner[PEER_OWNER_LEN];
     snprintf(owner, sizeof owner, "%s%s", r->prefix + 1, stream);
-    remove_call call = {.id = session, .owner = owner, .result = J_ENOTFOUND};
-    if (worker_call(r->a->worker, do_remove, &call) != J_OK) {
+    int rc = media_remove_session(r->a->media, session, owner, "ended by DELETE");
+    if (rc == J_EIO) {
         http_reply_error(rep, 503, "shutting down", NULL);
         return;
     }
-    if (call.result != J_OK) {
+    if (rc != J_OK) {
         http_reply_error(rep, 404, "unknown session", "no such session on this stream");
         return;
     }
@@ -309,28 +289,19 @@ static void session_patch(void *ctx, const http_request *req, http_reply *rep)
                      "send the offer with all candidates gathered");
 }
 
-typedef struct stats_call {
-    json_t *stats;
-} stats_call;
-
-static void do_stats(engine *e, void *arg)
-{
-    ((stats_call *)arg)->stats = engine_stats(e, j_now_us());
-}
-
 static void api_stats(void *ctx, const http_request *req, http_reply *rep)
 {
     (void)req;
     app *a = ctx;
-    stats_call call = {NULL};
-    if (worker_call(a->worker, do_stats, &call) != J_OK || !call.stats) {
+    json_t *stats = media_stats(a->media);
+    if (!stats) {
         http_reply_error(rep, 503, "shutting down", NULL);
         return;
     }
-    json_object_set_new(call.stats, "http",
+    json_object_set_new(stats, "http",
                         json_pack("{s:I}", "rate_limited",
                                   (json_int_t)(a->http_rate ? rate_limiter_denied(a->http_rate) : 0)));
-    http_reply_json(rep, 200, call.stats);
+    http_reply_json(rep, 200, stats);
 }
 
 static void api_health(void *ctx, const http_request *req, http_reply *rep)

@@ -192,3 +192,47 @@ int j_loop_call(j_loop *l, j_call_fn fn, void *arg)
     pthread_mutex_unlock(&l->lock);
     return J_OK;
 }
+
+struct j_notify {
+    int fd;
+    j_notify_fn fn;
+    void *ctx;
+};
+
+static void notify_readable(void *ctx, uint32_t events)
+{
+    (void)events;
+    j_notify *n = ctx;
+    uint64_t count;
+    if (read(n->fd, &count, sizeof count) < 0) return; /* EAGAIN: a spurious wake-up */
+    n->fn(n->ctx);
+}
+
+j_notify *j_notify_new(j_loop *l, j_notify_fn fn, void *ctx)
+{
+    j_notify *n = calloc(1, sizeof *n);
+    if (!n) return NULL;
+    n->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    n->fn = fn;
+    n->ctx = ctx;
+    if (n->fd < 0 || j_loop_add_fd(l, n->fd, notify_readable, n) != J_OK) {
+        if (n->fd >= 0) close(n->fd);
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+void j_notify_signal(j_notify *n)
+{
+    uint64_t one = 1;
+    if (write(n->fd, &one, sizeof one) < 0) { /* the counter is already non-zero */
+    }
+}
+
+void j_notify_free(j_notify *n)
+{
+    if (!n) return;
+    close(n->fd);
+    free(n);
+}

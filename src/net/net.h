@@ -4,6 +4,7 @@
  * for timers, and j_loop_call() so another thread (the HTTP thread) can run a
  * function on the loop's thread and wait for it: the loop's state is owned by
  * its thread and never locked.
+ * j_notify: an eventfd another thread signals to wake the loop (cross-thread queues).
  * j_udp: a non-blocking UDP socket with batched receive (recvmmsg) and a send
  * queue flushed with sendmmsg.
  */
@@ -37,6 +38,17 @@ void j_loop_stop(j_loop *l);
  * or J_ESTATE when the loop has stopped (fn did not run). */
 int j_loop_call(j_loop *l, j_call_fn fn, void *arg);
 
+/* j_notify - an eventfd watched by a loop: any thread may signal it, and fn runs on the
+ * loop's thread once per wake-up however many signals arrived meanwhile (the consumer side
+ * of a lock-free queue drains everything there is when it runs). */
+typedef struct j_notify j_notify;
+typedef void (*j_notify_fn)(void *ctx);
+j_notify *j_notify_new(j_loop *l, j_notify_fn fn, void *ctx);
+/* j_notify_signal - thread-safe, never blocks: one write(2) to the eventfd. */
+void j_notify_signal(j_notify *n);
+/* j_notify_free - after the loop has stopped. */
+void j_notify_free(j_notify *n);
+
 #define J_UDP_BATCH 32
 #define J_UDP_MTU 1500
 
@@ -49,6 +61,9 @@ typedef void (*j_udp_datagram_fn)(void *ctx, const j_addr *from, uint8_t *buf, s
 j_udp *j_udp_open(j_loop *loop, const j_addr *addr, j_udp_datagram_fn fn, void *ctx,
                   char *err, size_t err_cap);
 void j_udp_close(j_udp *u);
+/* j_udp_on_batch_end - fn(ctx of j_udp_open) runs after each receive batch, before the send
+ * queue is flushed: where a caller hands on what the batch produced, once per batch. */
+void j_udp_on_batch_end(j_udp *u, void (*fn)(void *ctx));
 uint16_t j_udp_port(const j_udp *u);
 /* j_udp_send - queue a datagram (copied); the queue is flushed with sendmmsg after each
  * receive batch and tick, or at once when full. */

@@ -16,10 +16,11 @@ typedef struct fixture {
     j_udp *a, *b;
     int ticks;
     int received;
+    int batches; /* receive batches ended */
     uint8_t last[64];
     size_t last_len;
     j_addr last_from;
-    int snap_received, snap_ticks; /* copied on the loop thread by read_counts */
+    int snap_received, snap_ticks, snap_batches; /* copied on the loop thread by read_counts */
 } fixture;
 
 static void on_tick(void *ctx, uint64_t now_us)
@@ -37,6 +38,8 @@ static void on_datagram(void *ctx, const j_addr *from, uint8_t *buf, size_t len,
     memcpy(f->last, buf, f->last_len);
     f->last_from = *from;
 }
+
+static void on_batch_end(void *ctx) { ((fixture *)ctx)->batches++; }
 
 static void *run_loop(void *arg)
 {
@@ -58,6 +61,7 @@ static void read_counts(void *arg)
     fixture *f = arg;
     f->snap_received = f->received;
     f->snap_ticks = f->ticks;
+    f->snap_batches = f->batches;
 }
 
 static void test_loop_udp_roundtrip(void **state)
@@ -75,6 +79,7 @@ static void test_loop_udp_roundtrip(void **state)
     assert_non_null(f.a);
     assert_non_null(f.b);
     assert_int_not_equal(j_udp_port(f.a), 0);
+    j_udp_on_batch_end(f.b, on_batch_end);
 
     pthread_t t;
     pthread_create(&t, NULL, run_loop, f.loop);
@@ -86,6 +91,9 @@ static void test_loop_udp_roundtrip(void **state)
     }
     assert_int_equal(f.snap_received, 100);
     assert_true(f.snap_ticks > 0);
+    /* recvmmsg takes up to J_UDP_BATCH datagrams at a time: at least 4 batches, at most one
+     * per datagram. */
+    assert_true(f.snap_batches >= 100 / J_UDP_BATCH && f.snap_batches <= 100);
     j_loop_stop(f.loop);
     pthread_join(t, NULL);
     assert_int_equal(j_loop_call(f.loop, read_counts, &f), J_ESTATE);
@@ -97,6 +105,51 @@ static void test_loop_udp_roundtrip(void **state)
     assert_int_equal(c.rx_datagrams, 100);
     j_udp_close(f.a);
     j_udp_close(f.b);
+    j_loop_free(f.loop);
+}
+
+typedef struct notify_fixture {
+    j_loop *loop;
+    int runs;      /* on the loop thread */
+    int snap_runs; /* copied by read_runs */
+} notify_fixture;
+
+static void on_notify(void *ctx) { ((notify_fixture *)ctx)->runs++; }
+
+static void read_runs(void *arg)
+{
+    notify_fixture *f = arg;
+    f->snap_runs = f->runs;
+}
+
+static void test_notify_wakes_the_loop_thread(void **state)
+{
+    (void)state;
+    notify_fixture f = {0};
+    f.loop = j_loop_new(1000, NULL, NULL); /* no tick in the way: only the signal wakes it */
+    j_notify *n = j_notify_new(f.loop, on_notify, &f);
+    assert_non_null(n);
+    pthread_t t;
+    pthread_create(&t, NULL, run_loop, f.loop);
+    for (int i = 0; i < 50; i++) j_notify_signal(n);
+    for (int i = 0; i < 200 && f.snap_runs == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        j_loop_call(f.loop, read_runs, &f);
+    }
+    /* Coalesced: signals that arrive before the loop reads the eventfd make one wake-up. */
+    assert_true(f.snap_runs >= 1 && f.snap_runs <= 50);
+    int before = f.snap_runs;
+    j_notify_signal(n);
+    for (int i = 0; i < 200 && f.snap_runs == before; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        j_loop_call(f.loop, read_runs, &f);
+    }
+    assert_int_equal(f.snap_runs, before + 1);
+    j_loop_stop(f.loop);
+    pthread_join(t, NULL);
+    j_notify_free(n);
     j_loop_free(f.loop);
 }
 
@@ -126,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loop_udp_roundtrip),
+        cmocka_unit_test(test_notify_wakes_the_loop_thread),
         cmocka_unit_test(test_local_addresses_loopback),
         cmocka_unit_test(test_local_addresses_wildcard_lists_loopback_last),
     };

@@ -17,6 +17,7 @@ struct j_udp {
     int fd;
     uint16_t port;
     j_udp_datagram_fn fn;
+    void (*batch_end)(void *ctx);
     void *ctx;
     j_udp_counters counters;
     /* receive batch: preallocated, reused for every recvmmsg */
@@ -57,6 +58,7 @@ static void udp_readable(void *ctx, uint32_t events)
             if (u->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) continue; /* larger than any MTU */
             u->fn(u->ctx, &u->rx_from[i], u->rx_buf[i], len, now);
         }
+        if (u->batch_end) u->batch_end(u->ctx);
         j_udp_flush(u);
         if (n < J_UDP_BATCH) break;
     }
@@ -109,6 +111,8 @@ void j_udp_close(j_udp *u)
     close(u->fd);
     free(u);
 }
+
+void j_udp_on_batch_end(j_udp *u, void (*fn)(void *ctx)) { u->batch_end = fn; }
 
 uint16_t j_udp_port(const j_udp *u) { return u->port; }
 

@@ -829,6 +829,12 @@ void room_conn_closed(room_server *rs, room_conn_id id, uint64_t now_us)
     free(c);
 }
 
+const char *room_participant_room(const room_server *rs, const char *sid)
+{
+    const participant *p = j_map_get(&rs->participants, sid, strlen(sid));
+    return p && p->room ? p->room->name : NULL;
+}
+
 void room_media_closed(room_server *rs, const char *sid, uint64_t now_us)
 {
     (void)now_us;

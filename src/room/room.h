@@ -5,7 +5,8 @@
  * SDP or tokens. The glue feeds it WebSocket events and the time (now_us, monotonic), and
  * room_io carries everything outward: frames to send, connections to close, token checks and
  * the media plane (SDP offers in, answers out). Calls into room_io happen synchronously from
- * the room_* functions; a callback must not call back into room_* functions.
+ * the room_* functions; a callback must not call back into room_* functions, except the
+ * read-only room_participant_room.
  *
  * Speaker state lives here too: each room has a detector (room/speaker.h) with one source
  * per participant. Every ROOM_SPEAKERS_INTERVAL_US the room asks the media plane, in one
@@ -142,6 +143,10 @@ void room_conn_closed(room_server *rs, room_conn_id c, uint64_t now_us);
 /* room_media_closed - participant sid's media connections died (no ICE consent): its tracks
  * are unpublished; it stays in the room and may publish again over new connections. */
 void room_media_closed(room_server *rs, const char *sid, uint64_t now_us);
+
+/* room_participant_room - the name of participant sid's room, NULL if no such participant.
+ * The media plane places a room's sessions by it. */
+const char *room_participant_room(const room_server *rs, const char *sid);
 
 /* room_handle_timeout - remove participants whose grace ran out, close rooms empty for
  * empty_timeout_s, send connection_quality every ROOM_QUALITY_INTERVAL_US, and update the

@@ -37,6 +37,7 @@ static struct {
     room_pub_track pub[64];
     room_sub_pair sub[64];
     size_t n_pub, n_sub;
+    char publish_room[65]; /* room_participant_room(sid) as seen from inside publish */
     bool has_stats;
     room_media_stats stats;
     /* audio levels: per 200 ms, 10 packets of this loudness from each listed track */
@@ -97,13 +98,16 @@ static const char *fake_authenticate(void *ctx, const char *token, const char *r
 
 /* Publish: sdp "bad" fails; a mid starting with 'x' is rejected; audio for microphone and
  * screen_audio, video otherwise. */
+static room_server *rs;
+
 static int fake_publish(void *ctx, const char *sid, const char *sdp, size_t sdp_len,
                         room_pub_track *tracks, size_t n, char **answer, const char **err_code,
                         char *msg, size_t cap)
 {
     (void)ctx;
-    (void)sid;
     fake.n_publish++;
+    const char *room = room_participant_room(rs, sid); /* how the glue places the session */
+    snprintf(fake.publish_room, sizeof fake.publish_room, "%s", room ? room : "");
     if (sdp_len == 3 && memcmp(sdp, "bad", 3) == 0) {
         *err_code = "sdp_invalid";
         snprintf(msg, cap, "line 1: no v=");
@@ -208,7 +212,6 @@ static const room_limits limits = {
     .max_message_size = 4096,
 };
 
-static room_server *rs;
 static uint64_t now;
 
 static void forget_sent(void)
@@ -491,7 +494,10 @@ static void test_two_rooms_are_isolated(void **state)
                                                      "participants")),
                      0);
     publish(1, "0:microphone 1:camera", ids);
+    assert_string_equal(fake.publish_room, "red");
     publish(3, "0:camera", other);
+    assert_string_equal(fake.publish_room, "blue");
+    assert_null(room_participant_room(rs, "PA_nobody"));
     assert_int_equal(count(2, "track_published"), 2);
     assert_int_equal(count(3, "track_published"), 0);
     assert_int_equal(count(1, "track_published"), 0);

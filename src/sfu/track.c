@@ -167,6 +167,12 @@ void sfu_downtrack_detach(sfu_downtrack *d)
     d->track = NULL;
 }
 
+void sfu_track_set_relay(sfu_track *t, const sfu_relay *relay, void *ctx)
+{
+    t->relay = relay;
+    t->relay_ctx = ctx;
+}
+
 void sfu_downtrack_set_paused(sfu_downtrack *d, uint8_t reason, bool paused, uint64_t now_us)
 {
     uint8_t before = d->paused;
@@ -311,6 +317,7 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
     t->packets_in++;
     t->bytes_in += pkt->len;
     if (t->muted) return;
+    if (t->relay) t->relay->packet(t->relay_ctx, t, pkt, now_us);
     if (t->rtx) rtp_rtx_buffer_put(t->rtx, pkt->seq, pkt->buf, pkt->len, now_us);
     const uint8_t in_pt = pkt->payload_type & 0x7F;
     int keyframe = -1; /* computed lazily: most packets go to nobody waiting */
@@ -400,6 +407,7 @@ void sfu_track_on_sender_report(sfu_track *t, uint32_t ssrc, uint32_t rtp_ts, ui
     t->sender_report.ssrc = ssrc;
     t->sender_report.rtp_ts = rtp_ts;
     t->sender_report.arrival_us = now_us;
+    if (t->relay) t->relay->sender_report(t->relay_ctx, t, ssrc, rtp_ts, now_us);
 }
 
 /* ticks of clock_rate in the time from then_us to now_us (0 if now is earlier). */

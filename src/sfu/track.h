@@ -109,6 +109,14 @@ typedef struct sfu_audio_levels {
 /* sfu_keyframe_fn - ask the source of track t for a keyframe. */
 typedef void (*sfu_keyframe_fn)(void *ctx, const struct sfu_track *t);
 
+/* Copies of the track elsewhere (other workers' mirrors), which fan out themselves: they get
+ * each source packet as received (pkt->buf, pkt->len), and the source's sender reports. */
+typedef struct sfu_relay {
+    void (*packet)(void *ctx, const struct sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
+    void (*sender_report)(void *ctx, const struct sfu_track *t, uint32_t ssrc, uint32_t rtp_ts,
+                          uint64_t now_us);
+} sfu_relay;
+
 typedef struct sfu_track {
     char id[SFU_TRACK_ID_LEN];
     sfu_kind kind;
@@ -120,6 +128,8 @@ typedef struct sfu_track {
     void *source_ctx; /* borrowed: the publisher's connection */
     uint64_t keyframe_sent_us;
     bool keyframe_pending;
+    const sfu_relay *relay; /* NULL unless copies elsewhere want the source's packets */
+    void *relay_ctx;
     sfu_downtrack **downs; /* owned array of borrowed downtracks */
     size_t n_downs, cap_downs;
     rtp_rtx_buffer *rtx;   /* owned; video, from the first downtrack on */
@@ -168,8 +178,12 @@ void sfu_downtrack_detach(sfu_downtrack *d);
  * Unread sums stop growing (nothing wraps) after about a week of packets. */
 sfu_audio_levels sfu_track_take_levels(sfu_track *t);
 
+/* sfu_track_set_relay - every packet forwarded (unless muted) also goes to relay once, and
+ * every sender report of the source; NULL stops it. */
+void sfu_track_set_relay(sfu_track *t, const sfu_relay *relay, void *ctx);
+
 /* sfu_track_forward - fan one parsed (decrypted) source packet out to every downtrack that
- * is not paused, and keep a copy to answer NACKs (video). */
+ * is not paused, keep a copy to answer NACKs (video), and hand it to the relay if one is set. */
 void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
 
 /* sfu_downtrack_retransmit - answer a subscriber's NACK for out_seq (its numbering): the

@@ -232,6 +232,79 @@ static void test_muted_track_forwards_nothing_and_unmute_waits_for_keyframe(void
     sfu_track_free(s);
 }
 
+typedef struct relay_capture {
+    int count, reports;
+    uint32_t report_rtp_ts;
+    uint8_t pkt[1600];
+    size_t len;
+    uint64_t now;
+} relay_capture;
+
+static void capture_relay(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
+{
+    relay_capture *c = ctx;
+    assert_string_equal(t->id, "TR_video");
+    c->count++;
+    memcpy(c->pkt, pkt->buf, pkt->len);
+    c->len = pkt->len;
+    c->now = now_us;
+}
+
+static void capture_report(void *ctx, const sfu_track *t, uint32_t ssrc, uint32_t rtp_ts,
+                           uint64_t now_us)
+{
+    (void)t;
+    (void)now_us;
+    relay_capture *c = ctx;
+    assert_int_equal(ssrc, 0x1234);
+    c->reports++;
+    c->report_rtp_ts = rtp_ts;
+}
+
+static const sfu_relay capturing_relay = {.packet = capture_relay,
+                                          .sender_report = capture_report};
+
+static void test_relay_gets_each_packet_once_as_received(void **state)
+{
+    (void)state;
+    sfu_track *s;
+    sfu_downtrack sub;
+    capture cap = {0};
+    setup(&s, &sub, &cap);
+    attach_source(s, 1000);
+    relay_capture rc = {0};
+    sfu_track_set_relay(s, &capturing_relay, &rc);
+
+    uint8_t buf[1600];
+    size_t len = vp8_packet(buf, 500, 9000, false);
+    forward(s, buf, len, 3000); /* no downtrack at all: still relayed */
+    assert_int_equal(rc.count, 1);
+    assert_int_equal(rc.len, len);
+    assert_memory_equal(rc.pkt, buf, len); /* the source's own header, not a rewritten one */
+    assert_int_equal(rc.now, 3000);
+
+    assert_int_equal(sfu_track_add_downtrack(s, &sub, 3500), J_OK);
+    forward(s, buf, vp8_packet(buf, 501, 12000, true), 4000);
+    assert_int_equal(rc.count, 2);
+    assert_int_equal(cap.count, 1);
+
+    sfu_track_set_muted(s, true, 4500); /* muted: the copies are muted too, nothing goes */
+    forward(s, buf, vp8_packet(buf, 502, 15000, false), 5000);
+    assert_int_equal(rc.count, 2);
+    sfu_track_set_muted(s, false, 5500);
+
+    sfu_track_on_sender_report(s, 0x1234, 77777, 5800); /* the mirrors keep lip sync */
+    assert_int_equal(rc.reports, 1);
+    assert_int_equal(rc.report_rtp_ts, 77777);
+
+    sfu_track_set_relay(s, NULL, NULL);
+    forward(s, buf, vp8_packet(buf, 503, 18000, true), 6000);
+    assert_int_equal(rc.count, 2);
+    assert_int_equal(s->packets_in, 4);
+    sfu_downtrack_detach(&sub);
+    sfu_track_free(s);
+}
+
 static void test_free_detaches_downtracks(void **state)
 {
     (void)state;
@@ -555,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_keyframe_requests_are_throttled),
         cmocka_unit_test(test_unsupported_codec_is_not_forwarded),
         cmocka_unit_test(test_muted_track_forwards_nothing_and_unmute_waits_for_keyframe),
+        cmocka_unit_test(test_relay_gets_each_packet_once_as_received),
         cmocka_unit_test(test_free_detaches_downtracks),
         cmocka_unit_test(test_nack_is_answered_as_rtx_across_the_wrap),
         cmocka_unit_test(test_nack_without_rtx_resends_the_original),

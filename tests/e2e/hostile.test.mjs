@@ -41,6 +41,7 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
   let viewer;
   let offer; // a real sendonly offer from Chromium
   let baseline; // server /proc usage once the victim is up
+  let victimPort; // the UDP port of the worker the victim's sessions are on
   let asan;
   const mb = (kb) => Math.round(kb / 1024);
 
@@ -56,6 +57,10 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
       viewer = await openViewer(browser.context, server.baseUrl, 'victim');
       await waitForDecoding(viewer, { minFrames: 30, timeoutMs: 20000 });
       offer = await makeOffer(publisher);
+      // Attacks aim at the media port of the victim's worker, where its sessions live.
+      const stats = await apiJson(server.baseUrl, '/api/stats');
+      const worker = victimSession(stats, 'publisher').worker;
+      victimPort = stats.workers.find((w) => w.worker === worker).port;
     });
     asan = isAsanProcess(server.pid);
     baseline = procUsage(server.pid);
@@ -179,7 +184,7 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
     const checks = Array.from({ length: 200 }, () =>
       stunBindingRequest({ serverUfrag, password: 'not-the-session-password-at-all' }));
     const before = victimSession(await apiJson(server.baseUrl, '/api/stats'), 'publisher');
-    const { received } = await sendFrom(server.mediaPort, checks, { host: '127.0.0.2', listenMs: 1000 });
+    const { received } = await sendFrom(victimPort, checks, { host: '127.0.0.2', listenMs: 1000 });
     assert.equal(received.length, 0, 'the server answered an unauthenticated check');
     const after = victimSession(await apiJson(server.baseUrl, '/api/stats'), 'publisher');
     assert.equal(after.counters.ice_auth_failures - before.counters.ice_auth_failures, 200);
@@ -197,7 +202,7 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
       datagrams.push(g);
     }
     const before = await apiJson(server.baseUrl, '/api/stats');
-    await sendFrom(server.mediaPort, datagrams, { host: '127.0.0.3' });
+    await sendFrom(victimPort, datagrams, { host: '127.0.0.3' });
     const after = await waitFor(() => apiJson(server.baseUrl, '/api/stats'),
       (s) => s.dropped.unknown_source - before.dropped.unknown_source >= datagrams.length, 5000,
       { what: 'every RTCP datagram counted as unknown_source' });
@@ -210,7 +215,7 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
     const before = await apiJson(server.baseUrl, '/api/stats');
     const packets = [];
     for (let i = 0; i < 600; i++) packets.push(rtpPacket({ ssrc: ssrcs[i % ssrcs.length], pt: 96 + (i % 3), seq: i, ts: i * 3000 }));
-    await sendFrom(server.mediaPort, packets, { host: '127.0.0.1' });
+    await sendFrom(victimPort, packets, { host: '127.0.0.1' });
     const after = await waitFor(() => apiJson(server.baseUrl, '/api/stats'),
       (s) => s.dropped.unknown_source - before.dropped.unknown_source >= packets.length, 5000,
       { what: 'every spoofed RTP packet counted as unknown_source' });

@@ -143,16 +143,33 @@ export function freeTcpPort() {
   });
 }
 
-/** A free UDP port on all addresses. */
-export function freeUdpPort() {
-  return new Promise((resolve, reject) => {
+function bindUdp(port) {
+  return new Promise((resolve) => {
     const sock = dgram.createSocket('udp4');
-    sock.on('error', reject);
-    sock.bind(0, () => {
-      const { port } = sock.address();
-      sock.close(() => resolve(port));
-    });
+    sock.on('error', () => { sock.close(); resolve(null); });
+    sock.bind(port, () => resolve(sock));
   });
+}
+
+/**
+ * The first of `count` consecutive free UDP ports on all addresses: the server's media
+ * workers bind media.port + i each (the small race is acceptable in tests).
+ */
+export async function freeUdpPort(count = 1) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = await bindUdp(0);
+    if (!first) continue;
+    const base = first.address().port;
+    const socks = [first];
+    while (socks.length < count && base + socks.length <= 65535) {
+      const next = await bindUdp(base + socks.length);
+      if (!next) break;
+      socks.push(next);
+    }
+    await Promise.all(socks.map((s) => new Promise((resolve) => s.close(resolve))));
+    if (socks.length === count) return base;
+  }
+  throw new Error(`no ${count} consecutive free UDP ports`);
 }
 
 // Servers still running: killed synchronously if node exits early (failure, Ctrl-C).
@@ -163,6 +180,10 @@ process.on('exit', () => {
   }
 });
 
+// Consecutive UDP ports kept free for the server's media workers (--workers defaults to the
+// number of CPUs; tests that ask for more workers pass at most this many).
+const MEDIA_PORTS = Math.max(4, os.availableParallelism?.() ?? os.cpus().length);
+
 /**
  * Start the junction binary on free ports and wait until GET /api/health answers 200.
  * `env` adds to (or overrides) this process's environment for the server. Returns { baseUrl, httpPort, mediaPort, pid, logFile, logTail(), stop() }.
@@ -172,7 +193,7 @@ export async function startServer({ token = null, logLevel = 'debug', extraArgs 
     throw new Error(`junction binary not found at ${JUNCTION_BIN} (build it or set JUNCTION_BIN)`);
   }
   const httpPort = await freeTcpPort();
-  const mediaPort = await freeUdpPort();
+  const mediaPort = await freeUdpPort(MEDIA_PORTS);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'junction-e2e-'));
   const logFile = path.join(dir, 'junction.log');
   const log = createWriteStream(logFile);

@@ -168,7 +168,9 @@ function increasing(before, after, video, audio) {
  * - TCP (the page, its scripts and its /rtc WebSocket): the page is loaded from the proxy's
  *   origin, so its WebSocket goes through it too;
  * - UDP (its media): an init script makes the page's RTCPeerConnections use the proxy's port
- *   instead of the server's candidate port (see udpRedirectScript).
+ *   instead of the server's candidate port (see udpRedirectScript). The proxy forwards to
+ *   server.mediaPort, the first media worker's: the page's room must live there (a room's
+ *   sessions go to the worker its name hashes to, src/app/placement.c; "r1" does).
  * drop() is the network going away: open TCP connections are reset, new ones refused, and
  * datagrams in both directions dropped; drop({tcp: false}) loses only the datagrams.
  * restore() brings it back; with `rebind`, media then reaches the server from a new source
