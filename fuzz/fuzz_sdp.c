@@ -42,16 +42,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sdp_negotiate(&offer, &policy, &neg, err, sizeof err) != 0) return 0;
 
     sdp_answer_params p = {
-        .session_id = 42,
-        .ice_ufrag = "fuzzufrag",
-        .ice_pwd = "fuzzpasswordfuzzpasswordfuzz",
-        .fingerprint = "sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
-                       "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
+        .local = {.session_id = 42,
+                  .ice_ufrag = "fuzzufrag",
+                  .ice_pwd = "fuzzpasswordfuzzpasswordfuzz",
+                  .fingerprint = "sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+                                 "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
+                  .candidate_count = 2},
         .ice_lite = true,
-        .candidate_count = 2,
     };
-    j_addr_parse(&p.candidates[0].addr, "192.0.2.1", 40000);
-    j_addr_parse(&p.candidates[1].addr, "2001:db8::1", 40000);
+    j_addr_parse(&p.local.candidates[0].addr, "192.0.2.1", 40000);
+    j_addr_parse(&p.local.candidates[1].addr, "2001:db8::1", 40000);
     for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
         p.send[i] = (sdp_send_track){.ssrc = 1000 + i, .rtx_ssrc = 2000 + i, .cname = "fuzz",
                                      .stream_id = "stream", .track_id = "track"};

@@ -293,6 +293,27 @@ static void connect_client(world *w, client *c, const char *ip, uint16_t port)
     dtls_connect(w, c);
 }
 
+/* A world whose publisher "s" (the victim, 127.0.0.1:5000) completed ICE, DTLS and SRTP. */
+static world *world_with_victim(client *victim)
+{
+    world *w = world_new(&roomy);
+    limit_kind why;
+    assert_int_equal(add_publisher(w, victim, "s", "127.0.0.1", &why), J_OK);
+    connect_client(w, victim, "127.0.0.1", 5000);
+    return w;
+}
+
+/* The first flight (ClientHello) of a DTLS client the server never gave an ICE check to. */
+static int stray_client_hello(world *w, uint8_t *buf, size_t cap, dtls_conn **conn)
+{
+    *conn = dtls_conn_new(w->client_ctx, DTLS_ROLE_CLIENT, dtls_cert_fingerprint(w->server_cert));
+    assert_non_null(*conn);
+    dtls_conn_start(*conn, w->now);
+    int n = dtls_conn_poll_transmit(*conn, buf, cap);
+    assert_true(n > 0);
+    return n;
+}
+
 /* One protected Opus packet from the client; returns its length in out. */
 static size_t srtp_packet(client *c, uint8_t *out, size_t cap)
 {
@@ -348,11 +369,8 @@ static void test_nothing_routes_before_ice(void **state)
 static void test_spoofed_source_dropped(void **state)
 {
     (void)state;
-    world *w = world_new(&roomy);
     client victim;
-    limit_kind why;
-    assert_int_equal(add_publisher(w, &victim, "s", "127.0.0.1", &why), J_OK);
-    connect_client(w, &victim, "127.0.0.1", 5000);
+    world *w = world_with_victim(&victim);
     send_media(w, &victim);
 
     /* The victim's own packets (same SSRC, valid SRTP), from another port of its IP. */
@@ -371,11 +389,8 @@ static void test_spoofed_source_dropped(void **state)
 static void test_srtp_replay_rejected(void **state)
 {
     (void)state;
-    world *w = world_new(&roomy);
     client victim;
-    limit_kind why;
-    assert_int_equal(add_publisher(w, &victim, "s", "127.0.0.1", &why), J_OK);
-    connect_client(w, &victim, "127.0.0.1", 5000);
+    world *w = world_with_victim(&victim);
     uint8_t pkt[300];
     size_t n = srtp_packet(&victim, pkt, sizeof pkt);
     deliver(w, &victim.addr, pkt, n);
@@ -407,12 +422,9 @@ static void test_dtls_from_unknown_address_cannot_take_over(void **state)
     /* An attacker who knows the session (its ufrag even) starts a handshake of its own,
      * mid-way through the victim's: its records never reach the session. */
     j_addr attacker = addr("127.0.0.1", 6666);
-    dtls_conn *evil = dtls_conn_new(w->client_ctx, DTLS_ROLE_CLIENT,
-                                    dtls_cert_fingerprint(w->server_cert));
-    dtls_conn_start(evil, w->now);
     uint8_t buf[DTLS_MTU];
-    int n = dtls_conn_poll_transmit(evil, buf, sizeof buf);
-    assert_true(n > 0);
+    dtls_conn *evil;
+    int n = stray_client_hello(w, buf, sizeof buf, &evil);
     for (int i = 0; i < 3; i++) deliver(w, &attacker, buf, (size_t)n);
     assert_int_equal(stat_at(w, "dropped", "unknown_source"), 3);
     assert_int_equal(sent_to(w, &attacker), 0);
@@ -429,18 +441,12 @@ static void test_dtls_from_unknown_address_cannot_take_over(void **state)
 static void test_spoofed_dtls_at_victim_address_ignored(void **state)
 {
     (void)state;
-    world *w = world_new(&roomy);
     client victim;
-    limit_kind why;
-    assert_int_equal(add_publisher(w, &victim, "s", "127.0.0.1", &why), J_OK);
-    connect_client(w, &victim, "127.0.0.1", 5000);
+    world *w = world_with_victim(&victim);
 
-    dtls_conn *evil = dtls_conn_new(w->client_ctx, DTLS_ROLE_CLIENT,
-                                    dtls_cert_fingerprint(w->server_cert));
-    dtls_conn_start(evil, w->now);
     uint8_t hello[DTLS_MTU];
-    int n = dtls_conn_poll_transmit(evil, hello, sizeof hello);
-    assert_true(n > 0);
+    dtls_conn *evil;
+    int n = stray_client_hello(w, hello, sizeof hello, &evil);
     deliver(w, &victim.addr, hello, (size_t)n);
     dtls_conn_free(evil);
     /* alert(21), DTLS 1.2, epoch 0, sequence 99, length 2: fatal(2) handshake_failure(40) */
@@ -455,11 +461,8 @@ static void test_spoofed_dtls_at_victim_address_ignored(void **state)
 static void test_stun_bad_integrity_refused(void **state)
 {
     (void)state;
-    world *w = world_new(&roomy);
     client victim;
-    limit_kind why;
-    assert_int_equal(add_publisher(w, &victim, "s", "127.0.0.1", &why), J_OK);
-    connect_client(w, &victim, "127.0.0.1", 5000);
+    world *w = world_with_victim(&victim);
 
     /* The victim's ufrag, signed with a guessed password, nominating the attacker. */
     j_addr attacker = addr("127.0.0.1", 7777);
@@ -486,11 +489,8 @@ static void test_stun_bad_integrity_refused(void **state)
 static void test_lying_rtcp_from_the_session(void **state)
 {
     (void)state;
-    world *w = world_new(&roomy);
     client victim;
-    limit_kind why;
-    assert_int_equal(add_publisher(w, &victim, "s", "127.0.0.1", &why), J_OK);
-    connect_client(w, &victim, "127.0.0.1", 5000);
+    world *w = world_with_victim(&victim);
     static const struct {
         uint8_t b[24];
         size_t len;
@@ -525,11 +525,8 @@ static void test_lying_rtcp_from_the_session(void **state)
 static void test_lapsed_address_no_longer_routed(void **state)
 {
     (void)state;
-    world *w = world_new(&roomy);
     client victim;
-    limit_kind why;
-    assert_int_equal(add_publisher(w, &victim, "s", "127.0.0.1", &why), J_OK);
-    connect_client(w, &victim, "127.0.0.1", 5000);
+    world *w = world_with_victim(&victim);
     client old = victim; /* the same session checked from a second address once */
     old.addr = addr("127.0.0.1", 5002);
     uint8_t buf[512];

@@ -65,14 +65,14 @@ int app_offer_answer(const app *a, app_offer *o, peer_role role, const app_answe
 {
     sdp_answer_params ap;
     memset(&ap, 0, sizeof ap);
-    ap.session_id = ((uint64_t)j_random_u32() << 31) ^ j_random_u32();
-    ap.ice_ufrag = p->ice_ufrag;
-    ap.ice_pwd = p->ice_pwd;
-    ap.fingerprint = dtls_cert_fingerprint(a->cert);
+    ap.local.session_id = ((uint64_t)j_random_u32() << 31) ^ j_random_u32();
+    ap.local.ice_ufrag = p->ice_ufrag;
+    ap.local.ice_pwd = p->ice_pwd;
+    ap.local.fingerprint = dtls_cert_fingerprint(a->cert);
     ap.ice_lite = true;
     for (int i = 0; i < a->n_candidates && i < SDP_MAX_ANSWER_CANDIDATES; i++) {
-        ap.candidates[ap.candidate_count].addr = a->candidates[i];
-        j_addr_set_port(&ap.candidates[ap.candidate_count++].addr, p->media_port);
+        ap.local.candidates[ap.local.candidate_count].addr = a->candidates[i];
+        j_addr_set_port(&ap.local.candidates[ap.local.candidate_count++].addr, p->media_port);
     }
     if (role == PEER_SUBSCRIBER) {
         for (int i = 0; i < o->neg->media_count; i++) {

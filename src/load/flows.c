@@ -62,16 +62,21 @@ static void signaled(flows *f, session *s)
 
 /* ---- SDP ------------------------------------------------------------------------------------ */
 
+/* This session's side of the transport, in its offers and answers alike. */
+static sdp_local_transport local_transport(const load_ctx *L, const session *s)
+{
+    sdp_local_transport t = {.session_id = (uint64_t)s->id + 1, .ice_ufrag = s->ufrag,
+                             .ice_pwd = s->pwd, .fingerprint = L->fingerprint,
+                             .candidate_count = 1};
+    t.candidates[0].addr = s->local;
+    return t;
+}
+
 int flow_write_offer(load_ctx *L, session *s, char *buf, size_t cap)
 {
     static sdp_offer_params p;
     memset(&p, 0, sizeof p);
-    p.session_id = (uint64_t)s->id + 1;
-    p.ice_ufrag = s->ufrag;
-    p.ice_pwd = s->pwd;
-    p.fingerprint = L->fingerprint;
-    p.candidate_count = 1;
-    p.candidates[0].addr = s->local;
+    p.local = local_transport(L, s);
     bool publish = s->role == ROLE_PUBLISHER;
     static char ids[2][2][32];
     const media_stream *media[2] = {L->audio, L->video};
@@ -225,12 +230,7 @@ int flow_answer_offer(load_ctx *L, session *s, const char *sdp, size_t len, char
     }
     static sdp_answer_params p;
     memset(&p, 0, sizeof p);
-    p.session_id = (uint64_t)s->id + 1;
-    p.ice_ufrag = s->ufrag;
-    p.ice_pwd = s->pwd;
-    p.fingerprint = L->fingerprint;
-    p.candidate_count = 1;
-    p.candidates[0].addr = s->local;
+    p.local = local_transport(L, s);
     rc = sdp_write_answer(&g_remote, &g_neg, &p, buf, cap);
     if (rc < 0) snprintf(err, err_cap, "cannot write the answer: %s", j_strerror(rc));
     return rc;

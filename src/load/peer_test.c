@@ -80,12 +80,12 @@ static void negotiate(fixture *f)
 {
     sdp_offer_params op;
     memset(&op, 0, sizeof op);
-    op.session_id = 1;
-    op.ice_ufrag = "cliU";
-    op.ice_pwd = "clientPasswordClientPass";
-    op.fingerprint = dtls_cert_fingerprint(f->client_cert);
-    op.candidate_count = 1;
-    op.candidates[0].addr = f->client_addr;
+    op.local.session_id = 1;
+    op.local.ice_ufrag = "cliU";
+    op.local.ice_pwd = "clientPasswordClientPass";
+    op.local.fingerprint = dtls_cert_fingerprint(f->client_cert);
+    op.local.candidate_count = 1;
+    op.local.candidates[0].addr = f->client_addr;
     op.media_count = 2;
     op.media[0] = (sdp_offer_media){.kind = SDP_KIND_AUDIO, .mid = "0", .dir = SDP_DIR_SENDONLY,
                                     .codec_count = 1, .codecs = &opus,

@@ -373,14 +373,19 @@ typedef struct sdp_answer_candidate {
     const char *foundation;               /* NULL = "1", "2", ... by index */
 } sdp_answer_candidate;
 
-typedef struct sdp_answer_params {
+/* Our side of the transport, written the same way in an offer and an answer. */
+typedef struct sdp_local_transport {
     uint64_t session_id;                  /* o= sess-id (caller picks it, e.g. random) */
     const char *ice_ufrag;
     const char *ice_pwd;
     const char *fingerprint;              /* "sha-256 AB:CD:..." */
-    bool ice_lite;
     uint8_t candidate_count;              /* <= SDP_MAX_ANSWER_CANDIDATES */
     sdp_answer_candidate candidates[SDP_MAX_ANSWER_CANDIDATES];
+} sdp_local_transport;
+
+typedef struct sdp_answer_params {
+    sdp_local_transport local;
+    bool ice_lite;
     sdp_send_track send[SDP_MAX_MEDIA];   /* by m= index; used where our direction sends */
 } sdp_answer_params;
 
@@ -415,13 +420,8 @@ typedef struct sdp_offer_media {
 } sdp_offer_media;
 
 typedef struct sdp_offer_params {
-    uint64_t session_id;
-    const char *ice_ufrag;
-    const char *ice_pwd;
-    const char *fingerprint;              /* "sha-256 AB:CD:..." */
+    sdp_local_transport local;
     bool extmap_allow_mixed;
-    uint8_t candidate_count;              /* <= SDP_MAX_ANSWER_CANDIDATES */
-    sdp_answer_candidate candidates[SDP_MAX_ANSWER_CANDIDATES];
     uint8_t media_count;                  /* 1..SDP_MAX_MEDIA */
     sdp_offer_media media[SDP_MAX_MEDIA];
 } sdp_offer_params;

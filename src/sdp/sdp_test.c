@@ -465,15 +465,15 @@ static void test_setup_roles(void **state)
 static void answer_params(sdp_answer_params *p)
 {
     memset(p, 0, sizeof *p);
-    p->session_id = 4242;
-    p->ice_ufrag = "srvUfrag";
-    p->ice_pwd = "srvPasswordSrvPassword12";
-    p->fingerprint = "sha-256 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
+    p->local.session_id = 4242;
+    p->local.ice_ufrag = "srvUfrag";
+    p->local.ice_pwd = "srvPasswordSrvPassword12";
+    p->local.fingerprint = "sha-256 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
                      "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF";
     p->ice_lite = true;
-    p->candidate_count = 2;
-    assert_int_equal(j_addr_parse(&p->candidates[0].addr, "192.0.2.1", 40000), 0);
-    assert_int_equal(j_addr_parse(&p->candidates[1].addr, "2001:db8::1", 40002), 0);
+    p->local.candidate_count = 2;
+    assert_int_equal(j_addr_parse(&p->local.candidates[0].addr, "192.0.2.1", 40000), 0);
+    assert_int_equal(j_addr_parse(&p->local.candidates[1].addr, "2001:db8::1", 40002), 0);
 }
 
 static int write_and_reparse(const sdp_answer_params *p)
@@ -561,8 +561,8 @@ static void test_answer_whep_tracks(void **state)
     negotiate_ok(&whep_policy);
     sdp_answer_params p;
     answer_params(&p);
-    p.candidate_count = 1;
-    p.candidates[0].foundation = "abc";
+    p.local.candidate_count = 1;
+    p.local.candidates[0].foundation = "abc";
     p.send[0] = (sdp_send_track){.ssrc = 1111, .rtx_ssrc = 2222, .cname = "junction",
                                  .stream_id = "live", .track_id = "video0"};
     p.send[1] = (sdp_send_track){.ssrc = 3333, .rtx_ssrc = 4444, .cname = "junction",
@@ -617,7 +617,7 @@ static void test_answer_rejected_and_limits(void **state)
 
     sdp_answer_params p;
     answer_params(&p);
-    p.candidate_count = 0;
+    p.local.candidate_count = 0;
     int n = write_and_reparse(&p);
     assert_has_line("a=group:BUNDLE a");
     assert_has_line("m=audio 9 UDP/TLS/RTP/SAVPF 111");
@@ -633,10 +633,10 @@ static void test_answer_rejected_and_limits(void **state)
     assert_int_equal(sdp_write_answer(&g_offer, &g_neg, &p, g_out, (size_t)n + 1), n);
 
     /* Parameters that would inject lines are refused. */
-    p.ice_ufrag = "bad\r\na=evil";
+    p.local.ice_ufrag = "bad\r\na=evil";
     assert_int_equal(sdp_write_answer(&g_offer, &g_neg, &p, g_out, sizeof g_out), J_EINVAL);
     answer_params(&p);
-    p.candidate_count = SDP_MAX_ANSWER_CANDIDATES + 1;
+    p.local.candidate_count = SDP_MAX_ANSWER_CANDIDATES + 1;
     assert_int_equal(sdp_write_answer(&g_offer, &g_neg, &p, g_out, sizeof g_out), J_EINVAL);
     answer_params(&p);
     p.send[0] = (sdp_send_track){.ssrc = 1, .cname = "a b", .track_id = "t"};
@@ -959,13 +959,13 @@ static const sdp_codec offer_vp8 = {.pt = 96, .name = "VP8", .clock_rate = 90000
 static void offer_params(sdp_offer_params *p, sdp_dir dir)
 {
     memset(p, 0, sizeof *p);
-    p->session_id = 77;
-    p->ice_ufrag = "cliU";
-    p->ice_pwd = "clientPasswordClientPass";
-    p->fingerprint = "sha-256 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
+    p->local.session_id = 77;
+    p->local.ice_ufrag = "cliU";
+    p->local.ice_pwd = "clientPasswordClientPass";
+    p->local.fingerprint = "sha-256 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
                      "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF";
-    p->candidate_count = 1;
-    assert_int_equal(j_addr_parse(&p->candidates[0].addr, "127.1.0.9", 5004), 0);
+    p->local.candidate_count = 1;
+    assert_int_equal(j_addr_parse(&p->local.candidates[0].addr, "127.1.0.9", 5004), 0);
     p->media_count = 2;
     p->media[0] = (sdp_offer_media){.kind = SDP_KIND_AUDIO, .mid = "0", .dir = dir,
                                     .codec_count = 1, .codecs = &offer_opus};
@@ -1060,7 +1060,7 @@ static void test_offer_view_and_errors(void **state)
     bad.media[0].codec_count = 0;
     assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
     bad = p;
-    bad.ice_pwd = "pass\r\nword";
+    bad.local.ice_pwd = "pass\r\nword";
     assert_int_equal(sdp_write_offer(&bad, g_out, sizeof g_out), J_EINVAL);
     bad = p;
     bad.media_count = 0;

@@ -104,6 +104,13 @@ typedef struct section {
     const sdp_send_track *send; /* written when dir sends and send->ssrc != 0 */
 } section;
 
+static transport transport_of(const sdp_local_transport *l, const char *setup)
+{
+    return (transport){.ice_ufrag = l->ice_ufrag, .ice_pwd = l->ice_pwd,
+                       .fingerprint = l->fingerprint, .setup = setup,
+                       .candidate_count = l->candidate_count, .candidates = l->candidates};
+}
+
 static int check_transport(const transport *t)
 {
     if (!safe_value(t->ice_ufrag, true) || !safe_value(t->ice_pwd, true) ||
@@ -218,10 +225,8 @@ int sdp_write_answer(const sdp_session *offer, const sdp_negotiated *neg,
                      const sdp_answer_params *p, char *buf, size_t cap)
 {
     if (!offer || !neg || !p || !buf || cap == 0) return J_EINVAL;
-    transport t = {.ice_ufrag = p->ice_ufrag, .ice_pwd = p->ice_pwd,
-                   .fingerprint = p->fingerprint,
-                   .setup = neg->our_setup == SDP_SETUP_ACTIVE ? "active" : "passive",
-                   .candidate_count = p->candidate_count, .candidates = p->candidates};
+    transport t =
+        transport_of(&p->local, neg->our_setup == SDP_SETUP_ACTIVE ? "active" : "passive");
     int rc = check_transport(&t);
     for (unsigned i = 0; i < SDP_MAX_MEDIA && rc == 0; i++) rc = check_send_track(&p->send[i]);
     if (rc) return rc;
@@ -232,7 +237,7 @@ int sdp_write_answer(const sdp_session *offer, const sdp_negotiated *neg,
     const char *mids[SDP_MAX_MEDIA];
     for (unsigned i = 0; i < neg->bundle_count && i < SDP_MAX_MEDIA; i++)
         mids[i] = neg->bundle_mids[i];
-    write_session(&w, p->session_id, p->ice_lite, mids, neg->bundle_count,
+    write_session(&w, p->local.session_id, p->ice_lite, mids, neg->bundle_count,
                   neg->extmap_allow_mixed);
 
     for (unsigned i = 0; i < offer->media_count && i < SDP_MAX_MEDIA; i++) {
@@ -281,9 +286,7 @@ static int check_offer_media(const sdp_offer_media *m)
 int sdp_write_offer(const sdp_offer_params *p, char *buf, size_t cap)
 {
     if (!p || !buf || cap == 0) return J_EINVAL;
-    transport t = {.ice_ufrag = p->ice_ufrag, .ice_pwd = p->ice_pwd,
-                   .fingerprint = p->fingerprint, .setup = "actpass",
-                   .candidate_count = p->candidate_count, .candidates = p->candidates};
+    transport t = transport_of(&p->local, "actpass");
     int rc = check_transport(&t);
     if (rc) return rc;
     if (p->media_count == 0 || p->media_count > SDP_MAX_MEDIA) return J_EINVAL;
@@ -296,7 +299,7 @@ int sdp_write_offer(const sdp_offer_params *p, char *buf, size_t cap)
     }
     writer w = {.buf = buf, .cap = cap, .len = 0, .overflow = false};
     buf[0] = '\0';
-    write_session(&w, p->session_id, false, mids, p->media_count,
+    write_session(&w, p->local.session_id, false, mids, p->media_count,
                   p->extmap_allow_mixed);
     for (unsigned i = 0; i < p->media_count; i++) {
         const sdp_offer_media *m = &p->media[i];
