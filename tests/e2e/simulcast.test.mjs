@@ -75,7 +75,7 @@ function simulcastAnswered(publisher) {
 }
 
 /**
- * Wait until the publisher sends every rid in `rids`, each with frames and growing: returns
+ * Wait until the publisher sends every rid in `rids`, each active, with frames and growing: returns
  * its encodings. Fails at once with the reason when the server did not accept simulcast.
  */
 async function waitForLayers(publisher, rids, timeoutMs) {
@@ -87,7 +87,7 @@ async function waitForLayers(publisher, rids, timeoutMs) {
     const grew = before && rids.every((rid) => {
       const now = row.encodings.find((e) => e.rid === rid);
       const then = before.encodings.find((e) => e.rid === rid);
-      return now && then && now.frameWidth > 0 && now.framesSent > then.framesSent;
+      return now && then && now.active && now.frameWidth > 0 && now.framesSent > then.framesSent;
     });
     before = row;
     return { grew, row };
