@@ -158,10 +158,10 @@ function preferVp9(transceiver) {
   }
 }
 
-/** A track-settings dimension: whole device pixels, 0 (unknown) to 65535. */
+/** A track-settings dimension: whole device pixels, 0 (unknown) to 16384 (PROTOCOL.md). */
 function settingsPixels(value, name) {
   const v = Math.round(Number(value ?? 0));
-  if (!(v >= 0 && v <= 65535)) throw new RoomError('bad_request', `${name}: 0-65535 device pixels`);
+  if (!(v >= 0 && v <= 16384)) throw new RoomError('bad_request', `${name}: 0-16384 device pixels`);
   return v;
 }
 
