@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { assertCleanExit, launchBrowser, request, startServer, waitFor, withServerLog } from './lib/harness.mjs';
+import { apiJson, assertCleanExit, launchBrowser, request, startServer, waitFor, withServerLog } from './lib/harness.mjs';
 import { createLab, netlabUnavailable, startLabServer } from './lib/netlab.mjs';
 import { childProcesses, killProcessGroups, openRoomPage, roomEvents, roomState, roomStats } from './lib/room.mjs';
 
@@ -31,9 +31,11 @@ const SMALL_PAGE = { width: 320, height: 640 };  // the publisher's tile: 304x17
 const LARGE_PAGE = { width: 1280, height: 720 }; // pinned: 1248x702
 const LOW_LAYER_MAX_WIDTH = 320;
 const SAMPLE_MS = 200;
+const SETTLE_HOLD_MS = 3000;  // at one layer this long: settled
 const MAX_FREEZE_MS = 1000;
 const LAYERS_UP_MS = 45000;   // the publisher's bandwidth estimate ramps up to three layers
-const SWITCH_MS = 15000;      // a viewer reaches the layer its tile calls for
+const JOIN_SETTLE_MS = 30000; // a new viewer's estimate ramps up to the layer its tile calls for
+const SWITCH_MS = 20000;      // a viewer reaches the layer its changed tile calls for
 const CLIMB_BACK_MS = 15000;  // after a bottleneck is lifted, back to the high layer
 // Audio only: the other viewer's video bitrate over 5 s after the switch is at least this
 // share of the 5 s before (the encoder alone varies by a few percent at its cap).
@@ -114,12 +116,28 @@ async function waitForTrackSettings(page, trackId, predicate, what) {
   return found;
 }
 
-/** Wait until the page decodes `trackId` at a frame width that passes `predicate`. */
-async function waitForWidth(page, trackId, predicate, timeoutMs, what) {
+/**
+ * Wait until the page has settled on a layer: it decodes `trackId` at frame widths that pass
+ * `predicate`, frames still coming, for SETTLE_HOLD_MS on end (a layer passed through on the
+ * way does not count). Returns {ms: when the settled stretch began, from now; width}; fails if
+ * it does not begin within timeoutMs.
+ */
+async function settleAt(page, trackId, predicate, timeoutMs, what) {
   const start = Date.now();
-  const row = await waitFor(() => received(page, trackId), (r) => r && r.framesDecoded > 0 && predicate(r.frameWidth),
-    timeoutMs, { intervalMs: SAMPLE_MS, what });
-  return { ms: Date.now() - start, width: row.frameWidth };
+  let since = null; // {t, framesDecoded} when the predicate began to hold
+  const settled = await waitFor(async () => {
+    const r = await received(page, trackId);
+    if (!r || !predicate(r.frameWidth)) {
+      since = null;
+      return { row: r };
+    }
+    since ??= { t: Date.now(), framesDecoded: r.framesDecoded };
+    return { row: r, heldMs: Date.now() - since.t, grew: r.framesDecoded > since.framesDecoded };
+  }, ({ heldMs, grew }) => heldMs >= SETTLE_HOLD_MS && grew, timeoutMs + SETTLE_HOLD_MS,
+  { intervalMs: SAMPLE_MS, what: `${what} (settled for ${SETTLE_HOLD_MS} ms within ${timeoutMs} ms)` });
+  const ms = since.t - start;
+  assert.ok(ms <= timeoutMs, `${what}: settled only ${ms} ms after (at most ${timeoutMs})`);
+  return { ms, width: settled.row.frameWidth };
 }
 
 /**
@@ -192,6 +210,37 @@ function assertKeptDecoding(m, who) {
     `${who}: the browser saw a ${m.longestFreezeMs} ms freeze (at most ${MAX_FREEZE_MS}); widths ${m.widths}`);
 }
 
+/**
+ * The server's side, from /api/stats: per publisher the encodings it receives (rid, bitrate,
+ * width), per subscriber its estimate and each video downtrack's layer (now -> target, state).
+ */
+async function layerView(baseUrl) {
+  const stats = await apiJson(baseUrl, '/api/stats').catch((err) => ({ error: err.message, session_list: [] }));
+  const lines = stats.session_list.map((session) => {
+    const video = (session.tracks ?? []).filter((tr) => tr.kind === 'video');
+    if (session.role === 'publisher') {
+      return `${session.id}: ${video.map((tr) => (tr.encodings ?? [])
+        .map((e) => `${e.rid || '-'} ${Math.round(e.bitrate / 1000)}k ${e.width}w`).join(', ')).join('; ')}`;
+    }
+    return `${session.id}: estimate ${Math.round((session.counters?.estimated_bitrate ?? 0) / 1000)}k, ${video.map((tr) => {
+      const l = tr.layer;
+      return l ? `${tr.track} s${l.spatial}t${l.temporal} -> s${l.target_spatial}t${l.target_temporal} ${l.state}` : `${tr.track} -`;
+    }).join('; ')}`;
+  });
+  return stats.error ?? lines.join(' | ');
+}
+
+/** Run fn; on failure add the server's layer view and its log to the error. */
+function observed(server, fn) {
+  return withServerLog(server, async () => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new Error(`${err?.message ?? err}\nlayers: ${await layerView(server.baseUrl)}`, { cause: err });
+    }
+  });
+}
+
 const format = (m) => Object.entries(m).map(([k, v]) => `${k}=${v}`).join(' ');
 
 /** Pin (or unpin) the tile of participant `sid` on `page`, as a user clicks its Pin button. */
@@ -246,7 +295,7 @@ describe('simulcast, SVC and audio only with Chromium (issue 4)', { timeout: 300
     }
   }
 
-  test('VP8 simulcast: the publisher sends three layers (q, h, f), lowest first', async (t) => withServerLog(server, async () => {
+  test('VP8 simulcast: the publisher sends three layers (q, h, f), lowest first', async (t) => observed(server, async () => {
     publisher = await open('sim', 'Pub', { camera: PUBLISHER_CAMERA });
     track = await cameraTrackId(publisher);
     const encodings = await waitForLayers(publisher, ['q', 'h', 'f'], LAYERS_UP_MS);
@@ -257,7 +306,7 @@ describe('simulcast, SVC and audio only with Chromium (issue 4)', { timeout: 300
   }));
 
   test('a viewer with a small tile receives the low layer, one with a big (pinned) tile the high layer',
-    async (t) => withServerLog(server, async () => {
+    async (t) => observed(server, async () => {
       assert.ok(publisher, 'needs the previous test');
       small = await open('sim', 'A', { ...VIEWER, viewport: SMALL_PAGE });
       large = await open('sim', 'B', { ...VIEWER, viewport: LARGE_PAGE });
@@ -276,24 +325,22 @@ describe('simulcast, SVC and audio only with Chromium (issue 4)', { timeout: 300
         t.diagnostic(`track_settings: A ${sentA.width}x${sentA.height}, B ${sentB.width}x${sentB.height}`);
         assert.ok(sentA.width <= LOW_LAYER_MAX_WIDTH, `A's tile is ${sentA.width} wide`);
 
-        const a = await waitForWidth(small, track, (w) => w <= LOW_LAYER_MAX_WIDTH, SWITCH_MS, 'viewer A at the low layer');
         const top = await topWidth(publisher);
-        const b = await waitForWidth(large, track, (w) => w >= top, SWITCH_MS, `viewer B at the high layer (${top} wide)`);
-        t.diagnostic(`viewer A at ${a.width} wide after ${a.ms} ms, viewer B at ${b.width} (publisher's top ${top}) after ${b.ms} ms`);
-        // Settled: three more seconds at those layers.
-        await sleep(3000);
+        const [a, b] = await Promise.all([
+          settleAt(small, track, (w) => w <= LOW_LAYER_MAX_WIDTH, JOIN_SETTLE_MS, 'viewer A at the low layer'),
+          settleAt(large, track, (w) => w >= top, JOIN_SETTLE_MS, `viewer B at the high layer (${top} wide)`),
+        ]);
+        t.diagnostic(`viewer A settled at ${a.width} wide after ${a.ms} ms, viewer B at ${b.width} (publisher's top ${top}) after ${b.ms} ms`);
+        t.diagnostic(`  server: ${await layerView(server.baseUrl)}`);
         assert.ok((await received(small, track)).frameWidth <= LOW_LAYER_MAX_WIDTH, 'A left the low layer');
-        assert.ok((await received(large, track)).frameWidth >= top, 'B left the high layer');
 
         // A's tile grows (pinned on a wide page): the high layer; then small again: the low one.
         await small.setViewportSize(LARGE_PAGE);
         await clickPin(small, publisher.participant.sid);
-        const up = await waitForWidth(small, track, (w) => w >= top, SWITCH_MS, 'viewer A up at the high layer');
-        await sleep(2000);
+        const up = await settleAt(small, track, (w) => w >= top, SWITCH_MS, 'viewer A up at the high layer');
         await clickPin(small, publisher.participant.sid);
         await small.setViewportSize(SMALL_PAGE);
-        const down = await waitForWidth(small, track, (w) => w <= LOW_LAYER_MAX_WIDTH, SWITCH_MS, 'viewer A back at the low layer');
-        await sleep(2000);
+        const down = await settleAt(small, track, (w) => w <= LOW_LAYER_MAX_WIDTH, SWITCH_MS, 'viewer A back at the low layer');
         t.diagnostic(`viewer A's tile grown: ${up.width} wide after ${up.ms} ms; shrunk: ${down.width} wide after ${down.ms} ms`);
         completed = true;
       } finally {
@@ -313,10 +360,10 @@ describe('simulcast, SVC and audio only with Chromium (issue 4)', { timeout: 300
   });
 
   test("audio only: the viewer's video stops, the other viewer's video bitrate does not drop",
-    async (t) => withServerLog(server, async () => {
+    async (t) => observed(server, async () => {
       assert.ok(small && large, 'needs the previous tests');
       // B at the high layer, steady (its rate is the top layer's, capped by the publisher).
-      await waitForWidth(large, track, (w) => w >= LOW_LAYER_MAX_WIDTH * 2, SWITCH_MS, 'viewer B above the low layer');
+      await settleAt(large, track, (w) => w > LOW_LAYER_MAX_WIDTH, SWITCH_MS, 'viewer B above the low layer');
       const before = await bytesPerSecond(large, track, 5000);
       await small.evaluate(() => document.getElementById('audio-only-button').click());
       await waitFor(() => roomState(small), (s) => s.subscription.audioOnly, 5000, { what: 'viewer A in audio-only mode' });
@@ -340,7 +387,7 @@ describe('simulcast, SVC and audio only with Chromium (issue 4)', { timeout: 300
     }));
 
   test('VP9 SVC (L3T3_KEY): a constrained viewer receives a lower spatial layer and keeps decoding',
-    async (t) => withServerLog(server, async () => {
+    async (t) => observed(server, async () => {
       await closeAll(); // the VP8 pages' CPU is needed here
       const svcPublisher = await open('svc', 'Svc', { camera: PUBLISHER_CAMERA, params: { layers: 'svc' } });
       const svcTrack = await cameraTrackId(svcPublisher);
@@ -363,21 +410,21 @@ describe('simulcast, SVC and audio only with Chromium (issue 4)', { timeout: 300
         await waitForTrackSettings(constrained, svcTrack, (s) => s.visible && s.width > 0 && s.width <= LOW_LAYER_MAX_WIDTH,
           "viewer C's track settings (small tile)");
         const fullWidth = await topWidth(svcPublisher);
-        const top = await waitForWidth(full, svcTrack, (w) => w >= fullWidth, 30000, `viewer D at the full size (${fullWidth} wide)`);
-        const low = await waitForWidth(constrained, svcTrack, (w) => w > 0 && w < top.width, SWITCH_MS, 'viewer C at a lower spatial layer');
+        const [top, low] = await Promise.all([
+          settleAt(full, svcTrack, (w) => w >= fullWidth, JOIN_SETTLE_MS, `viewer D at the full size (${fullWidth} wide)`),
+          settleAt(constrained, svcTrack, (w) => w > 0 && w < fullWidth, JOIN_SETTLE_MS, 'viewer C at a lower spatial layer'),
+        ]);
         t.diagnostic(`SVC: viewer D at ${top.width} wide after ${top.ms} ms, viewer C (small tile) at ${low.width} after ${low.ms} ms`);
 
         // The admin API caps D at the lowest spatial layer, then lifts the cap.
         const layersUrl = `${server.baseUrl}/api/rooms/svc/participants/viewer-d/tracks/${svcTrack}/layers`;
         const capped = await request(layersUrl, { method: 'POST', body: JSON.stringify({ max_spatial: 0, max_temporal: null }) });
         assert.ok(capped.status >= 200 && capped.status < 300, `POST ${layersUrl}: ${capped.status} ${capped.text}`);
-        const down = await waitForWidth(full, svcTrack, (w) => w > 0 && w <= LOW_LAYER_MAX_WIDTH, SWITCH_MS,
+        const down = await settleAt(full, svcTrack, (w) => w > 0 && w <= LOW_LAYER_MAX_WIDTH, SWITCH_MS,
           'viewer D at the lowest spatial layer (max_spatial 0)');
-        await sleep(2000);
         const lifted = await request(layersUrl, { method: 'POST', body: JSON.stringify({ max_spatial: null, max_temporal: null }) });
         assert.ok(lifted.status >= 200 && lifted.status < 300, `POST ${layersUrl}: ${lifted.status} ${lifted.text}`);
-        const up = await waitForWidth(full, svcTrack, (w) => w >= top.width, SWITCH_MS, 'viewer D back at the full size');
-        await sleep(2000);
+        const up = await settleAt(full, svcTrack, (w) => w >= top.width, SWITCH_MS, 'viewer D back at the full size');
         t.diagnostic(`max_spatial 0: viewer D at ${down.width} after ${down.ms} ms; lifted: ${up.width} after ${up.ms} ms`);
       } finally {
         samples = await sampler.stop();
@@ -439,11 +486,11 @@ describe(`simulcast behind a ${BOTTLENECK_KBIT} kbit/s bottleneck (issue 4)`, { 
   });
 
   test('the viewer receives the low layer, and the high layer again within 15 s of the bottleneck lifting; '
-    + 'framesDecoded keeps rising, no freeze over 1 s', async (t) => withServerLog(server, async () => {
+    + 'framesDecoded keeps rising, no freeze over 1 s', async (t) => observed(server, async () => {
     const encodings = await waitForLayers(publisher, ['q', 'h', 'f'], LAYERS_UP_MS);
     t.diagnostic(`publisher: ${encodings.map((e) => `${e.rid} ${e.frameWidth}x${e.frameHeight}`).join(', ')}`);
     const top = await topWidth(publisher);
-    const high = await waitForWidth(viewer, track, (w) => w >= top, 30000, `the viewer at the high layer (${top} wide)`);
+    const high = await settleAt(viewer, track, (w) => w >= top, JOIN_SETTLE_MS, `the viewer at the high layer (${top} wide)`);
     t.diagnostic(`before the bottleneck: the viewer at ${high.width} wide`);
 
     const sampler = startSampling({ viewer: [viewer, track] });
@@ -455,19 +502,18 @@ describe(`simulcast behind a ${BOTTLENECK_KBIT} kbit/s bottleneck (issue 4)`, { 
       await sleep(2000);
       await links.viewer.impair('down', { rateKbit: BOTTLENECK_KBIT, queueMs: BOTTLENECK_QUEUE_MS });
       try {
-        low = await waitForWidth(viewer, track, (w) => w <= LOW_LAYER_MAX_WIDTH, 20000, 'the viewer at the low layer');
-        await sleep(5000); // and it stays there, decoding
-        t.diagnostic(`bottleneck: the viewer at ${low.width} wide after ${low.ms} ms, `
+        low = await settleAt(viewer, track, (w) => w <= LOW_LAYER_MAX_WIDTH, SWITCH_MS, 'the viewer at the low layer');
+        t.diagnostic(`bottleneck: the viewer settled at ${low.width} wide after ${low.ms} ms, `
           + `${(await links.viewer.dropped()).down} packets dropped by the link`);
-        assert.ok((await received(viewer, track)).frameWidth <= LOW_LAYER_MAX_WIDTH, 'the viewer left the low layer');
+        t.diagnostic(`  server: ${await layerView(server.baseUrl)}`);
       } finally {
         await links.viewer.clear();
         liftedAt = Date.now();
       }
       const topNow = await topWidth(publisher);
-      climb = await waitForWidth(viewer, track, (w) => w >= topNow, CLIMB_BACK_MS, `the viewer back at the high layer (${topNow} wide)`);
-      t.diagnostic(`lifted: the viewer at ${climb.width} wide after ${climb.ms} ms`);
-      await sleep(2000);
+      climb = await settleAt(viewer, track, (w) => w >= topNow, CLIMB_BACK_MS, `the viewer back at the high layer (${topNow} wide)`);
+      t.diagnostic(`lifted: the viewer back at ${climb.width} wide after ${climb.ms} ms`);
+      t.diagnostic(`  server: ${await layerView(server.baseUrl)}`);
     } finally {
       samples = await sampler.stop();
     }
@@ -475,7 +521,6 @@ describe(`simulcast behind a ${BOTTLENECK_KBIT} kbit/s bottleneck (issue 4)`, { 
     const climbing = decoding(samples.viewer.filter((s) => s.t >= liftedAt));
     t.diagnostic(`the viewer, whole run: ${format(all)}`);
     t.diagnostic(`the viewer, after lifting: ${format(climbing)}`);
-    assert.ok(climb.ms <= CLIMB_BACK_MS);
     assertKeptDecoding(all, 'the viewer');
     assert.deepEqual([...publisher.problems, ...viewer.problems], [], 'page errors');
   }));
