@@ -604,8 +604,9 @@ export class RoomClient extends EventTarget {
         row.framesSent += r.framesSent ?? 0;
         if (r.kind !== 'video') return;
         row.encodings.push({
-          rid: r.rid ?? null, codec: report.get(r.codecId)?.mimeType ?? null, active: r.active ?? true, frameWidth: r.frameWidth ?? 0, frameHeight: r.frameHeight ?? 0,
-          framesSent: r.framesSent ?? 0, bytesSent: r.bytesSent ?? 0, scalabilityMode: r.scalabilityMode ?? null,
+          rid: r.rid ?? null, codec: report.get(r.codecId)?.mimeType ?? null, active: r.active ?? true,
+          frameWidth: r.frameWidth ?? 0, frameHeight: r.frameHeight ?? 0, framesSent: r.framesSent ?? 0,
+          bytesSent: r.bytesSent ?? 0, scalabilityMode: r.scalabilityMode ?? null,
           qualityLimitationReason: r.qualityLimitationReason ?? null,
         });
       });
@@ -799,7 +800,8 @@ export class RoomClient extends EventTarget {
 
   /**
    * After a resume: re-send mute states the server missed and the track settings (some may
-   * have been given while signalling was down), bring the subscriptions up to date, and restart ICE on each connection whose ICE is not connected. One that is connected
+   * have been given while signalling was down), bring the subscriptions up to date, and
+   * restart ICE on each connection whose ICE is not connected. One that is connected
    * survived the outage (its consent checks pass): restarting it would only cost a glitch
    * while the path moves; if it fails later, its watchdog restarts it.
    */
