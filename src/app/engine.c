@@ -654,7 +654,7 @@ static json_t *peer_counters_json(const peer *p)
     json_object_set_new(c, "rtt_ms", q.rtt_us < 0 ? json_null() : json_real((double)q.rtt_us / 1000.0));
     if (p->role == PEER_SUBSCRIBER) {
         set_int(c, "estimated_bitrate", (int64_t)q.estimated_bps);
-        set_int(c, "video_pauses", (int64_t)st->video_pauses);
+        set_int(c, "video_pauses", (int64_t)q.video_pauses);
         json_object_set_new(c, "video_paused", json_boolean(q.video_paused));
     }
     return c;

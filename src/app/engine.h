@@ -65,6 +65,7 @@ typedef enum {
 typedef struct engine_relay_msg {
     engine_relay_kind kind;
     uint32_t relay_id;               /* LINKED, SOURCE, MUTED, KEYFRAME */
+    uint8_t encoding;                /* KEYFRAME: of which encoding; SENDER_REPORT: about */
     char track_id[SFU_TRACK_ID_LEN]; /* SUBSCRIBE, UNSUBSCRIBE, LINKED */
     sfu_kind track_kind;             /* SUBSCRIBE */
     bool has_source, muted;          /* LINKED; SOURCE; MUTED */
@@ -77,8 +78,8 @@ typedef struct engine_io {
     void (*send)(void *ctx, const j_addr *to, const uint8_t *buf, size_t len);
     /* relay_rtp - hand source packet rtp (copied before returning) to worker `to`, which
      * mirrors the track it relays as relay_id. NULL when the engine is alone. */
-    void (*relay_rtp)(void *ctx, int to, uint32_t relay_id, const uint8_t *rtp, size_t len,
-                      uint64_t arrival_us);
+    void (*relay_rtp)(void *ctx, int to, uint32_t relay_id, uint8_t encoding, const uint8_t *rtp,
+                      size_t len, uint64_t arrival_us);
     /* relay_msg - send m (copied) to worker `to`; never lost, in order with relay_rtp. */
     void (*relay_msg)(void *ctx, int to, const engine_relay_msg *m);
     void *ctx;
@@ -166,7 +167,7 @@ size_t engine_downtracks(const engine *e);
 int engine_track_subscribers(engine *e, const char *id);
 
 /* engine_relay_rtp_in - a packet worker `from` relayed as relay_id (see engine_io). */
-void engine_relay_rtp_in(engine *e, int from, uint32_t relay_id, const uint8_t *rtp,
+void engine_relay_rtp_in(engine *e, int from, uint32_t relay_id, uint8_t encoding, const uint8_t *rtp,
                          size_t len, uint64_t arrival_us);
 /* engine_relay_msg_in - a message from worker `from`. */
 void engine_relay_msg_in(engine *e, int from, const engine_relay_msg *m, uint64_t now_us);

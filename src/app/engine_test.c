@@ -230,10 +230,12 @@ static void capture_relay_msg(void *ctx, int to, const engine_relay_msg *m)
     r->queue[r->queued++].msg = *m;
 }
 
-static void capture_relay_rtp(void *ctx, int to, uint32_t relay_id, const uint8_t *rtp,
+static void capture_relay_rtp(void *ctx, int to, uint32_t relay_id, uint8_t encoding,
+                              const uint8_t *rtp,
                               size_t len, uint64_t arrival_us)
 {
     (void)to;
+    (void)encoding;
     (void)rtp;
     (void)len;
     (void)arrival_us;
@@ -335,9 +337,9 @@ static void test_remote_subscriber_gets_a_linked_mirror(void **state)
     /* The home's packets, as relayed, reach the mirror; an unknown relay id does not. */
     uint8_t pkt[1600];
     size_t len = rtp_packet(pkt);
-    engine_relay_rtp_in(ends[1].e, 0, 0, pkt, len, 5);
-    engine_relay_rtp_in(ends[1].e, 0, 9, pkt, len, 5);
-    engine_relay_rtp_in(ends[1].e, 1, 0, pkt, len, 5); /* not from its home */
+    engine_relay_rtp_in(ends[1].e, 0, 0, 0, pkt, len, 5);
+    engine_relay_rtp_in(ends[1].e, 0, 9, 0, pkt, len, 5);
+    engine_relay_rtp_in(ends[1].e, 1, 0, 0, pkt, len, 5); /* not from its home */
     t = track_stats(1, "TR_v", &st);
     assert_int_equal(json_integer_value(json_object_get(t, "packets_in")), 1);
     json_t *relay = json_object_get(st, "relay");
@@ -367,7 +369,7 @@ static void test_remote_subscriber_gets_a_linked_mirror(void **state)
     assert_int_equal(deliver(1, kinds, 4), 1);
     assert_int_equal(kinds[0], ENGINE_RELAY_UNSUBSCRIBE);
     assert_int_equal(track_count(ends[0].e), 0);
-    engine_relay_rtp_in(ends[1].e, 0, 0, pkt, len, 5); /* a packet still queued: dropped */
+    engine_relay_rtp_in(ends[1].e, 0, 0, 0, pkt, len, 5); /* a packet still queued: dropped */
     free_workers();
 }
 
@@ -400,7 +402,7 @@ static void test_home_relays_a_published_track_once_per_worker(void **state)
     assert_int_equal(deliver(0, kinds, 4), 1);
     assert_int_equal(kinds[0], ENGINE_RELAY_LINKED);
     uint8_t pkt[1600];
-    engine_relay_rtp_in(ends[1].e, 0, 0, pkt, rtp_packet(pkt), 5);
+    engine_relay_rtp_in(ends[1].e, 0, 0, 0, pkt, rtp_packet(pkt), 5);
     json_t *st, *t = track_stats(1, "TR_v", &st);
     assert_int_equal(json_integer_value(json_object_get(t, "packets_in")), 1);
     json_decref(st);

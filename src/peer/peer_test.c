@@ -212,6 +212,10 @@ static void browser_send(browser *b, uint8_t *buf, size_t len, bool rtcp, uint64
     peer_handle_srtp(b->p, now, &from, buf, (size_t)n, rtcp);
 }
 
+/* A frame's RTP timestamp: 3000 ticks per sequence number, rising across the sequence wrap
+ * the tests cross (from 60000 on). */
+static uint32_t pub_ts(uint16_t seq) { return (uint16_t)(seq - 60000u) * 3000u; }
+
 /* The publisher's browser sends VP8 seq (a keyframe when key) with transport-wide twcc. */
 static void publish(rig *r, uint16_t seq, uint16_t twcc, bool key, uint64_t now)
 {
@@ -221,7 +225,7 @@ static void publish(rig *r, uint16_t seq, uint16_t twcc, bool key, uint64_t now)
     wr_be16(tw, twcc);
     rtp_ext_elem exts[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
                            {.id = TWCC_EXT, .data = tw, .len = 2}};
-    rtp_header_out h = {.payload_type = VIDEO_PT, .seq = seq, .timestamp = seq * 3000u,
+    rtp_header_out h = {.payload_type = VIDEO_PT, .seq = seq, .timestamp = pub_ts(seq),
                         .ssrc = PUB_SSRC};
     uint8_t buf[1600];
     int n = rtp_write_packet(&h, exts, 2, key ? key_payload : delta_payload,
@@ -234,7 +238,7 @@ static void publish(rig *r, uint16_t seq, uint16_t twcc, bool key, uint64_t now)
 static void publish_rtx(rig *r, uint16_t rtx_seq, uint16_t seq, uint64_t now)
 {
     static const uint8_t delta_payload[] = {0x10, 0x51, 0x01, 0x00, 0xCC, 0xDD};
-    rtp_header_out h = {.payload_type = VIDEO_RTX_PT, .seq = rtx_seq, .timestamp = seq * 3000u,
+    rtp_header_out h = {.payload_type = VIDEO_RTX_PT, .seq = rtx_seq, .timestamp = pub_ts(seq),
                         .ssrc = PUB_RTX_SSRC};
     uint8_t buf[1600];
     int n = rtp_rtx_wrap(&h, NULL, 0, seq, delta_payload, sizeof delta_payload, buf, 1500);
@@ -450,34 +454,59 @@ static void test_sender_report_rtt_and_estimate_for_subscriber(void **state)
     rig_down(&r);
 }
 
-/* A subscriber whose estimate (its REMB) stays under the floor loses its video, keeps its
- * numbering, and gets video back at a keyframe once the estimate recovers. */
+/* The publisher sends a frame every 30 ms (a keyframe when key) from *seq on, until `until`;
+ * both peers and the track run their timers every 10 ms meanwhile. */
+static void run_media(rig *r, uint16_t *seq, bool key, uint64_t from, uint64_t until)
+{
+    for (uint64_t t = from; t < until; t += 10 * MS) {
+        if ((t - from) % (30 * MS) == 0) {
+            publish(r, *seq, *seq, key, t);
+            (*seq)++;
+        }
+        peer_handle_timeout(r->sub.p, t);
+        sfu_track_handle_timeout(r->track, t);
+    }
+}
+
+static void send_remb(rig *r, uint64_t bitrate, uint64_t now)
+{
+    uint8_t buf[128];
+    uint32_t ssrcs[] = {SUB_SSRC};
+    rtcp_remb remb = {.sender_ssrc = 1, .bitrate_bps = bitrate, .ssrc_count = 1, .ssrcs = ssrcs};
+    int len = rtcp_remb_write(&remb, buf, 64);
+    browser_send(&r->sub, buf, (size_t)len, true, now);
+}
+
+/* A subscriber whose bandwidth share (its REMB) is under the floor loses its video (the
+ * policy turns it off), keeps its numbering, and gets video back at a keyframe once the
+ * estimate has recovered for the policy's hold time. */
 static void test_video_pauses_below_the_floor(void **state)
 {
     (void)state;
     rig r;
     rig_up(&r);
-    publish(&r, 1, 1, true, 10 * MS);
-    uint8_t buf[128];
-    uint32_t ssrcs[] = {SUB_SSRC};
-    rtcp_remb remb = {.sender_ssrc = 1, .bitrate_bps = 80000, .ssrc_count = 1, .ssrcs = ssrcs};
-    int len = rtcp_remb_write(&remb, buf, 64);
-    browser_send(&r.sub, buf, (size_t)len, true, 20 * MS);
-    for (uint64_t t = 30 * MS; t <= 1100 * MS; t += 10 * MS) peer_handle_timeout(r.sub.p, t);
-    assert_int_equal(r.sub.p->stats.video_pauses, 1);
-    assert_true(r.out->down.paused & SFU_PAUSE_BANDWIDTH);
-    publish(&r, 2, 2, true, 1110 * MS);
-    rtp_pkt got[4];
-    assert_int_equal(rtp_got(&r.sub, 0, got, 4), 1); /* nothing while paused */
-    remb.bitrate_bps = 1000000;
-    len = rtcp_remb_write(&remb, buf, 64);
-    browser_send(&r.sub, buf, (size_t)len, true, 1200 * MS);
-    peer_handle_timeout(r.sub.p, 1210 * MS);
-    assert_false(r.out->down.paused);
-    publish(&r, 3, 3, false, 1220 * MS); /* a delta frame: still waiting for a keyframe */
-    publish(&r, 4, 4, true, 1250 * MS);
-    assert_int_equal(rtp_got(&r.sub, 0, got, 4), 2);
-    assert_int_equal((uint16_t)(got[1].seq - got[0].seq), 1);
+    uint16_t seq = 1;
+    send_remb(&r, 80000, 5 * MS);
+    run_media(&r, &seq, true, 10 * MS, 1000 * MS);
+    peer_quality q;
+    peer_quality_get(r.sub.p, &q);
+    assert_int_equal(q.video_pauses, 1);
+    assert_true(q.video_paused);
+    assert_int_equal(r.out->down.target.state, SFU_LAYERS_OFF_BANDWIDTH);
+    rtp_pkt got[64];
+    int before = rtp_got(&r.sub, 0, got, 64);
+    assert_true(before > 0 && before < 30); /* forwarded until the layer was measured */
+    run_media(&r, &seq, true, 1000 * MS, 1300 * MS);
+    assert_int_equal(rtp_got(&r.sub, 0, got, 64), before); /* nothing while off */
+    send_remb(&r, 1000000, 1300 * MS);
+    run_media(&r, &seq, false, 1300 * MS, 3700 * MS); /* the hold time passes */
+    assert_int_equal(r.out->down.target.state, SFU_LAYERS_FORWARDING);
+    assert_int_equal(rtp_got(&r.sub, 0, got, 64), before); /* delta frames: waiting */
+    run_media(&r, &seq, true, 3700 * MS, 3750 * MS);
+    assert_true(rtp_got(&r.sub, 0, got, 64) > before);
+    assert_int_equal((uint16_t)(got[before].seq - got[before - 1].seq), 1);
+    peer_quality_get(r.sub.p, &q);
+    assert_false(q.video_paused);
     rig_down(&r);
 }
 

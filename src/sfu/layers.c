@@ -173,6 +173,24 @@ sfu_layers_target sfu_layers_update(sfu_layers *l, const sfu_layers_sub *sub,
     return set_target(l, SFU_LAYERS_FORWARDING, cur);
 }
 
+uint64_t sfu_layers_demand_bps(const sfu_layers *l, const sfu_layers_sub *sub,
+                               const sfu_layers_source *src)
+{
+    if (sub->audio_only || !sub->visible) return 0;
+    layer lowest = lowest_layer(src);
+    if (!is_layer(lowest)) return 0;
+    uint8_t cap_s = min_u8(sub->max_spatial, display_cap(src, sub, l->cfg.display_slack_pct));
+    if (cap_s < (uint8_t)lowest.s) cap_s = (uint8_t)lowest.s;
+    layer best = best_fit(src, cap_s, sub->max_temporal, 0, 0);
+    return is_layer(best) ? src->bitrate_bps[best.s][best.t] : 0;
+}
+
+uint64_t sfu_layers_lowest_bps(const sfu_layers_source *src)
+{
+    layer lowest = lowest_layer(src);
+    return is_layer(lowest) ? src->bitrate_bps[lowest.s][lowest.t] : 0;
+}
+
 /* ---- selector --------------------------------------------------------------------------- */
 
 static bool ts_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }

@@ -12,6 +12,8 @@
 #include "sfu/track.h"
 
 #define MAX_SENT 16
+/* A second pause reason: the bits are independent. */
+#define OTHER_REASON (1u << 1)
 
 typedef struct capture {
     int count;
@@ -35,9 +37,11 @@ static void capture_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t
 }
 
 static int keyframe_requests;
-static void count_keyframe_request(void *ctx, const sfu_track *t)
+static int last_keyframe_encoding;
+static void count_keyframe_request(void *ctx, const sfu_track *t, uint8_t encoding)
 {
     (void)ctx;
+    last_keyframe_encoding = encoding;
     assert_int_equal(t->kind, SFU_VIDEO);
     keyframe_requests++;
 }
@@ -96,7 +100,7 @@ static void forward(sfu_track *t, const uint8_t *buf, size_t len, uint64_t now)
 {
     rtp_pkt p;
     assert_int_equal(rtp_parse(&p, buf, len), J_OK);
-    sfu_track_forward(t, &p, now);
+    sfu_track_forward(t, &p, 0, now);
 }
 
 static void test_video_waits_for_keyframe_and_is_rewritten(void **state)
@@ -169,9 +173,9 @@ static void test_keyframe_requests_are_throttled(void **state)
     setup(&s, &sub, &cap);
     attach_source(s, 0);
     keyframe_requests = 0;
-    sfu_track_request_keyframe(s, 1000000);
-    sfu_track_request_keyframe(s, 1100000);
-    sfu_track_request_keyframe(s, 1200000);
+    sfu_track_request_keyframe(s, 0, 1000000);
+    sfu_track_request_keyframe(s, 0, 1100000);
+    sfu_track_request_keyframe(s, 0, 1200000);
     assert_int_equal(keyframe_requests, 1);
     sfu_track_handle_timeout(s, 1250000);
     assert_int_equal(keyframe_requests, 1);
@@ -240,9 +244,11 @@ typedef struct relay_capture {
     uint64_t now;
 } relay_capture;
 
-static void capture_relay(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
+static void capture_relay(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint8_t encoding,
+                          uint64_t now_us)
 {
     relay_capture *c = ctx;
+    assert_int_equal(encoding, 0);
     assert_string_equal(t->id, "TR_video");
     c->count++;
     memcpy(c->pkt, pkt->buf, pkt->len);
@@ -250,10 +256,11 @@ static void capture_relay(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uin
     c->now = now_us;
 }
 
-static void capture_report(void *ctx, const sfu_track *t, uint32_t ssrc, uint32_t rtp_ts,
-                           uint64_t now_us)
+static void capture_report(void *ctx, const sfu_track *t, uint8_t encoding, uint32_t ssrc,
+                           uint32_t rtp_ts, uint64_t now_us)
 {
     (void)t;
+    assert_int_equal(encoding, 0);
     (void)now_us;
     relay_capture *c = ctx;
     assert_int_equal(ssrc, 0x1234);
@@ -293,7 +300,7 @@ static void test_relay_gets_each_packet_once_as_received(void **state)
     assert_int_equal(rc.count, 2);
     sfu_track_set_muted(s, false, 5500);
 
-    sfu_track_on_sender_report(s, 0x1234, 77777, 5800); /* the mirrors keep lip sync */
+    sfu_track_on_sender_report(s, 0, 0x1234, 77777, 5800); /* the mirrors keep lip sync */
     assert_int_equal(rc.reports, 1);
     assert_int_equal(rc.report_rtp_ts, 77777);
 
@@ -398,9 +405,9 @@ static void test_nack_for_what_was_not_forwarded_is_missed(void **state)
     assert_int_equal(sfu_downtrack_retransmit(&sub, 65533, 1200000), J_ENOTFOUND); /* before */
     assert_int_equal(sfu_downtrack_retransmit(&sub, 4, 1200000), J_ENOTFOUND);     /* after */
     assert_int_equal(sfu_downtrack_retransmit(&sub, 65534, 2500000), J_ENOTFOUND); /* too old */
-    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, true, 1300000);
+    sfu_downtrack_set_paused(&sub, OTHER_REASON, true, 1300000);
     assert_int_equal(sfu_downtrack_retransmit(&sub, 0, 1300000), J_ENOTFOUND);     /* paused */
-    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, false, 1300000);
+    sfu_downtrack_set_paused(&sub, OTHER_REASON, false, 1300000);
     assert_int_equal(sfu_downtrack_retransmit(&sub, 0, 1300000), J_ENOTFOUND); /* old mapping */
     assert_int_equal(cap.count, 6);
     sfu_track_free(s);
@@ -444,11 +451,11 @@ static void test_sender_report_time_follows_the_source(void **state)
     assert_int_equal(ts, first.timestamp + 9000);
     /* The source says its timestamp 100000 is "now" at 1.2 s (its clock runs ahead of its
      * packets by the capture-to-send delay): the report wins, mapped by the same offset. */
-    sfu_track_on_sender_report(s, 0x1234, 100000, 1200000);
+    sfu_track_on_sender_report(s, 0, 0x1234, 100000, 1200000);
     assert_int_equal(sfu_downtrack_rtp_now(&sub, 1300000, &ts), J_OK);
     assert_int_equal(ts, first.timestamp + (100000 - 90000) + 9000);
     /* A report about another stream (a new SSRC) is not used. */
-    sfu_track_on_sender_report(s, 0x9999, 5, 1300000);
+    sfu_track_on_sender_report(s, 0, 0x9999, 5, 1300000);
     assert_int_equal(sfu_downtrack_rtp_now(&sub, 1300000, &ts), J_OK);
     assert_int_equal(ts, first.timestamp + 27000);
     sfu_track_free(s);
@@ -463,13 +470,13 @@ static void test_paused_downtrack_resumes_at_a_keyframe_without_a_gap(void **sta
     setup_rtx(&s, &sub, &cap, 0);
     uint8_t buf[1600];
     forward(s, buf, vp8_packet(buf, 1, 0, true), 1000000);
-    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, true, 1000000);
+    sfu_downtrack_set_paused(&sub, OTHER_REASON, true, 1000000);
     sfu_downtrack_set_paused(&sub, SFU_PAUSE_SUBSCRIBER, true, 1000000); /* another reason */
     forward(s, buf, vp8_packet(buf, 2, 3000, true), 1030000);
     sfu_track_handle_timeout(s, 3000000);
     assert_int_equal(cap.count, 1);
     keyframe_requests = 0;
-    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, false, 3000000);
+    sfu_downtrack_set_paused(&sub, OTHER_REASON, false, 3000000);
     forward(s, buf, vp8_packet(buf, 3, 6000, true), 3030000);
     assert_int_equal(cap.count, 1); /* still paused for the other reason */
     assert_int_equal(keyframe_requests, 0);
@@ -540,13 +547,13 @@ static void test_paused_downtrack_is_skipped_and_resumes_on_keyframe(void **stat
     assert_int_equal(cap_other.count, 3);
 
     keyframe_requests = 0;
-    sfu_track_handle_timeout(s, 5000000); /* a paused downtrack asks for nothing */
+    sfu_track_handle_timeout(s, 400000); /* a paused downtrack asks for nothing */
     assert_int_equal(keyframe_requests, 0);
-    sfu_downtrack_set_paused(&paused, SFU_PAUSE_SUBSCRIBER, false, 6000000);
+    sfu_downtrack_set_paused(&paused, SFU_PAUSE_SUBSCRIBER, false, 450000);
     assert_int_equal(keyframe_requests, 1);
-    forward(s, buf, vp8_packet(buf, 4, 10000, false), 6001000); /* delta: still waiting */
+    forward(s, buf, vp8_packet(buf, 4, 10000, false), 451000); /* delta: still waiting */
     assert_int_equal(cap_paused.count, 1);
-    forward(s, buf, vp8_packet(buf, 5, 13000, true), 6002000);
+    forward(s, buf, vp8_packet(buf, 5, 13000, true), 452000);
     assert_int_equal(cap_paused.count, 2);
     assert_int_equal(cap_other.count, 5);
     rtp_pkt a, b;
