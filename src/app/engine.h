@@ -139,6 +139,16 @@ int engine_set_track_muted(engine *e, const char *track_id, bool muted, uint64_t
  * video stream waits for a keyframe, which is requested). J_OK or J_ENOTFOUND. */
 int engine_set_paused(engine *e, const char *id, const char *const *track_ids, size_t n,
                       uint64_t now_us);
+/* What a subscriber wants of one video track (sfu_downtrack_set_layer_prefs). */
+typedef struct engine_layer_prefs {
+    bool visible;
+    uint16_t width, height;           /* device pixels of its tile, 0: unknown */
+    uint8_t max_spatial, max_temporal; /* SFU_LAYER_ANY: no preference */
+} engine_layer_prefs;
+/* engine_set_layer_prefs - subscriber session id receives track_id, where it is bound to
+ * it, as prefs say. J_OK or J_ENOTFOUND (no such subscriber). */
+int engine_set_layer_prefs(engine *e, const char *id, const char *track_id,
+                           const engine_layer_prefs *prefs);
 /* engine_take_audio_levels - the RFC 6464 levels track_id's source sent since the last call.
  * J_OK, or J_ENOTFOUND (also for a mirror: its home track counts the same packets). */
 int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *out);
