@@ -44,8 +44,9 @@
 #define PEER_REPORT_INTERVAL_US 1000000u
 /* A subscriber's bandwidth is shared out among its video downtracks this often. */
 #define PEER_SHARE_INTERVAL_US 100000u
-/* Video off for bandwidth is probed (the estimate restarted where it fits) after this long,
- * doubling up to PEER_PROBE_AFTER_MAX_US while probes fail. */
+/* A video downtrack held below what it wants by its bandwidth share (a lower layer, or none)
+ * probes the link after this long: the estimate restarts where the next layer fits. The wait
+ * doubles up to PEER_PROBE_AFTER_MAX_US while probes fail (a layer goes down again). */
 #define PEER_PROBE_AFTER_US 4000000u
 #define PEER_PROBE_AFTER_MAX_US 32000000u
 #define PEER_CNAME_LEN 65
@@ -177,8 +178,10 @@ struct peer {
     bwe_gcc *bwe;                 /* subscriber: owned */
     struct {
         uint64_t next_share_us; /* when the budgets are shared out next */
-        uint64_t probe_at_us;   /* video is off for bandwidth: probe then (0: none is) */
+        bool estimated;         /* feedback has come: the estimate is more than a guess */
+        uint64_t probe_at_us;   /* a downtrack gets less than it wants: probe then (0: none) */
         uint64_t probe_wait_us; /* the back-off: doubles while probes fail */
+        uint64_t probe_downs;   /* its downtracks' layer_downs when the last probe began */
         uint64_t audio_bps;     /* what its audio downtracks took over the last second */
         uint64_t audio_bytes;   /* ... their bytes at the last report */
     } share;                    /* subscriber */

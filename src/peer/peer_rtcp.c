@@ -177,53 +177,90 @@ static sfu_downtrack *shared_video(peer *p, int i)
     return p->out[i]->kind == SFU_VIDEO && d->track && !d->paused ? d : NULL;
 }
 
+/* Headroom over a layer's measured bitrate in a budget: the policy's up-switch margin and
+ * a little more, so the layer the budget was made for passes it. */
+static uint64_t with_margin(uint64_t bps)
+{
+    return bps * (100 + SFU_LAYERS_DEFAULT_UP_MARGIN_PCT + 5) / 100;
+}
+
+/* What a probe makes room for over the next layer's bitrate: a layer's rate swings by a
+ * tenth or more, and the policy wants it to fit with its margin for its whole hold time. */
+#define PROBE_HEADROOM_PCT 30u
+
+/* Probe when some downtrack wants more than it gets: after a back-off, restart the estimate
+ * where the next layer of each such downtrack fits (deficit over the estimate), and let the
+ * link tell. A layer that went down during the wait (after the last probe) doubles it. */
+static void probe_for_more(peer *p, uint64_t estimate, uint64_t deficit, uint64_t downs,
+                           uint64_t now_us)
+{
+    if (!deficit) {
+        p->share.probe_at_us = 0;
+        if (downs == p->share.probe_downs) p->share.probe_wait_us = PEER_PROBE_AFTER_US;
+        return;
+    }
+    if (!p->share.probe_at_us) {
+        p->share.probe_at_us = now_us + p->share.probe_wait_us;
+        p->share.probe_downs = downs;
+        return;
+    }
+    if (now_us < p->share.probe_at_us) return;
+    if (downs != p->share.probe_downs) {
+        p->share.probe_wait_us = p->share.probe_wait_us * 2 > PEER_PROBE_AFTER_MAX_US
+                                     ? PEER_PROBE_AFTER_MAX_US
+                                     : p->share.probe_wait_us * 2;
+    }
+    p->share.probe_downs = downs;
+    p->share.probe_at_us = now_us + p->share.probe_wait_us;
+    uint64_t start = estimate + deficit;
+    J_INFO("peer", "subscriber %s: probing %llu bit/s for more video", p->id,
+           (unsigned long long)start);
+    bwe_gcc_config cfg = {.start_bps = start};
+    uint64_t rtt = p->bwe->rtt_us;
+    bwe_gcc_init(p->bwe, &cfg);
+    bwe_gcc_set_rtt(p->bwe, rtt);
+}
+
 /* The estimate (or what the subscriber demonstrably receives, when more: a dip of the
  * estimate - our own scheduling stalls read as queueing - must not take video from a link
  * that carries it), minus its audio, shared among its video downtracks as their policies'
  * budgets by water-filling: a track that needs less than an equal share (its best layer
  * within its preferences and tile size, with the policy's up-switch margin) gets that, the
  * rest is split evenly among the others. No share is below min_video_bitrate: less counts
- * as none.
- * Video that is off for bandwidth is probed after a back-off: the estimate restarts where
- * the lowest layers fit, and the probe stands or fails by what the link then shows. */
+ * as none. Without any feedback yet the estimate is only a guess: no limit then. */
 static void share_bandwidth(peer *p, uint64_t now_us)
 {
     if (now_us < p->share.next_share_us) return;
     p->share.next_share_us = now_us + PEER_SHARE_INTERVAL_US;
+    if (p->bwe->have_twcc || p->bwe->have_remb) p->share.estimated = true;
     uint64_t estimate = bwe_gcc_target_bps(p->bwe), acked = bwe_gcc_acked_bps(p->bwe);
     if (acked > estimate) estimate = acked;
     uint64_t budget = estimate > p->share.audio_bps ? estimate - p->share.audio_bps : 0;
-    /* Without any feedback the estimate is only its starting guess: no limit then. */
-    bool estimated = p->bwe->have_twcc || p->bwe->have_remb;
 
-    uint64_t demand[PEER_MAX_TRACKS];
+    uint64_t demand[PEER_MAX_TRACKS], next[PEER_MAX_TRACKS], share[PEER_MAX_TRACKS];
     bool given[PEER_MAX_TRACKS];
     int open = 0;
-    uint64_t lowest_off = 0; /* the lowest layers of what is off for bandwidth */
+    uint64_t downs = 0;
     for (int i = 0; i < p->n_out; i++) {
         sfu_downtrack *d = shared_video(p, i);
         given[i] = d == NULL;
+        share[i] = 0;
         if (!d) continue;
         sfu_layers_source src;
         sfu_track_layers(d->track, now_us, &src);
-        demand[i] = sfu_layers_demand_bps(&d->layers, &d->want, &src) *
-                    (100 + SFU_LAYERS_DEFAULT_UP_MARGIN_PCT + 5) / 100;
+        demand[i] = with_margin(sfu_layers_demand_bps(&d->layers, &d->want, &src));
         if (demand[i] && demand[i] < p->env->min_video_bitrate)
             demand[i] = p->env->min_video_bitrate;
-        if (d->target.state == SFU_LAYERS_OFF_BANDWIDTH) lowest_off += sfu_layers_lowest_bps(&src);
+        next[i] = sfu_layers_next_bps(&d->layers, &d->want, &src) * (100 + PROBE_HEADROOM_PCT) / 100;
+        downs += d->layer_downs;
         open++;
-    }
-    if (!estimated) {
-        for (int i = 0; i < p->n_out; i++)
-            if (!given[i]) sfu_downtrack_set_budget(&p->out[i]->down, 0);
-        return;
     }
     for (bool moved = true; moved && open > 0;) {
         moved = false;
         uint64_t each = budget / (uint64_t)open;
         for (int i = 0; i < p->n_out; i++) {
             if (given[i] || !demand[i] || demand[i] > each) continue;
-            sfu_downtrack_set_budget(&p->out[i]->down, demand[i]);
+            share[i] = demand[i];
             budget -= demand[i];
             given[i] = moved = true;
             open--;
@@ -231,36 +268,14 @@ static void share_bandwidth(peer *p, uint64_t now_us)
     }
     uint64_t each = open > 0 ? budget / (uint64_t)open : 0;
     if (each < p->env->min_video_bitrate) each = 1; /* 0 would mean "no estimate" */
-    for (int i = 0; i < p->n_out; i++)
-        if (!given[i]) sfu_downtrack_set_budget(&p->out[i]->down, each);
-
-    if (!lowest_off) {
-        p->share.probe_at_us = 0;
-        return;
+    uint64_t deficit = 0;
+    for (int i = 0; i < p->n_out; i++) {
+        if (!shared_video(p, i)) continue;
+        if (!given[i]) share[i] = each;
+        sfu_downtrack_set_budget(&p->out[i]->down, p->share.estimated ? share[i] : 0);
+        if (share[i] < demand[i] && next[i] > share[i]) deficit += next[i] - share[i];
     }
-    if (!p->share.probe_at_us) {
-        p->share.probe_at_us = now_us + p->share.probe_wait_us;
-        return;
-    }
-    if (now_us < p->share.probe_at_us) return;
-    uint64_t start = (estimate + lowest_off) * 5 / 4;
-    J_INFO("peer", "subscriber %s: probing %llu bit/s for paused video", p->id,
-           (unsigned long long)start);
-    bwe_gcc_config cfg = {.start_bps = start};
-    uint64_t rtt = p->bwe->rtt_us;
-    bwe_gcc_init(p->bwe, &cfg);
-    bwe_gcc_set_rtt(p->bwe, rtt);
-    p->share.probe_wait_us = p->share.probe_wait_us * 2 > PEER_PROBE_AFTER_MAX_US
-                                 ? PEER_PROBE_AFTER_MAX_US
-                                 : p->share.probe_wait_us * 2;
-    p->share.probe_at_us = now_us + p->share.probe_wait_us;
-}
-
-/* Video flowing for a whole back-off after a probe: the next pause probes soon again. */
-static void settle_probe(peer *p)
-{
-    if (!p->share.probe_at_us && p->share.probe_wait_us > PEER_PROBE_AFTER_US)
-        p->share.probe_wait_us = PEER_PROBE_AFTER_US;
+    if (p->share.estimated) probe_for_more(p, estimate, deficit, downs, now_us);
 }
 
 /* The bitrate of its audio downtracks over the last report interval. */
@@ -297,10 +312,7 @@ void peer_rtcp_handle_timeout(peer *p, uint64_t now_us)
         if (p->twcc_in) send_transport_feedback(p, now_us);
         if (report) send_receiver_report(p, now_us);
     } else {
-        if (report) {
-            send_sender_reports(p, now_us);
-            settle_probe(p);
-        }
+        if (report) send_sender_reports(p, now_us);
         share_bandwidth(p, now_us);
     }
 }

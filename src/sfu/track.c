@@ -118,16 +118,20 @@ void sfu_source_from_neg(sfu_source *src, const sdp_neg_media *m)
     src->encoding_count = m->encoding_count > 1 ? m->encoding_count : 1;
 }
 
+/* The source's first (preferred) video codec. */
+static codec_kind first_codec(const sfu_source *src)
+{
+    return src->codec_count ? codec_kind_from_name(src->codecs[0].name) : CODEC_UNKNOWN;
+}
+
 /* Simulcast with several encodings; SVC when the codec layers one stream (VP9, or AV1 whose
  * layers the Dependency Descriptor tells). */
 static sfu_layers_mode layers_mode_of(const sfu_source *src)
 {
     if (src->encoding_count > 1) return SFU_LAYERS_SIMULCAST;
-    for (int i = 0; i < src->codec_count; i++) {
-        codec_kind k = codec_kind_from_name(src->codecs[i].name);
-        if (k == CODEC_VP9 || (k == CODEC_AV1 && src->ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR]))
-            return SFU_LAYERS_SVC;
-    }
+    codec_kind k = first_codec(src);
+    if (k == CODEC_VP9 || (k == CODEC_AV1 && src->ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR]))
+        return SFU_LAYERS_SVC;
     return SFU_LAYERS_SIMULCAST;
 }
 
@@ -149,6 +153,7 @@ void sfu_track_attach_source(sfu_track *t, const sfu_source *src, sfu_keyframe_f
         enc->spatial = (uint8_t)e;
     }
     t->layers_mode = layers_mode_of(src);
+    t->layers_from_dd = t->layers_mode == SFU_LAYERS_SVC && first_codec(src) == CODEC_AV1;
     sfu_layer_meter_init(&t->meter, t->layers_mode);
     dd_structure_init(&t->dd);
     for (int pt = 0; pt < 128; pt++) t->source_codec[pt] = CODEC_UNKNOWN;
@@ -300,8 +305,10 @@ void sfu_downtrack_set_layer_prefs(sfu_downtrack *d, uint16_t width, uint16_t he
 void sfu_downtrack_set_budget(sfu_downtrack *d, uint64_t budget_bps)
 {
     if (d->want.budget_bps == budget_bps) return;
-    /* Less than before may mean the target no longer fits: decide at the next tick. */
-    if (budget_bps < d->want.budget_bps) d->layers_changed = true;
+    /* Less than before (a limit where there was none) may mean the target no longer fits:
+     * decide at the next tick. */
+    if (!d->want.budget_bps || (budget_bps && budget_bps < d->want.budget_bps))
+        d->layers_changed = true;
     d->want.budget_bps = budget_bps;
 }
 
@@ -314,8 +321,7 @@ static void update_layers(sfu_track *t, sfu_downtrack *d, const sfu_layers_sourc
 {
     sfu_layers_sub sub = d->want;
     sub.audio_only = (d->paused & SFU_PAUSE_SUBSCRIBER) != 0;
-    if (t->source.ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR] &&
-        !d->ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR])
+    if (t->layers_from_dd && !d->ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR])
         sub.max_spatial = sub.max_temporal = 0;
     sfu_layers_target before = d->target;
     d->target = sfu_layers_update(&d->layers, &sub, src, now_us);
@@ -323,6 +329,12 @@ static void update_layers(sfu_track *t, sfu_downtrack *d, const sfu_layers_sourc
     d->layers_updated_us = now_us;
     if (d->target.state == SFU_LAYERS_OFF_BANDWIDTH && before.state != SFU_LAYERS_OFF_BANDWIDTH)
         d->bandwidth_pauses++;
+    if (before.state == SFU_LAYERS_FORWARDING &&
+        (d->target.state == SFU_LAYERS_OFF_BANDWIDTH ||
+         (d->target.state == SFU_LAYERS_FORWARDING &&
+          (d->target.spatial < before.spatial ||
+           (d->target.spatial == before.spatial && d->target.temporal < before.temporal)))))
+        d->layer_downs++;
     /* Nothing measured yet (the source just started): its first keyframe is wanted too. */
     d->waiting_keyframe = d->target.state == SFU_LAYERS_OFF_NO_SOURCE ||
                           (d->target.state == SFU_LAYERS_FORWARDING && d->target.keyframe_needed);
@@ -366,12 +378,15 @@ typedef struct carried_exts {
     size_t len[SFU_EXT_COUNT];
 } carried_exts;
 
-static void find_carried(const sfu_source *src, const rtp_pkt *pkt, carried_exts *out)
+/* The extensions of pkt the track carries; the Dependency Descriptor only where it tells
+ * the layers (see layers_from_dd). */
+static void find_carried(const sfu_track *t, const rtp_pkt *pkt, carried_exts *out)
 {
     for (int e = 0; e < SFU_EXT_COUNT; e++) {
+        uint8_t id = t->source.ext_id[e];
         out->data[e] = NULL;
-        if (src->ext_id[e] && rtp_ext_find(pkt, src->ext_id[e], &out->data[e], &out->len[e]) != J_OK)
-            out->data[e] = NULL;
+        if (e == SFU_EXT_DEPENDENCY_DESCRIPTOR && !t->layers_from_dd) continue;
+        if (id && rtp_ext_find(pkt, id, &out->data[e], &out->len[e]) != J_OK) out->data[e] = NULL;
     }
 }
 
@@ -489,15 +504,15 @@ typedef struct video_pkt {
     dd_frame dd;
 } video_pkt;
 
-/* Encodings ranked by keyframe resolution, when every encoding seen has told its size and
- * the sizes differ from the a=simulcast order; else that order. A new ranking restarts every
- * downtrack's layers (its current layer meant another encoding). */
+/* Encodings ranked by keyframe resolution once every encoding has told its size, where the
+ * sizes contradict the a=simulcast order; until then that order. A new ranking restarts
+ * every downtrack's layers (its current layer meant another encoding). */
 static void rank_encodings(sfu_track *t, uint64_t now_us)
 {
     uint8_t rank[SFU_MAX_ENCODINGS];
     for (uint8_t e = 0; e < t->encoding_count; e++) {
         const sfu_encoding *x = &t->enc[e];
-        if (x->packets && !x->width) return; /* not every size known yet */
+        if (!x->width) return; /* not every size known yet */
         rank[e] = 0;
         uint32_t area = (uint32_t)x->width * x->height;
         for (uint8_t o = 0; o < t->encoding_count; o++) {
@@ -613,7 +628,7 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint8_t encoding, uint6
     const uint8_t in_pt = pkt->payload_type & 0x7F;
     uint32_t clock_rate = source_clock_rate(t, in_pt);
     carried_exts carried;
-    find_carried(&t->source, pkt, &carried);
+    find_carried(t, pkt, &carried);
     if (carried.data[SFU_EXT_AUDIO_LEVEL])
         add_level(&t->levels, carried.data[SFU_EXT_AUDIO_LEVEL], carried.len[SFU_EXT_AUDIO_LEVEL]);
     video_pkt v;
@@ -712,7 +727,7 @@ int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us
                         .timestamp = sfu_seqmap_out_ts(&d->seq, pkt.timestamp),
                         .ssrc = rtx_pt ? d->rtx_ssrc : d->ssrc};
     carried_exts carried;
-    find_carried(&t->source, &pkt, &carried);
+    find_carried(t, &pkt, &carried);
     uint8_t buf[SFU_OUT_CAP];
     size_t twcc_off = 0;
     int len = write_for_downtrack(d, &h, &carried, &payload, rtx_pt ? out_seq : -1, buf, &twcc_off);

@@ -109,6 +109,7 @@ typedef struct sfu_downtrack {
     bool layers_changed;           /* an input changed: run the policy at the next timeout */
     uint64_t layers_updated_us;
     uint64_t bandwidth_pauses;     /* times the policy turned its video off for bandwidth */
+    uint64_t layer_downs;          /* times it lowered the target or turned video off */
     vp8_picmap picmap;             /* VP8: picture ids continuous across switches and drops */
     uint32_t clock_rate;           /* of the last packet forwarded */
     uint32_t rtx_ssrc;             /* the subscriber's RTX stream, 0: resend as the original */
@@ -180,6 +181,10 @@ typedef struct sfu_track {
     /* Video layers: simulcast (one encoding per spatial layer) or SVC (VP9, AV1 with the
      * Dependency Descriptor: layers inside one stream). */
     sfu_layers_mode layers_mode;
+    /* AV1 whose layers only its Dependency Descriptor tells: the descriptor goes to the
+     * subscribers that negotiated it (others get the base layer); for other codecs it is not
+     * carried (after a simulcast switch its frame numbers would contradict the stream). */
+    bool layers_from_dd;
     sfu_layer_meter meter;
     dd_structure dd;        /* the Dependency Descriptor structure in force */
     vp9_ss vp9_ss;          /* scratch for VP9 scalability structures */

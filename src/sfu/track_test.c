@@ -627,6 +627,313 @@ static void test_audio_levels_are_summed_until_taken(void **state)
     sfu_track_free(s);
 }
 
+
+/* ---- simulcast -------------------------------------------------------------------------- */
+
+#define SIM_MAX 2048
+
+/* What a subscriber of a simulcast track decodes: per packet its numbering and VP8 fields. */
+typedef struct sim_capture {
+    int count;
+    struct {
+        uint16_t seq;
+        uint32_t ts;
+        uint16_t picture_id;
+        uint8_t tl0, tid;
+        bool keyframe;
+        uint16_t width; /* of a keyframe */
+        uint32_t ssrc;
+        uint8_t pt;
+    } pkt[SIM_MAX];
+} sim_capture;
+
+static void sim_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
+                     uint64_t now_us)
+{
+    (void)cap;
+    (void)twcc_off;
+    (void)now_us;
+    sim_capture *c = ctx;
+    rtp_pkt p;
+    vp8_descriptor d;
+    assert_int_equal(rtp_parse(&p, buf, len), J_OK);
+    assert_true(c->count < SIM_MAX);
+    bool rtx = p.payload_type == 121;
+    const uint8_t *pl = rtx ? p.payload + 2 : p.payload;
+    assert_int_equal(vp8_parse(&d, pl, p.payload_len - (rtx ? 2 : 0)), J_OK);
+    assert_true(d.picture_id_15bit);
+    c->pkt[c->count].seq = rtx ? rd_be16(p.payload) : p.seq;
+    c->pkt[c->count].ts = p.timestamp;
+    c->pkt[c->count].picture_id = d.picture_id;
+    c->pkt[c->count].tl0 = d.tl0picidx;
+    c->pkt[c->count].tid = d.tid;
+    c->pkt[c->count].keyframe = d.keyframe;
+    c->pkt[c->count].width = d.has_dimensions ? d.width : 0;
+    c->pkt[c->count].ssrc = p.ssrc;
+    c->pkt[c->count].pt = p.payload_type;
+    c->count++;
+}
+
+/* One publisher encoding: its own SSRC, sequence numbers, picture ids and TL0PICIDX. */
+typedef struct sim_encoding {
+    uint32_t ssrc;
+    uint16_t seq, picture_id;
+    uint8_t tl0;
+    uint16_t width, height;
+} sim_encoding;
+
+/* A one-packet VP8 frame of encoding e with temporal layer tid (pattern 0 2 1 2, Y on 1 and
+ * 2 after a TL0), timestamp ts; a keyframe carries its size. */
+static size_t sim_frame(uint8_t *buf, sim_encoding *e, uint8_t tid, uint32_t ts, bool key)
+{
+    if (tid == 0) e->tl0++;
+    uint8_t pl[32];
+    size_t n = 0;
+    pl[n++] = 0x90; /* X, S, PID 0 */
+    pl[n++] = 0xE0; /* I, L, T */
+    pl[n++] = (uint8_t)(0x80 | (e->picture_id >> 8));
+    pl[n++] = (uint8_t)e->picture_id;
+    pl[n++] = e->tl0;
+    pl[n++] = (uint8_t)(tid << 6 | (tid ? 0x20 : 0)); /* Y on every upper-layer frame */
+    if (key) {
+        uint8_t tag[] = {0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, (uint8_t)e->width,
+                         (uint8_t)(e->width >> 8), (uint8_t)e->height, (uint8_t)(e->height >> 8)};
+        memcpy(pl + n, tag, sizeof tag);
+        n += sizeof tag;
+    } else {
+        pl[n++] = 0x01; /* P = 1: an inter frame */
+        pl[n++] = 0x00;
+        pl[n++] = 0x00;
+    }
+    memset(pl + n, 0xAB, 8);
+    n += 8;
+    e->picture_id = (uint16_t)((e->picture_id + 1) & 0x7FFF);
+    rtp_header_out h = {.payload_type = 96, .seq = e->seq++, .timestamp = ts, .marker = true,
+                        .ssrc = e->ssrc};
+    int len = rtp_write_packet(&h, NULL, 0, pl, n, buf, 1500);
+    assert_true(len > 0);
+    return (size_t)len;
+}
+
+typedef struct sim_rig {
+    sfu_track *t;
+    sfu_downtrack d;
+    sim_capture cap;
+    sim_encoding enc[3];
+    uint32_t frame;   /* frames sent, each encoding */
+    uint64_t now;
+    bool key_next[3]; /* the next frame of that encoding is a keyframe */
+    int key_requests[3];
+} sim_rig;
+
+static sim_rig *sim_rig_of_track; /* the keyframe callback's rig */
+
+static void sim_keyframe_request(void *ctx, const sfu_track *t, uint8_t encoding)
+{
+    (void)ctx;
+    (void)t;
+    assert_true(encoding < 3);
+    sim_rig_of_track->key_requests[encoding]++;
+    sim_rig_of_track->key_next[encoding] = true;
+}
+
+/* encodings in a=simulcast order: widths as listed (the first 320 unless reversed). */
+static void sim_setup(sim_rig *r, const uint16_t widths[3], uint32_t rtx_ssrc)
+{
+    memset(r, 0, sizeof *r);
+    sim_rig_of_track = r;
+    r->t = sfu_track_new("TR_sim", SFU_VIDEO);
+    assert_non_null(r->t);
+    sfu_source src;
+    memset(&src, 0, sizeof src);
+    src.codec_count = 1;
+    src.codecs[0] = codec(96, "VP8", 90000, 0);
+    src.encoding_count = 3;
+    sfu_track_attach_source(r->t, &src, sim_keyframe_request, NULL, 0);
+    sdp_neg_media video;
+    memset(&video, 0, sizeof video);
+    video.kind = SDP_KIND_VIDEO;
+    video.codec_count = 1;
+    video.codecs[0] = codec(120, "VP8", 90000, 0);
+    video.codecs[0].rtx_pt = 121;
+    sfu_downtrack_init(&r->d, &video, 0xD0D0D0D0u, rtx_ssrc, sim_send, &r->cap);
+    for (int e = 0; e < 3; e++) {
+        r->enc[e] = (sim_encoding){.ssrc = 0x100u + (uint32_t)e, .seq = (uint16_t)(1000 * e + 7),
+                                   .picture_id = (uint16_t)(3000 * e + 5), .tl0 = (uint8_t)(50 * e),
+                                   .width = widths[e], .height = (uint16_t)(widths[e] * 9 / 16)};
+        r->key_next[e] = true;
+    }
+    assert_int_equal(sfu_track_add_downtrack(r->t, &r->d, 0), J_OK);
+}
+
+/* Run ms of media: a frame on every encoding each 33 ms (bitrates 1:8:64 by resolution),
+ * the track's timer every 10 ms. */
+static void sim_run(sim_rig *r, uint64_t ms)
+{
+    static const uint8_t pattern[] = {0, 2, 1, 2};
+    uint64_t end = r->now + ms * 1000;
+    for (; r->now < end; r->now += 1000) {
+        if (r->now % 33000 == 0) {
+            uint8_t tid = pattern[r->frame % 4];
+            for (int e = 0; e < 3; e++) {
+                bool key = r->key_next[e];
+                if (key) tid = 0;
+                uint8_t buf[1600];
+                size_t len = sim_frame(buf, &r->enc[e], key ? 0 : tid, r->frame * 3000u, key);
+                r->key_next[e] = false;
+                rtp_pkt p;
+                assert_int_equal(rtp_parse(&p, buf, len), J_OK);
+                /* Bigger encodings send more: the meter counts the packet's bytes again,
+                 * (width / 320)^3 times in all, so a bigger encoding's base layer costs more
+                 * than a smaller one's full frame rate. */
+                sfu_track_forward(r->t, &p, (uint8_t)e, r->now);
+                int scale = r->enc[e].width / 320;
+                for (int k = 1; k < scale * scale * scale; k++)
+                    sfu_layer_meter_add(&r->t->meter, r->t->enc[e].spatial, key ? 0 : tid, len,
+                                        r->now);
+            }
+            r->frame++;
+        }
+        if (r->now % 10000 == 0) sfu_track_handle_timeout(r->t, r->now);
+    }
+}
+
+/* The subscriber's stream is one stream: sequence numbers +1, timestamps never back, picture
+ * ids +1 per new picture, TL0PICIDX +0/+1, from packet `from` on. */
+static void assert_continuous(const sim_capture *c, int from)
+{
+    for (int i = from + 1; i < c->count; i++) {
+        assert_int_equal((uint16_t)(c->pkt[i].seq - c->pkt[i - 1].seq), 1);
+        assert_true((int32_t)(c->pkt[i].ts - c->pkt[i - 1].ts) > 0);
+        assert_int_equal((c->pkt[i].picture_id - c->pkt[i - 1].picture_id) & 0x7FFF, 1);
+        uint8_t dtl0 = (uint8_t)(c->pkt[i].tl0 - c->pkt[i - 1].tl0);
+        assert_true(dtl0 == 0 || dtl0 == 1);
+        assert_true(dtl0 == 1 || c->pkt[i].tid != 0);
+    }
+}
+
+static int last_width(const sim_capture *c)
+{
+    for (int i = c->count - 1; i >= 0; i--)
+        if (c->pkt[i].width) return c->pkt[i].width;
+    return 0;
+}
+
+static void test_simulcast_switches_keep_the_stream_continuous(void **state)
+{
+    (void)state;
+    static const uint16_t widths[3] = {320, 640, 1280};
+    static sim_rig r;
+    sim_setup(&r, widths, 0);
+    /* The first encoding seen starts; no estimate: up to the best after the hold time. */
+    sim_run(&r, 2500);
+    assert_int_equal(r.cap.pkt[0].width, 320);
+    assert_int_equal(r.d.layers.current_spatial, 2);
+    assert_int_equal(last_width(&r.cap), 1280);
+    assert_int_equal(last_width(&r.cap), 1280);
+    assert_continuous(&r.cap, 0);
+
+    /* A budget for the middle encoding at full rate: down at once, at h's keyframe. */
+    sfu_layers_source src;
+    sfu_track_layers(r.t, r.now, &src);
+    sfu_downtrack_set_budget(&r.d, src.bitrate_bps[1][2] * 105 / 100);
+    int requests = r.key_requests[1];
+    r.key_next[1] = false;
+    sim_run(&r, 100);
+    assert_int_equal(r.d.layers.target_spatial, 1);
+    assert_int_equal(r.key_requests[1], requests + 1); /* asked h for a keyframe */
+    assert_int_equal(r.d.layers.current_spatial, 1);  /* and switched at it */
+    sim_run(&r, 500);
+    assert_int_equal(last_width(&r.cap), 640);
+    assert_continuous(&r.cap, 0);
+
+    /* A smaller budget: h's lower temporal layers, no keyframe needed. */
+    int before = r.cap.count;
+    sfu_downtrack_set_budget(&r.d, src.bitrate_bps[1][0] * 105 / 100);
+    sim_run(&r, 500);
+    assert_int_equal(r.d.layers.current_spatial, 1);
+    assert_int_equal(r.d.layers.current_temporal, 0);
+    for (int i = before + 5; i < r.cap.count; i++) assert_int_equal(r.cap.pkt[i].tid, 0);
+    assert_continuous(&r.cap, 0);
+
+    /* The tile shrinks to 320x180: down to q at once (a user change). */
+    sfu_downtrack_set_budget(&r.d, 0);
+    sfu_downtrack_set_layer_prefs(&r.d, 320, 180, true, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    sim_run(&r, 300);
+    assert_int_equal(r.d.layers.current_spatial, 0);
+    assert_int_equal(last_width(&r.cap), 320);
+    /* Up again at once when the tile grows, waiting for f's keyframe (asked for). */
+    requests = r.key_requests[2];
+    sfu_downtrack_set_layer_prefs(&r.d, 1280, 720, true, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    r.key_next[2] = false;
+    sim_run(&r, 20);
+    assert_int_equal(r.d.layers.target_spatial, 2);
+    assert_int_equal(r.d.layers.current_spatial, 0); /* still q: f sent no keyframe yet */
+    assert_int_equal(r.key_requests[2], requests + 1);
+    sim_run(&r, 300);
+    assert_int_equal(r.d.layers.current_spatial, 2);
+    assert_int_equal(last_width(&r.cap), 1280);
+    assert_continuous(&r.cap, 0);
+    /* Hidden: nothing; visible again: from a keyframe, still one stream. */
+    sfu_downtrack_set_layer_prefs(&r.d, 1280, 720, false, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    sim_run(&r, 300);
+    before = r.cap.count;
+    sim_run(&r, 300);
+    assert_int_equal(r.cap.count, before);
+    sfu_downtrack_set_layer_prefs(&r.d, 1280, 720, true, 0, SFU_LAYER_ANY);
+    sim_run(&r, 300);
+    assert_int_equal(last_width(&r.cap), 320);
+    assert_continuous(&r.cap, 0);
+    sfu_track_free(r.t);
+}
+
+/* Firefox may list its encodings top first: the keyframe sizes rank them. */
+static void test_simulcast_encodings_ranked_by_resolution(void **state)
+{
+    (void)state;
+    static const uint16_t widths[3] = {1280, 640, 320};
+    static sim_rig r;
+    sim_setup(&r, widths, 0);
+    sim_run(&r, 300);
+    assert_int_equal(r.t->enc[0].spatial, 2);
+    assert_int_equal(r.t->enc[2].spatial, 0);
+    assert_int_equal(last_width(&r.cap), 320); /* the lowest is the smallest */
+    sfu_downtrack_set_layer_prefs(&r.d, 640, 360, true, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    sim_run(&r, 1500);
+    assert_int_equal(last_width(&r.cap), 640);
+    assert_continuous(&r.cap, 0);
+    sfu_track_free(r.t);
+}
+
+/* NACKs after a switch: answered from the encoding each packet came from (the encodings'
+ * sequence numbers overlap), rebuilt with the picture ids it was sent with. */
+static void test_simulcast_nack_is_answered_from_its_encoding(void **state)
+{
+    (void)state;
+    static const uint16_t widths[3] = {320, 640, 1280};
+    static sim_rig r;
+    sim_setup(&r, widths, 0xE0E0E0E0u);
+    /* The encodings' sequence numbers collide: all start at 7. */
+    for (int e = 0; e < 3; e++) r.enc[e].seq = 7;
+    r.d.rtx_credit = SFU_RTX_CREDIT_MAX;
+    sfu_downtrack_set_layer_prefs(&r.d, 0, 0, true, 1, SFU_LAYER_ANY);
+    sim_run(&r, 2500);
+    assert_int_equal(r.d.layers.current_spatial, 1);
+    int sent = r.cap.count;
+    const int asked = sent - 3; /* a packet of h */
+    sim_capture *c = &r.cap;
+    assert_int_equal(sfu_downtrack_retransmit(&r.d, c->pkt[asked].seq, r.now), J_OK);
+    assert_int_equal(c->count, sent + 1);
+    assert_int_equal(c->pkt[sent].ssrc, 0xE0E0E0E0u);
+    assert_int_equal(c->pkt[sent].seq, c->pkt[asked].seq);
+    assert_int_equal(c->pkt[sent].ts, c->pkt[asked].ts);
+    assert_int_equal(c->pkt[sent].picture_id, c->pkt[asked].picture_id);
+    assert_int_equal(c->pkt[sent].tl0, c->pkt[asked].tl0);
+    /* What q sent before the switch is not in this mapping any more. */
+    assert_int_equal(sfu_downtrack_retransmit(&r.d, c->pkt[0].seq, r.now), J_ENOTFOUND);
+    sfu_track_free(r.t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +954,9 @@ int main(void)
         cmocka_unit_test(test_paused_downtrack_is_skipped_and_resumes_on_keyframe),
         cmocka_unit_test(test_paused_before_attach_asks_no_keyframe),
         cmocka_unit_test(test_audio_levels_are_summed_until_taken),
+        cmocka_unit_test(test_simulcast_switches_keep_the_stream_continuous),
+        cmocka_unit_test(test_simulcast_encodings_ranked_by_resolution),
+        cmocka_unit_test(test_simulcast_nack_is_answered_from_its_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
