@@ -7,7 +7,11 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "app/engine.h"
+#include "app/offer.h"
 #include "core/err.h"
 #include "rtp/rtp.h"
 
@@ -482,6 +486,48 @@ static void test_pause_downtracks_of_one_subscriber(void **state)
     engine_free(e);
 }
 
+
+static char *read_fixture(const char *name, size_t *len)
+{
+    char path[256];
+    snprintf(path, sizeof path, "testdata/sdp/%s", name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[64 * 1024];
+    *len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[*len] = '\0';
+    return text;
+}
+
+/* A publisher's simulcast offer: its three rid streams received, with the rid, repaired rid
+ * and MID extensions; a subscriber's offer gets no simulcast but the Dependency Descriptor
+ * when it offers one. */
+static void test_offer_negotiates_simulcast(void **state)
+{
+    (void)state;
+    size_t len;
+    const char *text = read_fixture("chromium_simulcast_offer.sdp", &len);
+    app_offer o;
+    char detail[256];
+    assert_int_equal(app_offer_negotiate(&o, PEER_PUBLISHER, text, len, detail, sizeof detail),
+                     J_OK);
+    const sdp_neg_media *v = &o.neg->media[0];
+    assert_int_equal(v->encoding_count, 3);
+    assert_true(v->ext_id[SDP_EXT_RID] && v->ext_id[SDP_EXT_RRID] && v->ext_id[SDP_EXT_MID]);
+    assert_true(v->ext_id[SDP_EXT_DEPENDENCY_DESCRIPTOR]);
+    app_offer_free(&o);
+
+    text = read_fixture("chromium_view_offer.sdp", &len);
+    assert_int_equal(app_offer_negotiate(&o, PEER_SUBSCRIBER, text, len, detail, sizeof detail),
+                     J_OK);
+    for (int i = 0; i < o.neg->media_count; i++) {
+        assert_int_equal(o.neg->media[i].encoding_count, 0);
+        assert_int_equal(o.neg->media[i].ext_id[SDP_EXT_RID], 0); /* we send one stream */
+    }
+    app_offer_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_home_relays_a_published_track_once_per_worker),
         cmocka_unit_test(test_subscriber_limit_counts_other_workers),
         cmocka_unit_test(test_pause_downtracks_of_one_subscriber),
+        cmocka_unit_test(test_offer_negotiates_simulcast),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

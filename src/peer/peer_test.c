@@ -510,6 +510,103 @@ static void test_video_pauses_below_the_floor(void **state)
     rig_down(&r);
 }
 
+
+#define RID_EXT 3
+#define RRID_EXT 4
+
+/* A simulcast publisher's streams are told apart by their rid extension (with the MID):
+ * each SSRC is learned as its encoding, an RTX stream by its repaired rid; each encoding has
+ * its own statistics, and a keyframe request goes to that encoding's SSRC. */
+static void test_simulcast_ingest_by_rid(void **state)
+{
+    (void)state;
+    browser b;
+    memset(&b, 0, sizeof b);
+    peer_env env = {.dtls = dtls, .consent_timeout_us = 3600u * S, .publisher_max_bitrate = 2000000,
+                    .send = on_send, .on_address = on_address, .on_connected = on_connected,
+                    .ctx = &b};
+    sdp_negotiated *neg = video_neg(PEER_PUBLISHER);
+    sdp_neg_media *m = &neg->media[0];
+    m->stream_count = 0;
+    m->ext_id[SDP_EXT_RID] = RID_EXT;
+    m->ext_id[SDP_EXT_RRID] = RRID_EXT;
+    m->encoding_count = 3;
+    static const char *rids[] = {"q", "h", "f"};
+    for (int e = 0; e < 3; e++) strcpy(m->encodings[e].rid, rids[e]);
+    peer_params pp = {.role = PEER_PUBLISHER, .id = "simpub", .owner = "test",
+                      .local_ufrag = "localufrag", .local_pwd = "localpassword0123456789",
+                      .neg = neg};
+    peer *p = peer_new(&env, &pp, 0);
+    assert_non_null(p);
+    b.p = p;
+    peer_in_track *in = peer_add_in_track(p, m);
+    assert_non_null(in);
+    assert_int_equal(in->n_streams, 3);
+    connect_browser(&b);
+    sfu_track *t = sfu_track_new("sim", SFU_VIDEO);
+    in->track = t;
+    assert_int_equal(in->source.encoding_count, 3);
+    sfu_track_attach_source(t, &in->source, peer_request_keyframe, p, 0);
+
+    static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
+    uint8_t buf[1600];
+    for (int e = 2; e >= 0; e--) { /* any order */
+        rtp_ext_elem exts[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
+                               {.id = RID_EXT, .data = (const uint8_t *)rids[e], .len = 1}};
+        for (uint16_t k = 0; k < 4; k++) {
+            /* Browsers stop sending the MID and rid once the SSRC is acknowledged. */
+            rtp_header_out h = {.payload_type = VIDEO_PT, .seq = (uint16_t)(100 + k),
+                                .timestamp = 3000u * k, .ssrc = 0xA000u + (uint32_t)e};
+            int n = rtp_write_packet(&h, exts, k == 0 ? 2 : 0, key_payload, sizeof key_payload,
+                                     buf, 1500);
+            browser_send(&b, buf, (size_t)n, false, (10 + k) * MS);
+        }
+    }
+    for (int e = 0; e < 3; e++) {
+        assert_int_equal(in->streams[e].ssrc, 0xA000u + (uint32_t)e);
+        assert_true(in->streams[e].receiving);
+        assert_true(in->streams[e].recv.received > 0);
+        assert_int_equal(t->enc[e].packets, 4);
+    }
+    /* h's RTX stream, named by its repaired rid, repairs h's sequence number 101. */
+    rtp_ext_elem rrid[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
+                           {.id = RRID_EXT, .data = (const uint8_t *)"h", .len = 1}};
+    rtp_header_out h = {.payload_type = VIDEO_RTX_PT, .seq = 5, .timestamp = 3000u,
+                        .ssrc = 0xB001u};
+    int n = rtp_rtx_wrap(&h, rrid, 2, 101, key_payload, sizeof key_payload, buf, 1500);
+    browser_send(&b, buf, (size_t)n, false, 20 * MS);
+    assert_int_equal(in->streams[1].rtx_ssrc, 0xB001u);
+    assert_int_equal(p->stats.rtx_in, 1);
+    assert_int_equal(t->enc[1].packets, 5);
+    /* An unknown rid is not forwarded. */
+    rtp_ext_elem bad[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
+                          {.id = RID_EXT, .data = (const uint8_t *)"z", .len = 1}};
+    h = (rtp_header_out){.payload_type = VIDEO_PT, .seq = 1, .ssrc = 0xC000u};
+    n = rtp_write_packet(&h, bad, 2, key_payload, sizeof key_payload, buf, 1500);
+    browser_send(&b, buf, (size_t)n, false, 30 * MS);
+    assert_int_equal(p->stats.unknown_ssrc, 1);
+
+    /* A keyframe for f: a PLI for f's SSRC. */
+    int before = b.n_got;
+    peer_request_keyframe(p, t, 2);
+    rtcp_header rh;
+    assert_true(find_rtcp(&b, before, RTCP_TYPE_PSFB, RTCP_PSFB_PLI, &rh) >= 0);
+    rtcp_pli pli;
+    assert_int_equal(rtcp_pli_parse(&pli, &rh), J_OK);
+    assert_int_equal(pli.media_ssrc, 0xA002u);
+    /* Receiver reports cover every encoding. */
+    before = b.n_got;
+    peer_handle_timeout(p, 1100 * MS);
+    assert_true(find_rtcp(&b, before, RTCP_TYPE_RR, -1, &rh) >= 0);
+    assert_int_equal(rh.count, 3);
+
+    sfu_track_free(t);
+    peer_free(p);
+    free(neg);
+    j_srtp_free(b.out);
+    j_srtp_free(b.in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_receiver_report_and_transport_feedback_to_publisher),
         cmocka_unit_test(test_sender_report_rtt_and_estimate_for_subscriber),
         cmocka_unit_test(test_video_pauses_below_the_floor),
+        cmocka_unit_test(test_simulcast_ingest_by_rid),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
