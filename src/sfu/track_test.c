@@ -934,6 +934,113 @@ static void test_simulcast_nack_is_answered_from_its_encoding(void **state)
     sfu_track_free(r.t);
 }
 
+/* ---- VP9 SVC ---------------------------------------------------------------------------- */
+
+typedef struct svc_capture {
+    int count;
+    struct {
+        uint16_t seq;
+        uint8_t sid, tid;
+        bool marker;
+        uint16_t picture_id;
+    } pkt[256];
+} svc_capture;
+
+static void svc_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
+                     uint64_t now_us)
+{
+    (void)cap;
+    (void)twcc_off;
+    (void)now_us;
+    svc_capture *c = ctx;
+    rtp_pkt p;
+    vp9_descriptor d;
+    assert_int_equal(rtp_parse(&p, buf, len), J_OK);
+    assert_int_equal(vp9_parse(&d, NULL, p.payload, p.payload_len), J_OK);
+    assert_true(c->count < 256);
+    c->pkt[c->count].seq = p.seq;
+    c->pkt[c->count].sid = d.sid;
+    c->pkt[c->count].tid = d.tid;
+    c->pkt[c->count].marker = p.marker;
+    c->pkt[c->count].picture_id = d.picture_id;
+    c->count++;
+}
+
+/* One packet per spatial layer of a VP9 k-SVC picture (non-flexible, L3T1): picture id pid,
+ * a key picture when key (inter-layer prediction only there), the marker on the top layer. */
+static void svc_picture(sfu_track *t, uint16_t *seq, uint16_t pid, uint8_t tl0, bool key,
+                        uint64_t now)
+{
+    for (uint8_t sid = 0; sid < 3; sid++) {
+        uint8_t pl[16];
+        size_t n = 0;
+        pl[n++] = (uint8_t)(0x80 | (key ? 0 : 0x40) | 0x20 | 0x08 | 0x04); /* I P L B E */
+        pl[n++] = (uint8_t)(0x80 | (pid >> 8));
+        pl[n++] = (uint8_t)pid;
+        pl[n++] = (uint8_t)(sid << 1 | (key && sid ? 1 : 0)); /* TID 0, SID, D */
+        pl[n++] = tl0;
+        memset(pl + n, 0xCD, 6);
+        n += 6;
+        rtp_header_out h = {.payload_type = 98, .seq = (*seq)++, .timestamp = pid * 3000u,
+                            .marker = sid == 2, .ssrc = 0x9999};
+        uint8_t buf[256];
+        int len = rtp_write_packet(&h, NULL, 0, pl, n, buf, sizeof buf);
+        assert_true(len > 0);
+        rtp_pkt p;
+        assert_int_equal(rtp_parse(&p, buf, (size_t)len), J_OK);
+        sfu_track_forward(t, &p, 0, now);
+    }
+}
+
+/* VP9 k-SVC: spatial layers up to the target go, the marker moves to the last one sent, the
+ * numbering has no holes, and the picture ids stay the publisher's (a libwebrtc receiver
+ * places non-flexible-mode pictures in their group of frames by their id). */
+static void test_vp9_svc_forwards_spatial_layers_up_to_the_target(void **state)
+{
+    (void)state;
+    sfu_track *t = sfu_track_new("TR_svc", SFU_VIDEO);
+    sfu_source src;
+    memset(&src, 0, sizeof src);
+    src.codec_count = 1;
+    src.codecs[0] = codec(98, "VP9", 90000, 0);
+    sfu_track_attach_source(t, &src, count_keyframe_request, NULL, 0);
+    assert_int_equal(t->layers_mode, SFU_LAYERS_SVC);
+    sdp_neg_media video;
+    memset(&video, 0, sizeof video);
+    video.kind = SDP_KIND_VIDEO;
+    video.codec_count = 1;
+    video.codecs[0] = codec(100, "VP9", 90000, 0);
+    sfu_downtrack d;
+    static svc_capture cap;
+    memset(&cap, 0, sizeof cap);
+    sfu_downtrack_init(&d, &video, 0x5555, 0, svc_send, &cap);
+    sfu_downtrack_set_layer_prefs(&d, 0, 0, true, 1, SFU_LAYER_ANY);
+    assert_int_equal(sfu_track_add_downtrack(t, &d, 0), J_OK);
+    uint16_t seq = 100;
+    uint64_t now = 0;
+    keyframe_requests = 0;
+    int answered = 0;
+    for (uint16_t pic = 0; pic < 120; pic++, now += 33000) {
+        /* The publisher answers each keyframe request with a key picture. */
+        bool key = pic == 0 || keyframe_requests > answered;
+        answered = keyframe_requests;
+        svc_picture(t, &seq, (uint16_t)(500 + pic), (uint8_t)pic, key, now);
+        if (pic % 3 == 0) sfu_track_handle_timeout(t, now);
+    }
+    assert_true(keyframe_requests >= 1); /* for the up-switch to layer 1 */
+    assert_int_equal(d.layers.current_spatial, 1);
+    assert_true(cap.count > 40);
+    for (int i = 0; i < cap.count; i++) {
+        assert_true(cap.pkt[i].sid <= 1);
+        bool last_of_picture =
+            i == cap.count - 1 || cap.pkt[i + 1].picture_id != cap.pkt[i].picture_id;
+        assert_int_equal(cap.pkt[i].marker, last_of_picture);
+        if (i) assert_int_equal((uint16_t)(cap.pkt[i].seq - cap.pkt[i - 1].seq), 1);
+    }
+    assert_int_equal(cap.pkt[cap.count - 1].picture_id, 500 + 119);
+    sfu_track_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -957,6 +1064,7 @@ int main(void)
         cmocka_unit_test(test_simulcast_switches_keep_the_stream_continuous),
         cmocka_unit_test(test_simulcast_encodings_ranked_by_resolution),
         cmocka_unit_test(test_simulcast_nack_is_answered_from_its_encoding),
+        cmocka_unit_test(test_vp9_svc_forwards_spatial_layers_up_to_the_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
