@@ -37,7 +37,7 @@ typedef struct engine_config {
     dtls_ctx *dtls; /* borrowed */
     uint64_t consent_timeout_us;
     uint32_t publisher_max_bitrate;
-    uint64_t min_video_bitrate;    /* least share of a video downtrack, 0: none */
+    uint64_t min_video_bitrate;    /* a video downtrack's share below this pauses it; 0: never */
     uint64_t wall_clock_offset_us; /* Unix time minus now_us, for RTCP's NTP times */
     int max_sessions;
     int max_subscribers_per_track;

@@ -67,7 +67,7 @@ typedef struct peer_env {
     dtls_ctx *dtls;
     uint64_t consent_timeout_us;
     uint32_t publisher_max_bitrate;
-    uint64_t min_video_bitrate;    /* least share of a video downtrack, 0: none */
+    uint64_t min_video_bitrate;    /* a video downtrack's share below this pauses it; 0: never */
     uint64_t wall_clock_offset_us; /* Unix time minus now_us: NTP times in sender reports */
     void (*send)(void *ctx, const j_addr *to, const uint8_t *buf, size_t len);
     /* A new address passed ICE for this peer: route its datagrams here. */

@@ -226,8 +226,9 @@ static void probe_for_more(peer *p, uint64_t estimate, uint64_t deficit, uint64_
  * that carries it), minus its audio, shared among its video downtracks as their policies'
  * budgets by water-filling: a track that needs less than an equal share (its best layer
  * within its preferences and tile size, with the policy's up-switch margin) gets that, the
- * rest is split evenly among the others. No share is below min_video_bitrate: less counts
- * as none. Without any feedback yet the estimate is only a guess: no limit then. */
+ * rest is split evenly among the others. A share below min_video_bitrate pauses the track;
+ * any other share keeps at least its lowest layer. Without any feedback yet the estimate is
+ * only a guess: no limit then. */
 static void share_bandwidth(peer *p, uint64_t now_us)
 {
     if (now_us < p->share.next_share_us) return;
@@ -238,6 +239,7 @@ static void share_bandwidth(peer *p, uint64_t now_us)
     uint64_t budget = estimate > p->share.audio_bps ? estimate - p->share.audio_bps : 0;
 
     uint64_t demand[PEER_MAX_TRACKS], next[PEER_MAX_TRACKS], share[PEER_MAX_TRACKS];
+    uint64_t lowest[PEER_MAX_TRACKS];
     bool given[PEER_MAX_TRACKS];
     int open = 0;
     uint64_t downs = 0;
@@ -252,6 +254,7 @@ static void share_bandwidth(peer *p, uint64_t now_us)
         if (demand[i] && demand[i] < p->env->min_video_bitrate)
             demand[i] = p->env->min_video_bitrate;
         next[i] = sfu_layers_next_bps(&d->layers, &d->want, &src) * (100 + PROBE_HEADROOM_PCT) / 100;
+        lowest[i] = with_margin(sfu_layers_lowest_bps(&src));
         downs += d->layer_downs;
         open++;
     }
@@ -267,13 +270,17 @@ static void share_bandwidth(peer *p, uint64_t now_us)
         }
     }
     uint64_t each = open > 0 ? budget / (uint64_t)open : 0;
-    if (each < p->env->min_video_bitrate) each = 1; /* 0 would mean "no estimate" */
     uint64_t deficit = 0;
     for (int i = 0; i < p->n_out; i++) {
         if (!shared_video(p, i)) continue;
         if (!given[i]) share[i] = each;
-        sfu_downtrack_set_budget(&p->out[i]->down, p->share.estimated ? share[i] : 0);
         if (share[i] < demand[i] && next[i] > share[i]) deficit += next[i] - share[i];
+        /* Video pauses only below the floor: above it a track keeps at least its lowest layer
+         * (an estimate that has not been probed yet says little about the link). */
+        uint64_t b = share[i] < p->env->min_video_bitrate ? 1 /* 0: "no estimate" */
+                     : share[i] < lowest[i]                ? lowest[i]
+                                                           : share[i];
+        sfu_downtrack_set_budget(&p->out[i]->down, p->share.estimated ? b : 0);
     }
     if (p->share.estimated) probe_for_more(p, estimate, deficit, downs, now_us);
 }

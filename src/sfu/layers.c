@@ -194,6 +194,12 @@ uint64_t sfu_layers_demand_bps(const sfu_layers *l, const sfu_layers_sub *sub,
     return is_layer(best) ? src->bitrate_bps[best.s][best.t] : 0;
 }
 
+uint64_t sfu_layers_lowest_bps(const sfu_layers_source *src)
+{
+    layer lowest = lowest_layer(src);
+    return is_layer(lowest) ? src->bitrate_bps[lowest.s][lowest.t] : 0;
+}
+
 uint64_t sfu_layers_next_bps(const sfu_layers *l, const sfu_layers_sub *sub,
                              const sfu_layers_source *src)
 {

@@ -119,6 +119,9 @@ sfu_layers_target sfu_layers_update(sfu_layers *l, const sfu_layers_sub *sub,
 uint64_t sfu_layers_demand_bps(const sfu_layers *l, const sfu_layers_sub *sub,
                                const sfu_layers_source *src);
 
+/* sfu_layers_lowest_bps - the bitrate of the lowest active layer, 0 if none is measured. */
+uint64_t sfu_layers_lowest_bps(const sfu_layers_source *src);
+
 /* sfu_layers_next_bps - the bitrate of the next layer up from the current target within the
  * subscriber's preferences and tile size (the lowest layer when video is off for
  * bandwidth): what a probe of its bandwidth should make room for. 0 when there is none (or
