@@ -636,7 +636,7 @@ static json_t *downtrack_layer_json(const sfu_downtrack *d)
 
 /* A publisher's in-track's encodings (one without simulcast): its streams as received, with
  * the track's measure of each (bitrate of all its temporal layers - with SVC, of the whole
- * stream - and keyframe resolution). */
+ * stream - and resolution: a VP8 keyframe's, or the top SVC layer's). */
 static json_t *encodings_json(const peer_in_track *in, uint64_t now_us)
 {
     json_t *list = json_array();
@@ -645,16 +645,23 @@ static json_t *encodings_json(const peer_in_track *in, uint64_t now_us)
     for (int k = 0; k < in->n_streams; k++) {
         const peer_in_stream *st = &in->streams[k];
         const sfu_encoding *enc = in->track ? &in->track->enc[k] : NULL;
+        /* Its layer: the encoding's, or with SVC the top one (which all below it serve). */
+        int s = enc ? enc->spatial : 0;
+        if (in->track && in->track->layers_mode == SFU_LAYERS_SVC)
+            for (s = SFU_LAYERS_MAX_SPATIAL - 1; s > 0 && !src.temporal_layers[s]; s--) continue;
         uint64_t bitrate = 0;
-        if (enc && in->kind == SFU_VIDEO && enc->spatial < SFU_LAYERS_MAX_SPATIAL &&
-            src.temporal_layers[enc->spatial])
-            bitrate = src.bitrate_bps[enc->spatial][src.temporal_layers[enc->spatial] - 1];
+        if (enc && in->kind == SFU_VIDEO && s < SFU_LAYERS_MAX_SPATIAL && src.temporal_layers[s])
+            bitrate = src.bitrate_bps[s][src.temporal_layers[s] - 1];
+        uint16_t width = enc ? enc->width : 0, height = enc ? enc->height : 0;
+        if (!width && s < SFU_LAYERS_MAX_SPATIAL) {
+            width = src.width[s];
+            height = src.height[s];
+        }
         json_array_append_new(
             list, json_pack("{s:s, s:I, s:I, s:I, s:i, s:i, s:o}", "rid", st->rid, "ssrc",
                             (json_int_t)st->ssrc, "packets",
                             (json_int_t)(st->receiving ? st->recv.received : 0), "bitrate",
-                            (json_int_t)bitrate, "width", enc ? enc->width : 0, "height",
-                            enc ? enc->height : 0, "spatial",
+                            (json_int_t)bitrate, "width", width, "height", height, "spatial",
                             enc && in->kind == SFU_VIDEO ? json_integer(enc->spatial)
                                                          : json_null()));
     }

@@ -46,9 +46,11 @@
 #define PEER_SHARE_INTERVAL_US 100000u
 /* A video downtrack held below what it wants by its bandwidth share (a lower layer, or none)
  * probes the link after this long: the estimate restarts where the next layer fits. The wait
- * doubles up to PEER_PROBE_AFTER_MAX_US while probes fail (a layer goes down again). */
-#define PEER_PROBE_AFTER_US 4000000u
-#define PEER_PROBE_AFTER_MAX_US 32000000u
+ * doubles up to PEER_PROBE_AFTER_MAX_US while probes fail (a layer goes down again), so a
+ * lifted bottleneck is found within that, and a probe that held brings the next one back to
+ * the start. */
+#define PEER_PROBE_AFTER_US 2000000u
+#define PEER_PROBE_AFTER_MAX_US 8000000u
 #define PEER_CNAME_LEN 65
 
 /* A peer carries media in one direction: a publisher sends to us, a subscriber receives. */
@@ -182,6 +184,7 @@ struct peer {
         uint64_t probe_at_us;   /* a downtrack gets less than it wants: probe then (0: none) */
         uint64_t probe_wait_us; /* the back-off: doubles while probes fail */
         uint64_t probe_downs;   /* its downtracks' layer_downs when the last probe began */
+        uint64_t prefs_changes; /* its downtracks' prefs_changes at the last sharing */
         uint64_t audio_bps;     /* what its audio downtracks took over the last second */
         uint64_t audio_bytes;   /* ... their bytes at the last report */
     } share;                    /* subscriber */

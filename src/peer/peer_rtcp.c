@@ -190,10 +190,16 @@ static uint64_t with_margin(uint64_t bps)
 
 /* Probe when some downtrack wants more than it gets: after a back-off, restart the estimate
  * where the next layer of each such downtrack fits (deficit over the estimate), and let the
- * link tell. A layer that went down during the wait (after the last probe) doubles it. */
+ * link tell. A layer that went down during the wait (after the last probe) doubles it; the
+ * subscriber asking for more (its settings changed) probes at once. */
 static void probe_for_more(peer *p, uint64_t estimate, uint64_t deficit, uint64_t downs,
-                           uint64_t now_us)
+                           bool asked, uint64_t now_us)
 {
+    if (asked && deficit) {
+        p->share.probe_wait_us = PEER_PROBE_AFTER_US;
+        p->share.probe_at_us = now_us;
+        p->share.probe_downs = downs;
+    }
     if (!deficit) {
         p->share.probe_at_us = 0;
         if (downs == p->share.probe_downs) p->share.probe_wait_us = PEER_PROBE_AFTER_US;
@@ -205,11 +211,12 @@ static void probe_for_more(peer *p, uint64_t estimate, uint64_t deficit, uint64_
         return;
     }
     if (now_us < p->share.probe_at_us) return;
-    if (downs != p->share.probe_downs) {
+    if (downs != p->share.probe_downs)
         p->share.probe_wait_us = p->share.probe_wait_us * 2 > PEER_PROBE_AFTER_MAX_US
                                      ? PEER_PROBE_AFTER_MAX_US
                                      : p->share.probe_wait_us * 2;
-    }
+    else
+        p->share.probe_wait_us = PEER_PROBE_AFTER_US;
     p->share.probe_downs = downs;
     p->share.probe_at_us = now_us + p->share.probe_wait_us;
     uint64_t start = estimate + deficit;
@@ -242,7 +249,7 @@ static void share_bandwidth(peer *p, uint64_t now_us)
     uint64_t lowest[PEER_MAX_TRACKS];
     bool given[PEER_MAX_TRACKS];
     int open = 0;
-    uint64_t downs = 0;
+    uint64_t downs = 0, prefs = 0;
     for (int i = 0; i < p->n_out; i++) {
         sfu_downtrack *d = shared_video(p, i);
         given[i] = d == NULL;
@@ -256,6 +263,7 @@ static void share_bandwidth(peer *p, uint64_t now_us)
         next[i] = sfu_layers_next_bps(&d->layers, &d->want, &src) * (100 + PROBE_HEADROOM_PCT) / 100;
         lowest[i] = with_margin(sfu_layers_lowest_bps(&src));
         downs += d->layer_downs;
+        prefs += d->prefs_changes;
         open++;
     }
     for (bool moved = true; moved && open > 0;) {
@@ -282,7 +290,9 @@ static void share_bandwidth(peer *p, uint64_t now_us)
                                                            : share[i];
         sfu_downtrack_set_budget(&p->out[i]->down, p->share.estimated ? b : 0);
     }
-    if (p->share.estimated) probe_for_more(p, estimate, deficit, downs, now_us);
+    bool asked = prefs != p->share.prefs_changes;
+    p->share.prefs_changes = prefs;
+    if (p->share.estimated) probe_for_more(p, estimate, deficit, downs, asked, now_us);
 }
 
 /* The bitrate of its audio downtracks over the last report interval. */

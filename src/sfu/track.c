@@ -300,6 +300,7 @@ void sfu_downtrack_set_layer_prefs(sfu_downtrack *d, uint16_t width, uint16_t he
     d->want.max_spatial = max_spatial;
     d->want.max_temporal = max_temporal;
     d->layers_changed = true;
+    d->prefs_changes++;
 }
 
 void sfu_downtrack_set_budget(sfu_downtrack *d, uint64_t budget_bps)
