@@ -229,9 +229,8 @@ void peer_handle_dtls(peer *p, uint64_t now_us, const j_addr *from, const uint8_
 void peer_handle_srtp(peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf, size_t len,
                       bool is_rtcp);
 /* peer_handle_timeout - ICE consent, DTLS retransmission, RTCP (NACKs and transport-cc
- * feedback when due, reports every PEER_REPORT_INTERVAL_US), a subscriber's bandwidth shares and
- * probes. Call it every
- * ~10 ms: NACKs wait only a few milliseconds for reordering. */
+ * feedback when due, reports every PEER_REPORT_INTERVAL_US), a subscriber's bandwidth shares
+ * and probes. Call it every ~10 ms: NACKs wait only a few milliseconds for reordering. */
 void peer_handle_timeout(peer *p, uint64_t now_us);
 /* peer_quality_get - the leg's condition now. */
 void peer_quality_get(const peer *p, peer_quality *out);
