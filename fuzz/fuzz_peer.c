@@ -1,7 +1,9 @@
-/* fuzz_peer.c - a publisher and a subscriber joined by a video track, driven by arbitrary
- * decrypted input: the publisher's RTP (media, RTX, padding) and RTCP (SR, XR), the
+/* fuzz_peer.c - a publisher and a subscriber joined by two video tracks (the second one
+ * simulcast: rids q/h/f), driven by arbitrary decrypted input: the publisher's RTP (media,
+ * RTX, padding; streams learned by MID, rid and repaired rid) and RTCP (SR, XR), the
  * subscriber's RTCP (NACK storms, receiver reports, transport-cc feedback, REMB, PLI), and
- * time passing (reports, NACK timers, transport-cc feedback, the video gate).
+ * time passing (reports, NACK timers, transport-cc feedback, bandwidth sharing and probes,
+ * the tracks' layer policies).
  *
  * Input: records of [op][len hi][len lo][len bytes]. op & 3 picks the packet's kind
  * (0 publisher RTP, 1 subscriber RTCP, 2 publisher RTCP, 3 none) and op >> 2 the
@@ -54,8 +56,9 @@ static peer_env env = {.consent_timeout_us = UINT64_MAX / 2, .publisher_max_bitr
                        .min_video_bitrate = 150000, .send = drop_send, .on_address = on_address,
                        .on_connected = on_connected};
 
-/* The video m= section both negotiated: VP8 96 (RTX 97), MID id 1, transport-cc id 5; the
- * publisher announced SSRC 0x1111 with RTX 0x2222. */
+/* The video m= sections both negotiated: VP8 96 (RTX 97), MID id 1, transport-cc id 5; in
+ * "0" the publisher announced SSRC 0x1111 with RTX 0x2222, "1" is simulcast (rid id 3,
+ * repaired rid id 4). */
 static void video_neg(sdp_negotiated *neg, peer_role role)
 {
     memset(neg, 0, sizeof *neg);
@@ -65,22 +68,33 @@ static void video_neg(sdp_negotiated *neg, peer_role role)
            "AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:"
            "AB:AB:AB:AB:AB");
     neg->our_setup = SDP_SETUP_PASSIVE;
-    neg->media_count = 1;
-    sdp_neg_media *m = &neg->media[0];
-    m->accepted = true;
-    m->kind = SDP_KIND_VIDEO;
-    strcpy(m->mid, "0");
-    m->dir = role == PEER_PUBLISHER ? SDP_DIR_RECVONLY : SDP_DIR_SENDONLY;
-    m->codec_count = 1;
-    m->codecs[0].pt = 96;
-    strcpy(m->codecs[0].name, "VP8");
-    m->codecs[0].clock_rate = 90000;
-    m->codecs[0].rtx_pt = 97;
-    m->ext_id[SDP_EXT_MID] = 1;
-    m->ext_id[SDP_EXT_TWCC] = 5;
-    m->stream_count = role == PEER_PUBLISHER;
-    m->streams[0].ssrc = 0x1111;
-    m->streams[0].rtx_ssrc = 0x2222;
+    neg->media_count = 2;
+    for (int i = 0; i < 2; i++) {
+        sdp_neg_media *m = &neg->media[i];
+        m->accepted = true;
+        m->kind = SDP_KIND_VIDEO;
+        strcpy(m->mid, i ? "1" : "0");
+        m->dir = role == PEER_PUBLISHER ? SDP_DIR_RECVONLY : SDP_DIR_SENDONLY;
+        m->codec_count = 1;
+        m->codecs[0].pt = 96;
+        strcpy(m->codecs[0].name, "VP8");
+        m->codecs[0].clock_rate = 90000;
+        m->codecs[0].rtx_pt = 97;
+        m->ext_id[SDP_EXT_MID] = 1;
+        m->ext_id[SDP_EXT_TWCC] = 5;
+    }
+    sdp_neg_media *plain = &neg->media[0], *sim = &neg->media[1];
+    plain->stream_count = role == PEER_PUBLISHER;
+    plain->streams[0].ssrc = 0x1111;
+    plain->streams[0].rtx_ssrc = 0x2222;
+    if (role == PEER_PUBLISHER) {
+        sim->ext_id[SDP_EXT_RID] = 3;
+        sim->ext_id[SDP_EXT_RRID] = 4;
+        sim->encoding_count = 3;
+        strcpy(sim->encodings[0].rid, "q");
+        strcpy(sim->encodings[1].rid, "h");
+        strcpy(sim->encodings[2].rid, "f");
+    }
 }
 
 static peer *connected_peer(peer_role role, sdp_negotiated *neg)
@@ -92,10 +106,13 @@ static peer *connected_peer(peer_role role, sdp_negotiated *neg)
                       .neg = neg, .cname = "fuzz"};
     peer *p = peer_new(&env, &pp, 0);
     check(p != NULL);
-    if (role == PEER_PUBLISHER)
-        check(peer_add_in_track(p, &neg->media[0]) != NULL);
-    else
-        check(peer_add_out_track(p, &neg->media[0], SUB_SSRC, SUB_RTX_SSRC) != NULL);
+    for (uint32_t i = 0; i < 2; i++) {
+        if (role == PEER_PUBLISHER)
+            check(peer_add_in_track(p, &neg->media[i]) != NULL);
+        else
+            check(peer_add_out_track(p, &neg->media[i], SUB_SSRC + 2 * i, SUB_RTX_SSRC + 2 * i) !=
+                  NULL);
+    }
     p->srtp_out = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, sizeof key, J_SRTP_OUTBOUND);
     check(p->srtp_out != NULL);
     p->state = PEER_CONNECTED;
@@ -118,12 +135,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static sdp_negotiated neg;
     peer *pub = connected_peer(PEER_PUBLISHER, &neg);
     peer *sub = connected_peer(PEER_SUBSCRIBER, &neg);
-    sfu_track *track = sfu_track_new("video", SFU_VIDEO);
-    check(track != NULL);
-    pub->in[0]->track = track;
-    sfu_track_attach_source(track, &pub->in[0]->source, peer_request_keyframe, pub, 0);
-    check(sfu_track_add_downtrack(track, &sub->out[0]->down, 0) == J_OK);
-    sfu_seqmap_init(&sub->out[0]->down.seq, 0, 0);
+    sfu_track *tracks[2];
+    for (int i = 0; i < 2; i++) {
+        tracks[i] = sfu_track_new(i ? "simulcast" : "video", SFU_VIDEO);
+        check(tracks[i] != NULL);
+        pub->in[i]->track = tracks[i];
+        sfu_track_attach_source(tracks[i], &pub->in[i]->source, peer_request_keyframe, pub, 0);
+        check(sfu_track_add_downtrack(tracks[i], &sub->out[i]->down, 0) == J_OK);
+        sfu_seqmap_init(&sub->out[i]->down.seq, (uint16_t)(i * 0x8000), 0);
+    }
     bwe_twcc_history_init(sub->twcc_out, 0);
 
     uint64_t now = 1000;
@@ -146,6 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         peer_handle_timeout(pub, now);
         peer_handle_timeout(sub, now);
+        for (int i = 0; i < 2; i++) sfu_track_handle_timeout(tracks[i], now);
     }
     const peer_stats *st = &sub->stats;
     check(st->nack_in == st->nack_answered + st->nack_missed + st->nack_throttled);
@@ -153,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     peer_quality_get(pub, &q);
     peer_quality_get(sub, &q);
 
-    sfu_track_free(track);
+    for (int i = 0; i < 2; i++) sfu_track_free(tracks[i]);
     peer_free(pub);
     peer_free(sub);
     return 0;

@@ -63,6 +63,15 @@ static void build_from(const rtc_msg *m)
     case RTC_MSG_SET_SUBSCRIPTION:
         if (m->subscription.last_n < -1 || m->subscription.last_n > RTC_MSG_LAST_N_MAX) abort();
         break;
+    case RTC_MSG_TRACK_SETTINGS:
+        if (!m->settings.track || m->settings.width < 0 || m->settings.width > RTC_MSG_TILE_MAX ||
+            m->settings.height < 0 || m->settings.height > RTC_MSG_TILE_MAX ||
+            m->settings.max_spatial < RTC_MSG_LAYER_ANY ||
+            m->settings.max_spatial > RTC_MSG_LAYER_MAX ||
+            m->settings.max_temporal < RTC_MSG_LAYER_ANY ||
+            m->settings.max_temporal > RTC_MSG_LAYER_MAX)
+            abort();
+        break;
     case RTC_MSG_LEAVE:
     case RTC_MSG_PING:
         break;

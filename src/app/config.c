@@ -61,8 +61,8 @@ static const option_def options[] = {
     INT_OPT("publisher.max_bitrate", publisher_max_bitrate, 50000, 50000000,
             "bits/s a publisher is allowed to send (advertised by REMB)"),
     INT_OPT("subscriber.min_video_bitrate", subscriber_min_video_bitrate, 0, 50000000,
-            "bits/s: below this bandwidth estimate a subscriber's video pauses, audio flows "
-            "(0: never)"),
+            "bits/s: a subscriber's video track whose share of the bandwidth estimate is "
+            "below this pauses, audio flows (0: never)"),
     INT_OPT("limits.max_sessions", max_sessions, 1, 100000, "WHIP + WHEP sessions per server"),
     INT_OPT("limits.max_subscribers_per_track", max_subscribers_per_track, 1, 100000,
             "subscribers (WHEP viewers, room participants) per track"),

@@ -481,6 +481,19 @@ int engine_set_paused(engine *e, const char *id, const char *const *track_ids, s
     return J_OK;
 }
 
+int engine_set_layer_prefs(engine *e, const char *id, const char *track_id,
+                           const engine_layer_prefs *prefs)
+{
+    peer *p = j_map_get(&e->by_id, id, strlen(id));
+    if (!p || p->role != PEER_SUBSCRIBER) return J_ENOTFOUND;
+    for (int i = 0; i < p->n_out; i++)
+        if (p->out[i]->kind == SFU_VIDEO && strcmp(p->out[i]->track_id, track_id) == 0)
+            sfu_downtrack_set_layer_prefs(&p->out[i]->down, prefs->width, prefs->height,
+                                          prefs->visible, prefs->max_spatial,
+                                          prefs->max_temporal);
+    return J_OK;
+}
+
 int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *out)
 {
     engine_track *et = engine_track_find(e, track_id);
@@ -596,21 +609,84 @@ void engine_handle_timeout(engine *e, uint64_t now_us)
             sfu_track_handle_timeout(((engine_track *)it->value)->t, now_us);
 }
 
-static json_t *peer_tracks_json(const peer *p)
+static const char *layers_state_name(sfu_layers_state s)
+{
+    switch (s) {
+    case SFU_LAYERS_FORWARDING: return "forwarding";
+    case SFU_LAYERS_OFF_AUDIO_ONLY: return "held_back";
+    case SFU_LAYERS_OFF_HIDDEN: return "hidden";
+    case SFU_LAYERS_OFF_BANDWIDTH: return "bandwidth";
+    case SFU_LAYERS_OFF_NO_SOURCE: return "no_source";
+    }
+    return "?";
+}
+
+static json_t *layer_index_json(int v) { return v < 0 ? json_null() : json_integer(v); }
+
+/* A video downtrack's layer: forwarded now, targeted, and the policy's state. */
+static json_t *downtrack_layer_json(const sfu_downtrack *d)
+{
+    const sfu_layers *l = &d->layers;
+    return json_pack("{s:o, s:o, s:o, s:o, s:s}", "spatial", layer_index_json(l->current_spatial),
+                     "temporal", layer_index_json(l->current_temporal), "target_spatial",
+                     layer_index_json(l->target_spatial), "target_temporal",
+                     layer_index_json(l->target_temporal), "state",
+                     d->paused ? "held_back" : layers_state_name(d->target.state));
+}
+
+/* A publisher's in-track's encodings (one without simulcast): its streams as received, with
+ * the track's measure of each (bitrate of all its temporal layers - with SVC, of the whole
+ * stream - and resolution: a VP8 keyframe's, or the top SVC layer's). */
+static json_t *encodings_json(const peer_in_track *in, uint64_t now_us)
+{
+    json_t *list = json_array();
+    sfu_layers_source src = {0};
+    if (in->track) sfu_track_layers(in->track, now_us, &src);
+    for (int k = 0; k < in->n_streams; k++) {
+        const peer_in_stream *st = &in->streams[k];
+        const sfu_encoding *enc = in->track ? &in->track->enc[k] : NULL;
+        /* Its layer: the encoding's, or with SVC the top one (which all below it serve). */
+        int s = enc ? enc->spatial : 0;
+        if (in->track && in->track->layers_mode == SFU_LAYERS_SVC)
+            for (s = SFU_LAYERS_MAX_SPATIAL - 1; s > 0 && !src.temporal_layers[s]; s--) continue;
+        uint64_t bitrate = 0;
+        if (enc && in->kind == SFU_VIDEO && s < SFU_LAYERS_MAX_SPATIAL && src.temporal_layers[s])
+            bitrate = src.bitrate_bps[s][src.temporal_layers[s] - 1];
+        uint16_t width = enc ? enc->width : 0, height = enc ? enc->height : 0;
+        if (!width && s < SFU_LAYERS_MAX_SPATIAL) {
+            width = src.width[s];
+            height = src.height[s];
+        }
+        json_array_append_new(
+            list, json_pack("{s:s, s:I, s:I, s:I, s:i, s:i, s:o}", "rid", st->rid, "ssrc",
+                            (json_int_t)st->ssrc, "packets",
+                            (json_int_t)(st->receiving ? st->recv.received : 0), "bitrate",
+                            (json_int_t)bitrate, "width", width, "height", height, "spatial",
+                            enc && in->kind == SFU_VIDEO ? json_integer(enc->spatial)
+                                                         : json_null()));
+    }
+    return list;
+}
+
+static json_t *peer_tracks_json(const peer *p, uint64_t now_us)
 {
     json_t *list = json_array();
     for (int i = 0; i < p->n_in; i++)
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "mid", p->in[i]->mid, "track",
-                                              p->in[i]->track->id, "kind",
-                                              sfu_kind_name(p->in[i]->kind)));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}", "mid", p->in[i]->mid,
+                                              "track", p->in[i]->track->id, "kind",
+                                              sfu_kind_name(p->in[i]->kind), "encodings",
+                                              encodings_json(p->in[i], now_us)));
     for (int i = 0; i < p->n_out; i++) {
         const sfu_downtrack *d = &p->out[i]->down;
-        json_array_append_new(
-            list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "mid", p->out[i]->mid,
-                            "track", p->out[i]->track_id, "kind", sfu_kind_name(p->out[i]->kind),
-                            "packets", (json_int_t)d->packets, "bytes", (json_int_t)d->bytes,
-                            "rtx_packets", (json_int_t)d->rtx_packets, "waiting_keyframe",
-                            d->waiting_keyframe, "paused", d->paused != 0));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "mid", p->out[i]->mid,
+                              "track", p->out[i]->track_id, "kind",
+                              sfu_kind_name(p->out[i]->kind), "packets", (json_int_t)d->packets,
+                              "bytes", (json_int_t)d->bytes, "rtx_packets",
+                              (json_int_t)d->rtx_packets, "waiting_keyframe", d->waiting_keyframe,
+                              "paused", d->paused != 0);
+        if (p->out[i]->kind == SFU_VIDEO)
+            json_object_set_new(o, "layer", downtrack_layer_json(d));
+        json_array_append_new(list, o);
     }
     return list;
 }
@@ -654,7 +730,7 @@ static json_t *peer_counters_json(const peer *p)
     json_object_set_new(c, "rtt_ms", q.rtt_us < 0 ? json_null() : json_real((double)q.rtt_us / 1000.0));
     if (p->role == PEER_SUBSCRIBER) {
         set_int(c, "estimated_bitrate", (int64_t)q.estimated_bps);
-        set_int(c, "video_pauses", (int64_t)st->video_pauses);
+        set_int(c, "video_pauses", (int64_t)q.video_pauses);
         json_object_set_new(c, "video_paused", json_boolean(q.video_paused));
     }
     return c;
@@ -666,7 +742,7 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
                      peer_role_name(p->role), "owner", p->owner, "state",
                      peer_state_name(p->state), "age_ms",
                      (json_int_t)((now_us - p->created_us) / 1000), "tracks",
-                     peer_tracks_json(p), "counters", peer_counters_json(p));
+                     peer_tracks_json(p, now_us), "counters", peer_counters_json(p));
 }
 
 json_t *engine_stats(engine *e, uint64_t now_us)

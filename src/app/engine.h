@@ -37,7 +37,7 @@ typedef struct engine_config {
     dtls_ctx *dtls; /* borrowed */
     uint64_t consent_timeout_us;
     uint32_t publisher_max_bitrate;
-    uint64_t min_video_bitrate;    /* a subscriber's video pauses below this estimate; 0: never */
+    uint64_t min_video_bitrate;    /* a video downtrack's share below this pauses it; 0: never */
     uint64_t wall_clock_offset_us; /* Unix time minus now_us, for RTCP's NTP times */
     int max_sessions;
     int max_subscribers_per_track;
@@ -65,6 +65,7 @@ typedef enum {
 typedef struct engine_relay_msg {
     engine_relay_kind kind;
     uint32_t relay_id;               /* LINKED, SOURCE, MUTED, KEYFRAME */
+    uint8_t encoding;                /* KEYFRAME: of which encoding; SENDER_REPORT: about */
     char track_id[SFU_TRACK_ID_LEN]; /* SUBSCRIBE, UNSUBSCRIBE, LINKED */
     sfu_kind track_kind;             /* SUBSCRIBE */
     bool has_source, muted;          /* LINKED; SOURCE; MUTED */
@@ -77,8 +78,8 @@ typedef struct engine_io {
     void (*send)(void *ctx, const j_addr *to, const uint8_t *buf, size_t len);
     /* relay_rtp - hand source packet rtp (copied before returning) to worker `to`, which
      * mirrors the track it relays as relay_id. NULL when the engine is alone. */
-    void (*relay_rtp)(void *ctx, int to, uint32_t relay_id, const uint8_t *rtp, size_t len,
-                      uint64_t arrival_us);
+    void (*relay_rtp)(void *ctx, int to, uint32_t relay_id, uint8_t encoding, const uint8_t *rtp,
+                      size_t len, uint64_t arrival_us);
     /* relay_msg - send m (copied) to worker `to`; never lost, in order with relay_rtp. */
     void (*relay_msg)(void *ctx, int to, const engine_relay_msg *m);
     void *ctx;
@@ -138,6 +139,16 @@ int engine_set_track_muted(engine *e, const char *track_id, bool muted, uint64_t
  * video stream waits for a keyframe, which is requested). J_OK or J_ENOTFOUND. */
 int engine_set_paused(engine *e, const char *id, const char *const *track_ids, size_t n,
                       uint64_t now_us);
+/* What a subscriber wants of one video track (sfu_downtrack_set_layer_prefs). */
+typedef struct engine_layer_prefs {
+    bool visible;
+    uint16_t width, height;           /* device pixels of its tile, 0: unknown */
+    uint8_t max_spatial, max_temporal; /* SFU_LAYER_ANY: no preference */
+} engine_layer_prefs;
+/* engine_set_layer_prefs - subscriber session id receives track_id, where it is bound to
+ * it, as prefs say. J_OK or J_ENOTFOUND (no such subscriber). */
+int engine_set_layer_prefs(engine *e, const char *id, const char *track_id,
+                           const engine_layer_prefs *prefs);
 /* engine_take_audio_levels - the RFC 6464 levels track_id's source sent since the last call.
  * J_OK, or J_ENOTFOUND (also for a mirror: its home track counts the same packets). */
 int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *out);
@@ -166,7 +177,7 @@ size_t engine_downtracks(const engine *e);
 int engine_track_subscribers(engine *e, const char *id);
 
 /* engine_relay_rtp_in - a packet worker `from` relayed as relay_id (see engine_io). */
-void engine_relay_rtp_in(engine *e, int from, uint32_t relay_id, const uint8_t *rtp,
+void engine_relay_rtp_in(engine *e, int from, uint32_t relay_id, uint8_t encoding, const uint8_t *rtp,
                          size_t len, uint64_t arrival_us);
 /* engine_relay_msg_in - a message from worker `from`. */
 void engine_relay_msg_in(engine *e, int from, const engine_relay_msg *m, uint64_t now_us);

@@ -69,24 +69,26 @@ void engine_relay_free(engine *e)
 static void send_to_mirrors(engine *e, const engine_track *et, const engine_relay_msg *m);
 
 /* A home track's relay: the packet, as received, to every mirroring worker. */
-static void relay_packet(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
+static void relay_packet(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint8_t encoding,
+                         uint64_t now_us)
 {
     (void)t;
     engine_track *et = ctx;
     engine *e = et->e;
     for (uint64_t left = et->relay_to; left; left &= left - 1) {
-        e->io.relay_rtp(e->io.ctx, __builtin_ctzll(left), et->relay_id, pkt->buf, pkt->len,
-                        now_us);
+        e->io.relay_rtp(e->io.ctx, __builtin_ctzll(left), et->relay_id, encoding, pkt->buf,
+                        pkt->len, now_us);
         e->relay_packets_out++;
     }
 }
 
-static void relay_sender_report(void *ctx, const sfu_track *t, uint32_t ssrc, uint32_t rtp_ts,
-                                uint64_t now_us)
+static void relay_sender_report(void *ctx, const sfu_track *t, uint8_t encoding, uint32_t ssrc,
+                                uint32_t rtp_ts, uint64_t now_us)
 {
     (void)t;
     engine_track *et = ctx;
     engine_relay_msg m = {.kind = ENGINE_RELAY_SENDER_REPORT, .relay_id = et->relay_id,
+                          .encoding = encoding,
                           .sr_ssrc = ssrc, .sr_rtp_ts = rtp_ts, .sr_at_us = now_us};
     send_to_mirrors(et->e, et, &m);
 }
@@ -166,10 +168,12 @@ static void unlink_mirror(engine *e, int from, const engine_relay_msg *m)
     engine_track_release_if_unused(e, et);
 }
 
-static void keyframe_wanted(engine *e, int from, uint32_t relay_id, uint64_t now_us)
+static void keyframe_wanted(engine *e, int from, uint32_t relay_id, uint8_t encoding,
+                            uint64_t now_us)
 {
     engine_track *et = table_get(&e->relayed, relay_id);
-    if (et && (et->relay_to & worker_bit(from))) sfu_track_request_keyframe(et->t, now_us);
+    if (et && (et->relay_to & worker_bit(from)))
+        sfu_track_request_keyframe(et->t, encoding, now_us);
 }
 
 /* ---------------------------------------------------------------- mirror side */
@@ -192,12 +196,13 @@ void engine_relay_unsubscribe(engine *e, engine_track *et)
 }
 
 /* sfu_keyframe_fn of a mirror: its home asks the publisher. */
-static void mirror_request_keyframe(void *ctx, const sfu_track *t)
+static void mirror_request_keyframe(void *ctx, const sfu_track *t, uint8_t encoding)
 {
     (void)t;
     engine_track *et = ctx;
     if (!et->linked) return;
-    engine_relay_msg m = {.kind = ENGINE_RELAY_KEYFRAME, .relay_id = et->relay_id};
+    engine_relay_msg m = {.kind = ENGINE_RELAY_KEYFRAME, .relay_id = et->relay_id,
+                          .encoding = encoding};
     send_msg(et->e, et->origin, &m);
 }
 
@@ -244,7 +249,7 @@ void engine_relay_msg_in(engine *e, int from, const engine_relay_msg *m, uint64_
         unlink_mirror(e, from, m);
         break;
     case ENGINE_RELAY_KEYFRAME:
-        keyframe_wanted(e, from, m->relay_id, now_us);
+        keyframe_wanted(e, from, m->relay_id, m->encoding, now_us);
         break;
     case ENGINE_RELAY_LINKED:
         linked(e, from, m, now_us);
@@ -254,7 +259,8 @@ void engine_relay_msg_in(engine *e, int from, const engine_relay_msg *m, uint64_
         break;
     case ENGINE_RELAY_SENDER_REPORT:
         if ((et = linked_mirror(e, from, m->relay_id)))
-            sfu_track_on_sender_report(et->t, m->sr_ssrc, m->sr_rtp_ts, m->sr_at_us);
+            sfu_track_on_sender_report(et->t, m->encoding, m->sr_ssrc, m->sr_rtp_ts,
+                                       m->sr_at_us);
         break;
     case ENGINE_RELAY_MUTED:
         if ((et = linked_mirror(e, from, m->relay_id)))
@@ -263,8 +269,8 @@ void engine_relay_msg_in(engine *e, int from, const engine_relay_msg *m, uint64_
     }
 }
 
-void engine_relay_rtp_in(engine *e, int from, uint32_t relay_id, const uint8_t *rtp,
-                         size_t len, uint64_t arrival_us)
+void engine_relay_rtp_in(engine *e, int from, uint32_t relay_id, uint8_t encoding,
+                         const uint8_t *rtp, size_t len, uint64_t arrival_us)
 {
     engine_track *et = valid_worker(from) ? linked_mirror(e, from, relay_id) : NULL;
     rtp_pkt pkt;
@@ -273,5 +279,5 @@ void engine_relay_rtp_in(engine *e, int from, uint32_t relay_id, const uint8_t *
         return;
     }
     e->relay_packets_in++;
-    sfu_track_forward(et->t, &pkt, arrival_us);
+    sfu_track_forward(et->t, &pkt, encoding, arrival_us);
 }

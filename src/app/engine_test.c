@@ -7,7 +7,11 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "app/engine.h"
+#include "app/offer.h"
 #include "core/err.h"
 #include "rtp/rtp.h"
 
@@ -230,10 +234,12 @@ static void capture_relay_msg(void *ctx, int to, const engine_relay_msg *m)
     r->queue[r->queued++].msg = *m;
 }
 
-static void capture_relay_rtp(void *ctx, int to, uint32_t relay_id, const uint8_t *rtp,
+static void capture_relay_rtp(void *ctx, int to, uint32_t relay_id, uint8_t encoding,
+                              const uint8_t *rtp,
                               size_t len, uint64_t arrival_us)
 {
     (void)to;
+    (void)encoding;
     (void)rtp;
     (void)len;
     (void)arrival_us;
@@ -335,9 +341,9 @@ static void test_remote_subscriber_gets_a_linked_mirror(void **state)
     /* The home's packets, as relayed, reach the mirror; an unknown relay id does not. */
     uint8_t pkt[1600];
     size_t len = rtp_packet(pkt);
-    engine_relay_rtp_in(ends[1].e, 0, 0, pkt, len, 5);
-    engine_relay_rtp_in(ends[1].e, 0, 9, pkt, len, 5);
-    engine_relay_rtp_in(ends[1].e, 1, 0, pkt, len, 5); /* not from its home */
+    engine_relay_rtp_in(ends[1].e, 0, 0, 0, pkt, len, 5);
+    engine_relay_rtp_in(ends[1].e, 0, 9, 0, pkt, len, 5);
+    engine_relay_rtp_in(ends[1].e, 1, 0, 0, pkt, len, 5); /* not from its home */
     t = track_stats(1, "TR_v", &st);
     assert_int_equal(json_integer_value(json_object_get(t, "packets_in")), 1);
     json_t *relay = json_object_get(st, "relay");
@@ -367,7 +373,7 @@ static void test_remote_subscriber_gets_a_linked_mirror(void **state)
     assert_int_equal(deliver(1, kinds, 4), 1);
     assert_int_equal(kinds[0], ENGINE_RELAY_UNSUBSCRIBE);
     assert_int_equal(track_count(ends[0].e), 0);
-    engine_relay_rtp_in(ends[1].e, 0, 0, pkt, len, 5); /* a packet still queued: dropped */
+    engine_relay_rtp_in(ends[1].e, 0, 0, 0, pkt, len, 5); /* a packet still queued: dropped */
     free_workers();
 }
 
@@ -400,7 +406,7 @@ static void test_home_relays_a_published_track_once_per_worker(void **state)
     assert_int_equal(deliver(0, kinds, 4), 1);
     assert_int_equal(kinds[0], ENGINE_RELAY_LINKED);
     uint8_t pkt[1600];
-    engine_relay_rtp_in(ends[1].e, 0, 0, pkt, rtp_packet(pkt), 5);
+    engine_relay_rtp_in(ends[1].e, 0, 0, 0, pkt, rtp_packet(pkt), 5);
     json_t *st, *t = track_stats(1, "TR_v", &st);
     assert_int_equal(json_integer_value(json_object_get(t, "packets_in")), 1);
     json_decref(st);
@@ -480,6 +486,48 @@ static void test_pause_downtracks_of_one_subscriber(void **state)
     engine_free(e);
 }
 
+
+static char *read_fixture(const char *name, size_t *len)
+{
+    char path[256];
+    snprintf(path, sizeof path, "testdata/sdp/%s", name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[64 * 1024];
+    *len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[*len] = '\0';
+    return text;
+}
+
+/* A publisher's simulcast offer: its three rid streams received, with the rid, repaired rid
+ * and MID extensions; a subscriber's offer gets no simulcast but the Dependency Descriptor
+ * when it offers one. */
+static void test_offer_negotiates_simulcast(void **state)
+{
+    (void)state;
+    size_t len;
+    const char *text = read_fixture("chromium_simulcast_offer.sdp", &len);
+    app_offer o;
+    char detail[256];
+    assert_int_equal(app_offer_negotiate(&o, PEER_PUBLISHER, text, len, detail, sizeof detail),
+                     J_OK);
+    const sdp_neg_media *v = &o.neg->media[0];
+    assert_int_equal(v->encoding_count, 3);
+    assert_true(v->ext_id[SDP_EXT_RID] && v->ext_id[SDP_EXT_RRID] && v->ext_id[SDP_EXT_MID]);
+    assert_true(v->ext_id[SDP_EXT_DEPENDENCY_DESCRIPTOR]);
+    app_offer_free(&o);
+
+    text = read_fixture("chromium_view_offer.sdp", &len);
+    assert_int_equal(app_offer_negotiate(&o, PEER_SUBSCRIBER, text, len, detail, sizeof detail),
+                     J_OK);
+    for (int i = 0; i < o.neg->media_count; i++) {
+        assert_int_equal(o.neg->media[i].encoding_count, 0);
+        assert_int_equal(o.neg->media[i].ext_id[SDP_EXT_RID], 0); /* we send one stream */
+    }
+    app_offer_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_home_relays_a_published_track_once_per_worker),
         cmocka_unit_test(test_subscriber_limit_counts_other_workers),
         cmocka_unit_test(test_pause_downtracks_of_one_subscriber),
+        cmocka_unit_test(test_offer_negotiates_simulcast),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -322,6 +322,27 @@ int media_set_paused(media *m, const char *id, const char *const *track_ids, siz
     return worker_call(m->workers[ms->worker], do_paused, &c) == J_OK ? c.result : J_EIO;
 }
 
+typedef struct layers_call {
+    const char *id, *track_id;
+    const engine_layer_prefs *prefs;
+    int result;
+} layers_call;
+
+static void do_layers(engine *e, void *arg)
+{
+    layers_call *c = arg;
+    c->result = engine_set_layer_prefs(e, c->id, c->track_id, c->prefs);
+}
+
+int media_set_layer_prefs(media *m, const char *id, const char *track_id,
+                          const engine_layer_prefs *prefs)
+{
+    media_session *ms = find_session(m, id);
+    if (!ms) return J_ENOTFOUND;
+    layers_call c = {.id = id, .track_id = track_id, .prefs = prefs, .result = J_ENOTFOUND};
+    return worker_call(m->workers[ms->worker], do_layers, &c) == J_OK ? c.result : J_EIO;
+}
+
 typedef struct levels_call {
     const char *const *track_ids;
     sfu_audio_levels *out;

@@ -51,6 +51,9 @@ int media_remove_session(media *m, const char *id, const char *owner, const char
 int media_set_track_muted(media *m, const char *track_id, bool muted);
 /* media_set_paused - engine_set_paused on subscriber session id's worker. */
 int media_set_paused(media *m, const char *id, const char *const *track_ids, size_t n);
+/* media_set_layer_prefs - engine_set_layer_prefs on subscriber session id's worker. */
+int media_set_layer_prefs(media *m, const char *id, const char *track_id,
+                          const engine_layer_prefs *prefs);
 /* media_take_audio_levels - out[i] = the levels track_ids[i]'s source sent since the last
  * call (from its home worker; zero for a track that does not exist). */
 void media_take_audio_levels(media *m, const char *const *track_ids, sfu_audio_levels *out,

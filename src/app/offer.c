@@ -8,7 +8,10 @@
 #include "core/random.h"
 
 static const uint32_t CARRIED_EXTS = SDP_EXT_BIT(SDP_EXT_MID) | SDP_EXT_BIT(SDP_EXT_AUDIO_LEVEL) |
-                                     SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION);
+                                     SDP_EXT_BIT(SDP_EXT_VIDEO_ORIENTATION) |
+                                     SDP_EXT_BIT(SDP_EXT_DEPENDENCY_DESCRIPTOR);
+/* Simulcast ingest: which encoding (and which encoding's retransmissions) a stream is. */
+static const uint32_t SIMULCAST_EXTS = SDP_EXT_BIT(SDP_EXT_RID) | SDP_EXT_BIT(SDP_EXT_RRID);
 /* Transport-wide sequence numbers: a publisher's are fed back to it (its congestion control
  * adapts its rate), ours on a subscriber's egress give its estimate. */
 static const uint32_t TRANSPORT_EXTS = SDP_EXT_BIT(SDP_EXT_TWCC);
@@ -42,7 +45,7 @@ int app_offer_negotiate(app_offer *o, peer_role role, const char *text, size_t l
         .video_codecs = SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264,
         .video_rtx = true,
         .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR | SDP_FB_REMB | SDP_FB_TWCC,
-        .ext_recv = CARRIED_EXTS | TRANSPORT_EXTS,
+        .ext_recv = CARRIED_EXTS | TRANSPORT_EXTS | SIMULCAST_EXTS,
         .ext_send = CARRIED_EXTS | TRANSPORT_EXTS,
         .can_receive = role == PEER_PUBLISHER,
         .can_send = role == PEER_SUBSCRIBER,

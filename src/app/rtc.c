@@ -378,6 +378,22 @@ static void io_set_paused(void *ctx, const char *sid, const char *const *track_i
     media_set_paused(r->a->media, p->conn[PEER_SUBSCRIBER].session_id, track_ids, n);
 }
 
+static uint8_t layer_max(int v) { return v < 0 ? SFU_LAYER_ANY : (uint8_t)v; }
+
+static void io_set_layers(void *ctx, const char *sid, const char *track_id,
+                          const room_track_layers *layers)
+{
+    rtc *r = ctx;
+    rtc_participant *p = participant_get(r, sid, false);
+    if (!p || !p->conn[PEER_SUBSCRIBER].exists) return; /* a later subscribe applies it */
+    engine_layer_prefs prefs = {.visible = layers->visible,
+                                .width = (uint16_t)layers->width,
+                                .height = (uint16_t)layers->height,
+                                .max_spatial = layer_max(layers->max_spatial),
+                                .max_temporal = layer_max(layers->max_temporal)};
+    media_set_layer_prefs(r->a->media, p->conn[PEER_SUBSCRIBER].session_id, track_id, &prefs);
+}
+
 /* ---------------------------------------------------------------- events in */
 
 static void forget_conn_ip(rtc *r, http_ws_id id)
@@ -479,12 +495,15 @@ static bool admin_allowed(rtc *r, const http_request *req, const char *room, htt
     return true;
 }
 
-/* "/api/rooms/{room}[/participants/{identity} | /tracks/{track}/mute]" split in place. */
+/* "/api/rooms/{room}[/participants/{identity}[/tracks/{track}/layers] | /tracks/{track}/mute]"
+ * split in place. */
 typedef struct rooms_path {
     char room[65];
     char kind[16];  /* "", "participants" or "tracks" */
     char item[129];
-    char action[16]; /* "" or "mute" */
+    char action[16]; /* "", "mute" or "tracks" */
+    char sub_item[129];
+    char sub_action[16]; /* "" or "layers" */
 } rooms_path;
 
 static bool split_rooms_path(const char *path, rooms_path *out)
@@ -493,9 +512,11 @@ static bool split_rooms_path(const char *path, rooms_path *out)
     const char *p = path + strlen("/api/rooms");
     if (*p == '\0') return true;
     if (*p++ != '/') return false;
-    char *fields[4] = {out->room, out->kind, out->item, out->action};
-    size_t caps[4] = {sizeof out->room, sizeof out->kind, sizeof out->item, sizeof out->action};
-    for (int f = 0; f < 4 && *p; f++) {
+    char *fields[6] = {out->room, out->kind, out->item, out->action, out->sub_item,
+                       out->sub_action};
+    size_t caps[6] = {sizeof out->room,   sizeof out->kind,     sizeof out->item,
+                      sizeof out->action, sizeof out->sub_item, sizeof out->sub_action};
+    for (int f = 0; f < 6 && *p; f++) {
         const char *slash = strchr(p, '/');
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
         if (len == 0 || len >= caps[f]) return false;
@@ -511,7 +532,7 @@ static void rooms_get(void *ctx, const http_request *req, http_reply *rep)
 {
     rtc *r = ctx;
     rooms_path rp;
-    if (!split_rooms_path(req->path, &rp) || rp.kind[0]) {
+    if (!split_rooms_path(req->path, &rp) || rp.kind[0] || rp.sub_item[0]) {
         http_reply_error(rep, 404, "not_found", "GET /api/rooms or /api/rooms/{room}");
         return;
     }
@@ -532,7 +553,7 @@ static void rooms_delete(void *ctx, const http_request *req, http_reply *rep)
 {
     rtc *r = ctx;
     rooms_path rp;
-    if (!split_rooms_path(req->path, &rp) || !rp.room[0] || rp.action[0] ||
+    if (!split_rooms_path(req->path, &rp) || !rp.room[0] || rp.action[0] || rp.sub_item[0] ||
         (rp.kind[0] && strcmp(rp.kind, "participants") != 0) || (rp.kind[0] && !rp.item[0])) {
         http_reply_error(rep, 404, "not_found",
                          "DELETE /api/rooms/{room} or /api/rooms/{room}/participants/{identity}");
@@ -552,16 +573,68 @@ static void rooms_delete(void *ctx, const http_request *req, http_reply *rep)
     rep->status = 204;
 }
 
+/* A body member that is null (or absent) or an integer 0..3: a layer cap, -1 for none. */
+static bool layer_cap(const json_t *body, const char *key, int *out)
+{
+    const json_t *v = json_object_get(body, key);
+    *out = -1;
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > SFU_LAYERS_MAX_SPATIAL - 1)
+        return false;
+    *out = (int)json_integer_value(v);
+    return true;
+}
+
+/* POST /api/rooms/{room}/participants/{identity}/tracks/{track}/layers */
+static void post_layers(rtc *r, const rooms_path *rp, const http_request *req, http_reply *rep)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    int max_spatial, max_temporal;
+    if (!json_is_object(body) || !layer_cap(body, "max_spatial", &max_spatial) ||
+        !layer_cap(body, "max_temporal", &max_temporal)) {
+        json_decref(body);
+        http_reply_error(rep, 400, "bad_request",
+                         "the body must be {\"max_spatial\": 0-3|null, \"max_temporal\": 0-3|null}");
+        return;
+    }
+    json_decref(body);
+    json_t *settings = NULL;
+    int rc = room_set_track_layers(r->rooms, rp->room, rp->item, rp->sub_item, max_spatial,
+                                   max_temporal, &settings);
+    if (rc != J_OK) {
+        http_reply_error(rep, rc == J_ENOTFOUND ? 404 : 503,
+                         rc == J_ENOTFOUND ? "not_found" : "server_busy",
+                         rc == J_ENOTFOUND ? "no such room, participant or track" : j_strerror(rc));
+        return;
+    }
+    J_INFO("rtc", "admin from %s: layers of %s for %s in room %s capped", req->peer_ip,
+           rp->sub_item, rp->item, rp->room);
+    http_reply_json(rep, 200, settings);
+}
+
 static void rooms_post(void *ctx, const http_request *req, http_reply *rep)
 {
     rtc *r = ctx;
     rooms_path rp;
-    if (!split_rooms_path(req->path, &rp) || strcmp(rp.kind, "tracks") != 0 || !rp.item[0] ||
-        strcmp(rp.action, "mute") != 0) {
-        http_reply_error(rep, 404, "not_found", "POST /api/rooms/{room}/tracks/{track}/mute");
+    bool split = split_rooms_path(req->path, &rp);
+    bool mute = split && strcmp(rp.kind, "tracks") == 0 && rp.item[0] &&
+                strcmp(rp.action, "mute") == 0 && !rp.sub_item[0];
+    bool layers = split && strcmp(rp.kind, "participants") == 0 && rp.item[0] &&
+                  strcmp(rp.action, "tracks") == 0 && rp.sub_item[0] &&
+                  strcmp(rp.sub_action, "layers") == 0;
+    if (!mute && !layers) {
+        http_reply_error(rep, 404, "not_found",
+                         "POST /api/rooms/{room}/tracks/{track}/mute or "
+                         "/api/rooms/{room}/participants/{identity}/tracks/{track}/layers");
         return;
     }
     if (!admin_allowed(r, req, rp.room, rep)) return;
+    if (layers) {
+        post_layers(r, &rp, req, rep);
+        return;
+    }
     json_error_t jerr;
     json_t *body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *muted = body ? json_object_get(body, "muted") : NULL;
@@ -621,6 +694,7 @@ rtc *rtc_new(app *a)
         .media_stats = io_media_stats,
         .audio_levels = io_audio_levels,
         .set_paused = io_set_paused,
+        .set_layers = io_set_layers,
     };
     r->rooms = room_server_new(&limits, &io);
     if (!r->rooms) {

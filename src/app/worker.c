@@ -76,8 +76,8 @@ static bool backlog_flush(worker_link_state *l)
     return true;
 }
 
-static void relay_rtp(void *ctx, int to, uint32_t relay_id, const uint8_t *rtp, size_t len,
-                      uint64_t arrival_us)
+static void relay_rtp(void *ctx, int to, uint32_t relay_id, uint8_t encoding, const uint8_t *rtp,
+                      size_t len, uint64_t arrival_us)
 {
     worker *w = ctx;
     worker_link_state *l = &w->links[to];
@@ -89,6 +89,7 @@ static void relay_rtp(void *ctx, int to, uint32_t relay_id, const uint8_t *rtp, 
     s->msg = NULL;
     s->arrival_us = arrival_us;
     s->relay_id = relay_id;
+    s->encoding = encoding;
     s->len = (uint16_t)len;
     memcpy(s->rtp, rtp, len);
     j_spsc_push(l->out);
@@ -148,7 +149,8 @@ static bool drain_ring(worker *w, int from, j_spsc *in, uint64_t now_us)
             engine_relay_msg_in(w->engine, from, s->msg, now_us);
             free(s->msg);
         } else {
-            engine_relay_rtp_in(w->engine, from, s->relay_id, s->rtp, s->len, s->arrival_us);
+            engine_relay_rtp_in(w->engine, from, s->relay_id, s->encoding, s->rtp, s->len,
+                                s->arrival_us);
         }
         j_spsc_pop(in);
     }

@@ -28,6 +28,7 @@ typedef struct worker_slot {
     uint64_t arrival_us;
     uint32_t relay_id;
     uint16_t len;
+    uint8_t encoding; /* the simulcast encoding of the packet */
     uint8_t rtp[J_UDP_MTU];
 } worker_slot;
 

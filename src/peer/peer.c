@@ -49,8 +49,7 @@ static int setup_subscriber(peer *p)
     p->bwe = malloc(sizeof *p->bwe);
     if (!p->bwe) return J_ENOMEM;
     bwe_gcc_init(p->bwe, NULL);
-    sfu_video_gate_config gate = {.min_bps = p->env->min_video_bitrate};
-    sfu_video_gate_init(&p->video_gate, &gate);
+    p->share.probe_wait_us = PEER_PROBE_AFTER_US;
     return J_OK;
 }
 
@@ -137,15 +136,24 @@ peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m)
     if (!t) return NULL;
     snprintf(t->mid, sizeof t->mid, "%s", m->mid);
     t->kind = (sfu_kind)kind;
-    if (m->stream_count > 0) {
-        t->ssrc = m->streams[0].ssrc;
-        t->rtx_ssrc = m->streams[0].rtx_ssrc;
+    if (m->encoding_count > 0) {
+        t->n_streams = m->encoding_count;
+        for (int i = 0; i < m->encoding_count; i++)
+            snprintf(t->streams[i].rid, sizeof t->streams[i].rid, "%s", m->encodings[i].rid);
+    } else {
+        t->n_streams = 1;
+        if (m->stream_count > 0) {
+            t->streams[0].ssrc = m->streams[0].ssrc;
+            t->streams[0].rtx_ssrc = m->streams[0].rtx_ssrc;
+        }
     }
     memset(t->apt, SFU_NO_PT, sizeof t->apt);
     for (int i = 0; i < m->codec_count; i++)
         if (m->codecs[i].rtx_pt) t->apt[m->codecs[i].rtx_pt & 0x7F] = m->codecs[i].pt;
     sfu_source_from_neg(&t->source, m);
     if (m->ext_id[SDP_EXT_MID]) p->mid_ext_id = m->ext_id[SDP_EXT_MID];
+    if (m->ext_id[SDP_EXT_RID]) p->rid_ext_id = m->ext_id[SDP_EXT_RID];
+    if (m->ext_id[SDP_EXT_RRID]) p->rrid_ext_id = m->ext_id[SDP_EXT_RRID];
     p->in[p->n_in++] = t;
     return t;
 }
@@ -161,8 +169,6 @@ peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssr
     t->kind = (sfu_kind)kind;
     sfu_downtrack_init(&t->down, m, ssrc, peer_neg_has_rtx(m) ? rtx_ssrc : 0,
                        peer_rtp_send_downtrack, p);
-    if (p->video_gate.paused && t->kind == SFU_VIDEO)
-        t->down.paused |= SFU_PAUSE_BANDWIDTH; /* not attached yet: nothing to resume */
     p->out[p->n_out++] = t;
     return t;
 }

@@ -17,8 +17,9 @@
  * passed upstream: what is missing there is either still on its way from the publisher, whom
  * our own NACKs already ask, or older than a second, when the subscriber's keyframe request
  * - aggregated and throttled per track - recovers faster); its transport-cc feedback (our
- * egress is numbered, peer_rtp.c) or REMB drive its bandwidth estimate, which pauses its
- * video when it cannot carry it (sfu/video_gate).
+ * egress is numbered, peer_rtp.c) or REMB drive its bandwidth estimate, shared among its
+ * video downtracks as their layer policies' budgets (sfu/layers): a track whose lowest layer
+ * does not fit its share is paused, and a probe tries it again after a back-off.
  */
 #ifndef J_PEER_PEER_H
 #define J_PEER_PEER_H
@@ -34,7 +35,6 @@
 #include "rtp/rtp_recv_stats.h"
 #include "sdp/sdp.h"
 #include "sfu/track.h"
-#include "sfu/video_gate.h"
 #include "srtp/srtp.h"
 
 #define PEER_ID_LEN 40
@@ -42,6 +42,15 @@
 #define PEER_MAX_ADDRS 8
 #define PEER_MAX_TRACKS SDP_MAX_MEDIA
 #define PEER_REPORT_INTERVAL_US 1000000u
+/* A subscriber's bandwidth is shared out among its video downtracks this often. */
+#define PEER_SHARE_INTERVAL_US 100000u
+/* A video downtrack held below what it wants by its bandwidth share (a lower layer, or none)
+ * probes the link after this long: the estimate restarts where the next layer fits. The wait
+ * doubles up to PEER_PROBE_AFTER_MAX_US while probes fail (a layer goes down again), so a
+ * lifted bottleneck is found within that, and a probe that held brings the next one back to
+ * the start. */
+#define PEER_PROBE_AFTER_US 2000000u
+#define PEER_PROBE_AFTER_MAX_US 8000000u
 #define PEER_CNAME_LEN 65
 
 /* A peer carries media in one direction: a publisher sends to us, a subscriber receives. */
@@ -60,7 +69,7 @@ typedef struct peer_env {
     dtls_ctx *dtls;
     uint64_t consent_timeout_us;
     uint32_t publisher_max_bitrate;
-    uint64_t min_video_bitrate;    /* a subscriber's video pauses below this estimate; 0: never */
+    uint64_t min_video_bitrate;    /* a video downtrack's share below this pauses it; 0: never */
     uint64_t wall_clock_offset_us; /* Unix time minus now_us: NTP times in sender reports */
     void (*send)(void *ctx, const j_addr *to, const uint8_t *buf, size_t len);
     /* A new address passed ICE for this peer: route its datagrams here. */
@@ -84,7 +93,6 @@ typedef struct peer_stats {
     uint64_t nack_throttled; /* ... in a buffer, over the retransmission share */
     uint64_t nack_out;       /* publisher: asked it to resend */
     uint64_t rtx_in;         /* publisher: retransmissions received (RTX) */
-    uint64_t video_pauses;   /* subscriber: times its video was paused for bandwidth */
 } peer_stats;
 
 /* A leg's condition, for the stats API (peer_quality_get). */
@@ -94,7 +102,8 @@ typedef struct peer_quality {
     double jitter_ms;         /* the worst stream's interarrival jitter */
     int64_t rtt_us;           /* smoothed round-trip time, -1 while unknown */
     uint64_t estimated_bps;   /* subscriber: its available bandwidth estimate */
-    bool video_paused;        /* subscriber: its video is paused for bandwidth */
+    bool video_paused;        /* subscriber: a video downtrack is paused for bandwidth */
+    uint64_t video_pauses;    /* subscriber: times its video downtracks were (the current ones) */
 } peer_quality;
 
 typedef struct peer_params {
@@ -106,18 +115,27 @@ typedef struct peer_params {
     const char *cname; /* subscriber: the CNAME of what we send (sender reports); NULL: id */
 } peer_params;
 
-/* Publisher: one m= section we receive; it feeds one track. */
-typedef struct peer_in_track {
-    char mid[SDP_MID_LEN];
-    sfu_kind kind;
-    uint32_t ssrc;     /* media SSRC: from the offer, or learned from the MID extension */
-    uint32_t rtx_ssrc; /* from the offer's FID group or learned likewise, 0 if none */
-    uint8_t apt[128];  /* RTX payload type -> the payload type it repairs; SFU_NO_PT: none */
-    sfu_source source;
-    sfu_track *track;  /* borrowed; set by the owner */
+/* Publisher: one RTP stream of an m= section we receive - a simulcast encoding, or the only
+ * stream. Statistics, loss detection and keyframe requests are per stream. */
+typedef struct peer_in_stream {
+    char rid[SDP_RID_LEN]; /* its a=rid; "" without simulcast */
+    uint32_t ssrc;     /* media SSRC: from the offer, or learned from the MID / rid extension */
+    uint32_t rtx_ssrc; /* from the offer's FID group, or learned (repaired rid, apt); 0: none */
     bool receiving;    /* recv and nack follow ssrc */
     rtp_recv_stats recv;
     rtp_nack_gen nack; /* video */
+} peer_in_stream;
+
+/* Publisher: one m= section we receive; it feeds one track. With simulcast its streams are
+ * the encodings in a=simulcast order (the track's encoding index), learned by their rid. */
+typedef struct peer_in_track {
+    char mid[SDP_MID_LEN];
+    sfu_kind kind;
+    uint8_t n_streams; /* 1, or the simulcast encodings */
+    peer_in_stream streams[SDP_MAX_ENCODINGS];
+    uint8_t apt[128];  /* RTX payload type -> the payload type it repairs; SFU_NO_PT: none */
+    sfu_source source;
+    sfu_track *track;  /* borrowed; set by the owner */
 } peer_in_track;
 
 /* Subscriber: one m= section we send; it carries one track's downtrack. */
@@ -149,6 +167,7 @@ struct peer {
     peer_in_track *in[PEER_MAX_TRACKS];   /* publisher: owned, n_in used */
     int n_in;
     uint8_t mid_ext_id;                   /* publisher: MID extension id, 0 = none */
+    uint8_t rid_ext_id, rrid_ext_id;      /* publisher: rtp-stream-id, repaired-, 0 = none */
     peer_out_track *out[PEER_MAX_TRACKS]; /* subscriber: owned, n_out used */
     int n_out;
     uint32_t rtcp_ssrc;       /* sender SSRC of our RTCP */
@@ -159,7 +178,16 @@ struct peer {
     bwe_twcc_recorder *twcc_in;   /* publisher with transport-cc: owned */
     bwe_twcc_history *twcc_out;   /* subscriber with transport-cc: owned */
     bwe_gcc *bwe;                 /* subscriber: owned */
-    sfu_video_gate video_gate;    /* subscriber */
+    struct {
+        uint64_t next_share_us; /* when the budgets are shared out next */
+        bool estimated;         /* feedback has come: the estimate is more than a guess */
+        uint64_t probe_at_us;   /* a downtrack gets less than it wants: probe then (0: none) */
+        uint64_t probe_wait_us; /* the back-off: doubles while probes fail */
+        uint64_t probe_downs;   /* its downtracks' layer_downs when the last probe began */
+        uint64_t prefs_changes; /* its downtracks' prefs_changes at the last sharing */
+        uint64_t audio_bps;     /* what its audio downtracks took over the last second */
+        uint64_t audio_bytes;   /* ... their bytes at the last report */
+    } share;                    /* subscriber */
     rtp_rtt rtt;                  /* from report blocks (subscriber) or XR DLRR (publisher) */
     struct {
         uint64_t at_us, bytes_in, bytes_out; /* at the last report */
@@ -201,13 +229,14 @@ void peer_handle_dtls(peer *p, uint64_t now_us, const j_addr *from, const uint8_
 void peer_handle_srtp(peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf, size_t len,
                       bool is_rtcp);
 /* peer_handle_timeout - ICE consent, DTLS retransmission, RTCP (NACKs and transport-cc
- * feedback when due, reports every PEER_REPORT_INTERVAL_US), the video gate. Call it every
- * ~10 ms: NACKs wait only a few milliseconds for reordering. */
+ * feedback when due, reports every PEER_REPORT_INTERVAL_US), a subscriber's bandwidth shares
+ * and probes. Call it every ~10 ms: NACKs wait only a few milliseconds for reordering. */
 void peer_handle_timeout(peer *p, uint64_t now_us);
 /* peer_quality_get - the leg's condition now. */
 void peer_quality_get(const peer *p, peer_quality *out);
-/* peer_request_keyframe - sfu_keyframe_fn for a publisher: PLI for the track's SSRC. */
-void peer_request_keyframe(void *peer_ctx, const sfu_track *t);
+/* peer_request_keyframe - sfu_keyframe_fn for a publisher: PLI for the SSRC of the track's
+ * encoding. */
+void peer_request_keyframe(void *peer_ctx, const sfu_track *t, uint8_t encoding);
 /* peer_close - end the session now (DTLS close_notify when connected). */
 void peer_close(peer *p, const char *reason);
 

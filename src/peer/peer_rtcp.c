@@ -37,13 +37,14 @@ static uint64_t ntp_now(const peer *p, uint64_t now_us)
 
 /* ---- towards a publisher ---------------------------------------------------------------- */
 
-void peer_request_keyframe(void *peer_ctx, const sfu_track *t)
+void peer_request_keyframe(void *peer_ctx, const sfu_track *t, uint8_t encoding)
 {
     peer *p = peer_ctx;
     if (p->role != PEER_PUBLISHER || p->state != PEER_CONNECTED) return;
     uint32_t media_ssrc = 0;
     for (int i = 0; i < p->n_in && !media_ssrc; i++)
-        if (p->in[i]->track == t) media_ssrc = p->in[i]->ssrc;
+        if (p->in[i]->track == t && encoding < p->in[i]->n_streams)
+            media_ssrc = p->in[i]->streams[encoding].ssrc;
     if (!media_ssrc) return; /* nothing received yet: the first keyframe is on its way */
     rtcp_pli pli = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = media_ssrc};
     uint8_t buf[PEER_DGRAM_CAP];
@@ -56,14 +57,14 @@ void peer_request_keyframe(void *peer_ctx, const sfu_track *t)
 
 /* The gaps of a video source whose request is due; a gap given up (or too large to track)
  * asks for a keyframe. */
-static void send_nacks(peer *p, peer_in_track *t, uint64_t now_us)
+static void send_nacks(peer *p, peer_in_track *t, peer_in_stream *st, uint64_t now_us)
 {
-    if (!t->receiving) return;
-    if (rtp_nack_gen_poll_timeout(&t->nack) <= now_us) {
-        if (p->rtt.smoothed_us > 0) rtp_nack_gen_set_rtt(&t->nack, (uint64_t)p->rtt.smoothed_us);
+    if (!st->receiving) return;
+    if (rtp_nack_gen_poll_timeout(&st->nack) <= now_us) {
+        if (p->rtt.smoothed_us > 0) rtp_nack_gen_set_rtt(&st->nack, (uint64_t)p->rtt.smoothed_us);
         uint16_t lost[NACKS_PER_PACKET];
-        size_t n = rtp_nack_gen_handle_timeout(&t->nack, now_us, lost, NACKS_PER_PACKET);
-        rtcp_nack nack = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = t->ssrc, .lost = lost,
+        size_t n = rtp_nack_gen_handle_timeout(&st->nack, now_us, lost, NACKS_PER_PACKET);
+        rtcp_nack nack = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = st->ssrc, .lost = lost,
                           .lost_count = n};
         uint8_t buf[PEER_DGRAM_CAP];
         size_t rr = write_empty_rr(p, buf);
@@ -73,8 +74,8 @@ static void send_nacks(peer *p, peer_in_track *t, uint64_t now_us)
             send_rtcp(p, buf, rr + (size_t)m);
         }
     }
-    if (rtp_nack_gen_take_keyframe_request(&t->nack) && t->track)
-        sfu_track_request_keyframe(t->track, now_us);
+    if (rtp_nack_gen_take_keyframe_request(&st->nack) && t->track)
+        sfu_track_request_keyframe(t->track, (uint8_t)(st - t->streams), now_us);
 }
 
 static void send_transport_feedback(peer *p, uint64_t now_us)
@@ -94,15 +95,18 @@ static void send_transport_feedback(peer *p, uint64_t now_us)
 static void send_receiver_report(peer *p, uint64_t now_us)
 {
     rtcp_report_block blocks[RTCP_MAX_COUNT];
-    uint32_t ssrcs[PEER_MAX_TRACKS];
+    uint32_t ssrcs[PEER_MAX_TRACKS]; /* REMB names the first ones: it must fit beside the RR */
     uint8_t n_blocks = 0, n_ssrcs = 0;
     for (int i = 0; i < p->n_in; i++) {
         peer_in_track *t = p->in[i];
-        if (!t->ssrc) continue;
-        ssrcs[n_ssrcs++] = t->ssrc;
-        if (t->receiving && n_blocks < RTCP_MAX_COUNT &&
-            rtp_recv_stats_report(&t->recv, now_us, &blocks[n_blocks]) == J_OK)
-            n_blocks++;
+        for (int k = 0; k < t->n_streams; k++) {
+            peer_in_stream *st = &t->streams[k];
+            if (!st->ssrc) continue;
+            if (n_ssrcs < PEER_MAX_TRACKS) ssrcs[n_ssrcs++] = st->ssrc;
+            if (st->receiving && n_blocks < RTCP_MAX_COUNT &&
+                rtp_recv_stats_report(&st->recv, now_us, &blocks[n_blocks]) == J_OK)
+                n_blocks++;
+        }
     }
     uint8_t buf[PEER_DGRAM_CAP];
     rtcp_rr rr = {.ssrc = p->rtcp_ssrc, .report_count = n_blocks, .reports = blocks};
@@ -166,30 +170,140 @@ static void send_sender_reports(peer *p, uint64_t now_us)
     if (sent) rtp_rtt_on_sr_sent(&p->rtt, ntp, now_us);
 }
 
-/* Pause the subscriber's video when its estimate cannot carry it; resume (or probe). What it
- * demonstrably receives counts too: a dip of the estimate (our own scheduling stalls read as
- * queueing) must not take video from a link that carries it. */
-static void update_video_gate(peer *p, uint64_t now_us)
+/* A video downtrack that takes part in the sharing: attached, not held back. */
+static sfu_downtrack *shared_video(peer *p, int i)
 {
+    sfu_downtrack *d = &p->out[i]->down;
+    return p->out[i]->kind == SFU_VIDEO && d->track && !d->paused ? d : NULL;
+}
+
+/* Headroom over a layer's measured bitrate in a budget: the policy's up-switch margin and
+ * a little more, so the layer the budget was made for passes it. */
+static uint64_t with_margin(uint64_t bps)
+{
+    return bps * (100 + SFU_LAYERS_DEFAULT_UP_MARGIN_PCT + 5) / 100;
+}
+
+/* What a probe makes room for over the next layer's bitrate: a layer's rate swings by a
+ * tenth or more, and the policy wants it to fit with its margin for its whole hold time. */
+#define PROBE_HEADROOM_PCT 30u
+
+/* Probe when some downtrack wants more than it gets: after a back-off, restart the estimate
+ * where the next layer of each such downtrack fits (deficit over the estimate), and let the
+ * link tell. A layer that went down during the wait (after the last probe) doubles it; the
+ * subscriber asking for more (its settings changed) probes at once. */
+static void probe_for_more(peer *p, uint64_t estimate, uint64_t deficit, uint64_t downs,
+                           bool asked, uint64_t now_us)
+{
+    if (asked && deficit) {
+        p->share.probe_wait_us = PEER_PROBE_AFTER_US;
+        p->share.probe_at_us = now_us;
+        p->share.probe_downs = downs;
+    }
+    if (!deficit) {
+        p->share.probe_at_us = 0;
+        if (downs == p->share.probe_downs) p->share.probe_wait_us = PEER_PROBE_AFTER_US;
+        return;
+    }
+    if (!p->share.probe_at_us) {
+        p->share.probe_at_us = now_us + p->share.probe_wait_us;
+        p->share.probe_downs = downs;
+        return;
+    }
+    if (now_us < p->share.probe_at_us) return;
+    if (downs != p->share.probe_downs)
+        p->share.probe_wait_us = p->share.probe_wait_us * 2 > PEER_PROBE_AFTER_MAX_US
+                                     ? PEER_PROBE_AFTER_MAX_US
+                                     : p->share.probe_wait_us * 2;
+    else
+        p->share.probe_wait_us = PEER_PROBE_AFTER_US;
+    p->share.probe_downs = downs;
+    p->share.probe_at_us = now_us + p->share.probe_wait_us;
+    uint64_t start = estimate + deficit;
+    J_INFO("peer", "subscriber %s: probing %llu bit/s for more video", p->id,
+           (unsigned long long)start);
+    bwe_gcc_config cfg = {.start_bps = start};
+    uint64_t rtt = p->bwe->rtt_us;
+    bwe_gcc_init(p->bwe, &cfg);
+    bwe_gcc_set_rtt(p->bwe, rtt);
+}
+
+/* The estimate (or what the subscriber demonstrably receives, when more: a dip of the
+ * estimate - our own scheduling stalls read as queueing - must not take video from a link
+ * that carries it), minus its audio, shared among its video downtracks as their policies'
+ * budgets by water-filling: a track that needs less than an equal share (its best layer
+ * within its preferences and tile size, with the policy's up-switch margin) gets that, the
+ * rest is split evenly among the others. A share below min_video_bitrate pauses the track;
+ * any other share keeps at least its lowest layer. Without any feedback yet the estimate is
+ * only a guess: no limit then. */
+static void share_bandwidth(peer *p, uint64_t now_us)
+{
+    if (now_us < p->share.next_share_us) return;
+    p->share.next_share_us = now_us + PEER_SHARE_INTERVAL_US;
+    if (p->bwe->have_twcc || p->bwe->have_remb) p->share.estimated = true;
     uint64_t estimate = bwe_gcc_target_bps(p->bwe), acked = bwe_gcc_acked_bps(p->bwe);
     if (acked > estimate) estimate = acked;
-    sfu_video_gate_event ev = sfu_video_gate_update(&p->video_gate, estimate, now_us);
-    if (ev == SFU_VIDEO_GATE_NONE) return;
-    bool pause = ev == SFU_VIDEO_GATE_PAUSE;
-    if (pause) p->stats.video_pauses++;
-    J_INFO("peer", "subscriber %s: video %s (estimate %llu bit/s)", p->id,
-           pause ? "paused" : ev == SFU_VIDEO_GATE_RESUME ? "resumed" : "resumed to probe",
-           (unsigned long long)estimate);
-    if (ev == SFU_VIDEO_GATE_PROBE) {
-        /* Restart the estimate just above the floor: the probe judges the link afresh. */
-        bwe_gcc_config cfg = {.start_bps = sfu_video_gate_probe_start_bps(&p->video_gate)};
-        uint64_t rtt = p->bwe->rtt_us;
-        bwe_gcc_init(p->bwe, &cfg);
-        bwe_gcc_set_rtt(p->bwe, rtt);
+    uint64_t budget = estimate > p->share.audio_bps ? estimate - p->share.audio_bps : 0;
+
+    uint64_t demand[PEER_MAX_TRACKS], next[PEER_MAX_TRACKS], share[PEER_MAX_TRACKS];
+    uint64_t lowest[PEER_MAX_TRACKS];
+    bool given[PEER_MAX_TRACKS];
+    int open = 0;
+    uint64_t downs = 0, prefs = 0;
+    for (int i = 0; i < p->n_out; i++) {
+        sfu_downtrack *d = shared_video(p, i);
+        given[i] = d == NULL;
+        share[i] = 0;
+        if (!d) continue;
+        sfu_layers_source src;
+        sfu_track_layers(d->track, now_us, &src);
+        demand[i] = with_margin(sfu_layers_demand_bps(&d->layers, &d->want, &src));
+        if (demand[i] && demand[i] < p->env->min_video_bitrate)
+            demand[i] = p->env->min_video_bitrate;
+        next[i] = sfu_layers_next_bps(&d->layers, &d->want, &src) * (100 + PROBE_HEADROOM_PCT) / 100;
+        lowest[i] = with_margin(sfu_layers_lowest_bps(&src));
+        downs += d->layer_downs;
+        prefs += d->prefs_changes;
+        open++;
     }
+    for (bool moved = true; moved && open > 0;) {
+        moved = false;
+        uint64_t each = budget / (uint64_t)open;
+        for (int i = 0; i < p->n_out; i++) {
+            if (given[i] || !demand[i] || demand[i] > each) continue;
+            share[i] = demand[i];
+            budget -= demand[i];
+            given[i] = moved = true;
+            open--;
+        }
+    }
+    uint64_t each = open > 0 ? budget / (uint64_t)open : 0;
+    uint64_t deficit = 0;
+    for (int i = 0; i < p->n_out; i++) {
+        if (!shared_video(p, i)) continue;
+        if (!given[i]) share[i] = each;
+        if (share[i] < demand[i] && next[i] > share[i]) deficit += next[i] - share[i];
+        /* Video pauses only below the floor: above it a track keeps at least its lowest layer
+         * (an estimate that has not been probed yet says little about the link). */
+        uint64_t b = share[i] < p->env->min_video_bitrate ? 1 /* 0: "no estimate" */
+                     : share[i] < lowest[i]                ? lowest[i]
+                                                           : share[i];
+        sfu_downtrack_set_budget(&p->out[i]->down, p->share.estimated ? b : 0);
+    }
+    bool asked = prefs != p->share.prefs_changes;
+    p->share.prefs_changes = prefs;
+    if (p->share.estimated) probe_for_more(p, estimate, deficit, downs, asked, now_us);
+}
+
+/* The bitrate of its audio downtracks over the last report interval. */
+static void measure_audio(peer *p, uint64_t dt_us)
+{
+    uint64_t bytes = 0;
     for (int i = 0; i < p->n_out; i++)
-        if (p->out[i]->kind == SFU_VIDEO)
-            sfu_downtrack_set_paused(&p->out[i]->down, SFU_PAUSE_BANDWIDTH, pause, now_us);
+        if (p->out[i]->kind == SFU_AUDIO) bytes += p->out[i]->down.bytes;
+    if (dt_us > 0 && bytes >= p->share.audio_bytes)
+        p->share.audio_bps = (bytes - p->share.audio_bytes) * 8000000u / dt_us;
+    p->share.audio_bytes = bytes;
 }
 
 void peer_rtcp_handle_timeout(peer *p, uint64_t now_us)
@@ -201,6 +315,7 @@ void peer_rtcp_handle_timeout(peer *p, uint64_t now_us)
             p->rate.bitrate_in = (p->stats.rtp_in_bytes - p->rate.bytes_in) * 8000000u / dt;
             p->rate.bitrate_out = (p->stats.rtp_out_bytes - p->rate.bytes_out) * 8000000u / dt;
         }
+        if (p->role == PEER_SUBSCRIBER) measure_audio(p, dt);
         p->rate.at_us = now_us;
         p->rate.bytes_in = p->stats.rtp_in_bytes;
         p->rate.bytes_out = p->stats.rtp_out_bytes;
@@ -208,12 +323,14 @@ void peer_rtcp_handle_timeout(peer *p, uint64_t now_us)
     }
     if (p->role == PEER_PUBLISHER) {
         for (int i = 0; i < p->n_in; i++)
-            if (p->in[i]->kind == SFU_VIDEO) send_nacks(p, p->in[i], now_us);
+            if (p->in[i]->kind == SFU_VIDEO)
+                for (int k = 0; k < p->in[i]->n_streams; k++)
+                    send_nacks(p, p->in[i], &p->in[i]->streams[k], now_us);
         if (p->twcc_in) send_transport_feedback(p, now_us);
         if (report) send_receiver_report(p, now_us);
     } else {
         if (report) send_sender_reports(p, now_us);
-        update_video_gate(p, now_us);
+        share_bandwidth(p, now_us);
     }
 }
 
@@ -230,7 +347,7 @@ static void keyframe_feedback(peer *p, uint64_t now_us, uint32_t media_ssrc)
 {
     if (p->role != PEER_SUBSCRIBER) return;
     peer_out_track *o = out_track_of_ssrc(p, media_ssrc);
-    if (o && o->down.track) sfu_track_request_keyframe(o->down.track, now_us);
+    if (o) sfu_downtrack_request_keyframe(&o->down, now_us);
 }
 
 /* A publisher's sender report: its LSR for our reports, and the source's clock for the
@@ -239,9 +356,12 @@ static void on_sender_report(peer *p, const rtcp_sr *sr, uint64_t now_us)
 {
     for (int i = 0; i < p->n_in; i++) {
         peer_in_track *t = p->in[i];
-        if (!t->receiving || t->ssrc != sr->ssrc) continue;
-        rtp_recv_stats_on_sr(&t->recv, sr->ntp, now_us);
-        if (t->track) sfu_track_on_sender_report(t->track, sr->ssrc, sr->rtp_ts, now_us);
+        for (int k = 0; k < t->n_streams; k++) {
+            peer_in_stream *st = &t->streams[k];
+            if (!st->receiving || st->ssrc != sr->ssrc) continue;
+            rtp_recv_stats_on_sr(&st->recv, sr->ntp, now_us);
+            if (t->track) sfu_track_on_sender_report(t->track, (uint8_t)k, sr->ssrc, sr->rtp_ts, now_us);
+        }
     }
 }
 
@@ -388,11 +508,13 @@ void peer_quality_get(const peer *p, peer_quality *out)
     out->bitrate_out = p->rate.bitrate_out;
     out->rtt_us = p->rtt.smoothed_us;
     for (int i = 0; i < p->n_in; i++) {
-        const peer_in_track *t = p->in[i];
-        if (!t->receiving || !t->recv.clock_rate) continue;
-        out->packets_lost += rtp_recv_stats_lost(&t->recv);
-        double jitter = (t->recv.jitter_q4 / 16.0) * 1000.0 / t->recv.clock_rate;
-        if (jitter > out->jitter_ms) out->jitter_ms = jitter;
+        for (int k = 0; k < p->in[i]->n_streams; k++) {
+            const peer_in_stream *st = &p->in[i]->streams[k];
+            if (!st->receiving || !st->recv.clock_rate) continue;
+            out->packets_lost += rtp_recv_stats_lost(&st->recv);
+            double jitter = (st->recv.jitter_q4 / 16.0) * 1000.0 / st->recv.clock_rate;
+            if (jitter > out->jitter_ms) out->jitter_ms = jitter;
+        }
     }
     for (int i = 0; i < p->n_out; i++) {
         const peer_out_track *o = p->out[i];
@@ -404,5 +526,10 @@ void peer_quality_get(const peer *p, peer_quality *out)
         }
     }
     if (p->bwe) out->estimated_bps = bwe_gcc_target_bps(p->bwe);
-    out->video_paused = p->video_gate.paused;
+    for (int i = 0; i < p->n_out; i++) {
+        const sfu_downtrack *d = &p->out[i]->down;
+        if (p->out[i]->kind != SFU_VIDEO) continue;
+        if (d->target.state == SFU_LAYERS_OFF_BANDWIDTH) out->video_paused = true;
+        out->video_pauses += d->bandwidth_pauses;
+    }
 }

@@ -8,34 +8,76 @@
 #include "peer/peer_internal.h"
 #include "rtp/rtp.h"
 
-/* The track an incoming packet belongs to: by SSRC (its media or its RTX stream), else by
- * its MID extension (then the SSRC is learned: an RTX payload type makes it the RTX
- * stream's). *rtx tells which. Unknown streams are not forwarded. */
-static peer_in_track *find_source(peer *p, const rtp_pkt *pkt, bool *rtx)
+/* Where an incoming packet goes: a track's stream, and whether it is that stream's RTX. */
+typedef struct source_ref {
+    peer_in_track *track;
+    uint8_t stream;
+    bool rtx;
+} source_ref;
+
+static bool ext_equals(const rtp_pkt *pkt, uint8_t id, const char *value)
+{
+    const uint8_t *v;
+    size_t len;
+    return id && rtp_ext_find(pkt, id, &v, &len) == J_OK && strlen(value) == len &&
+           memcmp(value, v, len) == 0;
+}
+
+static int stream_of_rid(const peer_in_track *t, const rtp_pkt *pkt, uint8_t ext_id)
+{
+    for (int i = 0; i < t->n_streams; i++)
+        if (ext_equals(pkt, ext_id, t->streams[i].rid)) return i;
+    return -1;
+}
+
+/* A packet of an SSRC not known yet, on track t (its MID extension said so): which stream
+ * it is. Simulcast: the rid extension names the encoding, the repaired rid the encoding an
+ * RTX stream repairs. Otherwise an RTX payload type makes it the RTX stream. The SSRC is
+ * learned; a new media SSRC replaces the old one. */
+static bool learn_ssrc(const peer *p, peer_in_track *t, const rtp_pkt *pkt, source_ref *ref)
+{
+    int i = 0;
+    bool rtx = t->apt[pkt->payload_type] != SFU_NO_PT;
+    if (t->n_streams > 1 || t->streams[0].rid[0]) {
+        int repaired = stream_of_rid(t, pkt, p->rrid_ext_id);
+        i = repaired >= 0 ? repaired : stream_of_rid(t, pkt, p->rid_ext_id);
+        if (i < 0) return false;
+        rtx = repaired >= 0;
+    }
+    peer_in_stream *st = &t->streams[i];
+    if (rtx) {
+        st->rtx_ssrc = pkt->ssrc;
+    } else {
+        st->ssrc = pkt->ssrc;
+        st->receiving = false;
+    }
+    *ref = (source_ref){.track = t, .stream = (uint8_t)i, .rtx = rtx};
+    return true;
+}
+
+/* The track and stream an incoming packet belongs to: by SSRC (a media or RTX stream), else
+ * by its MID (and rid) extensions. Unknown streams are not forwarded. */
+static bool find_source(peer *p, const rtp_pkt *pkt, source_ref *ref)
 {
     for (int i = 0; i < p->n_in; i++) {
         peer_in_track *t = p->in[i];
-        if (t->ssrc == pkt->ssrc || (t->rtx_ssrc && t->rtx_ssrc == pkt->ssrc)) {
-            *rtx = t->ssrc != pkt->ssrc;
-            return t;
+        for (int k = 0; k < t->n_streams; k++) {
+            const peer_in_stream *st = &t->streams[k];
+            if (st->ssrc == pkt->ssrc || (st->rtx_ssrc && st->rtx_ssrc == pkt->ssrc)) {
+                *ref = (source_ref){.track = t, .stream = (uint8_t)k, .rtx = st->ssrc != pkt->ssrc};
+                return true;
+            }
         }
     }
     const uint8_t *mid;
     size_t mid_len;
-    if (!p->mid_ext_id || rtp_ext_find(pkt, p->mid_ext_id, &mid, &mid_len) != J_OK) return NULL;
+    if (!p->mid_ext_id || rtp_ext_find(pkt, p->mid_ext_id, &mid, &mid_len) != J_OK) return false;
     for (int i = 0; i < p->n_in; i++) {
         peer_in_track *t = p->in[i];
-        if (strlen(t->mid) != mid_len || memcmp(t->mid, mid, mid_len) != 0) continue;
-        *rtx = t->apt[pkt->payload_type] != SFU_NO_PT;
-        if (*rtx) {
-            t->rtx_ssrc = pkt->ssrc;
-        } else {
-            t->ssrc = pkt->ssrc; /* a new SSRC on this mid replaces the old one */
-            t->receiving = false;
-        }
-        return t;
+        if (strlen(t->mid) == mid_len && memcmp(t->mid, mid, mid_len) == 0)
+            return learn_ssrc(p, t, pkt, ref);
     }
-    return NULL;
+    return false;
 }
 
 static uint32_t clock_rate_of(const peer_in_track *t, uint8_t pt)
@@ -45,19 +87,20 @@ static uint32_t clock_rate_of(const peer_in_track *t, uint8_t pt)
     return 0;
 }
 
-/* Statistics and loss detection follow the media SSRC; a new one starts them over. */
-static void account(peer *p, peer_in_track *t, const rtp_pkt *pkt, uint64_t now_us)
+/* Statistics and loss detection follow the stream's media SSRC; a new one starts them over. */
+static void account(peer *p, peer_in_track *t, peer_in_stream *st, const rtp_pkt *pkt,
+                    uint64_t now_us)
 {
-    if (!t->receiving) {
+    if (!st->receiving) {
         uint32_t clock_rate = clock_rate_of(t, pkt->payload_type);
         if (!clock_rate) return; /* not a payload type of this track */
-        rtp_recv_stats_init(&t->recv, pkt->ssrc, clock_rate);
-        rtp_nack_gen_init(&t->nack, NULL);
-        t->receiving = true;
+        rtp_recv_stats_init(&st->recv, pkt->ssrc, clock_rate);
+        rtp_nack_gen_init(&st->nack, NULL);
+        st->receiving = true;
         if (p->twcc_in && !p->twcc_in->media_ssrc) p->twcc_in->media_ssrc = pkt->ssrc;
     }
-    rtp_recv_stats_update(&t->recv, pkt->seq, pkt->timestamp, (uint32_t)pkt->len, now_us);
-    if (t->kind == SFU_VIDEO) rtp_nack_gen_on_packet(&t->nack, pkt->seq, now_us);
+    rtp_recv_stats_update(&st->recv, pkt->seq, pkt->timestamp, (uint32_t)pkt->len, now_us);
+    if (t->kind == SFU_VIDEO) rtp_nack_gen_on_packet(&st->nack, pkt->seq, now_us);
 }
 
 /* Every packet with a transport-wide sequence number counts for the publisher's congestion
@@ -75,21 +118,22 @@ void peer_rtp_handle(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
     rtp_pkt pkt;
     if (rtp_parse(&pkt, buf, len) != J_OK) return;
     record_arrival(p, &pkt, now_us);
-    bool rtx = false;
-    peer_in_track *t = find_source(p, &pkt, &rtx);
-    if (!t || !t->track) {
+    source_ref ref;
+    if (!find_source(p, &pkt, &ref) || !ref.track->track) {
         p->stats.unknown_ssrc++; /* an unannounced stream: not forwarded */
         return;
     }
-    if (rtx) {
+    peer_in_track *t = ref.track;
+    peer_in_stream *st = &t->streams[ref.stream];
+    if (ref.rtx) {
         uint8_t apt = t->apt[pkt.payload_type];
         /* Padding-only RTX packets are bandwidth probes: nothing to forward. */
-        if (!t->ssrc || apt == SFU_NO_PT || rtp_rtx_unwrap(buf, &pkt, apt, t->ssrc) != J_OK)
+        if (!st->ssrc || apt == SFU_NO_PT || rtp_rtx_unwrap(buf, &pkt, apt, st->ssrc) != J_OK)
             return;
         p->stats.rtx_in++;
     }
-    account(p, t, &pkt, now_us);
-    sfu_track_forward(t->track, &pkt, now_us);
+    account(p, t, st, &pkt, now_us);
+    sfu_track_forward(t->track, &pkt, ref.stream, now_us);
 }
 
 void peer_rtp_send_downtrack(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,

@@ -212,6 +212,10 @@ static void browser_send(browser *b, uint8_t *buf, size_t len, bool rtcp, uint64
     peer_handle_srtp(b->p, now, &from, buf, (size_t)n, rtcp);
 }
 
+/* A frame's RTP timestamp: 3000 ticks per sequence number, rising across the sequence wrap
+ * the tests cross (from 60000 on). */
+static uint32_t pub_ts(uint16_t seq) { return (uint16_t)(seq - 60000u) * 3000u; }
+
 /* The publisher's browser sends VP8 seq (a keyframe when key) with transport-wide twcc. */
 static void publish(rig *r, uint16_t seq, uint16_t twcc, bool key, uint64_t now)
 {
@@ -221,7 +225,7 @@ static void publish(rig *r, uint16_t seq, uint16_t twcc, bool key, uint64_t now)
     wr_be16(tw, twcc);
     rtp_ext_elem exts[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
                            {.id = TWCC_EXT, .data = tw, .len = 2}};
-    rtp_header_out h = {.payload_type = VIDEO_PT, .seq = seq, .timestamp = seq * 3000u,
+    rtp_header_out h = {.payload_type = VIDEO_PT, .seq = seq, .timestamp = pub_ts(seq),
                         .ssrc = PUB_SSRC};
     uint8_t buf[1600];
     int n = rtp_write_packet(&h, exts, 2, key ? key_payload : delta_payload,
@@ -234,7 +238,7 @@ static void publish(rig *r, uint16_t seq, uint16_t twcc, bool key, uint64_t now)
 static void publish_rtx(rig *r, uint16_t rtx_seq, uint16_t seq, uint64_t now)
 {
     static const uint8_t delta_payload[] = {0x10, 0x51, 0x01, 0x00, 0xCC, 0xDD};
-    rtp_header_out h = {.payload_type = VIDEO_RTX_PT, .seq = rtx_seq, .timestamp = seq * 3000u,
+    rtp_header_out h = {.payload_type = VIDEO_RTX_PT, .seq = rtx_seq, .timestamp = pub_ts(seq),
                         .ssrc = PUB_RTX_SSRC};
     uint8_t buf[1600];
     int n = rtp_rtx_wrap(&h, NULL, 0, seq, delta_payload, sizeof delta_payload, buf, 1500);
@@ -450,35 +454,157 @@ static void test_sender_report_rtt_and_estimate_for_subscriber(void **state)
     rig_down(&r);
 }
 
-/* A subscriber whose estimate (its REMB) stays under the floor loses its video, keeps its
- * numbering, and gets video back at a keyframe once the estimate recovers. */
+/* The publisher sends a frame every 30 ms (a keyframe when key) from *seq on, until `until`;
+ * both peers and the track run their timers every 10 ms meanwhile. */
+static void run_media(rig *r, uint16_t *seq, bool key, uint64_t from, uint64_t until)
+{
+    for (uint64_t t = from; t < until; t += 10 * MS) {
+        if ((t - from) % (30 * MS) == 0) {
+            publish(r, *seq, *seq, key, t);
+            (*seq)++;
+        }
+        peer_handle_timeout(r->sub.p, t);
+        sfu_track_handle_timeout(r->track, t);
+    }
+}
+
+static void send_remb(rig *r, uint64_t bitrate, uint64_t now)
+{
+    uint8_t buf[128];
+    uint32_t ssrcs[] = {SUB_SSRC};
+    rtcp_remb remb = {.sender_ssrc = 1, .bitrate_bps = bitrate, .ssrc_count = 1, .ssrcs = ssrcs};
+    int len = rtcp_remb_write(&remb, buf, 64);
+    browser_send(&r->sub, buf, (size_t)len, true, now);
+}
+
+/* A subscriber whose bandwidth share (its REMB) is under the floor loses its video (the
+ * policy turns it off), keeps its numbering, and gets video back at a keyframe once the
+ * estimate has recovered for the policy's hold time. */
 static void test_video_pauses_below_the_floor(void **state)
 {
     (void)state;
     rig r;
     rig_up(&r);
-    publish(&r, 1, 1, true, 10 * MS);
-    uint8_t buf[128];
-    uint32_t ssrcs[] = {SUB_SSRC};
-    rtcp_remb remb = {.sender_ssrc = 1, .bitrate_bps = 80000, .ssrc_count = 1, .ssrcs = ssrcs};
-    int len = rtcp_remb_write(&remb, buf, 64);
-    browser_send(&r.sub, buf, (size_t)len, true, 20 * MS);
-    for (uint64_t t = 30 * MS; t <= 1100 * MS; t += 10 * MS) peer_handle_timeout(r.sub.p, t);
-    assert_int_equal(r.sub.p->stats.video_pauses, 1);
-    assert_true(r.out->down.paused & SFU_PAUSE_BANDWIDTH);
-    publish(&r, 2, 2, true, 1110 * MS);
-    rtp_pkt got[4];
-    assert_int_equal(rtp_got(&r.sub, 0, got, 4), 1); /* nothing while paused */
-    remb.bitrate_bps = 1000000;
-    len = rtcp_remb_write(&remb, buf, 64);
-    browser_send(&r.sub, buf, (size_t)len, true, 1200 * MS);
-    peer_handle_timeout(r.sub.p, 1210 * MS);
-    assert_false(r.out->down.paused);
-    publish(&r, 3, 3, false, 1220 * MS); /* a delta frame: still waiting for a keyframe */
-    publish(&r, 4, 4, true, 1250 * MS);
-    assert_int_equal(rtp_got(&r.sub, 0, got, 4), 2);
-    assert_int_equal((uint16_t)(got[1].seq - got[0].seq), 1);
+    uint16_t seq = 1;
+    send_remb(&r, 80000, 5 * MS);
+    run_media(&r, &seq, true, 10 * MS, 1000 * MS);
+    peer_quality q;
+    peer_quality_get(r.sub.p, &q);
+    assert_int_equal(q.video_pauses, 1);
+    assert_true(q.video_paused);
+    assert_int_equal(r.out->down.target.state, SFU_LAYERS_OFF_BANDWIDTH);
+    rtp_pkt got[64];
+    int before = rtp_got(&r.sub, 0, got, 64);
+    assert_true(before > 0 && before < 30); /* forwarded until the layer was measured */
+    run_media(&r, &seq, true, 1000 * MS, 1300 * MS);
+    assert_int_equal(rtp_got(&r.sub, 0, got, 64), before); /* nothing while off */
+    send_remb(&r, 1000000, 1300 * MS);
+    run_media(&r, &seq, false, 1300 * MS, 3700 * MS); /* the hold time passes */
+    assert_int_equal(r.out->down.target.state, SFU_LAYERS_FORWARDING);
+    assert_int_equal(rtp_got(&r.sub, 0, got, 64), before); /* delta frames: waiting */
+    run_media(&r, &seq, true, 3700 * MS, 3750 * MS);
+    assert_true(rtp_got(&r.sub, 0, got, 64) > before);
+    assert_int_equal((uint16_t)(got[before].seq - got[before - 1].seq), 1);
+    peer_quality_get(r.sub.p, &q);
+    assert_false(q.video_paused);
     rig_down(&r);
+}
+
+
+#define RID_EXT 3
+#define RRID_EXT 4
+
+/* A simulcast publisher's streams are told apart by their rid extension (with the MID):
+ * each SSRC is learned as its encoding, an RTX stream by its repaired rid; each encoding has
+ * its own statistics, and a keyframe request goes to that encoding's SSRC. */
+static void test_simulcast_ingest_by_rid(void **state)
+{
+    (void)state;
+    browser b;
+    memset(&b, 0, sizeof b);
+    peer_env env = {.dtls = dtls, .consent_timeout_us = 3600u * S, .publisher_max_bitrate = 2000000,
+                    .send = on_send, .on_address = on_address, .on_connected = on_connected,
+                    .ctx = &b};
+    sdp_negotiated *neg = video_neg(PEER_PUBLISHER);
+    sdp_neg_media *m = &neg->media[0];
+    m->stream_count = 0;
+    m->ext_id[SDP_EXT_RID] = RID_EXT;
+    m->ext_id[SDP_EXT_RRID] = RRID_EXT;
+    m->encoding_count = 3;
+    static const char *rids[] = {"q", "h", "f"};
+    for (int e = 0; e < 3; e++) strcpy(m->encodings[e].rid, rids[e]);
+    peer_params pp = {.role = PEER_PUBLISHER, .id = "simpub", .owner = "test",
+                      .local_ufrag = "localufrag", .local_pwd = "localpassword0123456789",
+                      .neg = neg};
+    peer *p = peer_new(&env, &pp, 0);
+    assert_non_null(p);
+    b.p = p;
+    peer_in_track *in = peer_add_in_track(p, m);
+    assert_non_null(in);
+    assert_int_equal(in->n_streams, 3);
+    connect_browser(&b);
+    sfu_track *t = sfu_track_new("sim", SFU_VIDEO);
+    in->track = t;
+    assert_int_equal(in->source.encoding_count, 3);
+    sfu_track_attach_source(t, &in->source, peer_request_keyframe, p, 0);
+
+    static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
+    uint8_t buf[1600];
+    for (int e = 2; e >= 0; e--) { /* any order */
+        rtp_ext_elem exts[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
+                               {.id = RID_EXT, .data = (const uint8_t *)rids[e], .len = 1}};
+        for (uint16_t k = 0; k < 4; k++) {
+            /* Browsers stop sending the MID and rid once the SSRC is acknowledged. */
+            rtp_header_out h = {.payload_type = VIDEO_PT, .seq = (uint16_t)(100 + k),
+                                .timestamp = 3000u * k, .ssrc = 0xA000u + (uint32_t)e};
+            int n = rtp_write_packet(&h, exts, k == 0 ? 2 : 0, key_payload, sizeof key_payload,
+                                     buf, 1500);
+            browser_send(&b, buf, (size_t)n, false, (10 + k) * MS);
+        }
+    }
+    for (int e = 0; e < 3; e++) {
+        assert_int_equal(in->streams[e].ssrc, 0xA000u + (uint32_t)e);
+        assert_true(in->streams[e].receiving);
+        assert_true(in->streams[e].recv.received > 0);
+        assert_int_equal(t->enc[e].packets, 4);
+    }
+    /* h's RTX stream, named by its repaired rid, repairs h's sequence number 101. */
+    rtp_ext_elem rrid[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
+                           {.id = RRID_EXT, .data = (const uint8_t *)"h", .len = 1}};
+    rtp_header_out h = {.payload_type = VIDEO_RTX_PT, .seq = 5, .timestamp = 3000u,
+                        .ssrc = 0xB001u};
+    int n = rtp_rtx_wrap(&h, rrid, 2, 101, key_payload, sizeof key_payload, buf, 1500);
+    browser_send(&b, buf, (size_t)n, false, 20 * MS);
+    assert_int_equal(in->streams[1].rtx_ssrc, 0xB001u);
+    assert_int_equal(p->stats.rtx_in, 1);
+    assert_int_equal(t->enc[1].packets, 5);
+    /* An unknown rid is not forwarded. */
+    rtp_ext_elem bad[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
+                          {.id = RID_EXT, .data = (const uint8_t *)"z", .len = 1}};
+    h = (rtp_header_out){.payload_type = VIDEO_PT, .seq = 1, .ssrc = 0xC000u};
+    n = rtp_write_packet(&h, bad, 2, key_payload, sizeof key_payload, buf, 1500);
+    browser_send(&b, buf, (size_t)n, false, 30 * MS);
+    assert_int_equal(p->stats.unknown_ssrc, 1);
+
+    /* A keyframe for f: a PLI for f's SSRC. */
+    int before = b.n_got;
+    peer_request_keyframe(p, t, 2);
+    rtcp_header rh;
+    assert_true(find_rtcp(&b, before, RTCP_TYPE_PSFB, RTCP_PSFB_PLI, &rh) >= 0);
+    rtcp_pli pli;
+    assert_int_equal(rtcp_pli_parse(&pli, &rh), J_OK);
+    assert_int_equal(pli.media_ssrc, 0xA002u);
+    /* Receiver reports cover every encoding. */
+    before = b.n_got;
+    peer_handle_timeout(p, 1100 * MS);
+    assert_true(find_rtcp(&b, before, RTCP_TYPE_RR, -1, &rh) >= 0);
+    assert_int_equal(rh.count, 3);
+
+    sfu_track_free(t);
+    peer_free(p);
+    free(neg);
+    j_srtp_free(b.out);
+    j_srtp_free(b.in);
 }
 
 int main(void)
@@ -489,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_receiver_report_and_transport_feedback_to_publisher),
         cmocka_unit_test(test_sender_report_rtt_and_estimate_for_subscriber),
         cmocka_unit_test(test_video_pauses_below_the_floor),
+        cmocka_unit_test(test_simulcast_ingest_by_rid),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

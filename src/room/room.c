@@ -39,6 +39,15 @@ typedef struct conn {
     uint64_t refilled_us;
 } conn;
 
+/* One subscriber's settings for one track: its own (track_settings) and the server's cap
+ * (the admin API, RTC_MSG_LAYER_ANY: none). Kept until the track goes, across resumes, and
+ * before the track is bound to its subscribe connection. */
+typedef struct layer_setting {
+    char track_id[ROOM_ID_LEN];
+    room_track_layers client;
+    int cap_spatial, cap_temporal;
+} layer_setting;
+
 struct participant {
     char sid[ROOM_ID_LEN];
     char identity[65];
@@ -56,6 +65,8 @@ struct participant {
     int last_n;               /* set_subscription; -1: no limit */
     id_text *paused;          /* the track ids last given to io.set_paused */
     size_t n_paused;
+    layer_setting *layers;    /* per track: track_settings, the admin API's caps */
+    size_t n_layers;
     participant *prev, *next; /* in room, join order */
 };
 
@@ -261,8 +272,12 @@ static void room_destroy(room_server *rs, room *r)
     room_free(r);
 }
 
+static void forget_layers(participant *p, const char *track_id);
+
 static void track_free(room_server *rs, track *t)
 {
+    if (t->owner && t->owner->room)
+        for (participant *o = t->owner->room->first; o; o = o->next) forget_layers(o, t->id);
     j_map_remove(&rs->tracks, t->id, strlen(t->id));
     free(t);
 }
@@ -402,6 +417,7 @@ static void participant_remove(room_server *rs, participant *p, const char *reas
     room_speakers_remove(r->speakers, p->speaker_slot);
     j_map_remove(&rs->participants, p->sid, strlen(p->sid));
     free(p->paused);
+    free(p->layers);
     free(p);
     if (reason) follow_speakers(rs, r); /* someone else may fill its place */
 }
@@ -659,6 +675,127 @@ static bool may_receive(const room_server *rs, const participant *p, const char 
     return t && t->owner->room == p->room && t->owner != p;
 }
 
+/* ---- layer settings (track_settings, the admin API) --------------------------------- */
+
+static layer_setting *find_layers(const participant *p, const char *track_id)
+{
+    for (size_t i = 0; i < p->n_layers; i++)
+        if (strcmp(p->layers[i].track_id, track_id) == 0) return &p->layers[i];
+    return NULL;
+}
+
+/* The settings of p for track_id, created with the defaults; NULL when out of memory. */
+static layer_setting *get_layers(participant *p, const char *track_id)
+{
+    layer_setting *ls = find_layers(p, track_id);
+    if (ls) return ls;
+    layer_setting *more = realloc(p->layers, (p->n_layers + 1) * sizeof *more);
+    if (!more) return NULL;
+    p->layers = more;
+    ls = &p->layers[p->n_layers++];
+    snprintf(ls->track_id, sizeof ls->track_id, "%s", track_id);
+    ls->client = (room_track_layers){.visible = true, .max_spatial = RTC_MSG_LAYER_ANY,
+                                     .max_temporal = RTC_MSG_LAYER_ANY};
+    ls->cap_spatial = ls->cap_temporal = RTC_MSG_LAYER_ANY;
+    return ls;
+}
+
+static void forget_layers(participant *p, const char *track_id)
+{
+    layer_setting *ls = find_layers(p, track_id);
+    if (ls) *ls = p->layers[--p->n_layers];
+}
+
+/* The lower of two maxima, either of which may be "none". */
+static int lower_max(int a, int b)
+{
+    if (a == RTC_MSG_LAYER_ANY) return b;
+    if (b == RTC_MSG_LAYER_ANY) return a;
+    return a < b ? a : b;
+}
+
+static room_track_layers effective_layers(const layer_setting *ls)
+{
+    room_track_layers eff = ls->client;
+    eff.max_spatial = lower_max(eff.max_spatial, ls->cap_spatial);
+    eff.max_temporal = lower_max(eff.max_temporal, ls->cap_temporal);
+    return eff;
+}
+
+static void apply_layers(room_server *rs, const participant *p, const layer_setting *ls)
+{
+    room_track_layers eff = effective_layers(ls);
+    rs->io.set_layers(rs->io.ctx, p->sid, ls->track_id, &eff);
+}
+
+static json_t *layer_max_json(int v) { return v == RTC_MSG_LAYER_ANY ? json_null() : json_integer(v); }
+
+static json_t *layers_json(const participant *p, const layer_setting *ls)
+{
+    room_track_layers eff = effective_layers(ls);
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    rtc_json_set(o, "track", json_string(ls->track_id), &ok);
+    rtc_json_set(o, "participant", json_string(p->sid), &ok);
+    rtc_json_set(o, "visible", json_boolean(eff.visible), &ok);
+    rtc_json_set(o, "width", json_integer(eff.width), &ok);
+    rtc_json_set(o, "height", json_integer(eff.height), &ok);
+    rtc_json_set(o, "max_spatial", layer_max_json(eff.max_spatial), &ok);
+    rtc_json_set(o, "max_temporal", layer_max_json(eff.max_temporal), &ok);
+    rtc_json_set(o, "server_max_spatial", layer_max_json(ls->cap_spatial), &ok);
+    rtc_json_set(o, "server_max_temporal", layer_max_json(ls->cap_temporal), &ok);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A track in p's room (not necessarily bound to it yet). */
+static bool track_in_room(const room_server *rs, const participant *p, const char *track_id)
+{
+    const track *t = find_track(rs, track_id);
+    return t && t->owner->room == p->room;
+}
+
+static void handle_track_settings(room_server *rs, conn *c, const rtc_msg *m)
+{
+    participant *p = c->p;
+    if (!track_in_room(rs, p, m->settings.track)) {
+        send_error(rs, c, &m->id, "not_found", "no such track in this room");
+        return;
+    }
+    layer_setting *ls = get_layers(p, m->settings.track);
+    if (!ls) {
+        send_error(rs, c, &m->id, "server_busy", "out of memory");
+        return;
+    }
+    ls->client = (room_track_layers){.visible = m->settings.visible,
+                                     .width = m->settings.width,
+                                     .height = m->settings.height,
+                                     .max_spatial = m->settings.max_spatial,
+                                     .max_temporal = m->settings.max_temporal};
+    send_owned(rs, c, rtc_msg_reply(&m->id, "ack"));
+    apply_layers(rs, p, ls);
+}
+
+int room_set_track_layers(room_server *rs, const char *room_name, const char *identity,
+                          const char *track_id, int max_spatial, int max_temporal, json_t **out)
+{
+    room *r = find_room(rs, room_name);
+    participant *p = r ? find_identity(r, identity) : NULL;
+    if (!p || !track_in_room(rs, p, track_id)) return J_ENOTFOUND;
+    layer_setting *ls = get_layers(p, track_id);
+    if (!ls) return J_ENOMEM;
+    ls->cap_spatial = max_spatial;
+    ls->cap_temporal = max_temporal;
+    apply_layers(rs, p, ls);
+    J_INFO("room", "room %s: %s receives track %s at most at layer %d/%d (admin)", r->name,
+           p->sid, track_id, max_spatial, max_temporal);
+    if (out && !(*out = layers_json(p, ls))) return J_ENOMEM;
+    return J_OK;
+}
+
 static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
 {
     participant *p = c->p;
@@ -694,6 +831,7 @@ static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
     send_owned(rs, c, rtc_msg_subscribe_answer(&m->id, answer, bound));
     free(answer);
     apply_subscription(rs, p, true);
+    for (size_t i = 0; i < p->n_layers; i++) apply_layers(rs, p, &p->layers[i]);
 }
 
 static void handle_set_subscription(room_server *rs, conn *c, const rtc_msg *m)
@@ -809,6 +947,7 @@ void room_conn_message(room_server *rs, room_conn_id id, const uint8_t *data, si
         case RTC_MSG_SUBSCRIBE: handle_subscribe(rs, c, &m); break;
         case RTC_MSG_MUTE: handle_mute(rs, c, &m); break;
         case RTC_MSG_SET_SUBSCRIPTION: handle_set_subscription(rs, c, &m); break;
+        case RTC_MSG_TRACK_SETTINGS: handle_track_settings(rs, c, &m); break;
         case RTC_MSG_LEAVE: handle_leave(rs, c, &m, now_us); break;
         case RTC_MSG_PING: send_owned(rs, c, rtc_msg_reply(&m.id, "pong")); break;
         }
@@ -1021,7 +1160,7 @@ room_server *room_server_new(const room_limits *limits, const room_io *io)
         return NULL;
     if (!io->send || !io->close || !io->authenticate || !io->publish || !io->subscribe ||
         !io->set_muted || !io->remove_media || !io->media_stats || !io->audio_levels ||
-        !io->set_paused)
+        !io->set_paused || !io->set_layers)
         return NULL;
     room_server *rs = calloc(1, sizeof *rs);
     if (!rs) return NULL;
@@ -1043,6 +1182,7 @@ void room_server_free(room_server *rs)
             r->first = p->next;
             for (size_t i = 0; i < p->n_tracks; i++) free(p->tracks[i]);
             free(p->paused);
+            free(p->layers);
             free(p);
         }
         rs->first_room = r->next;

@@ -87,6 +87,15 @@ typedef struct room_audio_level {
     uint32_t loudness_sum, packets;
 } room_audio_level;
 
+/* What one subscriber receives of one video track (track_settings and the admin API's cap
+ * combined): visibility, tile size in device pixels (0: unknown), preferred maximum spatial
+ * and temporal layers (-1: none). */
+typedef struct room_track_layers {
+    bool visible;
+    int width, height;
+    int max_spatial, max_temporal;
+} room_track_layers;
+
 typedef struct room_io {
     void *ctx;
     /* send - queue one text frame of len bytes on connection c. */
@@ -124,6 +133,10 @@ typedef struct room_io {
      * tracks of track_ids and receives every other track it is bound to; a resumed video
      * track starts again at a keyframe. Streams stay bound, so resuming is immediate. */
     void (*set_paused)(void *ctx, const char *sid, const char *const *track_ids, size_t n);
+    /* set_layers - participant sid's subscribe connection, if any, receives track_id as
+     * layers says (nothing happens while the track is not bound to it). */
+    void (*set_layers)(void *ctx, const char *sid, const char *track_id,
+                       const room_track_layers *layers);
 } room_io;
 
 /* room_server_new - an empty registry; NULL if a limit is out of range, a callback is
@@ -177,5 +190,11 @@ int room_remove_participant(room_server *rs, const char *room, const char *ident
  * J_OK, J_ENOTFOUND (no such room, or no such track in it) or J_ENOMEM. */
 int room_mute_track(room_server *rs, const char *room, const char *track_id, bool muted,
                     json_t **track_out);
+/* room_set_track_layers - the server's cap on the layers participant `identity` of room
+ * receives of track_id (-1: no cap), which wins over the participant's own preference.
+ * *out (if out) is the effective settings object. J_OK, J_ENOTFOUND (no such room,
+ * participant or track in the room) or J_ENOMEM. */
+int room_set_track_layers(room_server *rs, const char *room, const char *identity,
+                          const char *track_id, int max_spatial, int max_temporal, json_t **out);
 
 #endif

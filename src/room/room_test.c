@@ -53,6 +53,10 @@ static struct {
     char paused_sid[ROOM_ID_LEN];
     char paused[16][ROOM_ID_LEN];
     size_t n_paused;
+    /* set_layers: how often, and the last call */
+    size_t n_set_layers;
+    char layers_sid[ROOM_ID_LEN], layers_track[ROOM_ID_LEN];
+    room_track_layers layers;
 } fake;
 
 static void fake_send(void *ctx, room_conn_id c, const char *json, size_t len)
@@ -190,6 +194,16 @@ static void fake_set_paused(void *ctx, const char *sid, const char *const *track
     fake.n_paused = n;
 }
 
+static void fake_set_layers(void *ctx, const char *sid, const char *track_id,
+                            const room_track_layers *layers)
+{
+    (void)ctx;
+    fake.n_set_layers++;
+    snprintf(fake.layers_sid, ROOM_ID_LEN, "%s", sid);
+    snprintf(fake.layers_track, ROOM_ID_LEN, "%s", track_id);
+    fake.layers = *layers;
+}
+
 static const room_io fake_io = {
     .send = fake_send,
     .close = fake_close,
@@ -201,6 +215,7 @@ static const room_io fake_io = {
     .media_stats = fake_media_stats,
     .audio_levels = fake_audio_levels,
     .set_paused = fake_set_paused,
+    .set_layers = fake_set_layers,
 };
 
 static const room_limits limits = {
@@ -1168,6 +1183,89 @@ static void test_audio_only(void **state)
     assert_string_equal(fake.paused_sid, b); /* carol was never touched */
 }
 
+/* track_settings: the whole settings of one track for this subscriber, kept across a resume
+ * and given again after each subscribe; the admin API's cap wins over the client's wish. */
+static void test_track_settings(void **state)
+{
+    (void)state;
+    char b[ROOM_ID_LEN], alice[2][ROOM_ID_LEN], session[64];
+    join(1, "demo", "alice", NULL);
+    join(2, "demo", "bob", b);
+    snprintf(session, sizeof session, "%s", str(last(2, "joined"), "session"));
+    publish(1, "0:microphone 1:camera", alice);
+    /* Before the track is bound: kept, given to the media plane (which applies it on bind). */
+    sayf(2, "{\"type\":\"track_settings\",\"id\":4,\"track\":\"%s\",\"visible\":true,"
+            "\"width\":320,\"height\":180,\"max_spatial\":null,\"max_temporal\":null}",
+         alice[1]);
+    assert_int_equal(json_integer_value(json_object_get(last(2, "ack"), "id")), 4);
+    assert_int_equal(fake.n_set_layers, 1);
+    assert_string_equal(fake.layers_sid, b);
+    assert_string_equal(fake.layers_track, alice[1]);
+    assert_true(fake.layers.visible);
+    assert_int_equal(fake.layers.width, 320);
+    assert_int_equal(fake.layers.height, 180);
+    assert_int_equal(fake.layers.max_spatial, -1);
+    sayf(2, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"0\":\"%s\",\"1\":\"%s\"}}",
+         alice[0], alice[1]);
+    assert_int_equal(fake.n_set_layers, 2); /* given again for the new binding */
+    assert_int_equal(fake.layers.width, 320);
+
+    /* Absent fields are the defaults: hidden, no size, a preference. */
+    sayf(2, "{\"type\":\"track_settings\",\"track\":\"%s\",\"visible\":false,\"max_spatial\":1}",
+         alice[1]);
+    last(2, "ack");
+    assert_false(fake.layers.visible);
+    assert_int_equal(fake.layers.width, 0);
+    assert_int_equal(fake.layers.max_spatial, 1);
+    assert_int_equal(fake.layers.max_temporal, -1);
+
+    /* Errors change nothing. */
+    size_t calls = fake.n_set_layers;
+    say(2, "{\"type\":\"track_settings\",\"track\":\"TR_nosuchtrack0\"}");
+    expect_error(2, "not_found");
+    sayf(2, "{\"type\":\"track_settings\",\"track\":\"%s\",\"max_spatial\":4}", alice[1]);
+    expect_error(2, "bad_request");
+    sayf(2, "{\"type\":\"track_settings\",\"track\":\"%s\",\"width\":\"big\"}", alice[1]);
+    expect_error(2, "bad_request");
+    sayf(2, "{\"type\":\"track_settings\",\"track\":\"%s\",\"visible\":1}", alice[1]);
+    expect_error(2, "bad_request");
+    assert_int_equal(fake.n_set_layers, calls);
+
+    /* The server's cap: the lower of the two wins; unknown names are 404s. */
+    json_t *eff = NULL;
+    assert_int_equal(room_set_track_layers(rs, "demo", "bob", alice[1], 0, -1, &eff), J_OK);
+    assert_int_equal(json_integer_value(json_object_get(eff, "max_spatial")), 0);
+    assert_true(json_is_null(json_object_get(eff, "max_temporal")));
+    assert_int_equal(json_integer_value(json_object_get(eff, "server_max_spatial")), 0);
+    assert_true(json_is_false(json_object_get(eff, "visible")));
+    json_decref(eff);
+    assert_int_equal(fake.layers.max_spatial, 0);
+    assert_int_equal(room_set_track_layers(rs, "demo", "nobody", alice[1], 0, 0, NULL),
+                     J_ENOTFOUND);
+    assert_int_equal(room_set_track_layers(rs, "demo", "bob", "TR_nosuchtrack0", 0, 0, NULL),
+                     J_ENOTFOUND);
+    assert_int_equal(room_set_track_layers(rs, "nowhere", "bob", alice[1], 0, 0, NULL),
+                     J_ENOTFOUND);
+
+    /* A resume keeps them: the next subscribe gives them again. */
+    room_conn_closed(rs, 2, now);
+    room_conn_open(rs, 4, "203.0.113.9", now);
+    sayf(4, "{\"type\":\"join\",\"room\":\"demo\",\"identity\":\"bob\",\"resume\":\"%s\"}",
+         session);
+    last(4, "joined");
+    calls = fake.n_set_layers;
+    sayf(4, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"1\":\"%s\"}}", alice[1]);
+    assert_int_equal(fake.n_set_layers, calls + 1);
+    assert_false(fake.layers.visible);
+    assert_int_equal(fake.layers.max_spatial, 0);
+
+    /* The track goes: so do its settings. */
+    sayf(1, "{\"type\":\"publish\",\"sdp\":\"v=0\",\"tracks\":[{\"mid\":\"0\",\"source\":\"microphone\"}]}");
+    calls = fake.n_set_layers;
+    sayf(4, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"0\":\"%s\"}}", alice[0]);
+    assert_int_equal(fake.n_set_layers, calls);
+}
+
 static void test_last_n_follows_speakers(void **state)
 {
     (void)state;
@@ -1366,6 +1464,7 @@ int main(void)
         T(test_active_speakers),
         T(test_active_speakers_rate_limited),
         T(test_audio_only),
+        T(test_track_settings),
         T(test_last_n_follows_speakers),
         T(test_admin_list_and_get),
         T(test_admin_mute),

@@ -274,6 +274,44 @@ static int parse_set_subscription(rtc_msg *m, rtc_msg_error *err)
     return 0;
 }
 
+/* An optional integer member from lo to hi; absent or null leaves *out (its default). */
+static int optional_int(const json_t *obj, const char *key, int lo, int hi, int *out,
+                        rtc_msg_error *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (absent(v)) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return fail(err, "bad_request", "%s: must be null or an integer from %d to %d", key, lo,
+                    hi);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+/* One track's whole settings for this subscriber: an absent field is its default (visible,
+ * size unknown, no preferred maximum). */
+static int parse_track_settings(rtc_msg *m, rtc_msg_error *err)
+{
+    int rc = required_string(m->root, "track", "track", &rule_track_id, &m->settings.track,
+                             NULL, err);
+    if (rc) return rc;
+    m->settings.visible = true;
+    m->settings.width = m->settings.height = 0;
+    m->settings.max_spatial = m->settings.max_temporal = RTC_MSG_LAYER_ANY;
+    const json_t *visible = json_object_get(m->root, "visible");
+    if (!absent(visible)) {
+        if (!json_is_boolean(visible)) return fail(err, "bad_request", "visible: must be a boolean");
+        m->settings.visible = json_is_true(visible);
+    }
+    if ((rc = optional_int(m->root, "width", 0, RTC_MSG_TILE_MAX, &m->settings.width, err)) ||
+        (rc = optional_int(m->root, "height", 0, RTC_MSG_TILE_MAX, &m->settings.height, err)) ||
+        (rc = optional_int(m->root, "max_spatial", 0, RTC_MSG_LAYER_MAX, &m->settings.max_spatial,
+                           err)) ||
+        (rc = optional_int(m->root, "max_temporal", 0, RTC_MSG_LAYER_MAX,
+                           &m->settings.max_temporal, err)))
+        return rc;
+    return 0;
+}
+
 static const struct {
     const char *name;
     rtc_msg_type type;
@@ -284,6 +322,7 @@ static const struct {
     {"subscribe", RTC_MSG_SUBSCRIBE, parse_subscribe},
     {"mute", RTC_MSG_MUTE, parse_mute},
     {"set_subscription", RTC_MSG_SET_SUBSCRIPTION, parse_set_subscription},
+    {"track_settings", RTC_MSG_TRACK_SETTINGS, parse_track_settings},
     {"leave", RTC_MSG_LEAVE, NULL},
     {"ping", RTC_MSG_PING, NULL},
 };

@@ -23,6 +23,9 @@
 #define RTC_MSG_TRACK_ID_MAX 32
 #define RTC_MSG_MAX_TRACKS 64  /* entries of publish.tracks and of subscribe.tracks */
 #define RTC_MSG_LAST_N_MAX 1000 /* set_subscription.last_n */
+#define RTC_MSG_TILE_MAX 16384  /* track_settings.width / height, device pixels */
+#define RTC_MSG_LAYER_MAX 3     /* track_settings.max_spatial / max_temporal */
+#define RTC_MSG_LAYER_ANY (-1)  /* a max_* of null: no preference */
 
 typedef enum {
     RTC_MSG_JOIN,
@@ -30,6 +33,7 @@ typedef enum {
     RTC_MSG_SUBSCRIBE,
     RTC_MSG_MUTE,
     RTC_MSG_SET_SUBSCRIPTION,
+    RTC_MSG_TRACK_SETTINGS,
     RTC_MSG_LEAVE,
     RTC_MSG_PING,
 } rtc_msg_type;
@@ -86,6 +90,12 @@ typedef struct rtc_msg {
             bool audio_only;
             int last_n; /* 0..RTC_MSG_LAST_N_MAX, -1: no limit */
         } subscription;
+        struct {
+            const char *track;
+            bool visible;                   /* default true */
+            int width, height;              /* 0..RTC_MSG_TILE_MAX, 0: unknown */
+            int max_spatial, max_temporal;  /* 0..RTC_MSG_LAYER_MAX or RTC_MSG_LAYER_ANY */
+        } settings;
     };
     json_t *root;
 } rtc_msg;

@@ -33,6 +33,7 @@
 #define SDP_MAX_GROUP_SSRCS 8  /* SSRCs in one a=ssrc-group line */
 #define SDP_MAX_RIDS 8         /* a=rid lines per m= section */
 #define SDP_MAX_SIM_STREAMS 8  /* streams per direction in a=simulcast */
+#define SDP_MAX_ENCODINGS 3    /* simulcast encodings we receive on one m= section */
 #define SDP_MAX_CANDIDATES 16  /* a=candidate lines kept per m= section (more are counted) */
 #define SDP_MAX_GROUPS 4       /* a=group:BUNDLE lines per session */
 #define SDP_MAX_NEG_CODECS 16  /* accepted codecs per m= section in an answer */
@@ -319,6 +320,11 @@ typedef struct sdp_neg_media {
     sdp_rid rids[SDP_MAX_RIDS];
     bool has_simulcast;
     sdp_simulcast simulcast;
+    /* Simulcast we receive (rid-based): the offer's a=simulcast send streams that have an
+     * a=rid send line, in a=simulcast order, at most SDP_MAX_ENCODINGS (the rest are left
+     * out of our answer, which refuses them). 0: no simulcast. */
+    uint8_t encoding_count;
+    sdp_sim_stream encodings[SDP_MAX_ENCODINGS];
 } sdp_neg_media;
 
 typedef struct sdp_negotiated {
@@ -400,7 +406,9 @@ uint32_t sdp_candidate_priority(uint8_t type_pref, uint16_t local_pref, uint8_t 
  * Accepted m= sections carry our transport (ice, fingerprint, setup, rtcp-mux, host
  * candidates with type preference 126 and local preference 65535 - index, component 1),
  * the direction, each codec's rtpmap/fmtp/rtcp-fb (+ rtx with apt=), the negotiated
- * extmaps and, where we send and p->send[i].ssrc != 0, a=msid/a=ssrc/a=ssrc-group:FID.
+ * extmaps, where we send and p->send[i].ssrc != 0, a=msid/a=ssrc/a=ssrc-group:FID, and
+ * where we receive simulcast (encoding_count > 0) an a=rid:<id> recv line per encoding and
+ * a=simulcast:recv listing them (RFC 8853: the streams left out are refused).
  * Rejected ones are "m=<kind> 0 <proto> <offer's first format>" with c= and a=mid.
  * CRLF line endings. Returns the length written (excluding the NUL), J_ESHORTBUF, or
  * J_EINVAL (NULL arguments, a string parameter containing CR/LF or too many candidates).

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -135,6 +136,33 @@ static void collect_streams(const sdp_media *m, sdp_neg_media *nm)
     }
 }
 
+static bool has_send_rid(const sdp_media *m, const char *id)
+{
+    for (unsigned i = 0; i < m->rid_count; i++)
+        if (m->rids[i].dir == SDP_DIR_SENDONLY && strcmp(m->rids[i].id, id) == 0) return true;
+    return false;
+}
+
+/* RFC 8851 rid-syntax: 1*(ALPHA / DIGIT / "-" / "_"); anything else is not answered. */
+static bool rid_syntax_ok(const char *id)
+{
+    if (!id[0]) return false;
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') return false;
+    return true;
+}
+
+/* The simulcast streams we receive: a=simulcast send entries with a matching a=rid send,
+ * the first SDP_MAX_ENCODINGS of them. */
+static void accept_encodings(const sdp_media *m, sdp_neg_media *nm)
+{
+    if (!m->has_simulcast) return;
+    for (unsigned i = 0; i < m->simulcast.send_count && nm->encoding_count < SDP_MAX_ENCODINGS;
+         i++)
+        if (rid_syntax_ok(m->simulcast.send[i].rid) && has_send_rid(m, m->simulcast.send[i].rid))
+            nm->encodings[nm->encoding_count++] = m->simulcast.send[i];
+}
+
 static int find_bundle_group(const sdp_session *s, const char *mid)
 {
     if (!mid[0]) return -1;
@@ -193,6 +221,7 @@ int sdp_negotiate(const sdp_session *offer, const sdp_policy *policy, sdp_negoti
         memcpy(nm->rids, m->rids, sizeof nm->rids);
         nm->has_simulcast = m->has_simulcast;
         nm->simulcast = m->simulcast;
+        if (we_recv) accept_encodings(m, nm);
         accepted++;
         if (nm->dir != SDP_DIR_INACTIVE) flowing++;
         if (first < 0) first = (int)i;

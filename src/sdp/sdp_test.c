@@ -554,6 +554,59 @@ static void test_answer_whip_roundtrip(void **state)
     assert_int_equal(g_neg.media[1].dir, SDP_DIR_SENDONLY); /* answer recvonly -> we send */
 }
 
+
+/* Simulcast ingest: the answer receives the offer's rid streams (a=rid recv + a=simulcast:recv
+ * in the offer's order), at most SDP_MAX_ENCODINGS of them; the rest are refused by leaving
+ * them out; rids that break RFC 8851's syntax are not answered. */
+static void test_answer_simulcast(void **state)
+{
+    (void)state;
+    parse_fixture("chromium_simulcast_offer.sdp");
+    negotiate_ok(&whip_policy);
+    const sdp_neg_media *v = &g_neg.media[0];
+    assert_int_equal(v->encoding_count, 3);
+    assert_string_equal(v->encodings[0].rid, "q");
+    assert_string_equal(v->encodings[2].rid, "f");
+    sdp_answer_params p;
+    answer_params(&p);
+    write_and_reparse(&p);
+    assert_has_line("a=rid:q recv");
+    assert_has_line("a=rid:h recv");
+    assert_has_line("a=rid:f recv");
+    assert_has_line("a=simulcast:recv q;h;f");
+    assert_has_line("a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id");
+    const sdp_media *m = &g_answer.media[0];
+    assert_int_equal(m->rid_count, 3);
+    assert_int_equal(m->rids[1].dir, SDP_DIR_RECVONLY);
+    assert_int_equal(m->simulcast.recv_count, 3);
+    assert_int_equal(m->simulcast.send_count, 0);
+    assert_int_equal(g_answer.media[1].rid_count, 0); /* audio: no simulcast */
+
+    /* Four streams, one paused and one with a bad rid: three answered, in order. */
+    load("chromium_simulcast_offer.sdp");
+    char *sim = strstr(g_text, "a=simulcast:send q;h;f");
+    assert_non_null(sim);
+    static char edited[sizeof g_text];
+    size_t head = (size_t)(sim - g_text);
+    const char *rest = strchr(sim, '\n') + 1;
+    int len = snprintf(edited, sizeof edited,
+                       "%.*sa=rid:x send\r\na=rid:b.d send\r\n"
+                       "a=simulcast:send b.d;~x;q;h;f\r\n%s",
+                       (int)head, g_text, rest);
+    assert_true(len > 0 && (size_t)len < sizeof edited);
+    assert_int_equal(sdp_parse(&g_offer, edited, (size_t)len, g_err, sizeof g_err), 0);
+    negotiate_ok(&whip_policy);
+    v = &g_neg.media[0];
+    assert_int_equal(v->encoding_count, 3);
+    assert_string_equal(v->encodings[0].rid, "x");
+    assert_true(v->encodings[0].paused);
+    assert_string_equal(v->encodings[2].rid, "h");
+    write_and_reparse(&p);
+    assert_has_line("a=simulcast:recv ~x;q;h");
+    assert_null(strstr(g_out, "a=rid:f recv"));
+    assert_null(strstr(g_out, "b.d"));
+}
+
 static void test_answer_whep_tracks(void **state)
 {
     (void)state;
@@ -1162,6 +1215,7 @@ int main(void)
         cmocka_unit_test(test_whep_firefox),
         cmocka_unit_test(test_setup_roles),
         cmocka_unit_test(test_answer_whip_roundtrip),
+        cmocka_unit_test(test_answer_simulcast),
         cmocka_unit_test(test_answer_whep_tracks),
         cmocka_unit_test(test_answer_rejected_and_limits),
         cmocka_unit_test(test_malformed_table),

@@ -102,6 +102,8 @@ typedef struct section {
     const uint8_t *ext_id;  /* SDP_EXT_COUNT ids, 0 = not used */
     const sdp_dir *ext_dir; /* direction suffixes, NULL for none */
     const sdp_send_track *send; /* written when dir sends and send->ssrc != 0 */
+    uint8_t encoding_count;     /* simulcast we receive: a=rid recv + a=simulcast:recv */
+    const sdp_sim_stream *encodings;
 } section;
 
 static transport transport_of(const sdp_local_transport *l, const char *setup)
@@ -187,6 +189,12 @@ static void write_section(writer *w, const section *s, const transport *t)
         else
             emit(w, "a=extmap:%u %s\r\n", s->ext_id[e], sdp_ext_uri((sdp_ext)e));
     }
+    for (unsigned k = 0; k < s->encoding_count; k++)
+        emit(w, "a=rid:%s recv\r\n", s->encodings[k].rid);
+    for (unsigned k = 0; k < s->encoding_count; k++)
+        emit(w, "%s%s%s", k ? ";" : "a=simulcast:recv ", s->encodings[k].paused ? "~" : "",
+             s->encodings[k].rid);
+    if (s->encoding_count) emit(w, "\r\n");
     const sdp_send_track *st = s->send;
     bool we_send = s->dir == SDP_DIR_SENDONLY || s->dir == SDP_DIR_SENDRECV;
     if (we_send && st && st->ssrc) {
@@ -251,7 +259,8 @@ int sdp_write_answer(const sdp_session *offer, const sdp_negotiated *neg,
         section s = {.kind_name = m->kind_name, .proto = m->proto, .mid = m->mid,
                      .dir = nm->dir, .rtcp_rsize = nm->rtcp_rsize,
                      .codec_count = nm->codec_count, .codecs = nm->codecs,
-                     .ext_id = nm->ext_id, .ext_dir = nm->ext_dir, .send = &p->send[i]};
+                     .ext_id = nm->ext_id, .ext_dir = nm->ext_dir, .send = &p->send[i],
+                     .encoding_count = nm->encoding_count, .encodings = nm->encodings};
         write_section(&w, &s, &t);
     }
     return finish(&w);

@@ -173,6 +173,55 @@ sfu_layers_target sfu_layers_update(sfu_layers *l, const sfu_layers_sub *sub,
     return set_target(l, SFU_LAYERS_FORWARDING, cur);
 }
 
+/* The caps of sub on src, as sfu_layers_update sets them. */
+static void caps_of(const sfu_layers *l, const sfu_layers_sub *sub, const sfu_layers_source *src,
+                    layer lowest, uint8_t *cap_s, uint8_t *cap_t)
+{
+    *cap_s = min_u8(sub->max_spatial, display_cap(src, sub, l->cfg.display_slack_pct));
+    if (*cap_s < (uint8_t)lowest.s) *cap_s = (uint8_t)lowest.s;
+    *cap_t = sub->max_temporal;
+}
+
+uint64_t sfu_layers_demand_bps(const sfu_layers *l, const sfu_layers_sub *sub,
+                               const sfu_layers_source *src)
+{
+    if (sub->audio_only || !sub->visible) return 0;
+    layer lowest = lowest_layer(src);
+    if (!is_layer(lowest)) return 0;
+    uint8_t cap_s, cap_t;
+    caps_of(l, sub, src, lowest, &cap_s, &cap_t);
+    layer best = best_fit(src, cap_s, cap_t, 0, 0);
+    return is_layer(best) ? src->bitrate_bps[best.s][best.t] : 0;
+}
+
+uint64_t sfu_layers_lowest_bps(const sfu_layers_source *src)
+{
+    layer lowest = lowest_layer(src);
+    return is_layer(lowest) ? src->bitrate_bps[lowest.s][lowest.t] : 0;
+}
+
+uint64_t sfu_layers_next_bps(const sfu_layers *l, const sfu_layers_sub *sub,
+                             const sfu_layers_source *src)
+{
+    if (sub->audio_only || !sub->visible) return 0;
+    layer lowest = lowest_layer(src);
+    if (!is_layer(lowest)) return 0;
+    if (l->state == SFU_LAYERS_OFF_BANDWIDTH) return src->bitrate_bps[lowest.s][lowest.t];
+    if (l->state != SFU_LAYERS_FORWARDING) return 0;
+    uint8_t cap_s, cap_t;
+    caps_of(l, sub, src, lowest, &cap_s, &cap_t);
+    layer cur = {l->target_spatial, l->target_temporal}, next = no_layer;
+    /* The cheapest active layer better than the target: candidates in "better" order. */
+    for (int8_t s = (int8_t)min_u8(cap_s, SFU_LAYERS_MAX_SPATIAL - 1); s >= 0; s--)
+        for (int8_t t = (int8_t)min_u8(cap_t, SFU_LAYERS_MAX_TEMPORAL - 1); t >= 0; t--) {
+            layer x = {s, t};
+            if (is_active(src, x) && better(x, cur) && src->bitrate_bps[s][t] &&
+                (!is_layer(next) || src->bitrate_bps[s][t] < src->bitrate_bps[next.s][next.t]))
+                next = x;
+        }
+    return is_layer(next) ? src->bitrate_bps[next.s][next.t] : 0;
+}
+
 /* ---- selector --------------------------------------------------------------------------- */
 
 static bool ts_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }

@@ -112,6 +112,23 @@ void sfu_layers_init(sfu_layers *l, sfu_layers_mode mode, const sfu_layers_confi
 sfu_layers_target sfu_layers_update(sfu_layers *l, const sfu_layers_sub *sub,
                                     const sfu_layers_source *src, uint64_t now_us);
 
+/* sfu_layers_demand_bps - what the subscriber would receive with an unlimited budget: the
+ * bitrate of the best active layer within its preferred maxima and display size; 0 when it
+ * gets no video (audio only, hidden) or that layer is not measured yet. For sharing one
+ * subscriber's bandwidth among its tracks. */
+uint64_t sfu_layers_demand_bps(const sfu_layers *l, const sfu_layers_sub *sub,
+                               const sfu_layers_source *src);
+
+/* sfu_layers_lowest_bps - the bitrate of the lowest active layer, 0 if none is measured. */
+uint64_t sfu_layers_lowest_bps(const sfu_layers_source *src);
+
+/* sfu_layers_next_bps - the bitrate of the next layer up from the current target within the
+ * subscriber's preferences and tile size (the lowest layer when video is off for
+ * bandwidth): what a probe of its bandwidth should make room for. 0 when there is none (or
+ * it is not measured yet). */
+uint64_t sfu_layers_next_bps(const sfu_layers *l, const sfu_layers_sub *sub,
+                             const sfu_layers_source *src);
+
 /* One packet of the track, as the selector needs it (see sfu_layer_pkt_from_*). */
 typedef struct sfu_layer_pkt {
     uint8_t spatial;      /* simulcast: the encoding, 0 the lowest; SVC: spatial layer id */

@@ -28,9 +28,12 @@
 #include <stdint.h>
 
 #include "codec/codec.h"
+#include "codec/dd.h"
+#include "codec/picmap.h"
 #include "rtp/rtp.h"
 #include "rtp/rtx_buffer.h"
 #include "sdp/sdp.h"
+#include "sfu/layers.h"
 #include "sfu/seqmap.h"
 
 typedef enum { SFU_AUDIO = 0, SFU_VIDEO = 1 } sfu_kind;
@@ -49,20 +52,33 @@ typedef enum { SFU_AUDIO = 0, SFU_VIDEO = 1 } sfu_kind;
  * to this many: a burst of NACKs (or a hostile subscriber) cannot multiply its traffic. */
 #define SFU_RTX_CREDIT_MAX 131072
 
-/* Why a downtrack forwards nothing for now: bits of sfu_downtrack.paused. */
+/* Simulcast encodings of one track (each its own RTP stream, sequence space and SSRC). */
+#define SFU_MAX_ENCODINGS SDP_MAX_ENCODINGS
+/* How often a downtrack's layer policy runs when none of its inputs changed. */
+#define SFU_LAYERS_UPDATE_US 200000u
+
+/* Why a downtrack forwards nothing for now: bits of sfu_downtrack.paused. Video a
+ * subscriber's bandwidth or tile cannot take is the layer policy's business (its state). */
 enum {
     SFU_PAUSE_SUBSCRIBER = 1u << 0, /* its subscriber holds it back (audio only, last N) */
-    SFU_PAUSE_BANDWIDTH = 1u << 1,  /* the subscriber's estimated bandwidth cannot carry video */
 };
 
 /* Header extensions the SFU carries from publisher to subscriber, besides MID. */
-typedef enum { SFU_EXT_AUDIO_LEVEL = 0, SFU_EXT_VIDEO_ORIENTATION, SFU_EXT_COUNT } sfu_ext;
+typedef enum {
+    SFU_EXT_AUDIO_LEVEL = 0,
+    SFU_EXT_VIDEO_ORIENTATION,
+    SFU_EXT_DEPENDENCY_DESCRIPTOR, /* AV1 layers: also read to select them */
+    SFU_EXT_COUNT
+} sfu_ext;
 
 /* What the publisher negotiated for a track (one m= section). */
 typedef struct sfu_source {
     uint8_t codec_count;
     sdp_codec codecs[SDP_MAX_NEG_CODECS];
     uint8_t ext_id[SFU_EXT_COUNT]; /* publisher's ids, 0 = not negotiated */
+    /* Simulcast encodings, in a=simulcast order (browsers list the lowest first; the track
+     * ranks them by the keyframe resolutions it sees when those say otherwise); 1 without. */
+    uint8_t encoding_count;
 } sfu_source;
 
 /* sfu_send_fn - deliver a built RTP packet at now_us (buf has room up to cap for the SRTP
@@ -85,6 +101,17 @@ typedef struct sfu_downtrack {
     uint8_t pt_map[128];           /* source PT -> subscriber PT (SFU_NO_PT: none) */
     sfu_seqmap seq;
     uint32_t mapped_ssrc;          /* the source SSRC the current mapping is for */
+    uint8_t mapped_encoding;       /* ... and its encoding */
+    /* Video: the layer it gets (policy and per-packet selector), the policy's inputs. */
+    sfu_layers layers;
+    sfu_layers_sub want;           /* budget_bps set by its subscriber, the rest by settings */
+    sfu_layers_target target;      /* the policy's last answer */
+    bool layers_changed;           /* an input changed: run the policy at the next timeout */
+    uint64_t layers_updated_us;
+    uint64_t bandwidth_pauses;     /* times the policy turned its video off for bandwidth */
+    uint64_t layer_downs;          /* times it lowered the target or turned video off */
+    uint32_t prefs_changes;        /* times its subscriber changed its settings */
+    vp8_picmap picmap;             /* VP8: picture ids continuous across switches and drops */
     uint32_t clock_rate;           /* of the last packet forwarded */
     uint32_t rtx_ssrc;             /* the subscriber's RTX stream, 0: resend as the original */
     uint16_t rtx_seq;              /* next RTX sequence number */
@@ -106,16 +133,36 @@ typedef struct sfu_audio_levels {
     uint32_t packets; /* that carried a level */
 } sfu_audio_levels;
 
-/* sfu_keyframe_fn - ask the source of track t for a keyframe. */
-typedef void (*sfu_keyframe_fn)(void *ctx, const struct sfu_track *t);
+/* sfu_keyframe_fn - ask the source of track t for a keyframe of one encoding (0 without
+ * simulcast). */
+typedef void (*sfu_keyframe_fn)(void *ctx, const struct sfu_track *t, uint8_t encoding);
 
 /* Copies of the track elsewhere (other workers' mirrors), which fan out themselves: they get
- * each source packet as received (pkt->buf, pkt->len), and the source's sender reports. */
+ * each source packet as received (pkt->buf, pkt->len) with its encoding, and the source's
+ * sender reports. */
 typedef struct sfu_relay {
-    void (*packet)(void *ctx, const struct sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
-    void (*sender_report)(void *ctx, const struct sfu_track *t, uint32_t ssrc, uint32_t rtp_ts,
-                          uint64_t now_us);
+    void (*packet)(void *ctx, const struct sfu_track *t, const rtp_pkt *pkt, uint8_t encoding,
+                   uint64_t now_us);
+    void (*sender_report)(void *ctx, const struct sfu_track *t, uint8_t encoding, uint32_t ssrc,
+                          uint32_t rtp_ts, uint64_t now_us);
 } sfu_relay;
+
+/* One encoding as the track sees it. */
+typedef struct sfu_encoding {
+    uint32_t ssrc;         /* of its last packet */
+    uint64_t packets, bytes;
+    uint16_t width, height; /* from its last keyframe that told (VP8); 0: unknown */
+    uint8_t spatial;       /* its spatial layer: its rank by resolution, else its index */
+    rtp_rtx_buffer *rtx;   /* owned; video, from the first downtrack on */
+    uint64_t keyframe_sent_us;
+    bool keyframe_pending;
+    struct {
+        bool valid;
+        uint32_t ssrc;       /* the source stream it describes */
+        uint32_t rtp_ts;     /* its RTP timestamp ... */
+        uint64_t arrival_us; /* ... at this time of ours */
+    } sender_report;         /* the encoding's last */
+} sfu_encoding;
 
 typedef struct sfu_track {
     char id[SFU_TRACK_ID_LEN];
@@ -126,19 +173,22 @@ typedef struct sfu_track {
     codec_kind source_codec[128]; /* source PT -> codec, for keyframe detection */
     sfu_keyframe_fn request_keyframe;
     void *source_ctx; /* borrowed: the publisher's connection */
-    uint64_t keyframe_sent_us;
-    bool keyframe_pending;
     const sfu_relay *relay; /* NULL unless copies elsewhere want the source's packets */
     void *relay_ctx;
     sfu_downtrack **downs; /* owned array of borrowed downtracks */
     size_t n_downs, cap_downs;
-    rtp_rtx_buffer *rtx;   /* owned; video, from the first downtrack on */
-    struct {
-        bool valid;
-        uint32_t ssrc;       /* the source stream it describes */
-        uint32_t rtp_ts;     /* its RTP timestamp ... */
-        uint64_t arrival_us; /* ... at this time of ours */
-    } sender_report;         /* the source's last */
+    uint8_t encoding_count; /* 1..SFU_MAX_ENCODINGS */
+    sfu_encoding enc[SFU_MAX_ENCODINGS];
+    /* Video layers: simulcast (one encoding per spatial layer) or SVC (VP9, AV1 with the
+     * Dependency Descriptor: layers inside one stream). */
+    sfu_layers_mode layers_mode;
+    /* AV1 whose layers only its Dependency Descriptor tells: the descriptor goes to the
+     * subscribers that negotiated it (others get the base layer); for other codecs it is not
+     * carried (after a simulcast switch its frame numbers would contradict the stream). */
+    bool layers_from_dd;
+    sfu_layer_meter meter;
+    dd_structure dd;        /* the Dependency Descriptor structure in force */
+    vp9_ss vp9_ss;          /* scratch for VP9 scalability structures */
     uint64_t packets_in, bytes_in;
     sfu_audio_levels levels; /* since the last sfu_track_take_levels */
 } sfu_track;
@@ -182,9 +232,12 @@ sfu_audio_levels sfu_track_take_levels(sfu_track *t);
  * every sender report of the source; NULL stops it. */
 void sfu_track_set_relay(sfu_track *t, const sfu_relay *relay, void *ctx);
 
-/* sfu_track_forward - fan one parsed (decrypted) source packet out to every downtrack that
- * is not paused, keep a copy to answer NACKs (video), and hand it to the relay if one is set. */
-void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
+/* sfu_track_forward - fan one parsed (decrypted) source packet of encoding `encoding` (0
+ * without simulcast) out to every downtrack that is not paused - video as its layer selector
+ * decides, with sequence numbers, timestamps and VP8 picture ids kept continuous across
+ * switches and dropped layers - keep a copy to answer NACKs (video), and hand it to the relay
+ * if one is set. Encodings beyond the source's are ignored. */
+void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint8_t encoding, uint64_t now_us);
 
 /* sfu_downtrack_retransmit - answer a subscriber's NACK for out_seq (its numbering): the
  * source packet it was mapped from, if the buffer still has it, rebuilt as it was forwarded
@@ -194,9 +247,10 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint64_t now_us);
  * keyframe); J_ELIMIT when retransmissions used up their share (SFU_RTX_CREDIT_MAX). */
 int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us);
 
-/* sfu_track_on_sender_report - the source stream ssrc's sender report arrived at now_us
- * with RTP timestamp rtp_ts. */
-void sfu_track_on_sender_report(sfu_track *t, uint32_t ssrc, uint32_t rtp_ts, uint64_t now_us);
+/* sfu_track_on_sender_report - the sender report of the source stream ssrc (encoding
+ * `encoding`) arrived at now_us with RTP timestamp rtp_ts. */
+void sfu_track_on_sender_report(sfu_track *t, uint8_t encoding, uint32_t ssrc, uint32_t rtp_ts,
+                                uint64_t now_us);
 
 /* sfu_downtrack_rtp_now - the RTP timestamp at now_us in d's timeline, what a sender report
  * pairs with the NTP time of now_us. Derived from the source's last sender report when it is
@@ -211,13 +265,34 @@ int sfu_downtrack_rtp_now(const sfu_downtrack *d, uint64_t now_us, uint32_t *rtp
  * requested at once. */
 void sfu_downtrack_set_paused(sfu_downtrack *d, uint8_t reason, bool paused, uint64_t now_us);
 
-/* sfu_track_request_keyframe - ask the source for a keyframe, at most once per
- * SFU_KEYFRAME_INTERVAL_US; a request inside that window is sent when it ends. */
-void sfu_track_request_keyframe(sfu_track *t, uint64_t now_us);
+/* sfu_track_request_keyframe - ask the source for a keyframe of an encoding, at most once
+ * per SFU_KEYFRAME_INTERVAL_US per encoding; a request inside that window is sent when it
+ * ends. */
+void sfu_track_request_keyframe(sfu_track *t, uint8_t encoding, uint64_t now_us);
 
-/* sfu_track_handle_timeout - deferred keyframe requests and retries for downtracks
- * still waiting for one. Call every few tens of milliseconds. */
+/* sfu_downtrack_request_keyframe - a subscriber asked for a keyframe (PLI/FIR): of the
+ * encoding its downtrack forwards or waits for. */
+void sfu_downtrack_request_keyframe(sfu_downtrack *d, uint64_t now_us);
+
+/* sfu_downtrack_set_layer_prefs - the subscriber's wishes for a video downtrack: tile size
+ * in device pixels (0: unknown), visibility, preferred maximum layers (SFU_LAYER_ANY: none).
+ * Applied at the next sfu_track_handle_timeout. */
+void sfu_downtrack_set_layer_prefs(sfu_downtrack *d, uint16_t width, uint16_t height,
+                                   bool visible, uint8_t max_spatial, uint8_t max_temporal);
+
+/* sfu_downtrack_set_budget - the bandwidth share of a video downtrack (0: no estimate). A
+ * drop below what it receives applies at the next timeout; a rise waits for the policy's
+ * hold time. */
+void sfu_downtrack_set_budget(sfu_downtrack *d, uint64_t budget_bps);
+
+/* sfu_track_handle_timeout - the layer policy of each video downtrack (when an input
+ * changed, else every SFU_LAYERS_UPDATE_US), deferred keyframe requests and retries for
+ * downtracks still waiting for one. Call every few tens of milliseconds. */
 void sfu_track_handle_timeout(sfu_track *t, uint64_t now_us);
+
+/* sfu_track_layers - what the track's publisher sends, as measured (for the stats API and a
+ * subscriber's bandwidth sharing). */
+void sfu_track_layers(sfu_track *t, uint64_t now_us, sfu_layers_source *out);
 
 /* sfu_kind_from_sdp - SFU_AUDIO / SFU_VIDEO for an SDP media kind, -1 otherwise. */
 int sfu_kind_from_sdp(sdp_kind k);

@@ -12,6 +12,8 @@
 #include "sfu/track.h"
 
 #define MAX_SENT 16
+/* A second pause reason: the bits are independent. */
+#define OTHER_REASON (1u << 1)
 
 typedef struct capture {
     int count;
@@ -35,9 +37,11 @@ static void capture_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t
 }
 
 static int keyframe_requests;
-static void count_keyframe_request(void *ctx, const sfu_track *t)
+static int last_keyframe_encoding;
+static void count_keyframe_request(void *ctx, const sfu_track *t, uint8_t encoding)
 {
     (void)ctx;
+    last_keyframe_encoding = encoding;
     assert_int_equal(t->kind, SFU_VIDEO);
     keyframe_requests++;
 }
@@ -96,7 +100,7 @@ static void forward(sfu_track *t, const uint8_t *buf, size_t len, uint64_t now)
 {
     rtp_pkt p;
     assert_int_equal(rtp_parse(&p, buf, len), J_OK);
-    sfu_track_forward(t, &p, now);
+    sfu_track_forward(t, &p, 0, now);
 }
 
 static void test_video_waits_for_keyframe_and_is_rewritten(void **state)
@@ -169,9 +173,9 @@ static void test_keyframe_requests_are_throttled(void **state)
     setup(&s, &sub, &cap);
     attach_source(s, 0);
     keyframe_requests = 0;
-    sfu_track_request_keyframe(s, 1000000);
-    sfu_track_request_keyframe(s, 1100000);
-    sfu_track_request_keyframe(s, 1200000);
+    sfu_track_request_keyframe(s, 0, 1000000);
+    sfu_track_request_keyframe(s, 0, 1100000);
+    sfu_track_request_keyframe(s, 0, 1200000);
     assert_int_equal(keyframe_requests, 1);
     sfu_track_handle_timeout(s, 1250000);
     assert_int_equal(keyframe_requests, 1);
@@ -240,9 +244,11 @@ typedef struct relay_capture {
     uint64_t now;
 } relay_capture;
 
-static void capture_relay(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint64_t now_us)
+static void capture_relay(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint8_t encoding,
+                          uint64_t now_us)
 {
     relay_capture *c = ctx;
+    assert_int_equal(encoding, 0);
     assert_string_equal(t->id, "TR_video");
     c->count++;
     memcpy(c->pkt, pkt->buf, pkt->len);
@@ -250,10 +256,11 @@ static void capture_relay(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uin
     c->now = now_us;
 }
 
-static void capture_report(void *ctx, const sfu_track *t, uint32_t ssrc, uint32_t rtp_ts,
-                           uint64_t now_us)
+static void capture_report(void *ctx, const sfu_track *t, uint8_t encoding, uint32_t ssrc,
+                           uint32_t rtp_ts, uint64_t now_us)
 {
     (void)t;
+    assert_int_equal(encoding, 0);
     (void)now_us;
     relay_capture *c = ctx;
     assert_int_equal(ssrc, 0x1234);
@@ -293,7 +300,7 @@ static void test_relay_gets_each_packet_once_as_received(void **state)
     assert_int_equal(rc.count, 2);
     sfu_track_set_muted(s, false, 5500);
 
-    sfu_track_on_sender_report(s, 0x1234, 77777, 5800); /* the mirrors keep lip sync */
+    sfu_track_on_sender_report(s, 0, 0x1234, 77777, 5800); /* the mirrors keep lip sync */
     assert_int_equal(rc.reports, 1);
     assert_int_equal(rc.report_rtp_ts, 77777);
 
@@ -398,9 +405,9 @@ static void test_nack_for_what_was_not_forwarded_is_missed(void **state)
     assert_int_equal(sfu_downtrack_retransmit(&sub, 65533, 1200000), J_ENOTFOUND); /* before */
     assert_int_equal(sfu_downtrack_retransmit(&sub, 4, 1200000), J_ENOTFOUND);     /* after */
     assert_int_equal(sfu_downtrack_retransmit(&sub, 65534, 2500000), J_ENOTFOUND); /* too old */
-    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, true, 1300000);
+    sfu_downtrack_set_paused(&sub, OTHER_REASON, true, 1300000);
     assert_int_equal(sfu_downtrack_retransmit(&sub, 0, 1300000), J_ENOTFOUND);     /* paused */
-    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, false, 1300000);
+    sfu_downtrack_set_paused(&sub, OTHER_REASON, false, 1300000);
     assert_int_equal(sfu_downtrack_retransmit(&sub, 0, 1300000), J_ENOTFOUND); /* old mapping */
     assert_int_equal(cap.count, 6);
     sfu_track_free(s);
@@ -444,11 +451,11 @@ static void test_sender_report_time_follows_the_source(void **state)
     assert_int_equal(ts, first.timestamp + 9000);
     /* The source says its timestamp 100000 is "now" at 1.2 s (its clock runs ahead of its
      * packets by the capture-to-send delay): the report wins, mapped by the same offset. */
-    sfu_track_on_sender_report(s, 0x1234, 100000, 1200000);
+    sfu_track_on_sender_report(s, 0, 0x1234, 100000, 1200000);
     assert_int_equal(sfu_downtrack_rtp_now(&sub, 1300000, &ts), J_OK);
     assert_int_equal(ts, first.timestamp + (100000 - 90000) + 9000);
     /* A report about another stream (a new SSRC) is not used. */
-    sfu_track_on_sender_report(s, 0x9999, 5, 1300000);
+    sfu_track_on_sender_report(s, 0, 0x9999, 5, 1300000);
     assert_int_equal(sfu_downtrack_rtp_now(&sub, 1300000, &ts), J_OK);
     assert_int_equal(ts, first.timestamp + 27000);
     sfu_track_free(s);
@@ -463,13 +470,13 @@ static void test_paused_downtrack_resumes_at_a_keyframe_without_a_gap(void **sta
     setup_rtx(&s, &sub, &cap, 0);
     uint8_t buf[1600];
     forward(s, buf, vp8_packet(buf, 1, 0, true), 1000000);
-    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, true, 1000000);
+    sfu_downtrack_set_paused(&sub, OTHER_REASON, true, 1000000);
     sfu_downtrack_set_paused(&sub, SFU_PAUSE_SUBSCRIBER, true, 1000000); /* another reason */
     forward(s, buf, vp8_packet(buf, 2, 3000, true), 1030000);
     sfu_track_handle_timeout(s, 3000000);
     assert_int_equal(cap.count, 1);
     keyframe_requests = 0;
-    sfu_downtrack_set_paused(&sub, SFU_PAUSE_BANDWIDTH, false, 3000000);
+    sfu_downtrack_set_paused(&sub, OTHER_REASON, false, 3000000);
     forward(s, buf, vp8_packet(buf, 3, 6000, true), 3030000);
     assert_int_equal(cap.count, 1); /* still paused for the other reason */
     assert_int_equal(keyframe_requests, 0);
@@ -540,13 +547,13 @@ static void test_paused_downtrack_is_skipped_and_resumes_on_keyframe(void **stat
     assert_int_equal(cap_other.count, 3);
 
     keyframe_requests = 0;
-    sfu_track_handle_timeout(s, 5000000); /* a paused downtrack asks for nothing */
+    sfu_track_handle_timeout(s, 400000); /* a paused downtrack asks for nothing */
     assert_int_equal(keyframe_requests, 0);
-    sfu_downtrack_set_paused(&paused, SFU_PAUSE_SUBSCRIBER, false, 6000000);
+    sfu_downtrack_set_paused(&paused, SFU_PAUSE_SUBSCRIBER, false, 450000);
     assert_int_equal(keyframe_requests, 1);
-    forward(s, buf, vp8_packet(buf, 4, 10000, false), 6001000); /* delta: still waiting */
+    forward(s, buf, vp8_packet(buf, 4, 10000, false), 451000); /* delta: still waiting */
     assert_int_equal(cap_paused.count, 1);
-    forward(s, buf, vp8_packet(buf, 5, 13000, true), 6002000);
+    forward(s, buf, vp8_packet(buf, 5, 13000, true), 452000);
     assert_int_equal(cap_paused.count, 2);
     assert_int_equal(cap_other.count, 5);
     rtp_pkt a, b;
@@ -620,6 +627,420 @@ static void test_audio_levels_are_summed_until_taken(void **state)
     sfu_track_free(s);
 }
 
+
+/* ---- simulcast -------------------------------------------------------------------------- */
+
+#define SIM_MAX 2048
+
+/* What a subscriber of a simulcast track decodes: per packet its numbering and VP8 fields. */
+typedef struct sim_capture {
+    int count;
+    struct {
+        uint16_t seq;
+        uint32_t ts;
+        uint16_t picture_id;
+        uint8_t tl0, tid;
+        bool keyframe;
+        uint16_t width; /* of a keyframe */
+        uint32_t ssrc;
+        uint8_t pt;
+    } pkt[SIM_MAX];
+} sim_capture;
+
+static void sim_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
+                     uint64_t now_us)
+{
+    (void)cap;
+    (void)twcc_off;
+    (void)now_us;
+    sim_capture *c = ctx;
+    rtp_pkt p;
+    vp8_descriptor d;
+    assert_int_equal(rtp_parse(&p, buf, len), J_OK);
+    assert_true(c->count < SIM_MAX);
+    bool rtx = p.payload_type == 121;
+    const uint8_t *pl = rtx ? p.payload + 2 : p.payload;
+    assert_int_equal(vp8_parse(&d, pl, p.payload_len - (rtx ? 2 : 0)), J_OK);
+    assert_true(d.picture_id_15bit);
+    c->pkt[c->count].seq = rtx ? rd_be16(p.payload) : p.seq;
+    c->pkt[c->count].ts = p.timestamp;
+    c->pkt[c->count].picture_id = d.picture_id;
+    c->pkt[c->count].tl0 = d.tl0picidx;
+    c->pkt[c->count].tid = d.tid;
+    c->pkt[c->count].keyframe = d.keyframe;
+    c->pkt[c->count].width = d.has_dimensions ? d.width : 0;
+    c->pkt[c->count].ssrc = p.ssrc;
+    c->pkt[c->count].pt = p.payload_type;
+    c->count++;
+}
+
+/* One publisher encoding: its own SSRC, sequence numbers, picture ids and TL0PICIDX. */
+typedef struct sim_encoding {
+    uint32_t ssrc;
+    uint16_t seq, picture_id;
+    uint8_t tl0;
+    uint16_t width, height;
+} sim_encoding;
+
+/* A one-packet VP8 frame of encoding e with temporal layer tid (pattern 0 2 1 2, Y on 1 and
+ * 2 after a TL0), timestamp ts; a keyframe carries its size. */
+static size_t sim_frame(uint8_t *buf, sim_encoding *e, uint8_t tid, uint32_t ts, bool key)
+{
+    if (tid == 0) e->tl0++;
+    uint8_t pl[32];
+    size_t n = 0;
+    pl[n++] = 0x90; /* X, S, PID 0 */
+    pl[n++] = 0xE0; /* I, L, T */
+    pl[n++] = (uint8_t)(0x80 | (e->picture_id >> 8));
+    pl[n++] = (uint8_t)e->picture_id;
+    pl[n++] = e->tl0;
+    pl[n++] = (uint8_t)(tid << 6 | (tid ? 0x20 : 0)); /* Y on every upper-layer frame */
+    if (key) {
+        uint8_t tag[] = {0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, (uint8_t)e->width,
+                         (uint8_t)(e->width >> 8), (uint8_t)e->height, (uint8_t)(e->height >> 8)};
+        memcpy(pl + n, tag, sizeof tag);
+        n += sizeof tag;
+    } else {
+        pl[n++] = 0x01; /* P = 1: an inter frame */
+        pl[n++] = 0x00;
+        pl[n++] = 0x00;
+    }
+    memset(pl + n, 0xAB, 8);
+    n += 8;
+    e->picture_id = (uint16_t)((e->picture_id + 1) & 0x7FFF);
+    rtp_header_out h = {.payload_type = 96, .seq = e->seq++, .timestamp = ts, .marker = true,
+                        .ssrc = e->ssrc};
+    int len = rtp_write_packet(&h, NULL, 0, pl, n, buf, 1500);
+    assert_true(len > 0);
+    return (size_t)len;
+}
+
+typedef struct sim_rig {
+    sfu_track *t;
+    sfu_downtrack d;
+    sim_capture cap;
+    sim_encoding enc[3];
+    uint32_t frame;   /* frames sent, each encoding */
+    uint64_t now;
+    bool key_next[3]; /* the next frame of that encoding is a keyframe */
+    int key_requests[3];
+} sim_rig;
+
+static sim_rig *sim_rig_of_track; /* the keyframe callback's rig */
+
+static void sim_keyframe_request(void *ctx, const sfu_track *t, uint8_t encoding)
+{
+    (void)ctx;
+    (void)t;
+    assert_true(encoding < 3);
+    sim_rig_of_track->key_requests[encoding]++;
+    sim_rig_of_track->key_next[encoding] = true;
+}
+
+/* encodings in a=simulcast order: widths as listed (the first 320 unless reversed). */
+static void sim_setup(sim_rig *r, const uint16_t widths[3], uint32_t rtx_ssrc)
+{
+    memset(r, 0, sizeof *r);
+    sim_rig_of_track = r;
+    r->t = sfu_track_new("TR_sim", SFU_VIDEO);
+    assert_non_null(r->t);
+    sfu_source src;
+    memset(&src, 0, sizeof src);
+    src.codec_count = 1;
+    src.codecs[0] = codec(96, "VP8", 90000, 0);
+    src.encoding_count = 3;
+    sfu_track_attach_source(r->t, &src, sim_keyframe_request, NULL, 0);
+    sdp_neg_media video;
+    memset(&video, 0, sizeof video);
+    video.kind = SDP_KIND_VIDEO;
+    video.codec_count = 1;
+    video.codecs[0] = codec(120, "VP8", 90000, 0);
+    video.codecs[0].rtx_pt = 121;
+    sfu_downtrack_init(&r->d, &video, 0xD0D0D0D0u, rtx_ssrc, sim_send, &r->cap);
+    for (int e = 0; e < 3; e++) {
+        r->enc[e] = (sim_encoding){.ssrc = 0x100u + (uint32_t)e, .seq = (uint16_t)(1000 * e + 7),
+                                   .picture_id = (uint16_t)(3000 * e + 5), .tl0 = (uint8_t)(50 * e),
+                                   .width = widths[e], .height = (uint16_t)(widths[e] * 9 / 16)};
+        r->key_next[e] = true;
+    }
+    assert_int_equal(sfu_track_add_downtrack(r->t, &r->d, 0), J_OK);
+}
+
+/* Run ms of media: a frame on every encoding each 33 ms (bitrates 1:8:64 by resolution),
+ * the track's timer every 10 ms. */
+static void sim_run(sim_rig *r, uint64_t ms)
+{
+    static const uint8_t pattern[] = {0, 2, 1, 2};
+    uint64_t end = r->now + ms * 1000;
+    for (; r->now < end; r->now += 1000) {
+        if (r->now % 33000 == 0) {
+            uint8_t tid = pattern[r->frame % 4];
+            for (int e = 0; e < 3; e++) {
+                bool key = r->key_next[e];
+                if (key) tid = 0;
+                uint8_t buf[1600];
+                size_t len = sim_frame(buf, &r->enc[e], key ? 0 : tid, r->frame * 3000u, key);
+                r->key_next[e] = false;
+                rtp_pkt p;
+                assert_int_equal(rtp_parse(&p, buf, len), J_OK);
+                /* Bigger encodings send more: the meter counts the packet's bytes again,
+                 * (width / 320)^3 times in all, so a bigger encoding's base layer costs more
+                 * than a smaller one's full frame rate. */
+                sfu_track_forward(r->t, &p, (uint8_t)e, r->now);
+                int scale = r->enc[e].width / 320;
+                for (int k = 1; k < scale * scale * scale; k++)
+                    sfu_layer_meter_add(&r->t->meter, r->t->enc[e].spatial, key ? 0 : tid, len,
+                                        r->now);
+            }
+            r->frame++;
+        }
+        if (r->now % 10000 == 0) sfu_track_handle_timeout(r->t, r->now);
+    }
+}
+
+/* The subscriber's stream is one stream: sequence numbers +1, timestamps never back, picture
+ * ids +1 per new picture, TL0PICIDX +0/+1, from packet `from` on. */
+static void assert_continuous(const sim_capture *c, int from)
+{
+    for (int i = from + 1; i < c->count; i++) {
+        assert_int_equal((uint16_t)(c->pkt[i].seq - c->pkt[i - 1].seq), 1);
+        assert_true((int32_t)(c->pkt[i].ts - c->pkt[i - 1].ts) > 0);
+        assert_int_equal((c->pkt[i].picture_id - c->pkt[i - 1].picture_id) & 0x7FFF, 1);
+        uint8_t dtl0 = (uint8_t)(c->pkt[i].tl0 - c->pkt[i - 1].tl0);
+        assert_true(dtl0 == 0 || dtl0 == 1);
+        assert_true(dtl0 == 1 || c->pkt[i].tid != 0);
+    }
+}
+
+static int last_width(const sim_capture *c)
+{
+    for (int i = c->count - 1; i >= 0; i--)
+        if (c->pkt[i].width) return c->pkt[i].width;
+    return 0;
+}
+
+static void test_simulcast_switches_keep_the_stream_continuous(void **state)
+{
+    (void)state;
+    static const uint16_t widths[3] = {320, 640, 1280};
+    static sim_rig r;
+    sim_setup(&r, widths, 0);
+    /* The first encoding seen starts; no estimate: up to the best after the hold time. */
+    sim_run(&r, 2500);
+    assert_int_equal(r.cap.pkt[0].width, 320);
+    assert_int_equal(r.d.layers.current_spatial, 2);
+    assert_int_equal(last_width(&r.cap), 1280);
+    assert_int_equal(last_width(&r.cap), 1280);
+    assert_continuous(&r.cap, 0);
+
+    /* A budget for the middle encoding at full rate: down at once, at h's keyframe. */
+    sfu_layers_source src;
+    sfu_track_layers(r.t, r.now, &src);
+    sfu_downtrack_set_budget(&r.d, src.bitrate_bps[1][2] * 105 / 100);
+    int requests = r.key_requests[1];
+    r.key_next[1] = false;
+    sim_run(&r, 100);
+    assert_int_equal(r.d.layers.target_spatial, 1);
+    assert_int_equal(r.key_requests[1], requests + 1); /* asked h for a keyframe */
+    assert_int_equal(r.d.layers.current_spatial, 1);  /* and switched at it */
+    sim_run(&r, 500);
+    assert_int_equal(last_width(&r.cap), 640);
+    assert_continuous(&r.cap, 0);
+
+    /* A smaller budget: h's lower temporal layers, no keyframe needed. */
+    int before = r.cap.count;
+    sfu_downtrack_set_budget(&r.d, src.bitrate_bps[1][0] * 105 / 100);
+    sim_run(&r, 500);
+    assert_int_equal(r.d.layers.current_spatial, 1);
+    assert_int_equal(r.d.layers.current_temporal, 0);
+    for (int i = before + 5; i < r.cap.count; i++) assert_int_equal(r.cap.pkt[i].tid, 0);
+    assert_continuous(&r.cap, 0);
+
+    /* The tile shrinks to 320x180: down to q at once (a user change). */
+    sfu_downtrack_set_budget(&r.d, 0);
+    sfu_downtrack_set_layer_prefs(&r.d, 320, 180, true, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    sim_run(&r, 300);
+    assert_int_equal(r.d.layers.current_spatial, 0);
+    assert_int_equal(last_width(&r.cap), 320);
+    /* Up again at once when the tile grows, waiting for f's keyframe (asked for). */
+    requests = r.key_requests[2];
+    sfu_downtrack_set_layer_prefs(&r.d, 1280, 720, true, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    r.key_next[2] = false;
+    sim_run(&r, 20);
+    assert_int_equal(r.d.layers.target_spatial, 2);
+    assert_int_equal(r.d.layers.current_spatial, 0); /* still q: f sent no keyframe yet */
+    assert_int_equal(r.key_requests[2], requests + 1);
+    sim_run(&r, 300);
+    assert_int_equal(r.d.layers.current_spatial, 2);
+    assert_int_equal(last_width(&r.cap), 1280);
+    assert_continuous(&r.cap, 0);
+    /* Hidden: nothing; visible again: from a keyframe, still one stream. */
+    sfu_downtrack_set_layer_prefs(&r.d, 1280, 720, false, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    sim_run(&r, 300);
+    before = r.cap.count;
+    sim_run(&r, 300);
+    assert_int_equal(r.cap.count, before);
+    sfu_downtrack_set_layer_prefs(&r.d, 1280, 720, true, 0, SFU_LAYER_ANY);
+    sim_run(&r, 300);
+    assert_int_equal(last_width(&r.cap), 320);
+    assert_continuous(&r.cap, 0);
+    sfu_track_free(r.t);
+}
+
+/* Firefox may list its encodings top first: the keyframe sizes rank them. */
+static void test_simulcast_encodings_ranked_by_resolution(void **state)
+{
+    (void)state;
+    static const uint16_t widths[3] = {1280, 640, 320};
+    static sim_rig r;
+    sim_setup(&r, widths, 0);
+    sim_run(&r, 300);
+    assert_int_equal(r.t->enc[0].spatial, 2);
+    assert_int_equal(r.t->enc[2].spatial, 0);
+    assert_int_equal(last_width(&r.cap), 320); /* the lowest is the smallest */
+    sfu_downtrack_set_layer_prefs(&r.d, 640, 360, true, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    sim_run(&r, 1500);
+    assert_int_equal(last_width(&r.cap), 640);
+    assert_continuous(&r.cap, 0);
+    sfu_track_free(r.t);
+}
+
+/* NACKs after a switch: answered from the encoding each packet came from (the encodings'
+ * sequence numbers overlap), rebuilt with the picture ids it was sent with. */
+static void test_simulcast_nack_is_answered_from_its_encoding(void **state)
+{
+    (void)state;
+    static const uint16_t widths[3] = {320, 640, 1280};
+    static sim_rig r;
+    sim_setup(&r, widths, 0xE0E0E0E0u);
+    /* The encodings' sequence numbers collide: all start at 7. */
+    for (int e = 0; e < 3; e++) r.enc[e].seq = 7;
+    r.d.rtx_credit = SFU_RTX_CREDIT_MAX;
+    sfu_downtrack_set_layer_prefs(&r.d, 0, 0, true, 1, SFU_LAYER_ANY);
+    sim_run(&r, 2500);
+    assert_int_equal(r.d.layers.current_spatial, 1);
+    int sent = r.cap.count;
+    const int asked = sent - 3; /* a packet of h */
+    sim_capture *c = &r.cap;
+    assert_int_equal(sfu_downtrack_retransmit(&r.d, c->pkt[asked].seq, r.now), J_OK);
+    assert_int_equal(c->count, sent + 1);
+    assert_int_equal(c->pkt[sent].ssrc, 0xE0E0E0E0u);
+    assert_int_equal(c->pkt[sent].seq, c->pkt[asked].seq);
+    assert_int_equal(c->pkt[sent].ts, c->pkt[asked].ts);
+    assert_int_equal(c->pkt[sent].picture_id, c->pkt[asked].picture_id);
+    assert_int_equal(c->pkt[sent].tl0, c->pkt[asked].tl0);
+    /* What q sent before the switch is not in this mapping any more. */
+    assert_int_equal(sfu_downtrack_retransmit(&r.d, c->pkt[0].seq, r.now), J_ENOTFOUND);
+    sfu_track_free(r.t);
+}
+
+/* ---- VP9 SVC ---------------------------------------------------------------------------- */
+
+typedef struct svc_capture {
+    int count;
+    struct {
+        uint16_t seq;
+        uint8_t sid, tid;
+        bool marker;
+        uint16_t picture_id;
+    } pkt[256];
+} svc_capture;
+
+static void svc_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
+                     uint64_t now_us)
+{
+    (void)cap;
+    (void)twcc_off;
+    (void)now_us;
+    svc_capture *c = ctx;
+    rtp_pkt p;
+    vp9_descriptor d;
+    assert_int_equal(rtp_parse(&p, buf, len), J_OK);
+    assert_int_equal(vp9_parse(&d, NULL, p.payload, p.payload_len), J_OK);
+    assert_true(c->count < 256);
+    c->pkt[c->count].seq = p.seq;
+    c->pkt[c->count].sid = d.sid;
+    c->pkt[c->count].tid = d.tid;
+    c->pkt[c->count].marker = p.marker;
+    c->pkt[c->count].picture_id = d.picture_id;
+    c->count++;
+}
+
+/* One packet per spatial layer of a VP9 k-SVC picture (non-flexible, L3T1): picture id pid,
+ * a key picture when key (inter-layer prediction only there), the marker on the top layer. */
+static void svc_picture(sfu_track *t, uint16_t *seq, uint16_t pid, uint8_t tl0, bool key,
+                        uint64_t now)
+{
+    for (uint8_t sid = 0; sid < 3; sid++) {
+        uint8_t pl[16];
+        size_t n = 0;
+        pl[n++] = (uint8_t)(0x80 | (key ? 0 : 0x40) | 0x20 | 0x08 | 0x04); /* I P L B E */
+        pl[n++] = (uint8_t)(0x80 | (pid >> 8));
+        pl[n++] = (uint8_t)pid;
+        pl[n++] = (uint8_t)(sid << 1 | (key && sid ? 1 : 0)); /* TID 0, SID, D */
+        pl[n++] = tl0;
+        memset(pl + n, 0xCD, 6);
+        n += 6;
+        rtp_header_out h = {.payload_type = 98, .seq = (*seq)++, .timestamp = pid * 3000u,
+                            .marker = sid == 2, .ssrc = 0x9999};
+        uint8_t buf[256];
+        int len = rtp_write_packet(&h, NULL, 0, pl, n, buf, sizeof buf);
+        assert_true(len > 0);
+        rtp_pkt p;
+        assert_int_equal(rtp_parse(&p, buf, (size_t)len), J_OK);
+        sfu_track_forward(t, &p, 0, now);
+    }
+}
+
+/* VP9 k-SVC: spatial layers up to the target go, the marker moves to the last one sent, the
+ * numbering has no holes, and the picture ids stay the publisher's (a libwebrtc receiver
+ * places non-flexible-mode pictures in their group of frames by their id). */
+static void test_vp9_svc_forwards_spatial_layers_up_to_the_target(void **state)
+{
+    (void)state;
+    sfu_track *t = sfu_track_new("TR_svc", SFU_VIDEO);
+    sfu_source src;
+    memset(&src, 0, sizeof src);
+    src.codec_count = 1;
+    src.codecs[0] = codec(98, "VP9", 90000, 0);
+    sfu_track_attach_source(t, &src, count_keyframe_request, NULL, 0);
+    assert_int_equal(t->layers_mode, SFU_LAYERS_SVC);
+    sdp_neg_media video;
+    memset(&video, 0, sizeof video);
+    video.kind = SDP_KIND_VIDEO;
+    video.codec_count = 1;
+    video.codecs[0] = codec(100, "VP9", 90000, 0);
+    sfu_downtrack d;
+    static svc_capture cap;
+    memset(&cap, 0, sizeof cap);
+    sfu_downtrack_init(&d, &video, 0x5555, 0, svc_send, &cap);
+    sfu_downtrack_set_layer_prefs(&d, 0, 0, true, 1, SFU_LAYER_ANY);
+    assert_int_equal(sfu_track_add_downtrack(t, &d, 0), J_OK);
+    uint16_t seq = 100;
+    uint64_t now = 0;
+    keyframe_requests = 0;
+    int answered = 0;
+    for (uint16_t pic = 0; pic < 120; pic++, now += 33000) {
+        /* The publisher answers each keyframe request with a key picture. */
+        bool key = pic == 0 || keyframe_requests > answered;
+        answered = keyframe_requests;
+        svc_picture(t, &seq, (uint16_t)(500 + pic), (uint8_t)pic, key, now);
+        if (pic % 3 == 0) sfu_track_handle_timeout(t, now);
+    }
+    assert_true(keyframe_requests >= 1); /* for the up-switch to layer 1 */
+    assert_int_equal(d.layers.current_spatial, 1);
+    assert_true(cap.count > 40);
+    for (int i = 0; i < cap.count; i++) {
+        assert_true(cap.pkt[i].sid <= 1);
+        bool last_of_picture =
+            i == cap.count - 1 || cap.pkt[i + 1].picture_id != cap.pkt[i].picture_id;
+        assert_int_equal(cap.pkt[i].marker, last_of_picture);
+        if (i) assert_int_equal((uint16_t)(cap.pkt[i].seq - cap.pkt[i - 1].seq), 1);
+    }
+    assert_int_equal(cap.pkt[cap.count - 1].picture_id, 500 + 119);
+    sfu_track_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -640,6 +1061,10 @@ int main(void)
         cmocka_unit_test(test_paused_downtrack_is_skipped_and_resumes_on_keyframe),
         cmocka_unit_test(test_paused_before_attach_asks_no_keyframe),
         cmocka_unit_test(test_audio_levels_are_summed_until_taken),
+        cmocka_unit_test(test_simulcast_switches_keep_the_stream_continuous),
+        cmocka_unit_test(test_simulcast_encodings_ranked_by_resolution),
+        cmocka_unit_test(test_simulcast_nack_is_answered_from_its_encoding),
+        cmocka_unit_test(test_vp9_svc_forwards_spatial_layers_up_to_the_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
