@@ -302,6 +302,11 @@ static void test_gap_is_nacked_and_rtx_fills_it_downstream(void **state)
     int before = r.pub.n_got;
     peer_handle_timeout(r.pub.p, 400 * MS);
     assert_int_equal(find_rtcp(&r.pub, before, RTCP_TYPE_RTPFB, RTCP_RTPFB_NACK, &h), -1);
+    /* Resent again (a bandwidth probe padded with old packets): nothing more downstream. */
+    publish_rtx(&r, 10, 102, 410 * MS);
+    publish_rtx(&r, 11, 100, 420 * MS);
+    assert_int_equal(r.pub.p->stats.rtx_in, 3);
+    assert_int_equal(rtp_got(&r.sub, 0, got, 8), 4);
     rig_down(&r);
 }
 
@@ -568,16 +573,20 @@ static void test_simulcast_ingest_by_rid(void **state)
         assert_true(in->streams[e].recv.received > 0);
         assert_int_equal(t->enc[e].packets, 4);
     }
-    /* h's RTX stream, named by its repaired rid, repairs h's sequence number 101. */
+    /* h loses 104; its RTX stream, named by its repaired rid, repairs it. */
+    rtp_header_out h = {.payload_type = VIDEO_PT, .seq = 105, .timestamp = 3000u * 5,
+                        .ssrc = 0xA001u};
+    int n = rtp_write_packet(&h, NULL, 0, key_payload, sizeof key_payload, buf, 1500);
+    browser_send(&b, buf, (size_t)n, false, 15 * MS);
     rtp_ext_elem rrid[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
                            {.id = RRID_EXT, .data = (const uint8_t *)"h", .len = 1}};
-    rtp_header_out h = {.payload_type = VIDEO_RTX_PT, .seq = 5, .timestamp = 3000u,
-                        .ssrc = 0xB001u};
-    int n = rtp_rtx_wrap(&h, rrid, 2, 101, key_payload, sizeof key_payload, buf, 1500);
+    h = (rtp_header_out){.payload_type = VIDEO_RTX_PT, .seq = 5, .timestamp = 3000u * 4,
+                         .ssrc = 0xB001u};
+    n = rtp_rtx_wrap(&h, rrid, 2, 104, key_payload, sizeof key_payload, buf, 1500);
     browser_send(&b, buf, (size_t)n, false, 20 * MS);
     assert_int_equal(in->streams[1].rtx_ssrc, 0xB001u);
     assert_int_equal(p->stats.rtx_in, 1);
-    assert_int_equal(t->enc[1].packets, 5);
+    assert_int_equal(t->enc[1].packets, 6);
     /* An unknown rid is not forwarded. */
     rtp_ext_elem bad[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
                           {.id = RID_EXT, .data = (const uint8_t *)"z", .len = 1}};
