@@ -14,7 +14,11 @@
 //
 // Every criterion reads getStats(): the publisher's outbound-rtp per rid, each viewer's
 // inbound-rtp frameWidth, framesDecoded (sampled every 200 ms: the longest stall between two
-// increases) and the browser's own freeze counters (freezeCount, totalFreezesDuration).
+// increases) and the browser's own freeze counters (freezeCount, totalFreezesDuration). A
+// viewer is at a layer once it has decoded at that width for 3 s on end. The bottleneck
+// (tbf on the viewer's downlink: the low layer and audio fit, the middle layer does not) comes
+// on at once, after the viewer has settled on the high layer. Each step prints what it
+// measured and the server's view (/api/stats: estimates, layers, encodings' bitrates).
 // The tests of each describe build on each other; every wait and loop is bounded, pages and
 // browsers are closed in after(), and what lingers is killed by PID.
 import assert from 'node:assert/strict';
