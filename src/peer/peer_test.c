@@ -515,6 +515,32 @@ static void test_video_pauses_below_the_floor(void **state)
     rig_down(&r);
 }
 
+/* A track that sends the subscriber nothing (here its publisher muted it) takes no share of
+ * the subscriber's bandwidth: the other keeps all 250 kbit/s, not half of it (under the floor). */
+static void test_muted_track_takes_no_share(void **state)
+{
+    (void)state;
+    rig r;
+    rig_up(&r);
+    sdp_negotiated *neg = video_neg(PEER_SUBSCRIBER);
+    strcpy(neg->media[0].mid, "1");
+    peer_out_track *quiet_out = peer_add_out_track(r.sub.p, &neg->media[0], SUB_SSRC + 2, SUB_RTX_SSRC + 2);
+    free(neg);
+    assert_non_null(quiet_out);
+    sfu_track *quiet = sfu_track_new("quiet", SFU_VIDEO);
+    assert_non_null(quiet);
+    sfu_track_set_muted(quiet, true, 0);
+    assert_int_equal(sfu_track_add_downtrack(quiet, &quiet_out->down, 0), J_OK);
+    uint16_t seq = 1;
+    send_remb(&r, 250000, 5 * MS);
+    run_media(&r, &seq, true, 10 * MS, 1000 * MS);
+    assert_int_equal(r.out->down.target.state, SFU_LAYERS_FORWARDING);
+    peer_quality q;
+    peer_quality_get(r.sub.p, &q);
+    assert_false(q.video_paused);
+    sfu_track_free(quiet);
+    rig_down(&r);
+}
 
 #define RID_EXT 3
 #define RRID_EXT 4
@@ -624,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_receiver_report_and_transport_feedback_to_publisher),
         cmocka_unit_test(test_sender_report_rtt_and_estimate_for_subscriber),
         cmocka_unit_test(test_video_pauses_below_the_floor),
+        cmocka_unit_test(test_muted_track_takes_no_share),
         cmocka_unit_test(test_simulcast_ingest_by_rid),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
