@@ -499,6 +499,7 @@ static uint32_t source_clock_rate(const sfu_track *t, uint8_t pt)
  * Dependency Descriptor only (never the media: end-to-end encryption keeps working). */
 typedef struct video_pkt {
     sfu_layer_pkt layer;
+    bool layer_unknown; /* its descriptor tells no layer: for no downtrack */
     bool has_vp8;
     vp8_descriptor vp8;
     bool has_dd;
@@ -552,7 +553,7 @@ static void describe_video(sfu_track *t, const rtp_pkt *pkt, uint8_t e, const ca
 {
     codec_kind codec = t->source_codec[pkt->payload_type & 0x7F];
     uint8_t spatial = t->enc[e].spatial;
-    v->has_vp8 = v->has_dd = false;
+    v->has_vp8 = v->has_dd = v->layer_unknown = false;
     v->layer = (sfu_layer_pkt){.spatial = spatial, .rtp_ts = pkt->timestamp,
                                .marker = pkt->marker, .frame_end = pkt->marker};
     const uint8_t *dd = c->data[SFU_EXT_DEPENDENCY_DESCRIPTOR];
@@ -570,7 +571,17 @@ static void describe_video(sfu_track *t, const rtp_pkt *pkt, uint8_t e, const ca
             for (uint8_t s = 0; s < t->vp9_ss.spatial_layers && s < SFU_LAYERS_MAX_SPATIAL; s++)
                 sfu_layer_meter_set_resolution(&t->meter, s, t->vp9_ss.width[s],
                                                t->vp9_ss.height[s]);
-    } else if (dd && dd_parse(&v->dd, &t->dd, dd, c->len[SFU_EXT_DEPENDENCY_DESCRIPTOR]) == J_OK) {
+    } else if (dd) {
+        /* The descriptor alone tells the layers (never the payload, which may be encrypted
+         * end to end). When it tells none, the packet goes nowhere: a packet of any layer
+         * would break a subscriber of a lower one. A structure lost with its keyframe comes
+         * back with the next keyframe, asked for at the next tick. */
+        int rc = dd_parse(&v->dd, &t->dd, dd, c->len[SFU_EXT_DEPENDENCY_DESCRIPTOR]);
+        if (rc != J_OK) {
+            v->layer_unknown = true;
+            if (rc == J_ESTATE || rc == J_ENOTFOUND) t->enc[e].keyframe_pending = true;
+            return;
+        }
         v->has_dd = true;
         v->layer.spatial = t->layers_mode == SFU_LAYERS_SVC ? v->dd.spatial_id : spatial;
         v->layer.temporal = v->dd.temporal_id;
@@ -592,12 +603,15 @@ static void describe_video(sfu_track *t, const rtp_pkt *pkt, uint8_t e, const ca
 static bool select_for_downtrack(sfu_track *t, sfu_downtrack *d, const rtp_pkt *pkt, uint8_t e,
                                  const video_pkt *v, bool *marker)
 {
-    sfu_layer_pkt lp = v->layer;
-    if (v->has_dd) {
-        lp = sfu_layer_pkt_from_dd(&v->dd, &t->dd, &d->layers, pkt->timestamp, pkt->marker);
-        if (t->layers_mode == SFU_LAYERS_SIMULCAST) lp.spatial = v->layer.spatial;
+    sfu_layer_verdict verdict = SFU_LAYER_DROP;
+    if (!v->layer_unknown) {
+        sfu_layer_pkt lp = v->layer;
+        if (v->has_dd) {
+            lp = sfu_layer_pkt_from_dd(&v->dd, &t->dd, &d->layers, pkt->timestamp, pkt->marker);
+            if (t->layers_mode == SFU_LAYERS_SIMULCAST) lp.spatial = v->layer.spatial;
+        }
+        verdict = sfu_layers_on_packet(&d->layers, &lp, marker);
     }
-    sfu_layer_verdict verdict = sfu_layers_on_packet(&d->layers, &lp, marker);
     if (verdict == SFU_LAYER_DROP) {
         /* A layer of the stream d forwards: close its gap. Another encoding's: not d's. */
         if (e == d->mapped_encoding && pkt->ssrc == d->mapped_ssrc) {
@@ -636,7 +650,8 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint8_t encoding, uint6
     bool video = t->kind == SFU_VIDEO;
     if (video) {
         describe_video(t, pkt, encoding, &carried, &v, now_us);
-        sfu_layer_meter_add(&t->meter, v.layer.spatial, v.layer.temporal, pkt->len, now_us);
+        if (!v.layer_unknown)
+            sfu_layer_meter_add(&t->meter, v.layer.spatial, v.layer.temporal, pkt->len, now_us);
     }
 
     uint8_t buf[SFU_OUT_CAP];
