@@ -706,15 +706,23 @@ static uint8_t rtx_payload_type(const sfu_downtrack *d, uint8_t pt)
 }
 
 /* The marker bit a forwarded packet had: an SVC picture ends, for d, with the highest spatial
- * layer it receives. */
-static bool forwarded_marker(const sfu_track *t, const sfu_downtrack *d, const rtp_pkt *pkt)
+ * layer it receives. Its layer comes from its VP9 descriptor or its Dependency Descriptor (c),
+ * which resolves against a copy of the structure in force: parsing must not change it. */
+static bool forwarded_marker(const sfu_track *t, const sfu_downtrack *d, const rtp_pkt *pkt,
+                             const carried_exts *c)
 {
+    if (pkt->marker || t->layers_mode != SFU_LAYERS_SVC) return pkt->marker;
+    const uint8_t *dd = c->data[SFU_EXT_DEPENDENCY_DESCRIPTOR];
+    if (dd) {
+        dd_structure st = t->dd;
+        dd_frame f;
+        return dd_parse(&f, &st, dd, c->len[SFU_EXT_DEPENDENCY_DESCRIPTOR]) == J_OK &&
+               f.end_of_frame && f.spatial_id == d->layers.current_spatial;
+    }
     vp9_descriptor vp9;
-    if (pkt->marker || t->source_codec[pkt->payload_type & 0x7F] != CODEC_VP9 ||
-        t->layers_mode != SFU_LAYERS_SVC ||
-        vp9_parse(&vp9, NULL, pkt->payload, pkt->payload_len) != J_OK)
-        return pkt->marker;
-    return vp9.end_of_frame && vp9.sid == d->layers.current_spatial;
+    return t->source_codec[pkt->payload_type & 0x7F] == CODEC_VP9 &&
+           vp9_parse(&vp9, NULL, pkt->payload, pkt->payload_len) == J_OK && vp9.end_of_frame &&
+           vp9.sid == d->layers.current_spatial;
 }
 
 int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us)
@@ -736,14 +744,14 @@ int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us
     out_payload payload;
     if (payload_for_downtrack(d, &pkt, has_vp8 ? &vp8 : NULL, &payload) != J_OK)
         return J_ENOTFOUND;
+    carried_exts carried;
+    find_carried(t, &pkt, &carried);
     uint8_t rtx_pt = d->rtx_ssrc ? rtx_payload_type(d, out_pt) : 0;
-    rtp_header_out h = {.marker = forwarded_marker(t, d, &pkt),
+    rtp_header_out h = {.marker = forwarded_marker(t, d, &pkt, &carried),
                         .payload_type = rtx_pt ? rtx_pt : out_pt,
                         .seq = rtx_pt ? d->rtx_seq : out_seq,
                         .timestamp = sfu_seqmap_out_ts(&d->seq, pkt.timestamp),
                         .ssrc = rtx_pt ? d->rtx_ssrc : d->ssrc};
-    carried_exts carried;
-    find_carried(t, &pkt, &carried);
     uint8_t buf[SFU_OUT_CAP];
     size_t twcc_off = 0;
     int len = write_for_downtrack(d, &h, &carried, &payload, rtx_pt ? out_seq : -1, buf, &twcc_off);
