@@ -184,7 +184,9 @@ typedef struct sfu_track {
     sfu_layers_mode layers_mode;
     /* AV1 whose layers only its Dependency Descriptor tells: the descriptor goes to the
      * subscribers that negotiated it (others get the base layer); for other codecs it is not
-     * carried (after a simulcast switch its frame numbers would contradict the stream). */
+     * carried (after a simulcast switch its frame numbers would contradict the stream). A
+     * packet whose descriptor tells no layer (its structure was lost with a keyframe) goes to
+     * no subscriber, and a keyframe is asked for. */
     bool layers_from_dd;
     sfu_layer_meter meter;
     dd_structure dd;        /* the Dependency Descriptor structure in force */
