@@ -313,17 +313,21 @@ void sfu_downtrack_set_budget(sfu_downtrack *d, uint64_t budget_bps)
     d->want.budget_bps = budget_bps;
 }
 
-/* Run d's layer policy on src; a target that needs a keyframe asks for it (when ask: the
- * packet path leaves that to the next tick, the packet at hand may be the keyframe). A subscriber
- * without the Dependency Descriptor cannot follow an AV1 stream's layers: it gets the base
- * layer, which decodes on its own. */
-static void update_layers(sfu_track *t, sfu_downtrack *d, const sfu_layers_source *src,
-                          bool ask, uint64_t now_us)
+sfu_layers_sub sfu_downtrack_layer_wants(const sfu_downtrack *d)
 {
     sfu_layers_sub sub = d->want;
     sub.audio_only = (d->paused & SFU_PAUSE_SUBSCRIBER) != 0;
-    if (t->layers_from_dd && !d->ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR])
-        sub.max_spatial = sub.max_temporal = 0;
+    if (d->track && d->track->layers_from_dd && !d->ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR])
+        sub.max_spatial = 0;
+    return sub;
+}
+
+/* Run d's layer policy on src; a target that needs a keyframe asks for it (when ask: the
+ * packet path leaves that to the next tick, the packet at hand may be the keyframe). */
+static void update_layers(sfu_track *t, sfu_downtrack *d, const sfu_layers_source *src,
+                          bool ask, uint64_t now_us)
+{
+    sfu_layers_sub sub = sfu_downtrack_layer_wants(d);
     sfu_layers_target before = d->target;
     d->target = sfu_layers_update(&d->layers, &sub, src, now_us);
     d->layers_changed = false;

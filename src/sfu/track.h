@@ -282,6 +282,14 @@ void sfu_downtrack_request_keyframe(sfu_downtrack *d, uint64_t now_us);
 void sfu_downtrack_set_layer_prefs(sfu_downtrack *d, uint16_t width, uint16_t height,
                                    bool visible, uint8_t max_spatial, uint8_t max_temporal);
 
+/* sfu_downtrack_layer_wants - what d's layer policy works from (and what sharing bandwidth
+ * among a subscriber's tracks must count with): its subscriber's settings and budget, audio
+ * only while its subscriber holds it back, and at most the base spatial layer of an AV1 track
+ * layered by the Dependency Descriptor when d did not negotiate the descriptor. A receiver
+ * without it cannot take a picture's spatial layers apart (libwebrtc then decodes nothing),
+ * but the base layer's temporal layers decode as one stream. */
+sfu_layers_sub sfu_downtrack_layer_wants(const sfu_downtrack *d);
+
 /* sfu_downtrack_set_budget - the bandwidth share of a video downtrack (0: no estimate). A
  * drop below what it receives applies at the next timeout; a rise waits for the policy's
  * hold time. */

@@ -1318,8 +1318,9 @@ static int av1_first_received(const av1_rig *r, int i, uint8_t spatial, uint8_t 
 enum { AV1_S0, AV1_S0T0, AV1_ALL, AV1_NO_DD };
 
 /* Four subscribers of one L2T2 stream: S0 at any frame rate, S0T0 only, everything, and one
- * without the descriptor (the base layer, which decodes on its own). Every decision comes
- * from the descriptor: the payload is opaque (and would mislead anyone reading it). */
+ * without the descriptor (the base spatial layer at any frame rate, which decodes without
+ * it). Every decision comes from the descriptor: the payload is opaque (and would mislead
+ * anyone reading it). */
 static void test_av1_dd_selects_layers_per_subscriber(void **state)
 {
     (void)state;
@@ -1332,18 +1333,18 @@ static void test_av1_dd_selects_layers_per_subscriber(void **state)
     av1_run(&r, 120);
     for (int i = 0; i < AV1_DOWNS; i++) av1_assert_one_stream(&r, i, -1);
 
-    /* S0: the base layer from the first key picture; both temporal layers once the policy's
-     * hold time has passed, from a switching point on. */
-    int t1 = av1_first_received(&r, AV1_S0, 0, 1);
-    assert_true(t1 > 0);
-    av1_assert_gets(&r, AV1_S0, 0, t1, 0, 0);
-    av1_assert_gets(&r, AV1_S0, t1, r.sent, 0, 1);
-    assert_int_equal(r.d[AV1_S0].layers.current_spatial, 0);
-    assert_int_equal(r.d[AV1_S0].layers.current_temporal, 1);
+    /* S0, and the subscriber without the descriptor: the base layer from the first key
+     * picture; both temporal layers once the policy's hold time has passed, from a switching
+     * point on. */
+    for (int i = AV1_S0; i <= AV1_NO_DD; i += AV1_NO_DD - AV1_S0) {
+        int t1 = av1_first_received(&r, i, 0, 1);
+        assert_true(t1 > 0);
+        av1_assert_gets(&r, i, 0, t1, 0, 0);
+        av1_assert_gets(&r, i, t1, r.sent, 0, 1);
+        assert_int_equal(r.d[i].layers.current_spatial, 0);
+        assert_int_equal(r.d[i].layers.current_temporal, 1);
+    }
     av1_assert_gets(&r, AV1_S0T0, 0, r.sent, 0, 0);
-    av1_assert_gets(&r, AV1_NO_DD, 0, r.sent, 0, 0);
-    assert_int_equal(r.d[AV1_NO_DD].layers.current_spatial, 0);
-    assert_int_equal(r.d[AV1_NO_DD].layers.current_temporal, 0);
 
     /* Everything: S0T0 until S1 is worth a switch, then all of it from a key picture (asked
      * for). */
@@ -1371,6 +1372,53 @@ static void test_av1_dd_selects_layers_per_subscriber(void **state)
     assert_int_equal(c->pkt[sent].ts, c->pkt[k].ts);
     assert_int_equal(c->pkt[sent].src_index, c->pkt[k].src_index);
     assert_true(c->pkt[sent].marker);
+    sfu_track_free(r.t);
+}
+
+/* A subscriber without the descriptor wants the base spatial layer at most, whatever its
+ * settings: its policy and its bandwidth share (what it would take, the next layer a probe
+ * makes room for) count only what it can decode, the temporal layers of S0. */
+static void test_av1_without_dd_wants_the_base_spatial_layer(void **state)
+{
+    (void)state;
+    static av1_rig r;
+    av1_setup(&r);
+    av1_add_down(&r, 0, 9, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    av1_add_down(&r, 1, 0, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    av1_add_down(&r, 2, 0, SFU_LAYER_ANY, 0);
+    av1_run(&r, 90); /* past the policy's hold time */
+    sfu_layers_source src;
+    sfu_track_layers(r.t, r.now, &src);
+    assert_true(src.bitrate_bps[0][1] > 0 && src.bitrate_bps[1][1] > src.bitrate_bps[0][1]);
+
+    sfu_layers_sub with_dd = sfu_downtrack_layer_wants(&r.d[0]);
+    sfu_layers_sub without = sfu_downtrack_layer_wants(&r.d[1]);
+    sfu_layers_sub without_t0 = sfu_downtrack_layer_wants(&r.d[2]);
+    assert_int_equal(with_dd.max_spatial, SFU_LAYER_ANY);
+    assert_int_equal(with_dd.max_temporal, SFU_LAYER_ANY);
+    assert_int_equal(without.max_spatial, 0);
+    assert_int_equal(without.max_temporal, SFU_LAYER_ANY);
+    assert_int_equal(without_t0.max_spatial, 0);
+    assert_int_equal(without_t0.max_temporal, 0);
+    assert_int_equal(sfu_layers_demand_bps(&r.d[0].layers, &with_dd, &src), src.bitrate_bps[1][1]);
+    assert_int_equal(sfu_layers_demand_bps(&r.d[1].layers, &without, &src), src.bitrate_bps[0][1]);
+    assert_int_equal(r.d[1].target.spatial, 0);
+    assert_int_equal(r.d[1].target.temporal, 1);
+    assert_int_equal(sfu_layers_next_bps(&r.d[1].layers, &without, &src), 0);
+
+    /* A VP9 track (its layers in its payload descriptor) is not limited this way. */
+    sfu_track *vp9 = sfu_track_new("TR_vp9", SFU_VIDEO);
+    assert_non_null(vp9);
+    sfu_source vs;
+    memset(&vs, 0, sizeof vs);
+    vs.codec_count = 1;
+    vs.codecs[0] = codec(98, "VP9", 90000, 0);
+    vs.encoding_count = 1;
+    sfu_track_attach_source(vp9, &vs, av1_keyframe_request, &r, r.now);
+    sfu_downtrack_detach(&r.d[1]);
+    assert_int_equal(sfu_track_add_downtrack(vp9, &r.d[1], r.now), J_OK);
+    assert_int_equal(sfu_downtrack_layer_wants(&r.d[1]).max_spatial, SFU_LAYER_ANY);
+    sfu_track_free(vp9);
     sfu_track_free(r.t);
 }
 
@@ -1478,6 +1526,7 @@ int main(void)
         cmocka_unit_test(test_simulcast_nack_is_answered_from_its_encoding),
         cmocka_unit_test(test_vp9_svc_forwards_spatial_layers_up_to_the_target),
         cmocka_unit_test(test_av1_dd_selects_layers_per_subscriber),
+        cmocka_unit_test(test_av1_without_dd_wants_the_base_spatial_layer),
         cmocka_unit_test(test_av1_dd_switch_up_waits_for_a_keyframe),
         cmocka_unit_test(test_av1_dd_unknown_structure_is_not_forwarded),
     };
