@@ -226,7 +226,7 @@ static uint64_t units_to_us(uint64_t units, uint32_t clock_rate)
     return units * 1000000u / clock_rate;
 }
 
-/* The track's next frame, due at tr->next_us, is not sent: the clock moves past it. */
+/* On to the track's next frame: the current one was sent, or is skipped. */
 static void advance_frame(tx_track *tr)
 {
     const media_stream *m = tr->media;
@@ -246,7 +246,8 @@ static size_t send_packet(run *r, session *s, tx_track *tr, uint64_t sent_us)
     const media_frame *f = &m->frames[tr->frame];
     const uint8_t *data = m->data + f->off;
     bool first = !tr->in_frame, last = false;
-    if (first && m->video) vp8_packetizer_init(&tr->vp, data, f->len, tr->picture_id, RUN_MAX_PAYLOAD);
+    if (first && m->video)
+        vp8_packetizer_init(&tr->vp, data, f->len, tr->picture_id, RUN_MAX_PAYLOAD);
     tr->in_frame = true;
     rtp_ext_elem ext = {.id = tr->mid_ext_id, .data = (const uint8_t *)tr->mid,
                         .len = strlen(tr->mid)};

@@ -169,8 +169,10 @@ static int transform_init(transform *t, j_srtp_profile p, const j_srtp_session_k
         inner_pad[i] ^= k->auth[i];
         outer_pad[i] ^= k->auth[i];
     }
-    int ok = SHA1_Init(&t->hmac_inner) && SHA1_Update(&t->hmac_inner, inner_pad, sizeof inner_pad) &&
-             SHA1_Init(&t->hmac_outer) && SHA1_Update(&t->hmac_outer, outer_pad, sizeof outer_pad);
+    int ok = SHA1_Init(&t->hmac_inner) &&
+             SHA1_Update(&t->hmac_inner, inner_pad, sizeof inner_pad) &&
+             SHA1_Init(&t->hmac_outer) &&
+             SHA1_Update(&t->hmac_outer, outer_pad, sizeof outer_pad);
     OPENSSL_cleanse(inner_pad, sizeof inner_pad);
     OPENSSL_cleanse(outer_pad, sizeof outer_pad);
     return ok ? J_OK : J_ECRYPTO;
