@@ -6,7 +6,9 @@ drives 1 publisher (VP8 ~1 Mbit/s + Opus, encoded here with ffmpeg) and N WHEP s
 with junction-load, and once every subscriber receives it samples for a window:
   - each worker thread's CPU time (/proc/PID/task/TID/stat, threads named j-worker-<i>),
   - each worker's forwarded packets (sum of rtp_out of its sessions in GET /api/stats),
-and prints per worker: subscribers, forwarded packets/s, CPU % of one core, CPU us/packet.
+and prints per worker: subscribers, forwarded packets/s, CPU % of one core, CPU us/packet;
+per run: loss and junction-load's added forwarding latency per packet (p50 / p99), and the
+1-minute load average at the start and end of the window.
 
   bench/fanout_cores.py [--junction build/junction] [--load build/junction-load]
                         [--subscribers 150] [--workers 1,2] [--threshold 0] [--window 10]
@@ -114,10 +116,13 @@ def run(args, workers, video, audio, work):
                 raise RuntimeError(f'only {len(live)} of {args.subscribers} subscribers receive')
             time.sleep(0.5)
         time.sleep(5)  # past the load's warm-up
+        load0 = os.getloadavg()[0]
         cpu0, fw0, t0 = worker_cpu_ticks(server.pid), forwarded(api(port, '/api/stats')), time.time()
         time.sleep(args.window)
         cpu1, fw1, t1 = worker_cpu_ticks(server.pid), forwarded(api(port, '/api/stats')), time.time()
+        load1 = os.getloadavg()[0]
         summary = json.loads(load.communicate(timeout=duration + 120)[0] or '{}')
+        summary['load_average'] = [load0, load1]
         rows = []
         for w in sorted(cpu1):
             seconds = (cpu1[w] - cpu0[w]) / CLK_TCK
@@ -157,16 +162,19 @@ def main():
         print(f'1 publisher -> {args.subscribers} WHEP subscribers, spread threshold '
               f'{args.threshold}, {args.window} s window, {os.cpu_count()} CPUs')
         print('workers  worker  subscribers  forwarded pkt/s  CPU % of a core  CPU us/packet  '
-              'loss %')
+              'loss %  latency p50/p99 ms  load avg')
         for workers in (int(w) for w in args.workers.split(',')):
             rows, summary = run(args, workers, video, audio, work)
             ratio = summary.get('loss', {}).get('ratio')
             loss = f'{100 * ratio:.2f}' if ratio is not None else '-'
+            lat = summary.get('packet_latency_us', {})
+            latency = f"{lat.get('p50', 0) / 1000:.2f} / {lat.get('p99', 0) / 1000:.2f}"
+            load_avg = '{:.1f}-{:.1f}'.format(*summary['load_average'])
             for r in rows:
                 us = f"{r['cpu_us_per_packet']:.2f}" if r['cpu_us_per_packet'] else '-'
                 print(f"{workers:7}  {r['worker']:6}  {r['subscribers']:11}  "
                       f"{r['packets_per_s']:15.0f}  {r['cpu_percent']:15.1f}  {us:>13}  "
-                      f"{loss:>6}")
+                      f"{loss:>6}  {latency:>18}  {load_avg:>8}")
             print(json.dumps({'workers': workers, 'per_worker': rows, 'load': summary}),
                   file=sys.stderr)
 

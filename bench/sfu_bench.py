@@ -5,7 +5,8 @@ For each scenario and each server the size is stepped up from the scenario's fir
 until subscribers lose 1% or more of their packets (the capacity); a run that fails is tried
 once more before it counts, since a busy machine has passing hiccups. The first step is also
 the measurement point: server CPU per forwarded packet, forwarding latency, memory per
-subscriber. Every run starts a fresh server on loopback and stops it afterwards (by PID).
+subscriber; the largest passing step with at most half the capacity's subscribers gives the
+latency at half load. Every run starts a fresh server on loopback and stops it afterwards (by PID).
 Results: one JSON file per run in --out, and a Markdown table on stdout (--from-results
 rebuilds the table from those files without running anything).
 """
@@ -21,6 +22,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+
+# junction-load opens every session from this one host: lift Junction's per-server and per-IP
+# limits (their defaults answer 429/503 to a load generator; as bench/fanout_cores.py).
+LIFTED_LIMITS = [arg for name in ("max-sessions", "max-subscribers-per-track",
+                                  "max-sessions-per-ip", "max-half-open", "max-half-open-per-ip",
+                                  "http-rate", "http-burst")
+                 for arg in (f"--limits-{name}", "100000")]
 
 # Command prefix that sets the servers' and junction-load's scheduling priority (--nice).
 NICE = []
@@ -74,8 +82,7 @@ class Junction:
         self.proc = subprocess.Popen(
             [*NICE, self.binary, "--http-port", str(self.port), "--media-listen", "127.0.0.1",
              "--media-port", "0", "--log-level", "warn",
-             "--limits-max-sessions", "100000", "--limits-max-subscribers-per-track", "100000",
-             "--rooms-max-participants", "10000"],
+             *LIFTED_LIMITS, "--rooms-max-participants", "10000"],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_tcp(self.port, self.proc)
 
@@ -201,6 +208,7 @@ SCENARIOS = {
 
 def run_load(args, server, scenario, step, label):
     rooms, pubs, subs = SCENARIOS[scenario]["shape"](step)
+    load_before = os.getloadavg()[0]
     server.start()
     try:
         cmd = [*NICE, args.load, *server.load_args(), "--video", args.video, "--audio", args.audio,
@@ -217,6 +225,8 @@ def run_load(args, server, scenario, step, label):
     finally:
         server.stop()
     data["command"] = " ".join(cmd)
+    # Other jobs on the host skew latency most: keep the 1-minute load average with the run.
+    data["load_average"] = {"start": load_before, "end": os.getloadavg()[0]}
     with open(os.path.join(args.out, f"{label}.json"), "w") as f:
         json.dump(data, f, indent=2)
     return data
@@ -232,7 +242,7 @@ def healthy(d):
 
 def bench(args, server, scenario):
     sc = SCENARIOS[scenario]
-    measure, capacity = None, 0
+    measure, capacity, healthy_runs = None, 0, []
     for step in sc["steps"][: args.max_steps]:
         print(f"== {server.name}: {sc['title']}, step {step}", file=sys.stderr)
         d = run_load(args, server, scenario, step, f"{server.name}-{scenario}-step{step}")
@@ -244,7 +254,16 @@ def bench(args, server, scenario):
         if not healthy(d):
             break
         capacity = d["sessions"]["subscribers"]
-    return {"measure": measure, "capacity_subscribers": capacity}
+        healthy_runs.append(d)
+    return result(measure, capacity, healthy_runs)
+
+
+def result(measure, capacity, healthy_runs):
+    """A scenario's figures for one server; half_load is the largest healthy run with at most
+    half the capacity's subscribers (the issue's latency target is at half load)."""
+    half = [d for d in healthy_runs if d["sessions"]["subscribers"] * 2 <= capacity]
+    return {"measure": measure, "capacity_subscribers": capacity,
+            "half_load": half[-1] if half else None}
 
 
 def from_results(args, servers, scenarios):
@@ -257,7 +276,7 @@ def from_results(args, servers, scenarios):
     for scenario in scenarios:
         results[scenario] = {}
         for server in servers:
-            measure, capacity = None, 0
+            measure, capacity, healthy_runs = None, 0, []
             for step in SCENARIOS[scenario]["steps"]:
                 d = load(f"{server}-{scenario}-step{step}")
                 if d and not healthy(d):
@@ -269,8 +288,9 @@ def from_results(args, servers, scenarios):
                 if not healthy(d):
                     break
                 capacity = d["sessions"]["subscribers"]
+                healthy_runs.append(d)
             if measure:
-                results[scenario][server] = {"measure": measure, "capacity_subscribers": capacity}
+                results[scenario][server] = result(measure, capacity, healthy_runs)
     return results
 
 
@@ -293,24 +313,41 @@ def table(results):
             m = r["measure"]
             if key == "cpu":
                 return m.get("server", {}).get("cpu_us_per_forwarded_packet")
-            if key == "p50":
-                return m.get("latency_us", {}).get("video", {}).get("p50", 0) / 1000
-            if key == "p99":
-                return m.get("latency_us", {}).get("video", {}).get("p99", 0) / 1000
+            if key in ("p50", "p99"):
+                return m.get("packet_latency_us", {}).get(key, 0) / 1000
+            if key in ("f50", "f99"):
+                return m.get("latency_us", {}).get("video", {}).get("p" + key[1:], 0) / 1000
             if key == "rss":
                 return m.get("server", {}).get("rss_kb_per_subscriber")
             if key == "cap":
                 return r["capacity_subscribers"] or None
+            if key in ("h99", "hsubs"):
+                h = r.get("half_load")
+                if h is None:
+                    return None
+                if key == "hsubs":
+                    return h["sessions"]["subscribers"]
+                return h.get("packet_latency_us", {}).get("p99", 0) / 1000
             return None
 
         for key, name, digits in (("cpu", "server CPU per forwarded packet (us)", 2),
                                   ("cap", "largest subscriber count with loss < 1%", 0),
-                                  ("p50", "forwarding latency p50 (ms, video frames)", 2),
-                                  ("p99", "forwarding latency p99 (ms, video frames)", 2),
+                                  ("p50", "added forwarding latency p50 (ms, per packet)", 2),
+                                  ("p99", "added forwarding latency p99 (ms, per packet)", 2),
+                                  ("f50", "video frame latency p50 (ms)", 2),
+                                  ("f99", "video frame latency p99 (ms)", 2),
+                                  ("hsubs", "half load: largest run with <= capacity / 2", 0),
+                                  ("h99", "half load: added forwarding latency p99 (ms)", 2),
                                   ("rss", "server memory per subscriber (KiB)", 0)):
             a, b = metric(j, key), metric(n, key)
             rows.append(f"| {SCENARIOS[scenario]['title']} | {name} | {fmt(a, digits)} | "
                         f"{fmt(b, digits)} | {fmt(ratio(a, b), 2)} |")
+    loads = [d["load_average"][k] for per in results.values() for r in per.values()
+             for d in (r["measure"], r.get("half_load")) if d and "load_average" in d
+             for k in ("start", "end")]
+    if loads:
+        rows.append(f"\nLoad average (1 min) at the measured runs: {min(loads):.1f} - "
+                    f"{max(loads):.1f} on {os.cpu_count()} CPUs.")
     return "\n".join(rows)
 
 

@@ -42,7 +42,7 @@ int app_offer_negotiate(app_offer *o, peer_role role, const char *text, size_t l
     /* RTX both ways: publishers answer our NACKs with it, we answer subscribers' with it. */
     sdp_policy policy = {
         .audio_codecs = SDP_CODEC_OPUS,
-        .video_codecs = SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264,
+        .video_codecs = SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264 | SDP_CODEC_AV1,
         .video_rtx = true,
         .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR | SDP_FB_REMB | SDP_FB_TWCC,
         .ext_recv = CARRIED_EXTS | TRANSPORT_EXTS | SIMULCAST_EXTS,

@@ -4,8 +4,8 @@
  *   media    IVF (VP8) and Ogg Opus readers over a file in memory, the Opus packet
  *            duration, and the RFC 7741 VP8 packetizer: what publishers send.
  *   stats    what subscribers measure per received stream: sequence gaps (loss), and the
- *            one-way latency of each frame, matched to its send time through the
- *            publisher's frame log (same process, same clock); latency histograms.
+ *            one-way latency of each packet and of each frame, matched to their send times
+ *            through the publisher's log (same process, same clock); latency histograms.
  *   peer     one client connection: ICE client, DTLS (either role), SRTP both ways.
  *
  * The program around them (src/load/main.c and friends) owns the sockets, threads and
@@ -98,31 +98,48 @@ void load_hist_merge(load_hist *dst, const load_hist *src);
  * exact maximum for q = 1). 0 when empty. */
 uint64_t load_hist_percentile(const load_hist *h, double q);
 
-/* The publisher's record of recent frames of one stream: RTP timestamp -> fingerprint of
- * the frame's first packet and the time its last packet was sent. A slot is chosen by
- * timestamp / step, so a stream whose timestamps advance by whole steps fills the ring
- * without collisions. Written by a publisher, read by subscribers of the same thread. */
+/* The publisher's record of one stream's recent frames and packets. A frame: RTP
+ * timestamp -> fingerprint and sequence number of its first packet, and when its last packet
+ * (so far) was sent; a slot is chosen by timestamp / step, so a stream whose timestamps
+ * advance by whole steps fills the ring without collisions. A packet: sequence number ->
+ * when it was sent. Written by a publisher, read by subscribers of the same thread. */
 #define LOAD_FRAME_LOG_SIZE 512
+#define LOAD_PACKET_LOG_SIZE 4096 /* a power of two; seconds of packets at any test rate */
 typedef struct load_frame_slot {
     bool used;
     uint32_t ts;
+    uint16_t first_seq;
     uint64_t fingerprint;
     uint64_t sent_us;
 } load_frame_slot;
 
+typedef struct load_packet_slot {
+    bool used;
+    uint16_t seq;
+    uint64_t sent_us;
+} load_packet_slot;
+
 typedef struct load_frame_log {
     uint32_t step; /* nominal timestamp increment per frame, > 0 */
     load_frame_slot slots[LOAD_FRAME_LOG_SIZE];
+    load_packet_slot packets[LOAD_PACKET_LOG_SIZE];
 } load_frame_log;
 
 /* load_fingerprint - a 64-bit digest (FNV-1a) of a payload's length and first 32 bytes: the
  * forwarded payload is untouched, while the server rewrites RTP timestamps. */
 uint64_t load_fingerprint(const uint8_t *payload, size_t len);
 void load_frame_log_init(load_frame_log *log, uint32_t step);
-void load_frame_log_put(load_frame_log *log, uint32_t ts, uint64_t fingerprint, uint64_t sent_us);
+/* load_frame_log_put - log frame ts when its first packet goes out, and again (same ts,
+ * fingerprint and first_seq) with each later packet's send time. */
+void load_frame_log_put(load_frame_log *log, uint32_t ts, uint64_t fingerprint,
+                        uint16_t first_seq, uint64_t sent_us);
 /* load_frame_log_get - the slot of the frame with timestamp ts, NULL if not (or no longer)
  * logged. */
 const load_frame_slot *load_frame_log_get(const load_frame_log *log, uint32_t ts);
+/* load_packet_log_put / load_packet_log_sent - a packet's send time; 0 when seq is not (or
+ * no longer) logged. */
+void load_packet_log_put(load_frame_log *log, uint16_t seq, uint64_t sent_us);
+uint64_t load_packet_log_sent(const load_frame_log *log, uint16_t seq);
 
 /* One received RTP stream (a subscriber's m= section). */
 typedef struct load_rx_stream {
@@ -136,23 +153,27 @@ typedef struct load_rx_stream {
     uint32_t base_seq; /* first extended sequence number */
     uint64_t received, bytes;
 
-    /* Latency: the server maps the publisher's timestamps to ts + offset. */
+    /* Latency: the server maps the publisher's timestamps to ts + ts_offset and its sequence
+     * numbers to seq + seq_offset. */
     bool locked;
     uint32_t ts_offset;
+    uint16_t seq_offset;
     bool in_frame;
     uint32_t frame_ts;
     bool frame_matched;  /* the frame's first packet matched the log */
-    uint64_t frames, frames_measured, relocks;
+    uint64_t frames, frames_measured, packets_measured, relocks;
 } load_rx_stream;
 
 void load_rx_init(load_rx_stream *s, bool frame_per_packet, const load_frame_log *source);
-/* load_rx_packet - account one received RTP packet; when it ends a frame that is matched
- * to the publisher's log, add the frame's latency (now_us - sent) to latency. payload is
- * NULL for a packet that was not decrypted (the header of SRTP is in the clear): it counts
- * for loss, and for latency once the stream is locked to the log (no fingerprint check). */
+/* load_rx_packet - account one received RTP packet that arrived at now_us. Once the stream
+ * is matched to the publisher's log: add the packet's latency (now_us - its send time) to
+ * packet_latency, and when it ends a frame, the frame's (now_us - the send time of the
+ * frame's last packet) to frame_latency. payload is NULL for a packet that was not
+ * decrypted (the header of SRTP is in the clear): it counts for loss, and for latency once
+ * the stream is locked to the log (no fingerprint check). */
 void load_rx_packet(load_rx_stream *s, uint16_t seq, uint32_t ts, bool marker,
                     const uint8_t *payload, size_t payload_len, uint64_t now_us,
-                    load_hist *latency);
+                    load_hist *frame_latency, load_hist *packet_latency);
 /* load_rx_expected / load_rx_lost - packets between the first and highest sequence number
  * seen, and how many of them never arrived (negative with duplicates). */
 uint64_t load_rx_expected(const load_rx_stream *s);

@@ -170,6 +170,8 @@ static void usage(FILE *out)
         "  --verify-every N        subscribers decrypt and authenticate 1 SRTP packet in N once\n"
         "                          a stream is matched to its publisher; loss and latency come\n"
         "                          from every packet's clear header (1: decrypt all)\n"
+        "  --pacing FACTOR         publishers send video no faster than FACTOR x its mean\n"
+        "                          bitrate, as browsers pace (2.5); 0: each frame at once\n"
         "  --label TEXT            copied into the JSON summary\n"
         "By default clients share one UDP socket, each with its own 127/8 address: the server\n"
         "must run on this host and answer on loopback; otherwise give --local-ip.\n");
@@ -187,6 +189,7 @@ static int parse_args(int argc, char **argv, load_config *c)
     c->janus_room_base = 4000;
     c->label = "";
     c->verify_every = 1;
+    c->pacing = 2.5; /* libwebrtc's default pacing factor */
     j_random_token(c->run_id, sizeof c->run_id - 1);
     bool url_set = false;
     static const struct option opts[] = {
@@ -199,7 +202,7 @@ static int parse_args(int argc, char **argv, load_config *c)
         {"token", required_argument, 0, 't'},       {"local-net", required_argument, 0, 'l'},
         {"janus-room", required_argument, 0, 'j'},  {"min-delivery", required_argument, 0, 'D'},
         {"label", required_argument, 0, 'L'},       {"verify-every", required_argument, 0, 'V'},
-        {"local-ip", required_argument, 0, 'I'},
+        {"local-ip", required_argument, 0, 'I'},   {"pacing", required_argument, 0, 'g'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -244,6 +247,7 @@ static int parse_args(int argc, char **argv, load_config *c)
         case 'D': c->min_delivery = strtod(optarg, &end); break;
         case 'L': c->label = optarg; break;
         case 'V': c->verify_every = (unsigned)strtoul(optarg, &end, 10); break;
+        case 'g': c->pacing = strtod(optarg, &end); break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -251,7 +255,7 @@ static int parse_args(int argc, char **argv, load_config *c)
     }
     if (optind != argc || (!c->video_path && !c->audio_path)) return -1;
     if (c->rooms < 1 || c->publishers < 1 || c->subscribers < 0 || c->concurrency < 1 ||
-        c->verify_every < 1 ||
+        c->verify_every < 1 || !(c->pacing == 0 || (c->pacing >= 1 && c->pacing <= 100)) ||
         c->duration_s <= 0 || c->warmup_s < 0 || c->connect_timeout_s <= 0)
         return -1;
     long total = (long)c->rooms * c->publishers * (1 + c->subscribers);
@@ -414,7 +418,7 @@ int main(int argc, char **argv)
     L.sessions = make_sessions(&cfg, L.audio, L.video, &L.n_sessions, &L.n_publishers);
     flows *f = NULL;
     if (!L.sessions ||
-        !(L.run = run_new(L.sessions, L.n_sessions, !cfg.local_ip[0], dtls, cfg.verify_every, err,
+        !(L.run = run_new(L.sessions, L.n_sessions, !cfg.local_ip[0], dtls, cfg.verify_every, cfg.pacing, err,
                           sizeof err)) ||
         !(L.sig = sig_new(err, sizeof err)) || !(f = flows_new(&L, err, sizeof err))) {
         fprintf(stderr, "junction-load: %s\n", L.sessions ? err : "out of memory");

@@ -36,6 +36,8 @@ typedef struct load_config {
     uint32_t janus_room_base;
     double min_delivery;    /* exit status 1 below this delivery ratio (0: never) */
     unsigned verify_every;  /* subscribers decrypt 1 SRTP packet in this many (1: all) */
+    double pacing;          /* video leaves at this multiple of its mean bitrate (0: whole
+                               frames at once) */
     const char *label;
     char run_id[7];         /* random: names streams and rooms apart from earlier runs' */
 } load_config;
@@ -83,7 +85,14 @@ typedef struct tx_track {
     size_t frame;           /* next frame index */
     uint64_t start_us;      /* when frame 0 of the run went out */
     uint64_t clock_units;   /* clock units sent since start_us */
-    uint64_t next_us;
+    uint64_t next_us;       /* when the next frame is due */
+    /* The frame being sent (video is paced: a frame may take several ticks). */
+    bool in_frame;
+    vp8_packetizer vp;
+    uint64_t frame_fingerprint;
+    uint16_t frame_first_seq;
+    uint64_t pace_bytes_per_s;       /* 0: not paced */
+    uint64_t pace_next_us;           /* the next packet may leave then */
     uint64_t packets, bytes, frames;
     load_frame_log log;
 } tx_track;
@@ -156,7 +165,8 @@ typedef struct run_snapshot {
     uint64_t socket_drops;   /* datagrams the kernel dropped at our socket */
     int worst_session;       /* subscriber with the highest loss ratio, -1 none */
     double worst_loss;
-    load_hist latency_video, latency_audio;
+    load_hist latency_video, latency_audio; /* per frame: until its last packet arrived */
+    load_hist latency_packets;              /* per RTP packet, audio and video */
 } run_snapshot;
 
 /* run_new - open the clients' sockets and start the media thread (publishers come first in
@@ -166,7 +176,7 @@ typedef struct run_snapshot {
  * way the sessions' local ports are set. Subscribers decrypt one SRTP packet in
  * verify_every once a stream is locked to its publisher (1: every packet). */
 run *run_new(session *sessions, int n, bool shared_socket, dtls_ctx *dtls,
-             unsigned verify_every, char *err, size_t err_cap);
+             unsigned verify_every, double pacing, char *err, size_t err_cap);
 void run_free(run *r);
 /* run_start_session - hand a signaled session to the media thread. */
 void run_start_session(run *r, int id);

@@ -42,9 +42,9 @@ proc_sample proc_sample_take(int pid)
 
 static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
-static json_t *latency_json(const load_hist *h)
+static json_t *latency_json(const load_hist *h, const char *unit)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "frames", (json_int_t)h->count, "p50",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I}", unit, (json_int_t)h->count, "p50",
                      (json_int_t)load_hist_percentile(h, 0.50), "p90",
                      (json_int_t)load_hist_percentile(h, 0.90), "p99",
                      (json_int_t)load_hist_percentile(h, 0.99), "max", (json_int_t)h->max);
@@ -103,9 +103,14 @@ double report_print(const load_result *r)
                   "worst_subscriber_ratio", z->worst_loss, "delivery_ratio", delivery,
                   "client_socket_drops", (json_int_t)z->socket_drops, "srtp_errors",
                   (json_int_t)z->srtp_errors));
+    /* Per packet: from the publisher's send to the subscriber socket's receive timestamp,
+     * the forwarding latency the server adds (plus two loopback hops). Per frame: until its
+     * last packet arrived, after the publisher sent that last packet. */
+    json_object_set_new(root, "packet_latency_us", latency_json(&b->latency_packets, "packets"));
     json_object_set_new(root, "latency_us",
-        json_pack("{s:o, s:o}", "video", latency_json(&b->latency_video), "audio",
-                  latency_json(&b->latency_audio)));
+        json_pack("{s:o, s:o}", "video", latency_json(&b->latency_video, "frames"), "audio",
+                  latency_json(&b->latency_audio, "frames")));
+    json_object_set_new(root, "pacing", json_real(c->pacing));
     json_object_set_new(root, "server", server);
     json_object_set_new(root, "client",
         json_pack("{s:f, s:f, s:f, s:I, s:I}", "cpu_percent",
@@ -125,14 +130,17 @@ double report_print(const load_result *r)
             "  sent               %.0f kbit/s per publisher\n"
             "  received           %.0f kbit/s per subscriber, %.0f packets/s in total\n"
             "  loss               %.3f%% (worst subscriber %.3f%%), delivery %.2f%%\n"
-            "  video latency      p50 %.2f ms, p99 %.2f ms\n"
-            "  audio latency      p50 %.2f ms, p99 %.2f ms\n",
+            "  packet latency     p50 %.2f ms, p99 %.2f ms (send -> receive, every packet)\n"
+            "  video frames       p50 %.2f ms, p99 %.2f ms (last packet's send -> receive)\n"
+            "  audio frames       p50 %.2f ms, p99 %.2f ms\n",
             modes[c->mode], c->rooms, c->publishers, c->subscribers, window, r->pub_connected,
             r->publishers, r->sub_connected, r->subscribers, r->failed ? "; first failure: " : "",
             r->failed && r->first_failure ? r->first_failure : "",
             ratio((double)(b->tx_bytes - a->tx_bytes) * 8 / 1000, window * r->publishers),
             ratio((double)(b->rx_bytes - a->rx_bytes) * 8 / 1000, window * r->subscribers),
             ratio((double)rx_packets, window), loss * 100, z->worst_loss * 100, delivery * 100,
+            (double)load_hist_percentile(&b->latency_packets, 0.5) / 1000,
+            (double)load_hist_percentile(&b->latency_packets, 0.99) / 1000,
             (double)load_hist_percentile(&b->latency_video, 0.5) / 1000,
             (double)load_hist_percentile(&b->latency_video, 0.99) / 1000,
             (double)load_hist_percentile(&b->latency_audio, 0.5) / 1000,

@@ -35,7 +35,7 @@
 #define RUN_TICK_MS 1             /* publishers' pacing resolution */
 #define RUN_SESSION_TICK_US 10000 /* ICE/DTLS timers */
 #define RUN_MAX_PAYLOAD 1160      /* RTP payload per packet: browsers' size, below any MTU */
-#define RUN_MAX_CATCH_UP 3        /* frames a late publisher sends at once */
+#define RUN_MAX_CATCH_UP 3        /* frames a publisher may fall behind before skipping */
 #define RUN_SOCKET_BUFFER (64 << 20)
 #define RUN_SESSION_SOCKET_BUFFER (1 << 20)
 
@@ -66,6 +66,7 @@ struct run {
     int n, n_publishers; /* publishers come first in sessions[] */
     dtls_ctx *dtls;      /* shared by every connection, borrowed */
     unsigned verify_every; /* decrypt one SRTP packet in this many (1: all) */
+    double pacing;         /* video: a multiple of its mean bitrate, 0 unpaced */
     uint32_t local_base; /* shared socket: host-order base of the clients' addresses */
     int fd;              /* the shared socket, -1 with a socket per session */
     int epfd;            /* a socket per session: the readable ones */
@@ -82,7 +83,7 @@ struct run {
     rx_slot rx[RUN_BATCH];
     struct mmsghdr rx_msg[RUN_BATCH];
 
-    load_hist latency_video, latency_audio;
+    load_hist latency_video, latency_audio, latency_packets;
     const char *first_failure;
 };
 
@@ -225,82 +226,118 @@ static uint64_t units_to_us(uint64_t units, uint32_t clock_rate)
     return units * 1000000u / clock_rate;
 }
 
-/* Sends frame tr->frame of the track as RTP, SRTP-protected, then logs it. */
-static void send_frame(run *r, session *s, tx_track *tr)
+/* On to the track's next frame: the current one was sent, or is skipped. */
+static void advance_frame(tx_track *tr)
 {
     const media_stream *m = tr->media;
-    const media_frame *f = &m->frames[tr->frame];
-    const uint8_t *data = m->data + f->off;
-    vp8_packetizer vp;
-    if (m->video) vp8_packetizer_init(&vp, data, f->len, tr->picture_id, RUN_MAX_PAYLOAD);
-    uint64_t fingerprint = 0;
-    bool first = true, last = false;
-    rtp_ext_elem ext = {.id = tr->mid_ext_id, .data = (const uint8_t *)tr->mid,
-                        .len = strlen(tr->mid)};
-    while (!last) {
-        struct mmsghdr *msg;
-        tx_slot *t = tx_take(r, s, &msg);
-        rtp_header_out h = {.payload_type = tr->pt, .seq = tr->seq, .timestamp = tr->ts,
-                            .ssrc = tr->ssrc};
-        int hl = rtp_write_header(&h, &ext, tr->mid_ext_id ? 1 : 0, t->buf, RUN_MTU);
-        uint8_t *payload = t->buf + (hl > 0 ? hl : 0);
-        size_t cap = RUN_MTU - (size_t)(hl > 0 ? hl : 0) - J_SRTP_MAX_TRAILER;
-        int n = J_EINVAL;
-        if (hl > 0 && m->video) {
-            n = vp8_packetizer_next(&vp, payload, cap, &last);
-        } else if (hl > 0) {
-            n = f->len <= cap ? (int)f->len : J_ESHORTBUF;
-            if (n > 0) memcpy(payload, data, (size_t)n);
-            last = true;
-        }
-        if (n <= 0) { /* cannot happen with a valid track: give the slot back */
-            r->tx_count--;
-            break;
-        }
-        if (m->video && last) rtp_set_marker(t->buf, (size_t)hl + (size_t)n, true);
-        if (first) fingerprint = load_fingerprint(t->buf + hl, (size_t)n);
-        first = false;
-        size_t len = (size_t)hl + (size_t)n;
-        int p = load_peer_protect_rtp(&s->peer, t->buf, len, RUN_MTU);
-        if (p < 0) {
-            r->tx_count--;
-            break;
-        }
-        tx_commit(t, msg, (size_t)p);
-        tr->seq++;
-        tr->packets++;
-        tr->bytes += (size_t)p;
-    }
-    flush(r);
-    load_frame_log_put(&tr->log, tr->ts, fingerprint, realtime_us());
-    tr->frames++;
-    tr->ts += f->duration;
-    tr->clock_units += f->duration;
+    tr->ts += m->frames[tr->frame].duration;
+    tr->clock_units += m->frames[tr->frame].duration;
     tr->next_us = tr->start_us + units_to_us(tr->clock_units, m->clock_rate);
     tr->picture_id = (uint16_t)((tr->picture_id + 1) & 0x7fff);
     tr->frame = (tr->frame + 1) % m->count;
 }
 
+/* Sends the next RTP packet of frame tr->frame, SRTP-protected, and logs it as sent at
+ * sent_us (taken before the batch it joins is written to the socket). Returns its size, 0
+ * when it could not be built. */
+static size_t send_packet(run *r, session *s, tx_track *tr, uint64_t sent_us)
+{
+    const media_stream *m = tr->media;
+    const media_frame *f = &m->frames[tr->frame];
+    const uint8_t *data = m->data + f->off;
+    bool first = !tr->in_frame, last = false;
+    if (first && m->video)
+        vp8_packetizer_init(&tr->vp, data, f->len, tr->picture_id, RUN_MAX_PAYLOAD);
+    tr->in_frame = true;
+    rtp_ext_elem ext = {.id = tr->mid_ext_id, .data = (const uint8_t *)tr->mid,
+                        .len = strlen(tr->mid)};
+    struct mmsghdr *msg;
+    tx_slot *t = tx_take(r, s, &msg);
+    rtp_header_out h = {.payload_type = tr->pt, .seq = tr->seq, .timestamp = tr->ts,
+                        .ssrc = tr->ssrc};
+    int hl = rtp_write_header(&h, &ext, tr->mid_ext_id ? 1 : 0, t->buf, RUN_MTU);
+    uint8_t *payload = t->buf + (hl > 0 ? hl : 0);
+    size_t cap = RUN_MTU - (size_t)(hl > 0 ? hl : 0) - J_SRTP_MAX_TRAILER;
+    int n = J_EINVAL;
+    if (hl > 0 && m->video) {
+        n = vp8_packetizer_next(&tr->vp, payload, cap, &last);
+    } else if (hl > 0) {
+        n = f->len <= cap ? (int)f->len : J_ESHORTBUF;
+        if (n > 0) memcpy(payload, data, (size_t)n);
+        last = true;
+    }
+    int p = J_EINVAL;
+    if (n > 0) {
+        if (m->video && last) rtp_set_marker(t->buf, (size_t)hl + (size_t)n, true);
+        if (first) {
+            tr->frame_fingerprint = load_fingerprint(t->buf + hl, (size_t)n);
+            tr->frame_first_seq = tr->seq;
+        }
+        p = load_peer_protect_rtp(&s->peer, t->buf, (size_t)hl + (size_t)n, RUN_MTU);
+    }
+    if (p < 0) { /* cannot happen with a valid track: give the slot back, drop the frame */
+        r->tx_count--;
+        tr->in_frame = false;
+        advance_frame(tr);
+        return 0;
+    }
+    tx_commit(t, msg, (size_t)p);
+    /* Logged before the subscribers can see it: they run on this thread, after us. */
+    load_packet_log_put(&tr->log, tr->seq, sent_us);
+    load_frame_log_put(&tr->log, tr->ts, tr->frame_fingerprint, tr->frame_first_seq, sent_us);
+    tr->seq++;
+    tr->packets++;
+    tr->bytes += (size_t)p;
+    if (last) {
+        tr->in_frame = false;
+        tr->frames++;
+        advance_frame(tr);
+    }
+    return (size_t)p;
+}
+
+/* Sends what the track has due: frames at their time; video packets no faster than the
+ * pacing rate, as a browser's pacer spreads a frame (libwebrtc: 2.5x the target bitrate),
+ * unless pacing is off. */
+static void publish_track(run *r, session *s, tx_track *tr, uint64_t now, uint64_t sent_us)
+{
+    uint64_t interval = units_to_us(tr->media->step, tr->media->clock_rate);
+    for (;;) {
+        if (!tr->in_frame) {
+            if (now < tr->next_us) return;
+            /* Further behind than a few frames: skip ahead rather than burst (a real
+             * sender's encoder would drop frames too). */
+            while (now >= tr->next_us + RUN_MAX_CATCH_UP * interval) advance_frame(tr);
+        }
+        if (tr->pace_bytes_per_s && now < tr->pace_next_us) return;
+        size_t bytes = send_packet(r, s, tr, sent_us);
+        if (tr->pace_bytes_per_s) {
+            uint64_t from = tr->pace_next_us > now ? tr->pace_next_us : now;
+            tr->pace_next_us = from + bytes * 1000000u / tr->pace_bytes_per_s;
+        }
+    }
+}
+
 static void publish_due(run *r, uint64_t now)
 {
+    uint64_t sent_us = realtime_us(); /* the clock of the subscribers' arrival times */
     for (int i = 0; i < r->n_publishers; i++) {
         session *s = &r->sessions[i];
         if (s->state != SESSION_CONNECTED) continue;
-        for (int k = 0; k < s->n_tx; k++) {
-            tx_track *tr = &s->tx[k];
-            for (int c = 0; c < RUN_MAX_CATCH_UP && now >= tr->next_us; c++)
-                send_frame(r, s, tr);
-            /* Further behind than that: skip ahead rather than burst (a real sender's
-             * encoder would drop frames too). */
-            while (now >= tr->next_us) {
-                const media_frame *f = &tr->media->frames[tr->frame];
-                tr->ts += f->duration;
-                tr->clock_units += f->duration;
-                tr->next_us = tr->start_us + units_to_us(tr->clock_units, tr->media->clock_rate);
-                tr->frame = (tr->frame + 1) % tr->media->count;
-            }
-        }
+        for (int k = 0; k < s->n_tx; k++) publish_track(r, s, &s->tx[k], now, sent_us);
     }
+    flush(r);
+}
+
+/* The mean bitrate of a stream, in bytes per second. */
+static uint64_t mean_bytes_per_s(const media_stream *m)
+{
+    uint64_t bytes = 0, units = 0;
+    for (size_t i = 0; i < m->count; i++) {
+        bytes += m->frames[i].len;
+        units += m->frames[i].duration;
+    }
+    return units ? bytes * m->clock_rate / units : 0;
 }
 
 static void start_media_on_thread(void *arg)
@@ -318,6 +355,10 @@ static void start_media_on_thread(void *arg)
             tr->next_us = tr->start_us;
             tr->clock_units = 0;
             tr->frame = 0;
+            tr->in_frame = false;
+            tr->pace_next_us = 0;
+            tr->pace_bytes_per_s =
+                tr->media->video ? (uint64_t)(r->pacing * (double)mean_bytes_per_s(tr->media)) : 0;
         }
         k++;
     }
@@ -355,7 +396,8 @@ static void on_media(run *r, session *s, const uint8_t *buf, size_t len, bool de
         payload_len = payload_len > tag ? payload_len - tag : 0;
     }
     load_rx_packet(&t->rx, p.seq, p.timestamp, p.marker, decrypted ? p.payload : NULL,
-                   payload_len, arrival_us, t->video ? &r->latency_video : &r->latency_audio);
+                   payload_len, arrival_us, t->video ? &r->latency_video : &r->latency_audio,
+                   &r->latency_packets);
 }
 
 /* The session a datagram is for (by its destination address on the shared socket; NULL:
@@ -472,6 +514,8 @@ static int open_socket(const j_addr *addr, int buffer, bool pktinfo, char *err, 
     int one = 1;
     if (pktinfo) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    int pmtu = IP_PMTUDISC_PROBE; /* DF: no hashed IPv4 ID per send (as net/udp.c) */
+    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
     /* The server bursts a frame to every subscriber at once: a deep receive buffer keeps
      * our own socket from being where packets get lost (FORCE needs root; else capped). */
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) != 0)
@@ -504,7 +548,7 @@ static void close_sockets(run *r)
 }
 
 run *run_new(session *sessions, int n, bool shared_socket, dtls_ctx *dtls,
-             unsigned verify_every, char *err, size_t err_cap)
+             unsigned verify_every, double pacing, char *err, size_t err_cap)
 {
     run *r = calloc(1, sizeof *r);
     send_ctx *ctxs = calloc((size_t)n, sizeof *ctxs);
@@ -517,6 +561,7 @@ run *run_new(session *sessions, int n, bool shared_socket, dtls_ctx *dtls,
     r->send_ctxs = ctxs;
     r->dtls = dtls;
     r->verify_every = verify_every;
+    r->pacing = pacing;
     r->sessions = sessions;
     r->n = n;
     while (r->n_publishers < n && sessions[r->n_publishers].role == ROLE_PUBLISHER) r->n_publishers++;
@@ -643,9 +688,11 @@ static void snapshot_on_thread(void *arg)
     o->send_errors = r->tx_errors;
     o->latency_video = r->latency_video;
     o->latency_audio = r->latency_audio;
+    o->latency_packets = r->latency_packets;
     if (a->reset_latency) {
         memset(&r->latency_video, 0, sizeof r->latency_video);
         memset(&r->latency_audio, 0, sizeof r->latency_audio);
+        memset(&r->latency_packets, 0, sizeof r->latency_packets);
     }
 }
 

@@ -1,5 +1,5 @@
-/* stats.c - what junction-load's subscribers measure: loss from sequence gaps, and frame
- * latency through the publisher's frame log; histograms for the percentiles. */
+/* stats.c - what junction-load's subscribers measure: loss from sequence gaps, and packet
+ * and frame latency through the publisher's log; histograms for the percentiles. */
 #include <string.h>
 
 #include "load/load.h"
@@ -88,11 +88,13 @@ static load_frame_slot *slot_of(const load_frame_log *log, uint32_t ts)
     return (load_frame_slot *)&log->slots[(ts / log->step) % LOAD_FRAME_LOG_SIZE];
 }
 
-void load_frame_log_put(load_frame_log *log, uint32_t ts, uint64_t fingerprint, uint64_t sent_us)
+void load_frame_log_put(load_frame_log *log, uint32_t ts, uint64_t fingerprint,
+                        uint16_t first_seq, uint64_t sent_us)
 {
     load_frame_slot *s = slot_of(log, ts);
     s->used = true;
     s->ts = ts;
+    s->first_seq = first_seq;
     s->fingerprint = fingerprint;
     s->sent_us = sent_us;
 }
@@ -101,6 +103,20 @@ const load_frame_slot *load_frame_log_get(const load_frame_log *log, uint32_t ts
 {
     const load_frame_slot *s = slot_of(log, ts);
     return s->used && s->ts == ts ? s : NULL;
+}
+
+void load_packet_log_put(load_frame_log *log, uint16_t seq, uint64_t sent_us)
+{
+    load_packet_slot *p = &log->packets[seq % LOAD_PACKET_LOG_SIZE];
+    p->used = true;
+    p->seq = seq;
+    p->sent_us = sent_us;
+}
+
+uint64_t load_packet_log_sent(const load_frame_log *log, uint16_t seq)
+{
+    const load_packet_slot *p = &log->packets[seq % LOAD_PACKET_LOG_SIZE];
+    return p->used && p->seq == seq ? p->sent_us : 0;
 }
 
 void load_rx_init(load_rx_stream *s, bool frame_per_packet, const load_frame_log *source)
@@ -128,7 +144,8 @@ static void count_sequence(load_rx_stream *s, uint16_t seq)
 /* The frame starting with this payload: match it to the publisher's log, locking the
  * timestamp offset on the first frame (and again whenever a frame stops matching: the
  * server changed its mapping). */
-static void start_frame(load_rx_stream *s, uint32_t ts, const uint8_t *payload, size_t len)
+static void start_frame(load_rx_stream *s, uint16_t seq, uint32_t ts, const uint8_t *payload,
+                        size_t len)
 {
     s->in_frame = true;
     s->frame_ts = ts;
@@ -152,6 +169,7 @@ static void start_frame(load_rx_stream *s, uint32_t ts, const uint8_t *payload, 
             if (s->frames > 0) s->relocks++;
             s->locked = true;
             s->ts_offset = ts - slot->ts;
+            s->seq_offset = (uint16_t)(seq - slot->first_seq);
             s->frame_matched = true;
             return;
         }
@@ -160,14 +178,22 @@ static void start_frame(load_rx_stream *s, uint32_t ts, const uint8_t *payload, 
 
 void load_rx_packet(load_rx_stream *s, uint16_t seq, uint32_t ts, bool marker,
                     const uint8_t *payload, size_t payload_len, uint64_t now_us,
-                    load_hist *latency)
+                    load_hist *frame_latency, load_hist *packet_latency)
 {
     count_sequence(s, seq);
     s->received++;
     s->bytes += payload_len;
     if (!s->source) return;
     bool new_frame = !s->in_frame || ts != s->frame_ts;
-    if (new_frame) start_frame(s, ts, payload, payload_len);
+    if (new_frame) start_frame(s, seq, ts, payload, payload_len);
+    if (s->locked) {
+        /* Logged before it was sent, so never after its arrival (unless the clock steps). */
+        uint64_t sent = load_packet_log_sent(s->source, (uint16_t)(seq - s->seq_offset));
+        if (sent && now_us >= sent) {
+            s->packets_measured++;
+            load_hist_add(packet_latency, now_us - sent);
+        }
+    }
     bool frame_end = s->frame_per_packet || marker;
     if (!frame_end) return;
     s->frames++;
@@ -178,7 +204,7 @@ void load_rx_packet(load_rx_stream *s, uint16_t seq, uint32_t ts, bool marker,
      * went backwards; such a frame is not measured. */
     if (!slot || now_us < slot->sent_us) return;
     s->frames_measured++;
-    load_hist_add(latency, now_us - slot->sent_us);
+    load_hist_add(frame_latency, now_us - slot->sent_us);
 }
 
 uint64_t load_rx_expected(const load_rx_stream *s)

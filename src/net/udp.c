@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,17 @@ j_udp *j_udp_open(j_loop *loop, const j_addr *addr, j_udp_datagram_fn fn, void *
     int size = 4 << 20;
     setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    /* Don't-fragment without path-MTU state (PROBE): with the default (WANT) the kernel
+     * still lets the stack fragment, so every unconnected send draws an IPv4 ID from the
+     * shared hashed generator (__ip_select_ident); with DF enforced the ID is simply 0.
+     * PROBE rather than DO: a learned (or forged ICMP) path MTU never fails our sends;
+     * media packets stay well under any path MTU and DTLS sizes its own records. */
+    int pmtu = IP_PMTUDISC_PROBE;
+    setsockopt(u->fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+    if (addr->sa.sa_family == AF_INET6) {
+        pmtu = IPV6_PMTUDISC_PROBE;
+        setsockopt(u->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof pmtu);
+    }
     if (bind(u->fd, &addr->sa, j_addr_len(addr)) != 0) {
         snprintf(err, err_cap, "cannot bind UDP %s: %s", name, strerror(errno));
         close(u->fd);

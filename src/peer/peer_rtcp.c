@@ -257,10 +257,11 @@ static void share_bandwidth(peer *p, uint64_t now_us)
         if (!d) continue;
         sfu_layers_source src;
         sfu_track_layers(d->track, now_us, &src);
-        demand[i] = with_margin(sfu_layers_demand_bps(&d->layers, &d->want, &src));
+        sfu_layers_sub want = sfu_downtrack_layer_wants(d);
+        demand[i] = with_margin(sfu_layers_demand_bps(&d->layers, &want, &src));
         if (demand[i] && demand[i] < p->env->min_video_bitrate)
             demand[i] = p->env->min_video_bitrate;
-        next[i] = sfu_layers_next_bps(&d->layers, &d->want, &src) * (100 + PROBE_HEADROOM_PCT) / 100;
+        next[i] = sfu_layers_next_bps(&d->layers, &want, &src) * (100 + PROBE_HEADROOM_PCT) / 100;
         lowest[i] = with_margin(sfu_layers_lowest_bps(&src));
         downs += d->layer_downs;
         prefs += d->prefs_changes;

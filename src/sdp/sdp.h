@@ -114,6 +114,7 @@ enum {
     SDP_CODEC_VP8 = 1u << 1,
     SDP_CODEC_VP9 = 1u << 2,  /* any profile-id (kept in fmtp) */
     SDP_CODEC_H264 = 1u << 3, /* packetization-mode=1 only; any profile-level-id (kept) */
+    SDP_CODEC_AV1 = 1u << 4,  /* any profile (kept in fmtp) */
 };
 
 /* ---- parsed session ----------------------------------------------------------------- */
@@ -272,7 +273,7 @@ int sdp_fmtp_get(const char *fmtp, const char *key, char *val, size_t cap);
 /* ---- negotiation -------------------------------------------------------------------- */
 typedef struct sdp_policy {
     uint32_t audio_codecs;   /* SDP_CODEC_OPUS */
-    uint32_t video_codecs;   /* SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264 */
+    uint32_t video_codecs;   /* SDP_CODEC_VP8 | SDP_CODEC_VP9 | SDP_CODEC_H264 | SDP_CODEC_AV1 */
     bool video_rtx;          /* accept RTX (apt=) for the accepted video codecs */
     uint32_t rtcp_fb;        /* SDP_FB_* we support */
     uint32_t ext_recv;       /* SDP_EXT_BIT()s we accept on media we receive */
@@ -361,7 +362,7 @@ int sdp_negotiate(const sdp_session *offer, const sdp_policy *policy, sdp_negoti
  * that negotiated the other: encoding name (case-insensitive), clock rate, channels (0 and
  * 1 are equal); H264 also packetization-mode and profile (profile_idc plus the constraint
  * flags that select Constrained Baseline / Baseline / Main / Constrained High / High;
- * levels are ignored); VP9 also profile-id (absent = 0). PTs are ignored. */
+ * levels are ignored); VP9 also profile-id, AV1 also profile (absent = 0). PTs are ignored. */
 bool sdp_codec_same(const sdp_codec *a, const sdp_codec *b);
 
 /* ---- answer ------------------------------------------------------------------------- */

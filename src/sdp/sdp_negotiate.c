@@ -45,6 +45,7 @@ static bool codec_acceptable(sdp_kind kind, const sdp_codec *cd, const sdp_polic
     if (kind != SDP_KIND_VIDEO || cd->clock_rate != 90000) return false;
     if (sdp_strieq(cd->name, "VP8")) return (p->video_codecs & SDP_CODEC_VP8) != 0;
     if (sdp_strieq(cd->name, "VP9")) return (p->video_codecs & SDP_CODEC_VP9) != 0;
+    if (sdp_strieq(cd->name, "AV1")) return (p->video_codecs & SDP_CODEC_AV1) != 0;
     if (sdp_strieq(cd->name, "H264"))
         /* Mode 0 (single NAL unit) cannot carry what browsers' encoders produce at
          * typical sizes; our forwarding assumes FU-A/STAP-A are allowed (RFC 6184). */
@@ -383,5 +384,7 @@ bool sdp_codec_same(const sdp_codec *a, const sdp_codec *b)
     }
     if (sdp_strieq(a->name, "VP9"))
         return fmtp_num(a->fmtp, "profile-id", 0) == fmtp_num(b->fmtp, "profile-id", 0);
+    if (sdp_strieq(a->name, "AV1")) /* AV1 RTP spec §7.2: profile defaults to 0 (Main) */
+        return fmtp_num(a->fmtp, "profile", 0) == fmtp_num(b->fmtp, "profile", 0);
     return true;
 }

@@ -372,6 +372,20 @@ static void test_whep_chromium(void **state)
     assert_int_equal(v->stream_count, 0);
 }
 
+/* A policy with AV1 keeps Chromium's AV1 payload types (profile 0 and 1) where it offered them. */
+static void test_whep_chromium_av1(void **state)
+{
+    (void)state;
+    sdp_policy with_av1 = whep_policy;
+    with_av1.video_codecs |= SDP_CODEC_AV1;
+    parse_fixture("chromium_view_offer.sdp");
+    negotiate_ok(&with_av1);
+    const sdp_neg_media *v = &g_neg.media[1];
+    assert_int_equal(v->codec_count, 11);
+    check_codec(&v->codecs[9], 45, "AV1", 46, "profile=0");
+    check_codec(&v->codecs[10], 47, "AV1", 48, "profile=1");
+}
+
 static void test_whep_safari(void **state)
 {
     (void)state;
@@ -945,6 +959,10 @@ static void test_codec_same(void **state)
     sdp_codec vp9p0 = mk("VP9", 90000, 0, "profile-id=0"), vp9p2 = mk("VP9", 90000, 0, "profile-id=2");
     assert_true(sdp_codec_same(&vp9, &vp9p0));
     assert_false(sdp_codec_same(&vp9p0, &vp9p2));
+    sdp_codec av1 = mk("AV1", 90000, 0, ""), av1p0 = mk("AV1", 90000, 0, "level-idx=5;profile=0;tier=0");
+    sdp_codec av1p1 = mk("AV1", 90000, 0, "level-idx=5;profile=1;tier=0");
+    assert_true(sdp_codec_same(&av1, &av1p0));
+    assert_false(sdp_codec_same(&av1p0, &av1p1));
 
     const char *cb1 = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
     sdp_codec h_cb = mk("H264", 90000, 0, cb1);
@@ -1212,6 +1230,7 @@ int main(void)
         cmocka_unit_test(test_whip_simulcast),
         cmocka_unit_test(test_whep_chromium),
         cmocka_unit_test(test_whep_safari),
+        cmocka_unit_test(test_whep_chromium_av1),
         cmocka_unit_test(test_whep_firefox),
         cmocka_unit_test(test_setup_roles),
         cmocka_unit_test(test_answer_whip_roundtrip),

@@ -313,17 +313,21 @@ void sfu_downtrack_set_budget(sfu_downtrack *d, uint64_t budget_bps)
     d->want.budget_bps = budget_bps;
 }
 
-/* Run d's layer policy on src; a target that needs a keyframe asks for it (when ask: the
- * packet path leaves that to the next tick, the packet at hand may be the keyframe). A subscriber
- * without the Dependency Descriptor cannot follow an AV1 stream's layers: it gets the base
- * layer, which decodes on its own. */
-static void update_layers(sfu_track *t, sfu_downtrack *d, const sfu_layers_source *src,
-                          bool ask, uint64_t now_us)
+sfu_layers_sub sfu_downtrack_layer_wants(const sfu_downtrack *d)
 {
     sfu_layers_sub sub = d->want;
     sub.audio_only = (d->paused & SFU_PAUSE_SUBSCRIBER) != 0;
-    if (t->layers_from_dd && !d->ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR])
-        sub.max_spatial = sub.max_temporal = 0;
+    if (d->track && d->track->layers_from_dd && !d->ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR])
+        sub.max_spatial = 0;
+    return sub;
+}
+
+/* Run d's layer policy on src; a target that needs a keyframe asks for it (when ask: the
+ * packet path leaves that to the next tick, the packet at hand may be the keyframe). */
+static void update_layers(sfu_track *t, sfu_downtrack *d, const sfu_layers_source *src,
+                          bool ask, uint64_t now_us)
+{
+    sfu_layers_sub sub = sfu_downtrack_layer_wants(d);
     sfu_layers_target before = d->target;
     d->target = sfu_layers_update(&d->layers, &sub, src, now_us);
     d->layers_changed = false;
@@ -499,6 +503,7 @@ static uint32_t source_clock_rate(const sfu_track *t, uint8_t pt)
  * Dependency Descriptor only (never the media: end-to-end encryption keeps working). */
 typedef struct video_pkt {
     sfu_layer_pkt layer;
+    bool layer_unknown; /* its descriptor tells no layer: for no downtrack */
     bool has_vp8;
     vp8_descriptor vp8;
     bool has_dd;
@@ -552,7 +557,7 @@ static void describe_video(sfu_track *t, const rtp_pkt *pkt, uint8_t e, const ca
 {
     codec_kind codec = t->source_codec[pkt->payload_type & 0x7F];
     uint8_t spatial = t->enc[e].spatial;
-    v->has_vp8 = v->has_dd = false;
+    v->has_vp8 = v->has_dd = v->layer_unknown = false;
     v->layer = (sfu_layer_pkt){.spatial = spatial, .rtp_ts = pkt->timestamp,
                                .marker = pkt->marker, .frame_end = pkt->marker};
     const uint8_t *dd = c->data[SFU_EXT_DEPENDENCY_DESCRIPTOR];
@@ -570,7 +575,17 @@ static void describe_video(sfu_track *t, const rtp_pkt *pkt, uint8_t e, const ca
             for (uint8_t s = 0; s < t->vp9_ss.spatial_layers && s < SFU_LAYERS_MAX_SPATIAL; s++)
                 sfu_layer_meter_set_resolution(&t->meter, s, t->vp9_ss.width[s],
                                                t->vp9_ss.height[s]);
-    } else if (dd && dd_parse(&v->dd, &t->dd, dd, c->len[SFU_EXT_DEPENDENCY_DESCRIPTOR]) == J_OK) {
+    } else if (dd) {
+        /* The descriptor alone tells the layers (never the payload, which may be encrypted
+         * end to end). When it tells none, the packet goes nowhere: a packet of any layer
+         * would break a subscriber of a lower one. A structure lost with its keyframe comes
+         * back with the next keyframe, asked for at the next tick. */
+        int rc = dd_parse(&v->dd, &t->dd, dd, c->len[SFU_EXT_DEPENDENCY_DESCRIPTOR]);
+        if (rc != J_OK) {
+            v->layer_unknown = true;
+            if (rc == J_ESTATE || rc == J_ENOTFOUND) t->enc[e].keyframe_pending = true;
+            return;
+        }
         v->has_dd = true;
         v->layer.spatial = t->layers_mode == SFU_LAYERS_SVC ? v->dd.spatial_id : spatial;
         v->layer.temporal = v->dd.temporal_id;
@@ -592,12 +607,15 @@ static void describe_video(sfu_track *t, const rtp_pkt *pkt, uint8_t e, const ca
 static bool select_for_downtrack(sfu_track *t, sfu_downtrack *d, const rtp_pkt *pkt, uint8_t e,
                                  const video_pkt *v, bool *marker)
 {
-    sfu_layer_pkt lp = v->layer;
-    if (v->has_dd) {
-        lp = sfu_layer_pkt_from_dd(&v->dd, &t->dd, &d->layers, pkt->timestamp, pkt->marker);
-        if (t->layers_mode == SFU_LAYERS_SIMULCAST) lp.spatial = v->layer.spatial;
+    sfu_layer_verdict verdict = SFU_LAYER_DROP;
+    if (!v->layer_unknown) {
+        sfu_layer_pkt lp = v->layer;
+        if (v->has_dd) {
+            lp = sfu_layer_pkt_from_dd(&v->dd, &t->dd, &d->layers, pkt->timestamp, pkt->marker);
+            if (t->layers_mode == SFU_LAYERS_SIMULCAST) lp.spatial = v->layer.spatial;
+        }
+        verdict = sfu_layers_on_packet(&d->layers, &lp, marker);
     }
-    sfu_layer_verdict verdict = sfu_layers_on_packet(&d->layers, &lp, marker);
     if (verdict == SFU_LAYER_DROP) {
         /* A layer of the stream d forwards: close its gap. Another encoding's: not d's. */
         if (e == d->mapped_encoding && pkt->ssrc == d->mapped_ssrc) {
@@ -636,7 +654,8 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint8_t encoding, uint6
     bool video = t->kind == SFU_VIDEO;
     if (video) {
         describe_video(t, pkt, encoding, &carried, &v, now_us);
-        sfu_layer_meter_add(&t->meter, v.layer.spatial, v.layer.temporal, pkt->len, now_us);
+        if (!v.layer_unknown)
+            sfu_layer_meter_add(&t->meter, v.layer.spatial, v.layer.temporal, pkt->len, now_us);
     }
 
     uint8_t buf[SFU_OUT_CAP];
@@ -691,15 +710,23 @@ static uint8_t rtx_payload_type(const sfu_downtrack *d, uint8_t pt)
 }
 
 /* The marker bit a forwarded packet had: an SVC picture ends, for d, with the highest spatial
- * layer it receives. */
-static bool forwarded_marker(const sfu_track *t, const sfu_downtrack *d, const rtp_pkt *pkt)
+ * layer it receives. Its layer comes from its VP9 descriptor or its Dependency Descriptor (c),
+ * which resolves against a copy of the structure in force: parsing must not change it. */
+static bool forwarded_marker(const sfu_track *t, const sfu_downtrack *d, const rtp_pkt *pkt,
+                             const carried_exts *c)
 {
+    if (pkt->marker || t->layers_mode != SFU_LAYERS_SVC) return pkt->marker;
+    const uint8_t *dd = c->data[SFU_EXT_DEPENDENCY_DESCRIPTOR];
+    if (dd) {
+        dd_structure st = t->dd;
+        dd_frame f;
+        return dd_parse(&f, &st, dd, c->len[SFU_EXT_DEPENDENCY_DESCRIPTOR]) == J_OK &&
+               f.end_of_frame && f.spatial_id == d->layers.current_spatial;
+    }
     vp9_descriptor vp9;
-    if (pkt->marker || t->source_codec[pkt->payload_type & 0x7F] != CODEC_VP9 ||
-        t->layers_mode != SFU_LAYERS_SVC ||
-        vp9_parse(&vp9, NULL, pkt->payload, pkt->payload_len) != J_OK)
-        return pkt->marker;
-    return vp9.end_of_frame && vp9.sid == d->layers.current_spatial;
+    return t->source_codec[pkt->payload_type & 0x7F] == CODEC_VP9 &&
+           vp9_parse(&vp9, NULL, pkt->payload, pkt->payload_len) == J_OK && vp9.end_of_frame &&
+           vp9.sid == d->layers.current_spatial;
 }
 
 int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us)
@@ -721,14 +748,14 @@ int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us
     out_payload payload;
     if (payload_for_downtrack(d, &pkt, has_vp8 ? &vp8 : NULL, &payload) != J_OK)
         return J_ENOTFOUND;
+    carried_exts carried;
+    find_carried(t, &pkt, &carried);
     uint8_t rtx_pt = d->rtx_ssrc ? rtx_payload_type(d, out_pt) : 0;
-    rtp_header_out h = {.marker = forwarded_marker(t, d, &pkt),
+    rtp_header_out h = {.marker = forwarded_marker(t, d, &pkt, &carried),
                         .payload_type = rtx_pt ? rtx_pt : out_pt,
                         .seq = rtx_pt ? d->rtx_seq : out_seq,
                         .timestamp = sfu_seqmap_out_ts(&d->seq, pkt.timestamp),
                         .ssrc = rtx_pt ? d->rtx_ssrc : d->ssrc};
-    carried_exts carried;
-    find_carried(t, &pkt, &carried);
     uint8_t buf[SFU_OUT_CAP];
     size_t twcc_off = 0;
     int len = write_for_downtrack(d, &h, &carried, &payload, rtx_pt ? out_seq : -1, buf, &twcc_off);

@@ -184,7 +184,9 @@ typedef struct sfu_track {
     sfu_layers_mode layers_mode;
     /* AV1 whose layers only its Dependency Descriptor tells: the descriptor goes to the
      * subscribers that negotiated it (others get the base layer); for other codecs it is not
-     * carried (after a simulcast switch its frame numbers would contradict the stream). */
+     * carried (after a simulcast switch its frame numbers would contradict the stream). A
+     * packet whose descriptor tells no layer (its structure was lost with a keyframe) goes to
+     * no subscriber, and a keyframe is asked for. */
     bool layers_from_dd;
     sfu_layer_meter meter;
     dd_structure dd;        /* the Dependency Descriptor structure in force */
@@ -279,6 +281,14 @@ void sfu_downtrack_request_keyframe(sfu_downtrack *d, uint64_t now_us);
  * Applied at the next sfu_track_handle_timeout. */
 void sfu_downtrack_set_layer_prefs(sfu_downtrack *d, uint16_t width, uint16_t height,
                                    bool visible, uint8_t max_spatial, uint8_t max_temporal);
+
+/* sfu_downtrack_layer_wants - what d's layer policy works from (and what sharing bandwidth
+ * among a subscriber's tracks must count with): its subscriber's settings and budget, audio
+ * only while its subscriber holds it back, and at most the base spatial layer of an AV1 track
+ * layered by the Dependency Descriptor when d did not negotiate the descriptor. A receiver
+ * without it cannot take a picture's spatial layers apart (libwebrtc then decodes nothing),
+ * but the base layer's temporal layers decode as one stream. */
+sfu_layers_sub sfu_downtrack_layer_wants(const sfu_downtrack *d);
 
 /* sfu_downtrack_set_budget - the bandwidth share of a video downtrack (0: no estimate). A
  * drop below what it receives applies at the next timeout; a rise waits for the policy's

@@ -1,5 +1,6 @@
 /* track_test.c - fan-out rewriting, keyframe gating and keyframe request throttling, paused
- * downtracks, audio levels. */
+ * downtracks, audio levels, NACKs; layer selection for VP8 simulcast, VP9 SVC and AV1 with
+ * the Dependency Descriptor. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "codec/dd_test_support.h"
 #include "core/bytes.h"
 #include "core/err.h"
 #include "sfu/track.h"
@@ -1041,6 +1043,464 @@ static void test_vp9_svc_forwards_spatial_layers_up_to_the_target(void **state)
     sfu_track_free(t);
 }
 
+/* ---- AV1 with the Dependency Descriptor ------------------------------------------------- */
+
+#define AV1_SRC_PT 45
+#define AV1_SUB_PT 41
+#define AV1_SRC_DD_ID 12      /* the publisher's extension id; each subscriber has its own */
+#define AV1_FIRST_SEQ 65000   /* the source's numbering wraps during a run */
+#define AV1_MAX_PKTS 1024
+#define AV1_PAYLOAD_LEN 24
+#define AV1_DOWNS 4
+
+/* L2T2, full SVC: decode targets S0T0, S0T1, S1T0, S1T1; chain 0 runs over the S0 T0 frames
+ * and protects the S0 targets, chain 1 over the T0 frames of both layers and protects the S1
+ * ones. A picture is an S0 frame, then an S1 frame that references it; T0 and T1 pictures
+ * alternate from each key picture. An S1 delta frame is required, never a switch: a
+ * subscriber starts S1 only at a key picture. */
+static const dd_structure_spec av1_l2t2 = {
+    .offset = 0, .dt_count = 4, .chain_count = 2, .protected_by = {0, 0, 1, 1},
+    .template_count = 6,
+    .templates = {
+        {0, 0, 0, {0}, {0, 0}, "SSSS"},    /* S0 key */
+        {0, 0, 1, {4}, {4, 3}, "SSRR"},    /* S0 T0 */
+        {0, 1, 1, {2}, {2, 1}, "-D-R"},    /* S0 T1 */
+        {1, 0, 1, {1}, {1, 1}, "--SS"},    /* S1 key */
+        {1, 0, 2, {4, 1}, {1, 1}, "--RR"}, /* S1 T0 */
+        {1, 1, 2, {2, 1}, {3, 2}, "---D"}, /* S1 T1 */
+    },
+    .width = {640, 1280}, .height = {360, 720},
+};
+
+/* One packet the publisher sent, by its index from AV1_FIRST_SEQ. */
+typedef struct av1_src_pkt {
+    uint8_t spatial, temporal;
+    bool frame_end, key_picture;
+    uint8_t dd[64];
+    size_t dd_len;
+} av1_src_pkt;
+
+/* What one subscriber receives. Its callback checks each packet as it arrives: the payload is
+ * the publisher's, byte for byte; the descriptor is there under the subscriber's id (and is
+ * the publisher's) exactly when it negotiated it, and resolves against what it received. */
+typedef struct av1_capture {
+    const av1_src_pkt *src;
+    uint8_t dd_ext_id; /* 0: no Dependency Descriptor negotiated */
+    dd_structure dd;   /* the subscriber's own parse of the descriptors it receives */
+    int count;
+    struct {
+        uint16_t seq;
+        int src_index;
+        uint32_t ts;
+        bool marker;
+    } pkt[AV1_MAX_PKTS];
+} av1_capture;
+
+/* An opaque payload, as an end-to-end encrypted frame is: only the test reads it (the source
+ * sequence number in bytes 1-2). Its first byte, read as an AV1 aggregation header, would
+ * claim the start of a coded video sequence (N) on every packet. */
+static void av1_payload(uint8_t *pl, uint16_t src_seq)
+{
+    pl[0] = 0xF8;
+    wr_be16(pl + 1, src_seq);
+    for (size_t i = 3; i < AV1_PAYLOAD_LEN; i++) pl[i] = (uint8_t)(src_seq * 31u + i * 7u) | 0x08;
+}
+
+static void av1_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
+                     uint64_t now_us)
+{
+    (void)cap;
+    (void)twcc_off;
+    (void)now_us;
+    av1_capture *c = ctx;
+    rtp_pkt p;
+    assert_int_equal(rtp_parse(&p, buf, len), J_OK);
+    assert_int_equal(p.payload_type, AV1_SUB_PT);
+    assert_int_equal(p.payload_len, AV1_PAYLOAD_LEN);
+    uint16_t src_seq = rd_be16(p.payload + 1);
+    uint8_t expected[AV1_PAYLOAD_LEN];
+    av1_payload(expected, src_seq);
+    assert_memory_equal(p.payload, expected, AV1_PAYLOAD_LEN);
+    int index = (uint16_t)(src_seq - AV1_FIRST_SEQ);
+    assert_true(index < AV1_MAX_PKTS);
+    const av1_src_pkt *s = &c->src[index];
+    const uint8_t *dd;
+    size_t dd_len;
+    if (c->dd_ext_id) {
+        assert_int_equal(rtp_ext_find(&p, c->dd_ext_id, &dd, &dd_len), J_OK);
+        assert_int_equal(dd_len, s->dd_len);
+        assert_memory_equal(dd, s->dd, dd_len);
+        dd_frame f;
+        assert_int_equal(dd_parse(&f, &c->dd, dd, dd_len), J_OK);
+        assert_int_equal(f.spatial_id, s->spatial);
+    } else {
+        assert_false(p.has_ext); /* no extension at all: no MID, no descriptor */
+    }
+    assert_true(c->count < AV1_MAX_PKTS);
+    c->pkt[c->count].seq = p.seq;
+    c->pkt[c->count].src_index = index;
+    c->pkt[c->count].ts = p.timestamp;
+    c->pkt[c->count].marker = p.marker;
+    c->count++;
+}
+
+typedef struct av1_rig {
+    sfu_track *t;
+    sfu_downtrack d[AV1_DOWNS];
+    av1_capture cap[AV1_DOWNS];
+    av1_src_pkt src[AV1_MAX_PKTS];
+    dd_structure_spec structure; /* what the publisher's next key picture carries */
+    int sent;                    /* packets, = next index */
+    uint16_t frame_number;
+    int since_key;               /* pictures since the last key picture */
+    uint32_t ts;
+    uint64_t now;
+    bool key_next;               /* the next picture is a key picture */
+    bool answer_keyframes;       /* the publisher answers a request with a key picture */
+    bool lose_structure;         /* the next structure-carrying packet never arrives */
+    int key_requests;
+} av1_rig;
+
+static void av1_keyframe_request(void *ctx, const sfu_track *t, uint8_t encoding)
+{
+    (void)t;
+    av1_rig *r = ctx;
+    assert_int_equal(encoding, 0);
+    r->key_requests++;
+    if (r->answer_keyframes) r->key_next = true;
+}
+
+static void av1_setup(av1_rig *r)
+{
+    memset(r, 0, sizeof *r);
+    r->structure = av1_l2t2;
+    r->frame_number = 65530; /* frame numbers wrap too */
+    r->key_next = r->answer_keyframes = true;
+    r->t = sfu_track_new("TR_av1", SFU_VIDEO);
+    assert_non_null(r->t);
+    sfu_source src;
+    memset(&src, 0, sizeof src);
+    src.codec_count = 1;
+    src.codecs[0] = codec(AV1_SRC_PT, "AV1", 90000, 0);
+    src.ext_id[SFU_EXT_DEPENDENCY_DESCRIPTOR] = AV1_SRC_DD_ID;
+    src.encoding_count = 1;
+    sfu_track_attach_source(r->t, &src, av1_keyframe_request, r, 0);
+    assert_int_equal(r->t->layers_mode, SFU_LAYERS_SVC);
+    assert_true(r->t->layers_from_dd);
+}
+
+/* Subscriber i, with the descriptor under dd_ext_id (0: not negotiated) and preferred maximum
+ * layers; attached at once. */
+static void av1_add_down(av1_rig *r, int i, uint8_t dd_ext_id, uint8_t max_spatial,
+                         uint8_t max_temporal)
+{
+    sdp_neg_media video;
+    memset(&video, 0, sizeof video);
+    video.kind = SDP_KIND_VIDEO;
+    video.codec_count = 1;
+    video.codecs[0] = codec(AV1_SUB_PT, "AV1", 90000, 0);
+    video.ext_id[SDP_EXT_DEPENDENCY_DESCRIPTOR] = dd_ext_id;
+    av1_capture *c = &r->cap[i];
+    c->src = r->src;
+    c->dd_ext_id = dd_ext_id;
+    dd_structure_init(&c->dd);
+    sfu_downtrack_init(&r->d[i], &video, 0xAB00u + (uint32_t)i, 0, av1_send, c);
+    sfu_downtrack_set_layer_prefs(&r->d[i], 0, 0, true, max_spatial, max_temporal);
+    assert_int_equal(sfu_track_add_downtrack(r->t, &r->d[i], r->now), J_OK);
+}
+
+/* One packet of the current frame (r->frame_number, template index tmpl of r->structure),
+ * carrying the structure itself when `structure`; the marker on the last packet of the
+ * picture. Recorded as sent, then forwarded unless it is the structure to lose. */
+static void av1_packet(av1_rig *r, uint8_t tmpl, bool start, bool end, bool structure,
+                       bool key_picture, bool marker)
+{
+    const dd_template_spec *ts = &r->structure.templates[tmpl];
+    assert_true(r->sent < AV1_MAX_PKTS);
+    av1_src_pkt *s = &r->src[r->sent];
+    uint16_t seq = (uint16_t)(AV1_FIRST_SEQ + r->sent++);
+    dd_bit_writer w;
+    memset(&w, 0, sizeof w);
+    dd_put_mandatory(&w, start, end, (r->structure.offset + tmpl) % 64, r->frame_number);
+    if (structure) {
+        dd_put(&w, 1, 1); /* template_dependency_structure_present_flag */
+        dd_put(&w, 0, 4); /* active decode targets, custom dtis / fdiffs / chains */
+        dd_put_structure(&w, &r->structure);
+    }
+    *s = (av1_src_pkt){.spatial = (uint8_t)ts->s, .temporal = (uint8_t)ts->t, .frame_end = end,
+                       .key_picture = key_picture, .dd_len = dd_bytes_of(&w)};
+    assert_true(s->dd_len <= sizeof s->dd);
+    memcpy(s->dd, w.buf, s->dd_len);
+    if (structure && r->lose_structure) {
+        r->lose_structure = false;
+        return;
+    }
+    uint8_t pl[AV1_PAYLOAD_LEN];
+    av1_payload(pl, seq);
+    rtp_ext_elem e = {.id = AV1_SRC_DD_ID, .data = s->dd, .len = s->dd_len};
+    rtp_header_out h = {.payload_type = AV1_SRC_PT, .seq = seq, .timestamp = r->ts,
+                        .marker = marker, .ssrc = 0xA1A1A1A1u};
+    uint8_t buf[256];
+    int len = rtp_write_packet(&h, &e, 1, pl, sizeof pl, buf, sizeof buf);
+    assert_true(len > 0);
+    rtp_pkt p;
+    assert_int_equal(rtp_parse(&p, buf, (size_t)len), J_OK);
+    sfu_track_forward(r->t, &p, 0, r->now);
+}
+
+/* Run `pictures` pictures, 33 ms apart, each an S0 then an S1 frame of two packets (the
+ * structure on the first packet of a key picture), the track's timer after each. */
+static void av1_run(av1_rig *r, int pictures)
+{
+    for (int n = 0; n < pictures; n++) {
+        bool key = r->key_next;
+        r->key_next = false;
+        if (key) r->since_key = 0;
+        bool t1 = r->since_key++ % 2 == 1;
+        for (uint8_t s = 0; s < 2; s++) {
+            uint8_t tmpl = key ? (uint8_t)(3 * s) : (uint8_t)(3 * s + 1 + t1);
+            for (int k = 0; k < 2; k++)
+                av1_packet(r, tmpl, k == 0, k == 1, key && s == 0 && k == 0, key, s == 1 && k == 1);
+            r->frame_number++;
+        }
+        r->ts += 3000;
+        r->now += 33000;
+        sfu_track_handle_timeout(r->t, r->now);
+    }
+}
+
+/* What subscriber i received is one stream: sequence numbers +1 (+2 before packet lost_before,
+ * after a packet lost on the way in; -1: none), the publisher's timestamps at one offset, the
+ * marker on the last packet it received of each picture. */
+static void av1_assert_one_stream(const av1_rig *r, int i, int lost_before)
+{
+    const av1_capture *c = &r->cap[i];
+    assert_true(c->count > 0);
+    for (int k = 0; k < c->count; k++) {
+        bool last_of_picture = k == c->count - 1 || c->pkt[k + 1].ts != c->pkt[k].ts;
+        assert_int_equal(c->pkt[k].marker, last_of_picture);
+        if (k == 0) continue;
+        assert_int_equal((uint16_t)(c->pkt[k].seq - c->pkt[k - 1].seq), k == lost_before ? 2 : 1);
+        int pictures = (c->pkt[k].src_index / 4) - (c->pkt[k - 1].src_index / 4);
+        assert_int_equal(c->pkt[k].ts - c->pkt[k - 1].ts, 3000u * (uint32_t)pictures);
+    }
+}
+
+/* Of the publisher's packets [from, to), subscriber i received exactly those of layers up to
+ * (max_spatial, max_temporal), in order. */
+static void av1_assert_gets(const av1_rig *r, int i, int from, int to, uint8_t max_spatial,
+                            uint8_t max_temporal)
+{
+    const av1_capture *c = &r->cap[i];
+    int k = 0;
+    while (k < c->count && c->pkt[k].src_index < from) k++;
+    for (int n = from; n < to; n++) {
+        const av1_src_pkt *s = &r->src[n];
+        if (s->spatial > max_spatial || s->temporal > max_temporal) continue;
+        assert_true(k < c->count);
+        assert_int_equal(c->pkt[k].src_index, n);
+        k++;
+    }
+    assert_true(k == c->count || c->pkt[k].src_index >= to);
+}
+
+/* The publisher's index of the first packet subscriber i received at (spatial, temporal). */
+static int av1_first_received(const av1_rig *r, int i, uint8_t spatial, uint8_t temporal)
+{
+    const av1_capture *c = &r->cap[i];
+    for (int k = 0; k < c->count; k++) {
+        const av1_src_pkt *s = &r->src[c->pkt[k].src_index];
+        if (s->spatial == spatial && s->temporal == temporal) return c->pkt[k].src_index;
+    }
+    return -1;
+}
+
+enum { AV1_S0, AV1_S0T0, AV1_ALL, AV1_NO_DD };
+
+/* Four subscribers of one L2T2 stream: S0 at any frame rate, S0T0 only, everything, and one
+ * without the descriptor (the base spatial layer at any frame rate, which decodes without
+ * it). Every decision comes from the descriptor: the payload is opaque (and would mislead
+ * anyone reading it). */
+static void test_av1_dd_selects_layers_per_subscriber(void **state)
+{
+    (void)state;
+    static av1_rig r;
+    av1_setup(&r);
+    av1_add_down(&r, AV1_S0, 9, 0, SFU_LAYER_ANY);
+    av1_add_down(&r, AV1_S0T0, 9, 0, 0);
+    av1_add_down(&r, AV1_ALL, 10, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    av1_add_down(&r, AV1_NO_DD, 0, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    av1_run(&r, 120);
+    for (int i = 0; i < AV1_DOWNS; i++) av1_assert_one_stream(&r, i, -1);
+
+    /* S0, and the subscriber without the descriptor: the base layer from the first key
+     * picture; both temporal layers once the policy's hold time has passed, from a switching
+     * point on. */
+    for (int i = AV1_S0; i <= AV1_NO_DD; i += AV1_NO_DD - AV1_S0) {
+        int t1 = av1_first_received(&r, i, 0, 1);
+        assert_true(t1 > 0);
+        av1_assert_gets(&r, i, 0, t1, 0, 0);
+        av1_assert_gets(&r, i, t1, r.sent, 0, 1);
+        assert_int_equal(r.d[i].layers.current_spatial, 0);
+        assert_int_equal(r.d[i].layers.current_temporal, 1);
+    }
+    av1_assert_gets(&r, AV1_S0T0, 0, r.sent, 0, 0);
+
+    /* Everything: S0T0 until S1 is worth a switch, then all of it from a key picture (asked
+     * for). */
+    int s1 = av1_first_received(&r, AV1_ALL, 1, 0);
+    assert_true(s1 > 0);
+    assert_true(r.src[s1].key_picture);
+    int key = s1 - 2; /* the picture's S0 frame */
+    assert_true(r.src[key].key_picture && r.src[key].spatial == 0);
+    av1_assert_gets(&r, AV1_ALL, 0, key, 0, 0);
+    av1_assert_gets(&r, AV1_ALL, key, r.sent, 1, 1);
+    assert_int_equal(r.d[AV1_ALL].layers.current_spatial, 1);
+    assert_true(r.key_requests >= 2); /* the start, then the switch */
+
+    /* A NACK is answered with the packet as it was sent, marker moved to the S0 frame's end
+     * included. */
+    av1_capture *c = &r.cap[AV1_S0];
+    int k = c->count - 1;
+    while (k >= 0 && !(c->pkt[k].marker && r.src[c->pkt[k].src_index].temporal == 1)) k--;
+    assert_true(k >= 0);
+    int sent = c->count;
+    r.d[AV1_S0].rtx_credit = SFU_RTX_CREDIT_MAX;
+    assert_int_equal(sfu_downtrack_retransmit(&r.d[AV1_S0], c->pkt[k].seq, r.now), J_OK);
+    assert_int_equal(c->count, sent + 1);
+    assert_int_equal(c->pkt[sent].seq, c->pkt[k].seq);
+    assert_int_equal(c->pkt[sent].ts, c->pkt[k].ts);
+    assert_int_equal(c->pkt[sent].src_index, c->pkt[k].src_index);
+    assert_true(c->pkt[sent].marker);
+    sfu_track_free(r.t);
+}
+
+/* A subscriber without the descriptor wants the base spatial layer at most, whatever its
+ * settings: its policy and its bandwidth share (what it would take, the next layer a probe
+ * makes room for) count only what it can decode, the temporal layers of S0. */
+static void test_av1_without_dd_wants_the_base_spatial_layer(void **state)
+{
+    (void)state;
+    static av1_rig r;
+    av1_setup(&r);
+    av1_add_down(&r, 0, 9, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    av1_add_down(&r, 1, 0, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    av1_add_down(&r, 2, 0, SFU_LAYER_ANY, 0);
+    av1_run(&r, 90); /* past the policy's hold time */
+    sfu_layers_source src;
+    sfu_track_layers(r.t, r.now, &src);
+    assert_true(src.bitrate_bps[0][1] > 0 && src.bitrate_bps[1][1] > src.bitrate_bps[0][1]);
+
+    sfu_layers_sub with_dd = sfu_downtrack_layer_wants(&r.d[0]);
+    sfu_layers_sub without = sfu_downtrack_layer_wants(&r.d[1]);
+    sfu_layers_sub without_t0 = sfu_downtrack_layer_wants(&r.d[2]);
+    assert_int_equal(with_dd.max_spatial, SFU_LAYER_ANY);
+    assert_int_equal(with_dd.max_temporal, SFU_LAYER_ANY);
+    assert_int_equal(without.max_spatial, 0);
+    assert_int_equal(without.max_temporal, SFU_LAYER_ANY);
+    assert_int_equal(without_t0.max_spatial, 0);
+    assert_int_equal(without_t0.max_temporal, 0);
+    assert_int_equal(sfu_layers_demand_bps(&r.d[0].layers, &with_dd, &src), src.bitrate_bps[1][1]);
+    assert_int_equal(sfu_layers_demand_bps(&r.d[1].layers, &without, &src), src.bitrate_bps[0][1]);
+    assert_int_equal(r.d[1].target.spatial, 0);
+    assert_int_equal(r.d[1].target.temporal, 1);
+    assert_int_equal(sfu_layers_next_bps(&r.d[1].layers, &without, &src), 0);
+
+    /* A VP9 track (its layers in its payload descriptor) is not limited this way. */
+    sfu_track *vp9 = sfu_track_new("TR_vp9", SFU_VIDEO);
+    assert_non_null(vp9);
+    sfu_source vs;
+    memset(&vs, 0, sizeof vs);
+    vs.codec_count = 1;
+    vs.codecs[0] = codec(98, "VP9", 90000, 0);
+    vs.encoding_count = 1;
+    sfu_track_attach_source(vp9, &vs, av1_keyframe_request, &r, r.now);
+    sfu_downtrack_detach(&r.d[1]);
+    assert_int_equal(sfu_track_add_downtrack(vp9, &r.d[1], r.now), J_OK);
+    assert_int_equal(sfu_downtrack_layer_wants(&r.d[1]).max_spatial, SFU_LAYER_ANY);
+    sfu_track_free(vp9);
+    sfu_track_free(r.t);
+}
+
+/* A subscriber that asks for more moves up to S1 only at a key picture, which is asked for;
+ * until it comes, it keeps receiving S0. */
+static void test_av1_dd_switch_up_waits_for_a_keyframe(void **state)
+{
+    (void)state;
+    static av1_rig r;
+    av1_setup(&r);
+    av1_add_down(&r, 0, 9, 0, SFU_LAYER_ANY);
+    av1_run(&r, 90);
+    assert_int_equal(r.d[0].layers.current_spatial, 0);
+    assert_int_equal(r.d[0].layers.current_temporal, 1);
+
+    r.answer_keyframes = false;
+    int requests = r.key_requests;
+    int before = r.sent;
+    sfu_downtrack_set_layer_prefs(&r.d[0], 0, 0, true, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    av1_run(&r, 10);
+    assert_int_equal(r.d[0].layers.target_spatial, 1);
+    assert_int_equal(r.d[0].layers.current_spatial, 0);
+    assert_int_equal(r.key_requests, requests + 1);
+    av1_assert_gets(&r, 0, before, r.sent, 0, 1);
+
+    int key = r.sent;
+    r.key_next = true; /* the publisher's key picture, at last */
+    av1_run(&r, 10);
+    assert_int_equal(r.d[0].layers.current_spatial, 1);
+    av1_assert_gets(&r, 0, key, r.sent, 1, 1);
+    av1_assert_one_stream(&r, 0, -1);
+    sfu_track_free(r.t);
+}
+
+/* A descriptor that names a structure the track does not have (the packet carrying it was
+ * lost) tells no layer: the packet goes to no subscriber, whatever its payload looks like,
+ * and a key picture (with the structure again) is asked for. Forwarding resumes at it. */
+static void test_av1_dd_unknown_structure_is_not_forwarded(void **state)
+{
+    (void)state;
+    static av1_rig r;
+    av1_setup(&r);
+    av1_add_down(&r, 0, 9, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    av1_add_down(&r, 1, 0, SFU_LAYER_ANY, SFU_LAYER_ANY);
+
+    /* No structure yet: the first key picture's first packet is lost (and the publisher is
+     * slow to send another). */
+    r.lose_structure = true;
+    r.answer_keyframes = false;
+    av1_run(&r, 3);
+    assert_int_equal(r.cap[0].count, 0);
+    assert_int_equal(r.cap[1].count, 0);
+    int key = r.sent;
+    r.key_next = true;
+    av1_run(&r, 30); /* past the throttle of keyframe requests */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r.cap[i].pkt[0].src_index, key);
+        av1_assert_gets(&r, i, key, r.sent, 0, 0);
+    }
+
+    /* A new coded video sequence with a new structure (template ids from 20), its first
+     * packet lost: nothing resolves until the next key picture, which is asked for. */
+    r.answer_keyframes = false;
+    r.structure.offset = 20;
+    r.lose_structure = true;
+    r.key_next = true;
+    int requests = r.key_requests;
+    int received[2] = {r.cap[0].count, r.cap[1].count};
+    av1_run(&r, 4);
+    assert_int_equal(r.cap[0].count, received[0]);
+    assert_int_equal(r.cap[1].count, received[1]);
+    assert_int_equal(r.key_requests, requests + 1);
+    key = r.sent;
+    r.key_next = true;
+    av1_run(&r, 4);
+    av1_assert_gets(&r, 0, key, r.sent, 0, 0);
+    av1_assert_gets(&r, 1, key, r.sent, 0, 0);
+    /* The subscribers miss the packet that was lost, and nothing of what was not forwarded. */
+    for (int i = 0; i < 2; i++) av1_assert_one_stream(&r, i, received[i]);
+    sfu_track_free(r.t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1065,6 +1525,10 @@ int main(void)
         cmocka_unit_test(test_simulcast_encodings_ranked_by_resolution),
         cmocka_unit_test(test_simulcast_nack_is_answered_from_its_encoding),
         cmocka_unit_test(test_vp9_svc_forwards_spatial_layers_up_to_the_target),
+        cmocka_unit_test(test_av1_dd_selects_layers_per_subscriber),
+        cmocka_unit_test(test_av1_without_dd_wants_the_base_spatial_layer),
+        cmocka_unit_test(test_av1_dd_switch_up_waits_for_a_keyframe),
+        cmocka_unit_test(test_av1_dd_unknown_structure_is_not_forwarded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,9 +3,11 @@
  *
  * Every cipher and MAC context is keyed once in j_srtp_new; a packet only sets its IV, so
  * the AES key schedule and the HMAC pads are never recomputed per packet, and this module
- * allocates nothing per packet. (OpenSSL 3.0's HMAC itself frees and mallocs a digest
- * context twice per AES-CM packet; the GCM profiles allocate nothing: srtp_test.c.)
+ * allocates nothing per packet (srtp_test.c counts OpenSSL's allocations).
  */
+/* Before any OpenSSL header: the low-level SHA-1 API is deprecated in OpenSSL 3 but is
+ * the one way to keep HMAC's keyed state in memory we own (see hmac_sha1). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "srtp/srtp.h"
 
 #include <limits.h>
@@ -14,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "core/bytes.h"
 #include "core/err.h"
@@ -32,6 +34,7 @@
 #define SRTCP_INDEX_LIMIT 0x80000000u /* 2^31 indices per key (RFC 3711 §9.2) */
 #define SRTP_INDEX_LIMIT (1ull << 48) /* 2^48 indices per key */
 #define HMAC_SHA1_LEN 20
+#define SHA1_BLOCK_LEN 64
 #define CM_TAG_LEN 10 /* HMAC-SHA1 truncated to 80 bits */
 #define GCM_TAG_LEN 16
 #define CM_SALT_LEN 14
@@ -48,7 +51,6 @@ typedef enum { KIND_RTP = 0, KIND_RTCP = 1, KIND_COUNT } packet_kind;
  * cost a provider lookup per session. */
 static struct {
     EVP_CIPHER *aes128_ctr, *aes128_gcm, *aes256_gcm;
-    EVP_MAC *hmac;
 } g_alg;
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
 static int g_init_result = J_ECRYPTO;
@@ -56,7 +58,7 @@ static int g_init_result = J_ECRYPTO;
 /* One packet kind's keyed contexts. */
 typedef struct {
     EVP_CIPHER_CTX *cipher; /* AES-CTR, or AES-GCM set to seal (outbound) or open */
-    EVP_MAC_CTX *mac;       /* HMAC-SHA1, AES-CM only */
+    SHA_CTX hmac_inner, hmac_outer; /* AES-CM only: SHA-1 states after the keyed pads */
     uint8_t salt[J_SRTP_MAX_SESSION_SALT_LEN];
 } transform;
 
@@ -105,8 +107,7 @@ static void global_init_once(void)
     g_alg.aes128_ctr = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
     g_alg.aes128_gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     g_alg.aes256_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-    g_alg.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    bool ok = g_alg.aes128_ctr && g_alg.aes128_gcm && g_alg.aes256_gcm && g_alg.hmac;
+    bool ok = g_alg.aes128_ctr && g_alg.aes128_gcm && g_alg.aes256_gcm;
     if (!ok) ERR_clear_error();
     g_init_result = ok ? J_OK : J_ECRYPTO;
 }
@@ -159,11 +160,22 @@ static int transform_init(transform *t, j_srtp_profile p, const j_srtp_session_k
         return J_ECRYPTO;
     memcpy(t->salt, k->salt, sizeof t->salt);
     if (aead) return J_OK;
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA1", 0),
-                           OSSL_PARAM_construct_end()};
-    t->mac = EVP_MAC_CTX_new(g_alg.hmac);
-    if (!t->mac || EVP_MAC_init(t->mac, k->auth, sizeof k->auth, params) != 1) return J_ECRYPTO;
-    return J_OK;
+    /* RFC 2104 with a key shorter than the block: the key, zero-padded, XOR ipad / opad. */
+    _Static_assert(J_SRTP_AUTH_KEY_LEN <= SHA1_BLOCK_LEN, "the key is its own HMAC key block");
+    uint8_t inner_pad[SHA1_BLOCK_LEN], outer_pad[SHA1_BLOCK_LEN];
+    memset(inner_pad, 0x36, sizeof inner_pad);
+    memset(outer_pad, 0x5c, sizeof outer_pad);
+    for (size_t i = 0; i < J_SRTP_AUTH_KEY_LEN; i++) {
+        inner_pad[i] ^= k->auth[i];
+        outer_pad[i] ^= k->auth[i];
+    }
+    int ok = SHA1_Init(&t->hmac_inner) &&
+             SHA1_Update(&t->hmac_inner, inner_pad, sizeof inner_pad) &&
+             SHA1_Init(&t->hmac_outer) &&
+             SHA1_Update(&t->hmac_outer, outer_pad, sizeof outer_pad);
+    OPENSSL_cleanse(inner_pad, sizeof inner_pad);
+    OPENSSL_cleanse(outer_pad, sizeof outer_pad);
+    return ok ? J_OK : J_ECRYPTO;
 }
 
 j_srtp *j_srtp_new_with_keys(j_srtp_profile p, const j_srtp_keys *keys, j_srtp_direction dir)
@@ -204,7 +216,6 @@ void j_srtp_free(j_srtp *s)
     if (!s) return;
     for (int k = 0; k < KIND_COUNT; k++) {
         EVP_CIPHER_CTX_free(s->xf[k].cipher); /* wipes the key schedule */
-        EVP_MAC_CTX_free(s->xf[k].mac);
     }
     free(s->windows);
     OPENSSL_cleanse(s, sizeof *s);
@@ -326,16 +337,20 @@ static int ctr_crypt(EVP_CIPHER_CTX *c, const uint8_t *iv, uint8_t *data, size_t
     return J_OK;
 }
 
-/* RFC 3711 §4.2: HMAC-SHA1 over the authenticated portion, then the 4 extra bytes. */
-static int hmac_sha1(EVP_MAC_CTX *m, const packet_view *p, uint8_t out[HMAC_SHA1_LEN])
+/* RFC 3711 §4.2: HMAC-SHA1 (RFC 2104) over the authenticated portion, then the 4 extra
+ * bytes, resuming the SHA-1 states keyed in transform_init (a struct copy each). Not
+ * EVP_MAC: OpenSSL 3.0 restores HMAC's keyed state with EVP_MD_CTX_copy_ex, a free and a
+ * malloc twice per packet, and re-initializing an EVP_MD_CTX reallocates it as well. */
+static int hmac_sha1(const transform *t, const packet_view *p, uint8_t out[HMAC_SHA1_LEN])
 {
-    size_t n = 0;
-    if (EVP_MAC_init(m, NULL, 0, NULL) != 1 ||
-        EVP_MAC_update(m, p->buf, p->header_len + p->body_len) != 1 ||
-        EVP_MAC_update(m, p->extra, EXTRA_AUTH_LEN) != 1 ||
-        EVP_MAC_final(m, out, &n, HMAC_SHA1_LEN) != 1)
-        return J_ECRYPTO;
-    return J_OK;
+    SHA_CTX h = t->hmac_inner;
+    uint8_t inner[HMAC_SHA1_LEN];
+    int ok = SHA1_Update(&h, p->buf, p->header_len + p->body_len) &&
+             SHA1_Update(&h, p->extra, EXTRA_AUTH_LEN) && SHA1_Final(inner, &h);
+    h = t->hmac_outer;
+    ok = ok && SHA1_Update(&h, inner, sizeof inner) && SHA1_Final(out, &h);
+    OPENSSL_cleanse(&h, sizeof h);
+    return ok ? J_OK : J_ECRYPTO;
 }
 
 /* AES-CM: encrypt, then authenticate the ciphertext. */
@@ -343,7 +358,7 @@ static int cm_seal(const transform *t, const uint8_t *iv, const packet_view *p)
 {
     uint8_t mac[HMAC_SHA1_LEN];
     int rc = ctr_crypt(t->cipher, iv, p->buf + p->header_len, p->body_len);
-    if (rc == J_OK) rc = hmac_sha1(t->mac, p, mac);
+    if (rc == J_OK) rc = hmac_sha1(t, p, mac);
     if (rc == J_OK) memcpy(p->tag, mac, CM_TAG_LEN);
     return rc;
 }
@@ -352,7 +367,7 @@ static int cm_seal(const transform *t, const uint8_t *iv, const packet_view *p)
 static int cm_open(const transform *t, const uint8_t *iv, const packet_view *p)
 {
     uint8_t mac[HMAC_SHA1_LEN];
-    int rc = hmac_sha1(t->mac, p, mac);
+    int rc = hmac_sha1(t, p, mac);
     if (rc != J_OK) return rc;
     if (CRYPTO_memcmp(mac, p->tag, CM_TAG_LEN) != 0) return J_EAUTH;
     return p->encrypted ? ctr_crypt(t->cipher, iv, p->buf + p->header_len, p->body_len) : J_OK;
