@@ -1,10 +1,14 @@
 // The room web app (/room/{name}): join, a grid of participants (the dominant speaker's tile
-// highlighted), mute, screen share, audio only, leave.
-// All signalling and media is in rtc-client.js; this file only renders what it reports.
+// highlighted, any tile pinned large), mute, screen share, audio only, leave.
+// All signalling and media is in rtc-client.js; this file renders what it reports and tells the
+// server how each remote video is shown (track settings: its tile's size in device pixels, and
+// whether the tile is on screen), so that a small tile gets a small layer and a hidden one none.
 //
 // URL: /room/NAME?name=Ada&token=T   (?room=NAME when served elsewhere). With ?name= the page
-// joins at once. Tests read window.junctionRoom: {client, state(), events, stats(), join(), leave()}.
-import { ROOM_NAME_PATTERN, RoomClient } from '/rtc-client.js';
+// joins at once; then &camera=off / &mic=off start muted and &layers=svc|single changes how the
+// camera is sent (simulcast by default, see rtc-client.js).
+// Tests read window.junctionRoom: {client, state(), events, stats(), join(), leave()}.
+import { CAMERA_LAYERS, ROOM_NAME_PATTERN, RoomClient } from '/rtc-client.js';
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -26,12 +30,17 @@ const CLOSE_MESSAGES = {
   resume_failed: 'The connection was lost',
 };
 const QUALITY_LABELS = { excellent: 'excellent', good: 'good', poor: 'poor', lost: 'lost', unknown: 'not known yet' };
+/** The camera asked for: up to 720p, so that simulcast has three layers to send. */
+const CAMERA_CONSTRAINTS = { width: { ideal: 1280 }, height: { ideal: 720 } };
+/** Tile changes (resizes, scrolling) settle this long before the server is told. */
+const TRACK_SETTINGS_DEBOUNCE_MS = 300;
 
 /** What the page knows, for rendering and for tests. */
 const app = {
   client: null,
   events: [],        // every client event, summarised, in order
-  tiles: new Map(),  // `${sid}:camera` | `${sid}:screen` -> {li, stream, sid, kind}
+  tiles: new Map(),  // `${sid}:camera` | `${sid}:screen` -> {li, stream, sid, kind, video, width, height, onScreen}
+  pinned: null,      // the key of the tile shown large, or null
   lastJoin: null,    // the options of the last join, for "Join again"
   joining: false,    // a join is in flight: its failure shows on the form
 };
@@ -93,7 +102,7 @@ function tileFor(sid, kind, label) {
   const stream = new MediaStream();
   const video = li.querySelector('video');
   video.srcObject = stream;
-  tile = { li, stream, sid, kind, video };
+  tile = { li, stream, sid, kind, video, width: 0, height: 0, onScreen: false };
   li.dataset.sid = sid;
   li.dataset.kind = kind;
   li.querySelector('.tile-name').textContent = label;
@@ -103,11 +112,16 @@ function tileFor(sid, kind, label) {
     video.muted = true; // never play our own microphone back
   }
   video.setAttribute('aria-label', `${label} video`);
+  const pin = li.querySelector('.pin');
+  pin.setAttribute('aria-label', `Show ${label} large`);
+  pin.addEventListener('click', () => togglePinned(key));
   app.tiles.set(key, tile);
   if (sid === 'local' && kind === 'camera') el.grid.prepend(li); // we come first
   else el.grid.append(li);
+  if (sid !== 'local') watchTile(tile);
   renderQuality(sid);
   renderSpeaker(tile);
+  renderPinned();
   return tile;
 }
 
@@ -115,9 +129,31 @@ function removeTile(sid, kind) {
   const key = `${sid}:${kind}`;
   const tile = app.tiles.get(key);
   if (!tile) return;
+  resizeObserver.unobserve(tile.video);
+  intersectionObserver.unobserve(tile.li);
   tile.video.srcObject = null;
   tile.li.remove();
   app.tiles.delete(key);
+  if (app.pinned === key) {
+    app.pinned = null;
+    renderPinned();
+  }
+}
+
+/** One tile at a time spans the whole grid; pinning it again (or another) gives its place back. */
+function togglePinned(key) {
+  app.pinned = app.pinned === key ? null : key;
+  renderPinned();
+}
+
+function renderPinned() {
+  for (const [key, tile] of app.tiles) {
+    const pinned = key === app.pinned;
+    tile.li.classList.toggle('pinned', pinned);
+    const pin = tile.li.querySelector('.pin');
+    pin.setAttribute('aria-pressed', String(pinned));
+    pin.textContent = pinned ? 'Unpin' : 'Pin';
+  }
 }
 
 function initials(label) {
@@ -225,6 +261,73 @@ function renderLocal() {
   renderControls();
 }
 
+// --- track settings: how each remote video is shown, for the server's layer choice ----------
+
+const tileOfElement = new WeakMap();
+
+const resizeObserver = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const tile = tileOfElement.get(entry.target);
+    if (!tile) continue;
+    // Device pixels where the browser says (a 2x screen needs twice the CSS size), else CSS
+    // pixels scaled by the page's ratio.
+    const box = entry.devicePixelContentBoxSize?.[0];
+    tile.width = Math.round(box ? box.inlineSize : entry.contentRect.width * devicePixelRatio);
+    tile.height = Math.round(box ? box.blockSize : entry.contentRect.height * devicePixelRatio);
+  }
+  scheduleTrackSettings();
+});
+
+const intersectionObserver = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const tile = tileOfElement.get(entry.target);
+    if (tile) tile.onScreen = entry.isIntersecting;
+  }
+  scheduleTrackSettings();
+});
+
+function watchTile(tile) {
+  tileOfElement.set(tile.video, tile);
+  tileOfElement.set(tile.li, tile);
+  try {
+    resizeObserver.observe(tile.video, { box: 'device-pixel-content-box' });
+  } catch {
+    resizeObserver.observe(tile.video); // a browser without device-pixel boxes
+  }
+  intersectionObserver.observe(tile.li);
+}
+
+let trackSettingsTimer = null;
+
+/** Tell the server about every remote video's tile once changes have settled. */
+function scheduleTrackSettings() {
+  clearTimeout(trackSettingsTimer);
+  trackSettingsTimer = setTimeout(sendTrackSettings, TRACK_SETTINGS_DEBOUNCE_MS);
+}
+
+/**
+ * The settings of each remote video track from its tile: hidden while the tile is off screen
+ * or the page is not visible. The client sends only what changed; a track not subscribed yet
+ * gets its settings ahead, so its video starts at the right layer.
+ */
+function sendTrackSettings() {
+  const c = app.client;
+  if (c?.state !== 'joined') return;
+  const pageVisible = document.visibilityState === 'visible';
+  for (const tile of app.tiles.values()) {
+    if (tile.sid === 'local') continue;
+    for (const track of c.participants.get(tile.sid)?.tracks.values() ?? []) {
+      if (track.kind !== 'video' || tileKind(track.source) !== tile.kind) continue;
+      const settings = { visible: pageVisible && tile.onScreen, width: tile.width, height: tile.height };
+      c.setTrackSettings(track.id, settings).then((sent) => {
+        if (sent) record('tracksettings', { sid: tile.sid, track: track.id, ...settings });
+      }, (err) => record('tracksettingserror', { sid: tile.sid, track: track.id, code: err.code, message: err.detail ?? err.message }));
+    }
+  }
+}
+
+document.addEventListener('visibilitychange', scheduleTrackSettings);
+
 // --- client events -------------------------------------------------------------------------
 
 function record(type, detail) {
@@ -238,6 +341,7 @@ function wire(client) {
   client.addEventListener('statechange', own(({ state }) => {
     record('statechange', { state });
     renderState();
+    if (state === 'joined') scheduleTrackSettings();
   }));
   client.addEventListener('participantjoined', own(({ participant: p }) => {
     record('participantjoined', { sid: p.sid, identity: p.identity });
@@ -257,6 +361,7 @@ function wire(client) {
     const kind = tileKind(track.source);
     attachTrack(tileFor(track.participant, kind, kind === 'screen' ? `${name} · screen` : name), mediaStreamTrack);
     renderBadges(track.participant);
+    scheduleTrackSettings();
   }));
   client.addEventListener('trackleft', own(({ track }) => {
     record('trackleft', { sid: track.participant, track: track.id, kind: track.kind, source: track.source });
@@ -315,12 +420,13 @@ function onClosed(reason, message) {
 
 // --- actions -------------------------------------------------------------------------------
 
-async function join({ room, name, token = '', identity = '', camera = true, mic = true }) {
+async function join({ room, name, token = '', identity = '', camera = true, mic = true, layers = 'simulcast' }) {
   if (app.client && app.client.state !== 'closed') throw new Error('already in a room');
-  app.lastJoin = { room, name, token, identity, camera, mic };
+  app.lastJoin = { room, name, token, identity, camera, mic, layers };
   const client = new RoomClient({
     room, name, token: token || undefined,
     identity: token ? undefined : identity || tabIdentity(name),
+    cameraLayers: layers,
   });
   app.client = client;
   app.events.length = 0;
@@ -352,7 +458,7 @@ async function join({ room, name, token = '', identity = '', camera = true, mic 
 /** Publish camera and microphone; fall back to what exists (a viewer without devices still joins). */
 async function publishDevices(client, { camera, mic }) {
   const muted = { camera: !camera, microphone: !mic };
-  for (const constraints of [{ audio: true, video: true }, { audio: true }, { video: true }]) {
+  for (const constraints of [{ audio: true, video: CAMERA_CONSTRAINTS }, { audio: true }, { video: CAMERA_CONSTRAINTS }]) {
     try {
       await client.publishUserMedia(constraints, { muted });
       renderLocal();
@@ -499,8 +605,12 @@ if (!ROOM_NAME_PATTERN.test(room)) {
   if (room) showError(el.joinError, 'Room names are 1-64 characters: letters, digits, _ - .');
   el.joinRoom.focus();
 } else if (params.get('name')) {
-  join({ room, name: params.get('name'), token: params.get('token') ?? '', identity: params.get('identity') ?? '' })
-    .catch(() => {});
+  const layers = params.get('layers') ?? 'simulcast';
+  join({
+    room, name: params.get('name'), token: params.get('token') ?? '', identity: params.get('identity') ?? '',
+    camera: params.get('camera') !== 'off', mic: params.get('mic') !== 'off',
+    layers: CAMERA_LAYERS.includes(layers) ? layers : 'simulcast',
+  }).catch(() => {});
 } else {
   el.joinName.focus();
 }

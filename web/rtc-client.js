@@ -9,11 +9,22 @@
 // so offers are sent as soon as they are set (no waiting for gathering, no trickle); our
 // candidates reach the server as the source addresses of our connectivity checks.
 //
+// Layers: the camera is published with simulcast by default, three encodings of one track
+// (rids q, h, f: a quarter, half and full resolution, lowest first), and the server forwards to
+// each subscriber the one its bandwidth and its tile call for. `cameraLayers: 'svc'` sends one
+// VP9 stream with three spatial and three temporal layers (L3T3_KEY) instead, the server
+// selecting layers from it; 'single' sends one plain encoding. A capture whose shorter side is
+// under 360 lines goes out as one encoding, and so does simulcast the server does not accept.
+// Screen shares are one encoding. Subscribers say how they show each remote video with
+// setTrackSettings() (tile size in device pixels, visible or not, layer caps); the room app
+// (room.js) does it from the tiles' sizes and visibility.
+//
 // Usage:
 //   const client = new RoomClient({ room: 'demo', identity: 'ada' });   // or { room, token }
 //   client.addEventListener('trackjoined', (ev) => show(ev.detail.mediaStreamTrack));
 //   await client.join();
 //   await client.publishUserMedia({ audio: true, video: true });
+//   await client.setTrackSettings(trackId, { visible: true, width: 640, height: 360 });
 //
 // Events (CustomEvent, data in `detail`):
 //   statechange {state}                      'new' | 'connecting' | 'joined' | 'reconnecting' | 'closed'
@@ -48,6 +59,23 @@ const FATAL_CODES = new Set([
   'token_unknown_key', 'token_too_large', 'token_expired', 'token_not_yet_valid',
   'token_wrong_room', 'resume_failed', 'room_full',
 ]);
+
+/** Camera simulcast encodings, lowest first (the server takes the m-section's rids in this order). */
+const SIMULCAST_ENCODINGS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+/** Camera SVC: one VP9 stream, three spatial layers (each half the size of the next) by three
+ *  temporal ones, the spatial layers independent except at keyframes; the three simulcast
+ *  encodings' budget together. */
+const SVC_ENCODING = {
+  scalabilityMode: 'L3T3_KEY',
+  maxBitrate: SIMULCAST_ENCODINGS.reduce((sum, e) => sum + e.maxBitrate, 0),
+};
+/** Below this many lines (the capture's shorter side) the lowest layer would be under 90: one encoding. */
+const LAYERED_MIN_LINES = 360;
+export const CAMERA_LAYERS = ['simulcast', 'svc', 'single'];
 
 const RESPONSE_TYPES = new Set(['joined', 'publish_answer', 'subscribe_answer', 'ack', 'left', 'pong', 'error']);
 
@@ -98,10 +126,50 @@ function retireTransceiver(pc, transceiver, spares) {
   }
 }
 
-/** A spare transceiver for `kind` (removed from `spares`), or null. */
-function takeSpare(spares, kind) {
-  const i = spares.findIndex((t) => t.receiver.track.kind === kind && t.currentDirection !== 'stopped');
+/** A spare transceiver for `kind` that `fits` (removed from `spares`), or null. */
+function takeSpare(spares, kind, fits = () => true) {
+  const i = spares.findIndex((t) => t.receiver.track.kind === kind && t.currentDirection !== 'stopped' && fits(t));
   return i < 0 ? null : spares.splice(i, 1)[0];
+}
+
+/** How a local track is encoded: `wanted` for a video capture large enough to layer, else 'single'. */
+function layersFor(track, wanted) {
+  if (track.kind !== 'video' || wanted === 'single') return 'single';
+  const { width = 0, height = 0 } = track.getSettings();
+  return Math.min(width, height) >= LAYERED_MIN_LINES ? wanted : 'single';
+}
+
+/** The sendEncodings of addTransceiver for `layers` (undefined: the browser's one encoding). */
+function sendEncodingsFor(layers) {
+  if (layers === 'simulcast') return SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
+  if (layers === 'svc') return [{ ...SVC_ENCODING }];
+  return undefined;
+}
+
+/** Offer VP9 first on this transceiver (SVC needs it); a browser that refuses keeps its order. */
+function preferVp9(transceiver) {
+  const codecs = RTCRtpSender.getCapabilities?.('video')?.codecs ?? [];
+  const vp9 = codecs.filter((c) => c.mimeType.toLowerCase() === 'video/vp9');
+  if (vp9.length === 0 || !transceiver.setCodecPreferences) return;
+  try {
+    transceiver.setCodecPreferences([...vp9, ...codecs.filter((c) => !vp9.includes(c))]);
+  } catch {
+    // The default order still offers VP9; the server's choice decides.
+  }
+}
+
+/** A track-settings dimension: whole device pixels, 0 (unknown) to 16384 (PROTOCOL.md). */
+function settingsPixels(value, name) {
+  const v = Math.round(Number(value ?? 0));
+  if (!(v >= 0 && v <= 16384)) throw new RoomError('bad_request', `${name}: 0-16384 device pixels`);
+  return v;
+}
+
+/** A track-settings layer cap: an integer 0-3, or null for none. */
+function settingsLayerCap(value, name) {
+  if (value === null || value === undefined) return null;
+  if (!Number.isInteger(value) || value < 0 || value > 3) throw new RoomError('bad_request', `${name}: 0-3 or null`);
+  return value;
 }
 
 /**
@@ -222,16 +290,20 @@ export class RoomClient extends EventTarget {
    * @param {string} [options.url]     WebSocket URL, default ws(s)://<this page's host>/rtc
    * @param {boolean} [options.autoSubscribe=true] receive every track published in the room;
    *   when false, only the tracks passed to subscribe()
+   * @param {string} [options.cameraLayers='simulcast'] how the camera is sent: 'simulcast',
+   *   'svc' (VP9 L3T3_KEY) or 'single' (see the top of this file)
    */
-  constructor({ room, token, identity, name, url, autoSubscribe = true } = {}) {
+  constructor({ room, token, identity, name, url, autoSubscribe = true, cameraLayers = 'simulcast' } = {}) {
     super();
     if (!ROOM_NAME_PATTERN.test(room ?? '')) throw new RoomError('bad_request', 'room name: 1-64 of A-Z a-z 0-9 _ - .');
+    if (!CAMERA_LAYERS.includes(cameraLayers)) throw new RoomError('bad_request', `cameraLayers: one of ${CAMERA_LAYERS.join(', ')}`);
     this.room = room;
     this.url = url ?? defaultSignalUrl();
     this.token = token ?? '';
     this.identity = identity ?? '';
     this.name = name ?? '';
     this.autoSubscribe = autoSubscribe;
+    this.cameraLayers = cameraLayers;
 
     this.state = 'new';
     this.sid = null;
@@ -240,7 +312,8 @@ export class RoomClient extends EventTarget {
     this.iceServers = [];
     /** @type {Map<string, {sid, identity, name, tracks: Map<string, object>}>} the others */
     this.participants = new Map();
-    /** @type {Map<string, object>} our tracks by source: {source, kind, mediaStreamTrack, transceiver, id, muted} */
+    /** @type {Map<string, object>} our tracks by source: {source, kind, mediaStreamTrack, transceiver, id, muted,
+     *  layers ('simulcast' | 'svc' | 'single': as offered; getStats() shows what is sent)} */
     this.localTracks = new Map();
     /** @type {Map<string, string>} last connection quality by sid */
     this.quality = new Map();
@@ -279,6 +352,13 @@ export class RoomClient extends EventTarget {
   #publishSpares = [];
   #subscribeSpares = [];
   #screenStream = null;
+  /** How each publish transceiver was created to send ('simulcast' | 'svc' | 'single'): a spare
+   *  is only reused for the same (its encodings are fixed once negotiated). */
+  #transceiverLayers = new WeakMap();
+  /** The last track_settings message per remote track id, sent again after a resume. */
+  #trackSettings = new Map();
+  /** The server answered track_settings with unknown_type: it has no layer selection. */
+  #trackSettingsUnsupported = null;
 
   /** Every remote track by id: {id, participant, kind, source, muted, mediaStreamTrack}. */
   get remoteTracks() {
@@ -325,14 +405,15 @@ export class RoomClient extends EventTarget {
         if (existing.muted !== muted) await this.setMuted(source, muted);
         continue;
       }
-      let transceiver = takeSpare(this.#publishSpares, track.kind);
+      const layers = layersFor(track, source === 'camera' ? this.cameraLayers : 'single');
+      let transceiver = takeSpare(this.#publishSpares, track.kind, (t) => this.#transceiverLayers.get(t) === layers);
       if (transceiver) {
         transceiver.direction = 'sendonly';
         await transceiver.sender.replaceTrack(track);
       } else {
-        transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+        transceiver = this.#addSendTransceiver(pc, track, layers);
       }
-      const entry = { source, kind: track.kind, mediaStreamTrack: track, transceiver, id: null, muted };
+      const entry = { source, kind: track.kind, mediaStreamTrack: track, transceiver, id: null, muted, layers };
       this.localTracks.set(source, entry);
       track.addEventListener('ended', () => this.#onLocalTrackEnded(entry));
       added.push(entry);
@@ -448,6 +529,39 @@ export class RoomClient extends EventTarget {
     this.subscription = wanted;
   }
 
+  /**
+   * Say how we show a remote video track, so that the server sends the layer that fits
+   * (PROTOCOL.md, track_settings): `visible` false stops its video; `width` and `height` are
+   * the tile's size in device pixels (0: unknown); `maxSpatial` and `maxTemporal` (0-3, or null
+   * for no limit) cap the layers. Each call gives the whole settings of that track; it may come
+   * before the track is subscribed, and the settings outlive a resume. Resolves true once the
+   * server applied them, false if they equal the last ones given (nothing is sent then).
+   * Rejects with a RoomError: `bad_request` for a value out of range, `unknown_type` from a
+   * server without layer selection (every later call then rejects at once).
+   */
+  async setTrackSettings(trackId, { visible = true, width = 0, height = 0, maxSpatial = null, maxTemporal = null } = {}) {
+    this.#assertJoined();
+    if (this.#trackSettingsUnsupported) throw this.#trackSettingsUnsupported;
+    const msg = {
+      type: 'track_settings', track: String(trackId), visible: Boolean(visible),
+      width: settingsPixels(width, 'width'), height: settingsPixels(height, 'height'),
+      max_spatial: settingsLayerCap(maxSpatial, 'maxSpatial'), max_temporal: settingsLayerCap(maxTemporal, 'maxTemporal'),
+    };
+    const key = JSON.stringify(msg);
+    if (this.#trackSettings.get(msg.track) === key) return false;
+    this.#trackSettings.set(msg.track, key);
+    try {
+      await this.#request(msg);
+    } catch (err) {
+      // Lost with the signalling: the resume sends what is kept. Refused: forgotten.
+      if (err.code === 'disconnected' && this.state === 'reconnecting') return false;
+      if (this.#trackSettings.get(msg.track) === key) this.#trackSettings.delete(msg.track);
+      if (err.code === 'unknown_type') this.#trackSettingsUnsupported = err;
+      throw err;
+    }
+    return true;
+  }
+
   /** Leave the room: tell the server, then close everything. */
   async leave() {
     if (this.state === 'closed') return;
@@ -465,8 +579,11 @@ export class RoomClient extends EventTarget {
   /**
    * Per-track media statistics, from each transceiver's own stats (so they are attributed
    * exactly, in every browser):
-   * { publish: {state, tracks: [{source, kind, id, packetsSent, framesSent}]},
-   *   subscribe: {state, tracks: [{trackId, participant, kind, source, mid, packetsReceived, framesDecoded}]} }
+   * { publish: {state, tracks: [{source, kind, id, layers, packetsSent, framesSent,
+   *     encodings: [{rid, codec, active, frameWidth, frameHeight, framesSent, bytesSent, scalabilityMode,
+   *                  qualityLimitationReason}]}]},   (one per RTP stream sent: a simulcast track has 3)
+   *   subscribe: {state, tracks: [{trackId, participant, kind, source, mid, packetsReceived, framesDecoded,
+   *     bytesReceived, codec, frameWidth, frameHeight, freezeCount, totalFreezesDuration}]} }
    */
   async getStats() {
     const pub = this.publishConnection;
@@ -476,11 +593,22 @@ export class RoomClient extends EventTarget {
       subscribe: { state: sub?.connectionState ?? 'none', ice: sub?.iceConnectionState ?? 'none', tracks: [] },
     };
     for (const entry of this.localTracks.values()) {
-      const row = { source: entry.source, kind: entry.kind, id: entry.id, muted: entry.muted, packetsSent: 0, framesSent: 0 };
-      (await entry.transceiver.sender.getStats()).forEach((r) => {
+      const row = {
+        source: entry.source, kind: entry.kind, id: entry.id, muted: entry.muted, layers: entry.layers,
+        packetsSent: 0, framesSent: 0, encodings: [],
+      };
+      const report = await entry.transceiver.sender.getStats();
+      report.forEach((r) => {
         if (r.type !== 'outbound-rtp') return;
         row.packetsSent += r.packetsSent ?? 0;
         row.framesSent += r.framesSent ?? 0;
+        if (r.kind !== 'video') return;
+        row.encodings.push({
+          rid: r.rid ?? null, codec: report.get(r.codecId)?.mimeType ?? null, active: r.active ?? true,
+          frameWidth: r.frameWidth ?? 0, frameHeight: r.frameHeight ?? 0, framesSent: r.framesSent ?? 0,
+          bytesSent: r.bytesSent ?? 0, scalabilityMode: r.scalabilityMode ?? null,
+          qualityLimitationReason: r.qualityLimitationReason ?? null,
+        });
       });
       out.publish.tracks.push(row);
     }
@@ -491,12 +619,19 @@ export class RoomClient extends EventTarget {
         trackId: sub.trackId, participant: t?.participant ?? null, kind: sub.transceiver.receiver.track.kind,
         source: t?.source ?? null, mid: sub.transceiver.mid, joined: sub.joined,
         packetsReceived: 0, framesDecoded: 0, bytesReceived: 0,
+        codec: null, frameWidth: 0, frameHeight: 0, freezeCount: 0, totalFreezesDuration: 0,
       };
-      (await sub.transceiver.receiver.getStats()).forEach((r) => {
+      const report = await sub.transceiver.receiver.getStats();
+      report.forEach((r) => {
         if (r.type !== 'inbound-rtp') return;
+        row.codec = report.get(r.codecId)?.mimeType ?? row.codec;
         row.packetsReceived += r.packetsReceived ?? 0;
         row.framesDecoded += r.framesDecoded ?? 0;
         row.bytesReceived += r.bytesReceived ?? 0;
+        row.frameWidth = r.frameWidth ?? row.frameWidth;
+        row.frameHeight = r.frameHeight ?? row.frameHeight;
+        row.freezeCount += r.freezeCount ?? 0;
+        row.totalFreezesDuration += r.totalFreezesDuration ?? 0;
       });
       out.subscribe.tracks.push(row);
     }
@@ -664,8 +799,9 @@ export class RoomClient extends EventTarget {
   }
 
   /**
-   * After a resume: re-send mute states the server missed, bring the subscriptions up to date,
-   * and restart ICE on each connection whose ICE is not connected. One that is connected
+   * After a resume: re-send mute states the server missed and the track settings (some may
+   * have been given while signalling was down), bring the subscriptions up to date, and
+   * restart ICE on each connection whose ICE is not connected. One that is connected
    * survived the outage (its consent checks pass): restarting it would only cost a glitch
    * while the path moves; if it fails later, its watchdog restarts it.
    */
@@ -676,6 +812,9 @@ export class RoomClient extends EventTarget {
       if (entry.id && serverMuted.has(entry.id) && serverMuted.get(entry.id) !== entry.muted) {
         work.push(this.#request({ type: 'mute', track: entry.id, muted: entry.muted }));
       }
+    }
+    for (const key of this.#trackSettings.values()) {
+      work.push(this.#request(JSON.parse(key)));
     }
     const broken = (pc) => pc && pc.iceConnectionState !== 'connected' && pc.iceConnectionState !== 'completed';
     if (broken(this.publishConnection)) work.push(this.#restartIce('publish'));
@@ -733,7 +872,7 @@ export class RoomClient extends EventTarget {
       const pc = this.#ensurePublishConnection();
       for (const entry of this.localTracks.values()) {
         const track = entry.mediaStreamTrack;
-        entry.transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+        entry.transceiver = this.#addSendTransceiver(pc, track, entry.layers);
         entry.id = null;
       }
       await this.#publishQueue.request();
@@ -826,6 +965,7 @@ export class RoomClient extends EventTarget {
     }
     this.#refused.delete(track.id);
     this.#selected.delete(track.id);
+    this.#trackSettings.delete(track.id);
     if (track.mediaStreamTrack) this.#emit('trackleft', { track, participant });
   }
 
@@ -920,6 +1060,29 @@ export class RoomClient extends EventTarget {
     return this.publishConnection;
   }
 
+  #addSendTransceiver(pc, track, layers) {
+    const transceiver = pc.addTransceiver(track, {
+      direction: 'sendonly', streams: [new MediaStream([track])], sendEncodings: sendEncodingsFor(layers),
+    });
+    if (layers === 'svc') preferVp9(transceiver);
+    this.#transceiverLayers.set(transceiver, layers);
+    return transceiver;
+  }
+
+  /**
+   * An answer without simulcast leaves the browser sending only the first encoding, the
+   * quarter-resolution one: send that one at full size and without its cap instead.
+   */
+  async #fallBackToOneEncoding(entry) {
+    const { sender } = entry.transceiver;
+    const params = sender.getParameters();
+    const [only] = params.encodings;
+    if (params.encodings.length !== 1 || !only.rid || (only.scaleResolutionDownBy ?? 1) === 1) return;
+    only.scaleResolutionDownBy = 1;
+    delete only.maxBitrate;
+    await sender.setParameters(params);
+  }
+
   async #negotiatePublish({ iceRestart }) {
     const pc = this.publishConnection;
     if (!pc || this.state === 'closed') return;
@@ -934,6 +1097,7 @@ export class RoomClient extends EventTarget {
       if (!entry) continue;
       const first = entry.id === null;
       entry.id = t.id;
+      if (entry.layers === 'simulcast') await this.#fallBackToOneEncoding(entry).catch((err) => this.#reportError(err));
       if (first) this.#emit('localtrack', { track: entry });
     }
   }

@@ -265,6 +265,12 @@ static void share_bandwidth(peer *p, uint64_t now_us)
         lowest[i] = with_margin(sfu_layers_lowest_bps(&src));
         downs += d->layer_downs;
         prefs += d->prefs_changes;
+        /* A track that sends this subscriber nothing (muted, hidden tile, audio only) takes no
+         * share: an equal one would be taken from the tracks it can see. */
+        if (d->track->muted || !d->want.visible || d->want.audio_only) {
+            given[i] = true;
+            continue;
+        }
         open++;
     }
     for (bool moved = true; moved && open > 0;) {

@@ -87,20 +87,22 @@ static uint32_t clock_rate_of(const peer_in_track *t, uint8_t pt)
     return 0;
 }
 
-/* Statistics and loss detection follow the stream's media SSRC; a new one starts them over. */
-static void account(peer *p, peer_in_track *t, peer_in_stream *st, const rtp_pkt *pkt,
+/* Statistics and loss detection follow the stream's media SSRC; a new one starts them over.
+ * False for a video packet received before (or given up on long ago). */
+static bool account(peer *p, peer_in_track *t, peer_in_stream *st, const rtp_pkt *pkt,
                     uint64_t now_us)
 {
     if (!st->receiving) {
         uint32_t clock_rate = clock_rate_of(t, pkt->payload_type);
-        if (!clock_rate) return; /* not a payload type of this track */
+        if (!clock_rate) return true; /* not a payload type of this track */
         rtp_recv_stats_init(&st->recv, pkt->ssrc, clock_rate);
         rtp_nack_gen_init(&st->nack, NULL);
         st->receiving = true;
         if (p->twcc_in && !p->twcc_in->media_ssrc) p->twcc_in->media_ssrc = pkt->ssrc;
     }
     rtp_recv_stats_update(&st->recv, pkt->seq, pkt->timestamp, (uint32_t)pkt->len, now_us);
-    if (t->kind == SFU_VIDEO) rtp_nack_gen_on_packet(&st->nack, pkt->seq, now_us);
+    return t->kind != SFU_VIDEO ||
+           rtp_nack_gen_on_packet(&st->nack, pkt->seq, now_us) != RTP_NACK_GEN_LATE;
 }
 
 /* Every packet with a transport-wide sequence number counts for the publisher's congestion
@@ -132,7 +134,10 @@ void peer_rtp_handle(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
             return;
         p->stats.rtx_in++;
     }
-    account(p, t, st, &pkt, now_us);
+    /* An RTX packet that repairs nothing resends one we have: Chromium pads its bandwidth
+     * probes that way, continuously while its encoders send less than their share. Forwarded,
+     * it would reach subscribers as duplicates and make its layer look that much dearer. */
+    if (!account(p, t, st, &pkt, now_us) && ref.rtx) return;
     sfu_track_forward(t->track, &pkt, ref.stream, now_us);
 }
 

@@ -302,6 +302,11 @@ static void test_gap_is_nacked_and_rtx_fills_it_downstream(void **state)
     int before = r.pub.n_got;
     peer_handle_timeout(r.pub.p, 400 * MS);
     assert_int_equal(find_rtcp(&r.pub, before, RTCP_TYPE_RTPFB, RTCP_RTPFB_NACK, &h), -1);
+    /* Resent again (a bandwidth probe padded with old packets): nothing more downstream. */
+    publish_rtx(&r, 10, 102, 410 * MS);
+    publish_rtx(&r, 11, 100, 420 * MS);
+    assert_int_equal(r.pub.p->stats.rtx_in, 3);
+    assert_int_equal(rtp_got(&r.sub, 0, got, 8), 4);
     rig_down(&r);
 }
 
@@ -510,6 +515,32 @@ static void test_video_pauses_below_the_floor(void **state)
     rig_down(&r);
 }
 
+/* A track that sends the subscriber nothing (here its publisher muted it) takes no share of
+ * the subscriber's bandwidth: the other keeps all 250 kbit/s, not half of it (under the floor). */
+static void test_muted_track_takes_no_share(void **state)
+{
+    (void)state;
+    rig r;
+    rig_up(&r);
+    sdp_negotiated *neg = video_neg(PEER_SUBSCRIBER);
+    strcpy(neg->media[0].mid, "1");
+    peer_out_track *quiet_out = peer_add_out_track(r.sub.p, &neg->media[0], SUB_SSRC + 2, SUB_RTX_SSRC + 2);
+    free(neg);
+    assert_non_null(quiet_out);
+    sfu_track *quiet = sfu_track_new("quiet", SFU_VIDEO);
+    assert_non_null(quiet);
+    sfu_track_set_muted(quiet, true, 0);
+    assert_int_equal(sfu_track_add_downtrack(quiet, &quiet_out->down, 0), J_OK);
+    uint16_t seq = 1;
+    send_remb(&r, 250000, 5 * MS);
+    run_media(&r, &seq, true, 10 * MS, 1000 * MS);
+    assert_int_equal(r.out->down.target.state, SFU_LAYERS_FORWARDING);
+    peer_quality q;
+    peer_quality_get(r.sub.p, &q);
+    assert_false(q.video_paused);
+    sfu_track_free(quiet);
+    rig_down(&r);
+}
 
 #define RID_EXT 3
 #define RRID_EXT 4
@@ -568,16 +599,20 @@ static void test_simulcast_ingest_by_rid(void **state)
         assert_true(in->streams[e].recv.received > 0);
         assert_int_equal(t->enc[e].packets, 4);
     }
-    /* h's RTX stream, named by its repaired rid, repairs h's sequence number 101. */
+    /* h loses 104; its RTX stream, named by its repaired rid, repairs it. */
+    rtp_header_out h = {.payload_type = VIDEO_PT, .seq = 105, .timestamp = 3000u * 5,
+                        .ssrc = 0xA001u};
+    int n = rtp_write_packet(&h, NULL, 0, key_payload, sizeof key_payload, buf, 1500);
+    browser_send(&b, buf, (size_t)n, false, 15 * MS);
     rtp_ext_elem rrid[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
                            {.id = RRID_EXT, .data = (const uint8_t *)"h", .len = 1}};
-    rtp_header_out h = {.payload_type = VIDEO_RTX_PT, .seq = 5, .timestamp = 3000u,
-                        .ssrc = 0xB001u};
-    int n = rtp_rtx_wrap(&h, rrid, 2, 101, key_payload, sizeof key_payload, buf, 1500);
+    h = (rtp_header_out){.payload_type = VIDEO_RTX_PT, .seq = 5, .timestamp = 3000u * 4,
+                         .ssrc = 0xB001u};
+    n = rtp_rtx_wrap(&h, rrid, 2, 104, key_payload, sizeof key_payload, buf, 1500);
     browser_send(&b, buf, (size_t)n, false, 20 * MS);
     assert_int_equal(in->streams[1].rtx_ssrc, 0xB001u);
     assert_int_equal(p->stats.rtx_in, 1);
-    assert_int_equal(t->enc[1].packets, 5);
+    assert_int_equal(t->enc[1].packets, 6);
     /* An unknown rid is not forwarded. */
     rtp_ext_elem bad[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
                           {.id = RID_EXT, .data = (const uint8_t *)"z", .len = 1}};
@@ -615,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_receiver_report_and_transport_feedback_to_publisher),
         cmocka_unit_test(test_sender_report_rtt_and_estimate_for_subscriber),
         cmocka_unit_test(test_video_pauses_below_the_floor),
+        cmocka_unit_test(test_muted_track_takes_no_share),
         cmocka_unit_test(test_simulcast_ingest_by_rid),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -49,11 +49,11 @@ export function killProcessGroups(pids) {
 // fake camera is asked for a small picture at 15 fps, which keeps every codec cheap.
 const SMALL_CAMERA = { width: 320, height: 240, frameRate: 15 };
 
-/** Init script: getUserMedia({video: true}) asks for `size` instead of the default. */
-function smallCameraScript(size) {
+/** Init script: getUserMedia with video asks for `size` instead of what the page asks for. */
+function cameraSizeScript(size) {
   const gum = MediaDevices.prototype.getUserMedia;
-  MediaDevices.prototype.getUserMedia = function smallCamera(constraints, ...rest) {
-    if (constraints?.video === true) constraints = { ...constraints, video: size };
+  MediaDevices.prototype.getUserMedia = function sizedCamera(constraints, ...rest) {
+    if (constraints?.video) constraints = { ...constraints, video: size };
     return gum.call(this, constraints, ...rest);
   };
 }
@@ -62,16 +62,21 @@ function smallCameraScript(size) {
  * Open /room/{room}?name=... in a new page of `browser` (anything with newPage(): a
  * playwright context or a puppeteer browser) and wait until it has joined and published its
  * camera and microphone. `origin` defaults to the server; `initScripts` are [fn, arg] pairs
- * run in the page before its own scripts.
+ * run in the page before its own scripts; `camera` is the capture size ({width, height,
+ * frameRate}, SMALL_CAMERA by default); `params` are added to the page's query (camera, mic,
+ * layers: see web/room.js); `viewport` ({width, height}, Chromium only) sizes the page.
  */
-export async function openRoomPage(browser, origin, room, { name, identity, token, initScripts = [], timeoutMs = 15000 } = {}) {
+export async function openRoomPage(browser, origin, room, {
+  name, identity, token, initScripts = [], camera = SMALL_CAMERA, params = {}, viewport = null, timeoutMs = 15000,
+} = {}) {
   const page = await browser.newPage();
+  if (viewport) await page.setViewportSize(viewport);
   page.problems = [];
   page.on('pageerror', (err) => page.problems.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error') page.problems.push(`console: ${msg.text()}`);
   });
-  for (const [fn, arg] of [[smallCameraScript, SMALL_CAMERA], ...initScripts]) {
+  for (const [fn, arg] of [[cameraSizeScript, camera], ...initScripts]) {
     // playwright (Chromium) and puppeteer (Firefox) name this differently.
     if (page.addInitScript) await page.addInitScript(fn, arg);
     else await page.evaluateOnNewDocument(fn, arg);
@@ -79,6 +84,7 @@ export async function openRoomPage(browser, origin, room, { name, identity, toke
   const q = new URLSearchParams({ name });
   if (identity) q.set('identity', identity);
   if (token) q.set('token', token);
+  for (const [key, value] of Object.entries(params)) q.set(key, value);
   await page.goto(`${origin}/room/${encodeURIComponent(room)}?${q}`, { timeout: 10000, waitUntil: 'domcontentloaded' });
   await waitFor(() => roomState(page),
     (s) => s?.state === 'closed' || (s?.state === 'joined' && s.localTracks.length === 2 && s.localTracks.every((t) => t.id)),
