@@ -146,6 +146,24 @@ function sendEncodingsFor(layers) {
   return undefined;
 }
 
+const DEPENDENCY_DESCRIPTOR_URI =
+  'https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension';
+
+/**
+ * Ask to receive the AV1 Dependency Descriptor on a video transceiver: Chromium offers it only
+ * when asked, and without it the server can forward an AV1 SVC publisher's base spatial layer
+ * only (docs/PROTOCOL.md). Browsers without the API, or without the extension, stay as they are.
+ */
+function requestDependencyDescriptor(transceiver) {
+  if (!transceiver.getHeaderExtensionsToNegotiate || !transceiver.setHeaderExtensionsToNegotiate) return;
+  try {
+    transceiver.setHeaderExtensionsToNegotiate(transceiver.getHeaderExtensionsToNegotiate().map((e) =>
+      (e.uri === DEPENDENCY_DESCRIPTOR_URI && e.direction === 'stopped' ? { ...e, direction: 'recvonly' } : e)));
+  } catch {
+    // The offer keeps the browser's default extensions.
+  }
+}
+
 /** Offer VP9 first on this transceiver (SVC needs it); a browser that refuses keeps its order. */
 function preferVp9(transceiver) {
   const codecs = RTCRtpSender.getCapabilities?.('video')?.codecs ?? [];
@@ -1160,6 +1178,7 @@ export class RoomClient extends EventTarget {
       let transceiver = takeSpare(this.#subscribeSpares, t.kind);
       if (transceiver) transceiver.direction = 'recvonly';
       else transceiver = pc.addTransceiver(t.kind, { direction: 'recvonly' });
+      if (t.kind === 'video') requestDependencyDescriptor(transceiver);
       this.#subscriptions.set(id, { trackId: id, transceiver, joined: false });
       changed = true;
     }

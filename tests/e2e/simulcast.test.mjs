@@ -1,5 +1,6 @@
 // Simulcast, SVC and subscription control end to end (issue 4): the room web app in headless
-// Chromium pages against the server.
+// Chromium pages against the server, and a Firefox ESR publisher's simulcast (Firefox may order
+// its encodings differently: the server ranks them by resolution).
 //
 // Run (after building the server):  node --test --test-concurrency=1 tests/e2e/simulcast.test.mjs
 // The bottleneck part needs root (network namespaces, tests/e2e/lib/netlab.mjs) and is skipped
@@ -246,6 +247,16 @@ async function layerView(baseUrl) {
   return stats.error ?? lines.join(' | ');
 }
 
+/** The encodings the server receives for `trackId` (/api/stats): [{rid, width, bitrate, spatial}]. */
+async function publisherEncodings(baseUrl, trackId) {
+  const stats = await apiJson(baseUrl, '/api/stats');
+  for (const session of stats.session_list) {
+    const tr = (session.tracks ?? []).find((x) => x.track === trackId && x.encodings);
+    if (tr) return tr.encodings;
+  }
+  return [];
+}
+
 /** Run fn; on failure add the server's layer view and its log to the error. */
 function observed(server, fn) {
   return withServerLog(server, async () => {
@@ -259,9 +270,15 @@ function observed(server, fn) {
 
 const format = (m) => Object.entries(m).map(([k, v]) => `${k}=${v}`).join(' ');
 
-/** Pin (or unpin) the tile of participant `sid` on `page`, as a user clicks its Pin button. */
-function clickPin(page, sid) {
-  return page.evaluate((s) => document.querySelector(`#grid li[data-sid="${s}"][data-kind="camera"] .pin`).click(), sid);
+/** Pin (or unpin) the tile of participant `sid` on `page`, as a user clicks its Pin button
+ *  (once the tile is there: a page that just joined may not show it yet). */
+async function clickPin(page, sid) {
+  const clicked = (s) => {
+    const pin = document.querySelector(`#grid li[data-sid="${s}"][data-kind="camera"] .pin`);
+    pin?.click();
+    return Boolean(pin);
+  };
+  await waitFor(() => page.evaluate(clicked, sid), (done) => done, 10000, { what: `${sid}'s tile to pin` });
 }
 
 /** Bytes of `trackId` the page receives per second over the next windowMs. */
@@ -273,7 +290,7 @@ async function bytesPerSecond(page, trackId, windowMs) {
   return ((b.bytesReceived - a.bytesReceived) * 1000) / (Date.now() - start);
 }
 
-describe('simulcast, SVC and audio only with Chromium (issue 4)', { timeout: 300000 }, () => {
+describe('simulcast, SVC and audio only (issue 4)', { timeout: 300000 }, () => {
   let server;
   let chromium;
   let chromiumPids = [];
@@ -298,8 +315,8 @@ describe('simulcast, SVC and audio only with Chromium (issue 4)', { timeout: 300
     }
   });
 
-  async function open(room, name, options) {
-    const page = await openRoomPage(chromium.context, server.baseUrl, room, { name, ...options });
+  async function open(room, name, { browser = chromium, ...options } = {}) {
+    const page = await openRoomPage(browser.context, server.baseUrl, room, { name, ...options });
     pages.push(page);
     return page;
   }
@@ -453,6 +470,38 @@ describe('simulcast, SVC and audio only with Chromium (issue 4)', { timeout: 300
       assertKeptDecoding(c, 'viewer C');
       assertKeptDecoding(d, 'viewer D');
       assert.deepEqual([...svcPublisher.problems, ...constrained.problems, ...full.problems], [], 'page errors');
+    }));
+
+  test('Firefox publishes simulcast: the server ranks its layers, a small tile gets the low one, a pinned tile the high one',
+    async (t) => observed(server, async () => {
+      await closeAll();
+      const firefox = await launchBrowser('firefox');
+      const firefoxPids = childProcesses('firefox');
+      try {
+        const ffPublisher = await open('ff', 'Fox', { camera: PUBLISHER_CAMERA, browser: firefox });
+        const ffTrack = await cameraTrackId(ffPublisher);
+        // Firefox's own stats do not name every rid: the server's view of what it receives.
+        const encodings = (await waitFor(() => publisherEncodings(server.baseUrl, ffTrack),
+          (e) => e.length === 3 && e.every((x) => x.width > 0 && x.bitrate > 0), LAYERS_UP_MS,
+          { intervalMs: 1000, what: 'the server to receive three sized encodings from Firefox' }));
+        t.diagnostic(`Firefox's encodings at the server: ${encodings.map((e) => `${e.rid} ${e.width}w s${e.spatial}`).join(', ')}`);
+        const bySpatial = [...encodings].sort((x, y) => x.spatial - y.spatial).map((e) => e.width);
+        assert.ok(bySpatial[0] < bySpatial[1] && bySpatial[1] < bySpatial[2], `spatial order by width: ${bySpatial}`);
+
+        const ffSmall = await open('ff', 'E', { ...VIEWER, viewport: SMALL_PAGE });
+        const ffLarge = await open('ff', 'F', { ...VIEWER, viewport: LARGE_PAGE });
+        await clickPin(ffLarge, ffPublisher.participant.sid);
+        const [lo, hi] = await Promise.all([
+          settleAt(ffSmall, ffTrack, (w) => w > 0 && w <= LOW_LAYER_MAX_WIDTH, JOIN_SETTLE_MS, 'viewer E at the low layer'),
+          settleAt(ffLarge, ffTrack, (w) => w >= bySpatial[2], JOIN_SETTLE_MS, `viewer F at the high layer (${bySpatial[2]} wide)`),
+        ]);
+        t.diagnostic(`Firefox's camera: viewer E at ${lo.width} wide after ${lo.ms} ms, viewer F at ${hi.width} after ${hi.ms} ms`);
+        assert.deepEqual([...ffSmall.problems, ...ffLarge.problems], [], 'page errors');
+      } finally {
+        await closeAll();
+        await firefox.close().catch(() => {});
+        killProcessGroups(firefoxPids);
+      }
     }));
 
   test('the server exits cleanly (no sanitizer report)', async () => {
