@@ -7,8 +7,11 @@
  * each sequence number's copy starts. Arena positions are absolute 64-bit byte
  * counts, so a copy whose bytes newer packets have since overwritten is known
  * to be gone. A packet is never split: one that does not fit before the
- * arena's end starts again at its beginning. Both are allocated once by
- * rtp_rtx_buffer_new; the per-packet path only copies. The buffer holds the
+ * arena's end starts again at its beginning, and so does any packet once what
+ * it would overwrite there has expired, so a stream slower than capacity per
+ * max_age_us keeps to about its rate x max_age_us bytes (the arena's pages are
+ * left untouched until used). Both are allocated once by rtp_rtx_buffer_new;
+ * the per-packet path only copies. The buffer holds the
  * publisher's packets as they arrived (plain RTP, original numbering); a
  * subscriber's NACK names its own rewritten numbers, which the caller maps
  * back before the lookup.

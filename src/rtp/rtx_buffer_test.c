@@ -1,6 +1,6 @@
 /* rtx_buffer_test.c - store and look up by sequence number: wraparound
- * 65535 -> 0, the byte arena's laps and its end, overwritten and stale slots,
- * eviction by age, late packets, every packet size. */
+ * 65535 -> 0, the byte arena's laps and its end, a slow stream's shorter laps,
+ * overwritten and stale slots, eviction by age, late packets, every size. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,6 +135,34 @@ static void test_packet_past_the_arena_end(void **state)
     rtp_rtx_buffer_free(b);
 }
 
+/* A stream slower than capacity / max age goes back to the arena's start as soon as what it
+ * would overwrite there has expired, keeping its younger packets; a fast one runs to the end. */
+static void test_slow_stream_reuses_the_arena_start(void **state)
+{
+    (void)state;
+    rtp_rtx_buffer *b = rtp_rtx_buffer_new(ROOMY, 1024, AGE);
+    assert_non_null(b);
+    rtp_rtx_pkt first, got;
+    for (uint16_t s = 0; s < 10; s++) put(b, s, 1000, s * 100 * MS); /* 10 kB/s */
+    assert_int_equal(rtp_rtx_buffer_get(b, 0, 0, &first), 0);
+    /* Packet 1, the newest starting in the first 1500 bytes, is 1 s old at 1.1 s: not yet. */
+    put(b, 10, 1000, 1100 * MS);
+    assert_int_equal(rtp_rtx_buffer_get(b, 10, 1100 * MS, &got), 0);
+    assert_ptr_equal(got.data, first.data + 10000);
+    /* Just after, it has expired: back to the start, over packet 0 (1 has expired too). */
+    put(b, 11, 1000, 1100 * MS + 1);
+    assert_int_equal(rtp_rtx_buffer_get(b, 11, 1100 * MS + 1, &got), 0);
+    assert_ptr_equal(got.data, first.data);
+    expect_missing(b, 1, 1100 * MS + 1);
+    for (uint16_t s = 2; s <= 11; s++) expect(b, s, 1000, 1100 * MS + 1);
+    /* The lap goes on after packet 11 while the start is fresh. */
+    put(b, 12, 1000, 1150 * MS);
+    assert_int_equal(rtp_rtx_buffer_get(b, 12, 1150 * MS, &got), 0);
+    assert_ptr_equal(got.data, first.data + 1000);
+    expect(b, 2, 1000, 1150 * MS);
+    rtp_rtx_buffer_free(b);
+}
+
 /* Every size from 1 to the maximum, up and back down, through an arena of an odd size: each
  * copy comes back whole, and so does the one before it (any two fit side by side). */
 static void test_every_size(void **state)
@@ -242,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_sequence_wraparound),
         cmocka_unit_test(test_arena_laps),
         cmocka_unit_test(test_packet_past_the_arena_end),
+        cmocka_unit_test(test_slow_stream_reuses_the_arena_start),
         cmocka_unit_test(test_every_size),
         cmocka_unit_test(test_exact_sequence_number),
         cmocka_unit_test(test_eviction_by_age),

@@ -47,10 +47,12 @@ typedef enum { SFU_AUDIO = 0, SFU_VIDEO = 1 } sfu_kind;
 
 /* The retransmission history of each encoding of a video track. A NACK is worth answering for
  * a few round trips only (then the receiver's jitter buffer has moved on or asked for a
- * keyframe), so: at most 1 s, and 256 KiB of packets - 1 s at 2 Mbit/s, 2 s of a 1 Mbit/s
- * 360p stream, 0.5 s even at 4 Mbit/s, several RTTs in each case. 512 index slots keep up
+ * keyframe), so: at most 1 s, and at most 256 KiB of packets - the whole second up to
+ * 2 Mbit/s, still 0.5 s (several RTTs) at 4 Mbit/s. 512 index slots keep up
  * with the bytes while packets average 512 bytes or more (512 packets/s at that size is
- * 2 Mbit/s). Memory per encoding: 256 KiB + 12 KiB, where 1024 x 1500-byte slots took 1.5 MB. */
+ * 2 Mbit/s). Memory per encoding: at most 256 KiB + 12 KiB, about 1 s of its bytes below
+ * 2 Mbit/s (rtx_buffer reuses its start once that has expired); 1024 x 1500-byte slots took
+ * 1.5 MB. */
 #define SFU_RTX_BUFFER_BYTES ((size_t)256 * 1024)
 #define SFU_RTX_BUFFER_SLOTS 512
 #define SFU_RTX_BUFFER_AGE_US 1000000u
