@@ -41,7 +41,9 @@ static void fill(uint8_t *p, uint16_t seq, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    rtx = rtp_rtx_buffer_new(64, 1000000); /* small: slots get reused often */
+    /* Small: slots get reused and the arena laps often, each the limit in turn as packets
+     * are small or large. */
+    rtx = rtp_rtx_buffer_new(8000, 64, 1000000);
     check(rtx != NULL);
     rtp_recv_stats_init(&stats, 0x1234, 90000);
     rtp_nack_gen_init(&nack, NULL);

@@ -54,7 +54,8 @@ static int ensure_buffers(sfu_track *t)
     if (t->kind != SFU_VIDEO) return J_OK;
     for (int e = 0; e < t->encoding_count; e++) {
         if (t->enc[e].rtx) continue;
-        t->enc[e].rtx = rtp_rtx_buffer_new(SFU_RTX_BUFFER_SLOTS, SFU_RTX_BUFFER_AGE_US);
+        t->enc[e].rtx = rtp_rtx_buffer_new(SFU_RTX_BUFFER_BYTES, SFU_RTX_BUFFER_SLOTS,
+                                           SFU_RTX_BUFFER_AGE_US);
         if (!t->enc[e].rtx) return J_ENOMEM;
     }
     return J_OK;

@@ -12,7 +12,7 @@
  * it) but stays attached. An audio track sums the RFC 6464 levels its source's packets
  * carry, for speaker detection.
  *
- * A video track keeps its source's last second of packets (rtp/rtx_buffer) to answer its
+ * A video track keeps up to a second of its source's packets (rtp/rtx_buffer) to answer its
  * subscribers' NACKs itself: a downtrack maps the sequence number a subscriber asks for back
  * to the source's, and resends that packet rebuilt exactly as it was forwarded, on the
  * subscriber's RTX stream (RFC 4588) when it negotiated one. A downtrack also knows the RTP
@@ -45,8 +45,16 @@ typedef enum { SFU_AUDIO = 0, SFU_VIDEO = 1 } sfu_kind;
 /* A downtrack still waiting for a keyframe asks again after this long. */
 #define SFU_KEYFRAME_RETRY_US 1000000u
 
-/* The retransmission buffer of a video track: about a second of 8 Mbit/s video. */
-#define SFU_RTX_BUFFER_SLOTS 1024
+/* The retransmission history of each encoding of a video track. A NACK is worth answering for
+ * a few round trips only (then the receiver's jitter buffer has moved on or asked for a
+ * keyframe), so: at most 1 s, and at most 256 KiB of packets - the whole second up to
+ * 2 Mbit/s, still 0.5 s (several RTTs) at 4 Mbit/s. 512 index slots keep up
+ * with the bytes while packets average 512 bytes or more (512 packets/s at that size is
+ * 2 Mbit/s). Memory per encoding: at most 256 KiB + 12 KiB, about 1 s of its bytes below
+ * 2 Mbit/s (rtx_buffer reuses its start once that has expired); 1024 x 1500-byte slots took
+ * 1.5 MB. */
+#define SFU_RTX_BUFFER_BYTES ((size_t)256 * 1024)
+#define SFU_RTX_BUFFER_SLOTS 512
 #define SFU_RTX_BUFFER_AGE_US 1000000u
 /* Retransmissions to a downtrack may use at most half the bytes forwarded to it, banked up
  * to this many: a burst of NACKs (or a hostile subscriber) cannot multiply its traffic. */
