@@ -16,8 +16,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { apiJson, assertCleanExit, launchBrowser, startServer, waitFor, withServerLog } from './lib/harness.mjs';
-import { childProcesses, killProcessGroups } from './lib/room.mjs';
+import { apiJson, waitFor, withServerLog } from './lib/harness.mjs';
+import { startServerAndChromium, stopServerAndChromium } from './lib/room.mjs';
 
 const ROOM = 'av1-svc';
 const DD_URI = 'https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension';
@@ -145,16 +145,15 @@ async function frameRate(page, type, ms) {
 }
 
 describe('AV1 SVC (L3T3_KEY, Dependency Descriptor) from Chromium', { timeout: 90000 }, () => {
+  let env;
   let server;
   let browser;
-  let chromiumPids = [];
   const pages = [];
   let pub, dd, plain, track;
 
   before(async () => {
-    server = await startServer({ logLevel: 'info', extraArgs: ['--workers', '1'] });
-    browser = await launchBrowser('chromium');
-    chromiumPids = childProcesses('chrom');
+    env = await startServerAndChromium({ extraArgs: ['--workers', '1'] });
+    ({ server, chromium: browser } = env);
     for (let i = 0; i < 3; i++) {
       const page = await browser.context.newPage();
       await page.addInitScript(rtcClientScript);
@@ -164,15 +163,7 @@ describe('AV1 SVC (L3T3_KEY, Dependency Descriptor) from Chromium', { timeout: 9
     [pub, dd, plain] = pages;
   });
 
-  after(async () => {
-    try {
-      for (const p of pages) await p.close().catch(() => {});
-      await browser?.close();
-    } finally {
-      killProcessGroups(chromiumPids);
-      if (server) assertCleanExit(await server.stop());
-    }
-  });
+  after(() => stopServerAndChromium(env, pages));
 
   const wsUrl = () => `${server.baseUrl.replace(/^http/, 'ws')}/rtc`;
   const settings = (page, msg) => page.evaluate((m) => rtc.request({ type: 'track_settings', ...m }), msg);

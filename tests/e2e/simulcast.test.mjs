@@ -26,9 +26,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { apiJson, assertCleanExit, launchBrowser, request, startServer, waitFor, withServerLog } from './lib/harness.mjs';
+import { apiJson, assertCleanExit, launchBrowser, request, waitFor, withServerLog } from './lib/harness.mjs';
 import { createLab, netlabUnavailable, startLabServer } from './lib/netlab.mjs';
-import { childProcesses, killProcessGroups, openRoomPage, roomEvents, roomState, roomStats } from './lib/room.mjs';
+import {
+  childProcesses, killProcessGroups, openRoomPage, roomEvents, roomState, roomStats, startServerAndChromium,
+  stopServerAndChromium,
+} from './lib/room.mjs';
 
 const PUBLISHER_CAMERA = { width: 1280, height: 720, frameRate: 15 };
 const VIEWER = { params: { camera: 'off', mic: 'off' } };
@@ -291,29 +294,20 @@ async function bytesPerSecond(page, trackId, windowMs) {
 }
 
 describe('simulcast, SVC and audio only (issue 4)', { timeout: 300000 }, () => {
+  let env;
   let server;
   let chromium;
-  let chromiumPids = [];
   const pages = [];
   let publisher, small, large; // VP8 simulcast: the publisher, viewer A (small tile), viewer B (pinned)
   let track; // the publisher's camera
   let switches = null; // viewers A and B sampled across every layer switch
 
   before(async () => {
-    server = await startServer({ logLevel: 'info', extraArgs: ['--media-listen', '127.0.0.1'] });
-    chromium = await launchBrowser('chromium');
-    chromiumPids = childProcesses('chrom');
+    env = await startServerAndChromium({ extraArgs: ['--media-listen', '127.0.0.1'] });
+    ({ server, chromium } = env);
   });
 
-  after(async () => {
-    try {
-      for (const p of pages) await p.close().catch(() => {});
-      await chromium?.close();
-    } finally {
-      killProcessGroups(chromiumPids);
-      await server?.stop();
-    }
-  });
+  after(() => stopServerAndChromium(env, pages));
 
   async function open(room, name, { browser = chromium, ...options } = {}) {
     const page = await openRoomPage(browser.context, server.baseUrl, room, { name, ...options });

@@ -21,8 +21,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { assertCleanExit, launchBrowser, startServer, waitFor, withServerLog } from './lib/harness.mjs';
-import { childProcesses, killProcessGroups, openRoomPage, roomEvents, roomState, roomStats } from './lib/room.mjs';
+import { waitFor, withServerLog } from './lib/harness.mjs';
+import {
+  openRoomPage, roomEvents, roomState, roomStats, startServerAndChromium, stopServerAndChromium,
+} from './lib/room.mjs';
 
 /**
  * Init script: every microphone track getUserMedia returns is silent (really disabled) until
@@ -83,27 +85,18 @@ function tileClasses(page, sid) {
 }
 
 describe('active speakers and audio-only mode with Chromium', { timeout: 150000 }, () => {
+  let env;
   let server;
   let chromium;
-  let chromiumPids = [];
   const pages = [];
   let ada, bob, cyd;
 
   before(async () => {
-    server = await startServer({ logLevel: 'info', extraArgs: ['--media-listen', '127.0.0.1'] });
-    chromium = await launchBrowser('chromium');
-    chromiumPids = childProcesses('chrom');
+    env = await startServerAndChromium({ extraArgs: ['--media-listen', '127.0.0.1'] });
+    ({ server, chromium } = env);
   });
 
-  after(async () => {
-    try {
-      for (const p of pages) await p.close().catch(() => {});
-      await chromium?.close();
-    } finally {
-      killProcessGroups(chromiumPids);
-      if (server) assertCleanExit(await server.stop());
-    }
-  });
+  after(() => stopServerAndChromium(env, pages));
 
   async function open(name) {
     const page = await openRoomPage(chromium.context, server.baseUrl, 'talk', {

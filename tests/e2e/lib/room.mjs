@@ -10,7 +10,7 @@ import net from 'node:net';
 
 import WebSocket from 'ws';
 
-import { waitFor } from './harness.mjs';
+import { assertCleanExit, launchBrowser, startServer, waitFor } from './harness.mjs';
 
 // --- browser processes ---------------------------------------------------------------------
 
@@ -40,6 +40,29 @@ export function killProcessGroups(pids) {
     } catch {
       try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
     }
+  }
+}
+
+/**
+ * A server (startServer options, at log level info unless set) and a headless Chromium for one
+ * describe()'s before(): {server, chromium, pids}, pids being the browser's processes, killed by
+ * stopServerAndChromium whatever its close() leaves.
+ */
+export async function startServerAndChromium(serverOptions = {}) {
+  const server = await startServer({ logLevel: 'info', ...serverOptions });
+  const chromium = await launchBrowser('chromium');
+  return { server, chromium, pids: childProcesses('chrom') };
+}
+
+/** For after(): close `pages` and the browser, kill what lingers, stop the server and check
+ *  that it exited cleanly (no sanitizer report). Takes what startServerAndChromium returned. */
+export async function stopServerAndChromium({ server, chromium, pids = [] } = {}, pages = []) {
+  try {
+    for (const p of pages) await p.close().catch(() => {});
+    await chromium?.close();
+  } finally {
+    killProcessGroups(pids);
+    if (server) assertCleanExit(await server.stop());
   }
 }
 
