@@ -82,7 +82,9 @@ int bwe_twcc_recorder_handle_timeout(bwe_twcc_recorder *r, uint64_t now_us, uint
  * Egress: numbering sent packets and reading the feedback about them
  * ------------------------------------------------------------------------- */
 
-#define BWE_TWCC_HISTORY_SLOTS 2048 /* sent packets remembered: ~2 s at 8 Mbit/s */
+/* Sent packets remembered: ~1.4 s at 8 Mbit/s, several times what feedback (every 50-100 ms,
+ * a round trip later) needs; 16 KiB per subscriber. */
+#define BWE_TWCC_HISTORY_SLOTS 1024
 
 /* What the feedback said about one packet we sent. */
 typedef struct {
