@@ -242,7 +242,11 @@ static void share_bandwidth(peer *p, uint64_t now_us)
     p->share.next_share_us = now_us + PEER_SHARE_INTERVAL_US;
     if (p->bwe->have_twcc || p->bwe->have_remb) p->share.estimated = true;
     uint64_t estimate = bwe_gcc_target_bps(p->bwe), acked = bwe_gcc_acked_bps(p->bwe);
-    if (acked > estimate) estimate = acked;
+    /* Not while queues are building: then the acknowledged rate still counts what came
+     * before the link narrowed, and would hold video the link no longer carries. */
+    if (acked > estimate && p->bwe->usage != BWE_USAGE_OVERUSE &&
+        p->bwe->rate_state != BWE_RATE_DECREASE)
+        estimate = acked;
     uint64_t budget = estimate > p->share.audio_bps ? estimate - p->share.audio_bps : 0;
 
     uint64_t demand[PEER_MAX_TRACKS], next[PEER_MAX_TRACKS], share[PEER_MAX_TRACKS];
