@@ -73,10 +73,12 @@ enum { RX_WAIT, RESIDENCE, RELAY_WAIT, TICK, CALL, SERVER_HISTS };
 static const char *const server_hists[SERVER_HISTS] = {"rx_wait", "residence", "relay_wait",
                                                        "tick", "call"};
 
+#define REPORT_MAX_WORKERS 16 /* media workers reported; any beyond are left out */
+
 /* Each media worker's histograms over the window (from two /api/stats readings). */
 typedef struct server_window {
     int workers;
-    j_hist h[8][SERVER_HISTS]; /* [worker][server_hists] */
+    j_hist h[REPORT_MAX_WORKERS][SERVER_HISTS]; /* [worker][server_hists] */
 } server_window;
 
 static void server_window_take(server_window *w, const json_t *start, const json_t *end)
@@ -84,7 +86,7 @@ static void server_window_take(server_window *w, const json_t *start, const json
     memset(w, 0, sizeof *w);
     const json_t *ws_end = json_object_get(end, "workers"), *ws_start =
                                                             json_object_get(start, "workers");
-    for (size_t i = 0; i < json_array_size(ws_end) && i < 8; i++, w->workers++) {
+    for (size_t i = 0; i < json_array_size(ws_end) && i < REPORT_MAX_WORKERS; i++, w->workers++) {
         for (size_t k = 0; k < SERVER_HISTS; k++) {
             j_hist *h = &w->h[i][k];
             hist_add_json(h, json_array_get(ws_end, i), server_hists[k], 1);
@@ -159,7 +161,7 @@ double report_print(const load_result *r)
         json_pack("{s:o, s:o}", "video", latency_json(&b->latency_video, "frames"), "audio",
                   latency_json(&b->latency_audio, "frames")));
     json_object_set_new(root, "pacing", json_real(c->pacing));
-    server_window sw;
+    static server_window sw; /* ~0.4 MB: not on the stack */
     server_window_take(&sw, r->server_stats_start, r->server_stats_end);
     if (r->server_stats_start && r->server_stats_end) {
         /* Where packets waited inside each media worker, over the window. */
