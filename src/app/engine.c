@@ -779,12 +779,26 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
                      peer_tracks_json(p, now_us), "counters", peer_counters_json(p));
 }
 
+size_t engine_stats_sessions(engine *e, uint64_t now_us, size_t from, size_t max, json_t *into)
+{
+    size_t i = from;
+    for (; i < e->n_peers && i - from < max; i++)
+        json_array_append_new(into, peer_json(e->peers[i], now_us));
+    return i;
+}
+
 json_t *engine_stats(engine *e, uint64_t now_us)
 {
-    json_t *sessions = json_array();
+    json_t *st = engine_stats_summary(e), *sessions = json_array();
+    engine_stats_sessions(e, now_us, 0, e->n_peers, sessions);
+    json_object_set_new(st, "session_list", sessions);
+    return st;
+}
+
+json_t *engine_stats_summary(engine *e)
+{
     int publishers = 0, subscribers = 0;
     for (size_t i = 0; i < e->n_peers; i++) {
-        json_array_append_new(sessions, peer_json(e->peers[i], now_us));
         if (e->peers[i]->role == PEER_PUBLISHER)
             publishers++;
         else
@@ -822,9 +836,9 @@ json_t *engine_stats(engine *e, uint64_t now_us)
                                "handshake_timeouts", (json_int_t)e->handshake_timeouts,
                                "sessions_refused", refused);
     limits_unlock(e);
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "sessions",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "sessions",
                      (json_int_t)e->n_peers, "publishers", (json_int_t)publishers, "subscribers",
                      (json_int_t)subscribers, "downtracks", (json_int_t)e->downtracks,
                      "dropped_datagrams", (json_int_t)total, "dropped", dropped, "limits", limits,
-                     "relay", relay, "tracks", tracks, "session_list", sessions);
+                     "relay", relay, "tracks", tracks);
 }
