@@ -104,12 +104,44 @@ void engine_track_release_if_unused(engine *e, engine_track *et)
     free(et);
 }
 
+/* The distinct encoding names of codecs, comma-separated, into out. */
+static void codec_names(const sdp_codec *codecs, int count, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < count; i++) {
+        if (strstr(out, codecs[i].name)) continue;
+        int n = snprintf(out + used, cap - used, "%s%s", used ? "," : "", codecs[i].name);
+        if (n < 0 || (size_t)n >= cap - used) return;
+        used += (size_t)n;
+    }
+}
+
+/* A subscriber that negotiated none of the codecs a track's publisher sends gets nothing of
+ * it (a viewer without H.264 watching an H.264-only publisher): said once, when they meet. */
+static void warn_if_no_common_codec(const sfu_track *t, const sfu_downtrack *d)
+{
+    if (!sfu_downtrack_lacks_codec(d)) return;
+    char sent[96], accepted[96];
+    codec_names(t->source.codecs, t->source.codec_count, sent, sizeof sent);
+    codec_names(d->codecs, d->codec_count, accepted, sizeof accepted);
+    const peer *p = d->send_ctx;
+    J_WARN("engine", "subscriber %s: no codec in common with the publisher of %s (it sends %s, "
+           "the subscriber accepts %s): nothing of it is forwarded", p->id, t->id, sent, accepted);
+}
+
+void engine_warn_codec_mismatches(const sfu_track *t)
+{
+    for (size_t i = 0; i < t->n_downs; i++) warn_if_no_common_codec(t, t->downs[i]);
+}
+
 /* Publisher connected (or a track added while connected): its source feeds the track. */
 static void attach_source(engine *e, peer *p, peer_in_track *in, uint64_t now_us)
 {
     engine_track *et = engine_track_find(e, in->track->id);
     if (!et || et->publisher != p) return;
     sfu_track_attach_source(et->t, &in->source, peer_request_keyframe, p, now_us);
+    engine_warn_codec_mismatches(et->t);
     engine_relay_source_changed(e, et);
 }
 
@@ -125,7 +157,9 @@ static int attach_downtrack(engine *e, peer_out_track *out, uint64_t now_us)
 {
     engine_track *et = engine_track_find(e, out->track_id);
     if (!et) return J_ENOTFOUND;
-    return sfu_track_add_downtrack(et->t, &out->down, now_us);
+    int rc = sfu_track_add_downtrack(et->t, &out->down, now_us);
+    if (rc == J_OK) warn_if_no_common_codec(et->t, &out->down);
+    return rc;
 }
 
 static void release_in_track(engine *e, peer *p, int index)
@@ -745,12 +779,26 @@ static json_t *peer_json(const peer *p, uint64_t now_us)
                      peer_tracks_json(p, now_us), "counters", peer_counters_json(p));
 }
 
+size_t engine_stats_sessions(engine *e, uint64_t now_us, size_t from, size_t max, json_t *into)
+{
+    size_t i = from;
+    for (; i < e->n_peers && i - from < max; i++)
+        json_array_append_new(into, peer_json(e->peers[i], now_us));
+    return i;
+}
+
 json_t *engine_stats(engine *e, uint64_t now_us)
 {
-    json_t *sessions = json_array();
+    json_t *st = engine_stats_summary(e), *sessions = json_array();
+    engine_stats_sessions(e, now_us, 0, e->n_peers, sessions);
+    json_object_set_new(st, "session_list", sessions);
+    return st;
+}
+
+json_t *engine_stats_summary(engine *e)
+{
     int publishers = 0, subscribers = 0;
     for (size_t i = 0; i < e->n_peers; i++) {
-        json_array_append_new(sessions, peer_json(e->peers[i], now_us));
         if (e->peers[i]->role == PEER_PUBLISHER)
             publishers++;
         else
@@ -788,9 +836,9 @@ json_t *engine_stats(engine *e, uint64_t now_us)
                                "handshake_timeouts", (json_int_t)e->handshake_timeouts,
                                "sessions_refused", refused);
     limits_unlock(e);
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "sessions",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "sessions",
                      (json_int_t)e->n_peers, "publishers", (json_int_t)publishers, "subscribers",
                      (json_int_t)subscribers, "downtracks", (json_int_t)e->downtracks,
                      "dropped_datagrams", (json_int_t)total, "dropped", dropped, "limits", limits,
-                     "relay", relay, "tracks", tracks, "session_list", sessions);
+                     "relay", relay, "tracks", tracks);
 }

@@ -167,8 +167,18 @@ void engine_drain_closed(engine *e, void (*fn)(void *ctx, const char *id, const 
                          void *ctx);
 
 /* engine_stats - a JSON snapshot for the API (new reference). A track that is a mirror
- * says "mirror": true; a home track counts the workers mirroring it in "mirrors". */
+ * says "mirror": true; a home track counts the workers mirroring it in "mirrors". Its
+ * "session_list" costs tens of microseconds per session: a worker with hundreds builds it
+ * in parts instead (below), so that packets are forwarded in between. */
 json_t *engine_stats(engine *e, uint64_t now_us);
+/* engine_stats_summary - engine_stats without "session_list" (new reference). */
+json_t *engine_stats_summary(engine *e);
+/* engine_stats_sessions - append the JSON of sessions from .. from + max - 1 (in the
+ * engine's order) to the array `into`; returns the index to continue from, the session
+ * count once done. The order changes only when a session ends (the last one takes its
+ * place), so a list built over several calls may miss a session that moved meanwhile,
+ * never repeats one. */
+size_t engine_stats_sessions(engine *e, uint64_t now_us, size_t from, size_t max, json_t *into);
 
 /* engine_downtracks - subscribers' m= sections bound here, connected or not: the load
  * placement compares across workers. */

@@ -79,6 +79,9 @@ engine_track *engine_track_get(engine *e, const char *id, sfu_kind kind, int ori
  * subscriber, no mirror elsewhere); a mirror unsubscribes from its home. */
 void engine_track_release_if_unused(engine *e, engine_track *et);
 bool engine_track_is_mirror(const engine_track *et);
+/* engine_warn_codec_mismatches - log each subscriber of t that can take none of the codecs
+ * its (new) source sends. */
+void engine_warn_codec_mismatches(const sfu_track *t);
 
 /* engine_relay.c: the home side tells its mirrors what changed. */
 void engine_relay_source_changed(engine *e, engine_track *et);

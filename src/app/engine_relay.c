@@ -208,9 +208,10 @@ static void mirror_request_keyframe(void *ctx, const sfu_track *t, uint8_t encod
 
 static void apply_source(engine_track *et, const engine_relay_msg *m, uint64_t now_us)
 {
-    if (m->has_source)
+    if (m->has_source) {
         sfu_track_attach_source(et->t, &m->source, mirror_request_keyframe, et, now_us);
-    else if (et->t->has_source)
+        engine_warn_codec_mismatches(et->t);
+    } else if (et->t->has_source)
         sfu_track_detach_source(et->t);
 }
 

@@ -471,7 +471,7 @@ json_t *media_stats(media *m)
             json_array_append(sessions, v);
         }
         json_array_append_new(
-            workers, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:I, s:I, s:O}", "worker",
+            workers, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:I, s:I, s:O, s:O}", "worker",
                                json_object_get(st, "worker"), "port", json_object_get(st, "port"),
                                "sessions", json_object_get(st, "sessions"), "publishers",
                                json_object_get(st, "publishers"), "subscribers",
@@ -479,7 +479,8 @@ json_t *media_stats(media *m)
                                json_object_get(st, "downtracks"), "tracks",
                                (json_int_t)json_array_size(json_object_get(st, "tracks")),
                                "mirrors", (json_int_t)mirrors, "relay",
-                               json_object_get(st, "relay")));
+                               json_object_get(st, "relay"), "latency_us",
+                               json_object_get(st, "latency_us")));
         json_decref(st);
     }
     json_decref(index);

@@ -39,6 +39,11 @@ struct worker {
     int links_end; /* links[i] for i >= links_end are unused */
     _Atomic size_t downtracks;
     uint64_t relay_full_drops, relay_wakeups, relay_msgs_out;
+    /* What delays packets on this thread, besides its socket's own figures:
+     * relay_wait - a relayed packet's arrival at its home worker -> its drain here;
+     * tick, call - how long the timers of a tick / a call from another thread held the
+     *              thread (no packet is read meanwhile). */
+    j_hist relay_wait, tick, call;
 };
 
 /* ---------------------------------------------------------------- rings out */
@@ -149,11 +154,15 @@ static bool drain_ring(worker *w, int from, j_spsc *in, uint64_t now_us)
             engine_relay_msg_in(w->engine, from, s->msg, now_us);
             free(s->msg);
         } else {
+            uint64_t now = j_now_us(); /* a drain lasts: slots published meanwhile join it */
+            j_hist_add(&w->relay_wait, now > s->arrival_us ? now - s->arrival_us : 0);
+            j_udp_set_cause(w->udp, s->arrival_us);
             engine_relay_rtp_in(w->engine, from, s->relay_id, s->encoding, s->rtp, s->len,
                                 s->arrival_us);
         }
         j_spsc_pop(in);
     }
+    j_udp_set_cause(w->udp, 0);
     j_spsc_release(in);
     return empty;
 }
@@ -187,6 +196,7 @@ static void on_tick(void *ctx, uint64_t now_us)
 {
     worker *w = ctx;
     engine_handle_timeout(w->engine, now_us);
+    j_hist_add(&w->tick, j_now_us() - now_us);
     publish_load(w);
     flush_outputs(w);
 }
@@ -320,7 +330,9 @@ typedef struct call_ctx {
 static void call_trampoline(void *arg)
 {
     call_ctx *c = arg;
+    uint64_t start = j_now_us();
     c->fn(c->w->engine, c->arg);
+    j_hist_add(&c->w->call, j_now_us() - start);
     publish_load(c->w);
     flush_outputs(c->w); /* a call may have queued datagrams or messages */
 }
@@ -331,15 +343,45 @@ int worker_call(worker *w, void (*fn)(engine *e, void *arg), void *arg)
     return j_loop_call(w->loop, call_trampoline, &c);
 }
 
+/* Sessions per call while building the session list: ~20-30 us each, so a call holds the
+ * worker well under a millisecond, and its packets go out between calls. */
+#define WORKER_STATS_SESSIONS_PER_CALL 16
+
 typedef struct stats_call {
     worker *w;
     json_t *stats;
+    size_t next; /* the session list: where the next part starts */
 } stats_call;
 
-static void do_stats(engine *e, void *arg)
+/* {count, p50, p90, p99, max, buckets: [[lowest value, count], ...] (the non-empty ones)}:
+ * the buckets let a reader subtract an earlier reading to get the figures of a window. */
+static json_t *hist_json(const j_hist *h)
+{
+    json_t *buckets = json_array();
+    for (unsigned i = 0; i < J_HIST_BUCKETS; i++)
+        if (h->buckets[i])
+            json_array_append_new(buckets, json_pack("[I, I]", (json_int_t)j_hist_bucket_low(i),
+                                                     (json_int_t)h->buckets[i]));
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "count", (json_int_t)h->count, "p50",
+                     (json_int_t)j_hist_percentile(h, 0.5), "p90",
+                     (json_int_t)j_hist_percentile(h, 0.9), "p99",
+                     (json_int_t)j_hist_percentile(h, 0.99), "max", (json_int_t)h->max,
+                     "buckets", buckets);
+}
+
+static json_t *latency_json(const worker *w)
+{
+    const j_udp_latency *u = j_udp_get_latency(w->udp);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "rx_wait", hist_json(&u->rx_wait), "residence",
+                     hist_json(&u->residence), "relay_wait", hist_json(&w->relay_wait), "tick",
+                     hist_json(&w->tick), "call", hist_json(&w->call));
+}
+
+static void do_stats_summary(engine *e, void *arg)
 {
     stats_call *c = arg;
-    c->stats = engine_stats(e, j_now_us());
+    c->stats = engine_stats_summary(e);
+    json_object_set_new(c->stats, "latency_us", latency_json(c->w));
     json_t *relay = json_object_get(c->stats, "relay");
     if (!relay) return;
     json_object_set_new(relay, "messages_out", json_integer((json_int_t)c->w->relay_msgs_out));
@@ -348,10 +390,28 @@ static void do_stats(engine *e, void *arg)
     json_object_set_new(relay, "wakeups", json_integer((json_int_t)c->w->relay_wakeups));
 }
 
+static void do_stats_sessions(engine *e, void *arg)
+{
+    stats_call *c = arg;
+    json_t *list = json_object_get(c->stats, "session_list");
+    c->next = engine_stats_sessions(e, j_now_us(), c->next, WORKER_STATS_SESSIONS_PER_CALL, list);
+}
+
 json_t *worker_stats(worker *w)
 {
     stats_call c = {.w = w};
-    if (worker_call(w, do_stats, &c) != J_OK) return NULL;
+    if (worker_call(w, do_stats_summary, &c) != J_OK) return NULL;
+    json_int_t sessions = json_integer_value(json_object_get(c.stats, "sessions"));
+    json_object_set_new(c.stats, "session_list", json_array());
+    /* In parts: the worker forwards between them (a whole list of 300 sessions held it
+     * 6-9 ms). */
+    for (size_t before = SIZE_MAX; c.next != before && c.next < (size_t)sessions;) {
+        before = c.next;
+        if (worker_call(w, do_stats_sessions, &c) != J_OK) {
+            json_decref(c.stats);
+            return NULL;
+        }
+    }
     json_object_set_new(c.stats, "worker", json_integer(w->index));
     json_object_set_new(c.stats, "port", json_integer(worker_media_port(w)));
     return c.stats;

@@ -21,6 +21,7 @@
 #include "core/addr.h"
 #include "dtls/dtls.h"
 #include "ice/ice.h"
+#include "net/net.h"
 #include "rtp/rtp.h"
 #include "srtp/srtp.h"
 
@@ -81,22 +82,6 @@ void vp8_packetizer_init(vp8_packetizer *p, const uint8_t *frame, size_t len,
 int vp8_packetizer_next(vp8_packetizer *p, uint8_t *out, size_t cap, bool *last);
 
 /* ---- latency and loss ---------------------------------------------------------------- */
-
-/* A log-linear histogram of microsecond values: exact below 32, then 16 buckets per
- * power of two (under 6.25% error). */
-#define LOAD_HIST_BUCKETS (32 + 16 * 40)
-typedef struct load_hist {
-    uint64_t count;
-    uint64_t max;
-    uint64_t buckets[LOAD_HIST_BUCKETS];
-} load_hist;
-
-void load_hist_add(load_hist *h, uint64_t value);
-/* load_hist_merge - add every sample of src to dst. */
-void load_hist_merge(load_hist *dst, const load_hist *src);
-/* load_hist_percentile - the value at quantile q (0..1): the middle of its bucket (the
- * exact maximum for q = 1). 0 when empty. */
-uint64_t load_hist_percentile(const load_hist *h, double q);
 
 /* The publisher's record of one stream's recent frames and packets. A frame: RTP
  * timestamp -> fingerprint and sequence number of its first packet, and when its last packet
@@ -173,7 +158,7 @@ void load_rx_init(load_rx_stream *s, bool frame_per_packet, const load_frame_log
  * the stream is locked to the log (no fingerprint check). */
 void load_rx_packet(load_rx_stream *s, uint16_t seq, uint32_t ts, bool marker,
                     const uint8_t *payload, size_t payload_len, uint64_t now_us,
-                    load_hist *frame_latency, load_hist *packet_latency);
+                    j_hist *frame_latency, j_hist *packet_latency);
 /* load_rx_expected / load_rx_lost - packets between the first and highest sequence number
  * seen, and how many of them never arrived (negative with duplicates). */
 uint64_t load_rx_expected(const load_rx_stream *s);

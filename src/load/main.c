@@ -160,6 +160,8 @@ static void usage(FILE *out)
         "  --connect-timeout SEC   for each phase (publishers, subscribers) to connect (30)\n"
         "  --concurrency N         signaling exchanges in flight (16)\n"
         "  --server-pid PID        report this process's CPU and memory (the server's)\n"
+        "  --server-stats          read Junction's /api/stats at both ends of the window and\n"
+        "                          report where packets waited in each media worker\n"
         "  --token TOKEN           bearer token for WHIP/WHEP, access token for /rtc joins\n"
         "  --local-net A.B.C.D     client i uses the address A.B.C.D + 1 + i (127.1.0.0),\n"
         "                          all on one socket (a server on this host's loopback)\n"
@@ -203,7 +205,7 @@ static int parse_args(int argc, char **argv, load_config *c)
         {"janus-room", required_argument, 0, 'j'},  {"min-delivery", required_argument, 0, 'D'},
         {"label", required_argument, 0, 'L'},       {"verify-every", required_argument, 0, 'V'},
         {"local-ip", required_argument, 0, 'I'},   {"pacing", required_argument, 0, 'g'},
-        {"help", no_argument, 0, 'h'},
+        {"server-stats", no_argument, 0, 'S'},     {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int o;
@@ -248,6 +250,7 @@ static int parse_args(int argc, char **argv, load_config *c)
         case 'L': c->label = optarg; break;
         case 'V': c->verify_every = (unsigned)strtoul(optarg, &end, 10); break;
         case 'g': c->pacing = strtod(optarg, &end); break;
+        case 'S': c->server_stats = true; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -256,7 +259,8 @@ static int parse_args(int argc, char **argv, load_config *c)
     if (optind != argc || (!c->video_path && !c->audio_path)) return -1;
     if (c->rooms < 1 || c->publishers < 1 || c->subscribers < 0 || c->concurrency < 1 ||
         c->verify_every < 1 || !(c->pacing == 0 || (c->pacing >= 1 && c->pacing <= 100)) ||
-        c->duration_s <= 0 || c->warmup_s < 0 || c->connect_timeout_s <= 0)
+        c->duration_s <= 0 || c->warmup_s < 0 || c->connect_timeout_s <= 0 ||
+        (c->server_stats && c->mode == MODE_JANUS))
         return -1;
     long total = (long)c->rooms * c->publishers * (1 + c->subscribers);
     if (total > 60000) return -1; /* one address, or one port, each */
@@ -336,6 +340,48 @@ static void service_for(load_ctx *L, flows *f, double seconds)
         sig_service(L->sig, 20);
         flows_ready(f, &failed); /* keeps Janus' session alive */
     }
+}
+
+/* One /api/stats exchange; freed by whoever is last: the waiter, or the callback of an
+ * exchange the waiter gave up on. */
+typedef struct stats_fetch {
+    bool done, abandoned;
+    json_t *stats;
+} stats_fetch;
+
+static void stats_fetched(void *ctx, const sig_http_result *r)
+{
+    stats_fetch *f = ctx;
+    f->done = true;
+    if (r->status == 200) f->stats = json_loadb(r->body, r->body_len, 0, NULL);
+    if (f->abandoned) {
+        json_decref(f->stats);
+        free(f);
+    }
+}
+
+/* Junction's /api/stats now (its workers' latency histograms), NULL when not asked for or
+ * not answered within 5 s. */
+static json_t *server_stats(load_ctx *L)
+{
+    stats_fetch *f = L->cfg->server_stats ? calloc(1, sizeof *f) : NULL;
+    if (!f) return NULL;
+    if (sig_http(L->sig, L->cfg->url, "GET", "/api/stats", NULL, NULL, NULL, stats_fetched, f) !=
+        J_OK) {
+        json_decref(f->stats);
+        free(f);
+        return NULL;
+    }
+    uint64_t until = j_now_us() + 5000000;
+    while (!f->done && j_now_us() < until) sig_service(L->sig, 10);
+    if (!f->done) {
+        fprintf(stderr, "junction-load: /api/stats did not answer within 5 s\n");
+        f->abandoned = true;
+        return NULL;
+    }
+    json_t *stats = f->stats;
+    free(f);
+    return stats;
 }
 
 /* Signals every session of `role` (at most concurrency at a time) and waits until each is
@@ -441,6 +487,7 @@ int main(int argc, char **argv)
 
     run_start_media(L.run);
     service_for(&L, f, cfg.warmup_s);
+    res.server_stats_start = server_stats(&L);
     run_snapshot_take(L.run, &res.start, true);
     res.server_start = proc_sample_take(cfg.server_pid);
     res.client_cpu_start_us = client_cpu_us();
@@ -448,6 +495,7 @@ int main(int argc, char **argv)
     run_snapshot_take(L.run, &res.end, false);
     res.server_end = proc_sample_take(cfg.server_pid);
     res.client_cpu_end_us = client_cpu_us();
+    res.server_stats_end = server_stats(&L);
     run_stop_media(L.run);
     service_for(&L, f, 0.5); /* packets in flight arrive */
     run_snapshot_take(L.run, &res.final, false);
@@ -465,6 +513,8 @@ int main(int argc, char **argv)
     teardown(&L, f);
     double delivery = report_print(&res);
     bool all = res.pub_connected + res.sub_connected == L.n_sessions;
+    json_decref(res.server_stats_start);
+    json_decref(res.server_stats_end);
 
     flows_free(f);
     sig_free(L.sig);

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "load/load.h"
 #include "sdp/sdp.h"
 
@@ -38,6 +40,7 @@ typedef struct load_config {
     unsigned verify_every;  /* subscribers decrypt 1 SRTP packet in this many (1: all) */
     double pacing;          /* video leaves at this multiple of its mean bitrate (0: whole
                                frames at once) */
+    bool server_stats;      /* read Junction's /api/stats at both ends of the window */
     const char *label;
     char run_id[7];         /* random: names streams and rooms apart from earlier runs' */
 } load_config;
@@ -165,8 +168,8 @@ typedef struct run_snapshot {
     uint64_t socket_drops;   /* datagrams the kernel dropped at our socket */
     int worst_session;       /* subscriber with the highest loss ratio, -1 none */
     double worst_loss;
-    load_hist latency_video, latency_audio; /* per frame: until its last packet arrived */
-    load_hist latency_packets;              /* per RTP packet, audio and video */
+    j_hist latency_video, latency_audio; /* per frame: until its last packet arrived */
+    j_hist latency_packets;              /* per RTP packet, audio and video */
 } run_snapshot;
 
 /* run_new - open the clients' sockets and start the media thread (publishers come first in
@@ -275,6 +278,7 @@ typedef struct load_result {
     run_snapshot start, end, final;
     proc_sample server_base, server_start, server_end;
     uint64_t client_cpu_start_us, client_cpu_end_us; /* whole process */
+    json_t *server_stats_start, *server_stats_end;   /* /api/stats, NULL when not read */
     const char *first_failure;
 } load_result;
 

@@ -42,12 +42,62 @@ proc_sample proc_sample_take(int pid)
 
 static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
-static json_t *latency_json(const load_hist *h, const char *unit)
+static json_t *latency_json(const j_hist *h, const char *unit)
 {
     return json_pack("{s:I, s:I, s:I, s:I, s:I}", unit, (json_int_t)h->count, "p50",
-                     (json_int_t)load_hist_percentile(h, 0.50), "p90",
-                     (json_int_t)load_hist_percentile(h, 0.90), "p99",
-                     (json_int_t)load_hist_percentile(h, 0.99), "max", (json_int_t)h->max);
+                     (json_int_t)j_hist_percentile(h, 0.50), "p90",
+                     (json_int_t)j_hist_percentile(h, 0.90), "p99",
+                     (json_int_t)j_hist_percentile(h, 0.99), "max", (json_int_t)h->max);
+}
+
+/* The histogram `name` of a worker's "latency_us" (/api/stats) as buckets, added into h
+ * with the given sign: end - start is the measurement window's. */
+static void hist_add_json(j_hist *h, const json_t *worker, const char *name, int sign)
+{
+    const json_t *buckets =
+        json_object_get(json_object_get(json_object_get(worker, "latency_us"), name), "buckets");
+    size_t i;
+    const json_t *b;
+    json_array_foreach(buckets, i, b) {
+        json_int_t low = json_integer_value(json_array_get(b, 0));
+        json_int_t count = json_integer_value(json_array_get(b, 1));
+        if (low < 0 || count <= 0) continue;
+        j_hist one = {0};
+        j_hist_add_n(&one, (uint64_t)low, (uint64_t)count);
+        for (unsigned k = 0; k < J_HIST_BUCKETS; k++)
+            h->buckets[k] += sign > 0 ? one.buckets[k] : -one.buckets[k];
+    }
+}
+
+enum { RX_WAIT, RESIDENCE, RELAY_WAIT, TICK, CALL, SERVER_HISTS };
+static const char *const server_hists[SERVER_HISTS] = {"rx_wait", "residence", "relay_wait",
+                                                       "tick", "call"};
+
+#define REPORT_MAX_WORKERS 16 /* media workers reported; any beyond are left out */
+
+/* Each media worker's histograms over the window (from two /api/stats readings). */
+typedef struct server_window {
+    int workers;
+    j_hist h[REPORT_MAX_WORKERS][SERVER_HISTS]; /* [worker][server_hists] */
+} server_window;
+
+static void server_window_take(server_window *w, const json_t *start, const json_t *end)
+{
+    memset(w, 0, sizeof *w);
+    const json_t *ws_end = json_object_get(end, "workers"), *ws_start =
+                                                            json_object_get(start, "workers");
+    for (size_t i = 0; i < json_array_size(ws_end) && i < REPORT_MAX_WORKERS; i++, w->workers++) {
+        for (size_t k = 0; k < SERVER_HISTS; k++) {
+            j_hist *h = &w->h[i][k];
+            hist_add_json(h, json_array_get(ws_end, i), server_hists[k], 1);
+            hist_add_json(h, json_array_get(ws_start, i), server_hists[k], -1);
+            for (unsigned b = 0; b < J_HIST_BUCKETS; b++) {
+                if (!h->buckets[b]) continue;
+                h->count += h->buckets[b];
+                h->max = j_hist_bucket_low(b); /* a bucket's lowest value: its max is lost */
+            }
+        }
+    }
 }
 
 double report_print(const load_result *r)
@@ -111,6 +161,19 @@ double report_print(const load_result *r)
         json_pack("{s:o, s:o}", "video", latency_json(&b->latency_video, "frames"), "audio",
                   latency_json(&b->latency_audio, "frames")));
     json_object_set_new(root, "pacing", json_real(c->pacing));
+    static server_window sw; /* ~0.4 MB: not on the stack */
+    server_window_take(&sw, r->server_stats_start, r->server_stats_end);
+    if (r->server_stats_start && r->server_stats_end) {
+        /* Where packets waited inside each media worker, over the window. */
+        json_t *workers = json_array();
+        for (int i = 0; i < sw.workers; i++) {
+            json_t *o = json_pack("{s:i}", "worker", i);
+            for (size_t k = 0; k < SERVER_HISTS; k++)
+                json_object_set_new(o, server_hists[k], latency_json(&sw.h[i][k], "count"));
+            json_array_append_new(workers, o);
+        }
+        json_object_set_new(server, "latency_us", workers);
+    }
     json_object_set_new(root, "server", server);
     json_object_set_new(root, "client",
         json_pack("{s:f, s:f, s:f, s:I, s:I}", "cpu_percent",
@@ -139,15 +202,26 @@ double report_print(const load_result *r)
             ratio((double)(b->tx_bytes - a->tx_bytes) * 8 / 1000, window * r->publishers),
             ratio((double)(b->rx_bytes - a->rx_bytes) * 8 / 1000, window * r->subscribers),
             ratio((double)rx_packets, window), loss * 100, z->worst_loss * 100, delivery * 100,
-            (double)load_hist_percentile(&b->latency_packets, 0.5) / 1000,
-            (double)load_hist_percentile(&b->latency_packets, 0.99) / 1000,
-            (double)load_hist_percentile(&b->latency_video, 0.5) / 1000,
-            (double)load_hist_percentile(&b->latency_video, 0.99) / 1000,
-            (double)load_hist_percentile(&b->latency_audio, 0.5) / 1000,
-            (double)load_hist_percentile(&b->latency_audio, 0.99) / 1000);
+            (double)j_hist_percentile(&b->latency_packets, 0.5) / 1000,
+            (double)j_hist_percentile(&b->latency_packets, 0.99) / 1000,
+            (double)j_hist_percentile(&b->latency_video, 0.5) / 1000,
+            (double)j_hist_percentile(&b->latency_video, 0.99) / 1000,
+            (double)j_hist_percentile(&b->latency_audio, 0.5) / 1000,
+            (double)j_hist_percentile(&b->latency_audio, 0.99) / 1000);
     if (r->server_start.ok && r->server_end.ok)
         fprintf(stderr, "  server             %.2f us CPU per forwarded packet, %.0f kB RSS\n",
                 server_us_per_packet, (double)r->server_end.rss_kb);
+    for (int i = 0; r->server_stats_start && r->server_stats_end && i < sw.workers; i++) {
+        const j_hist *h = sw.h[i];
+        fprintf(stderr,
+                "  server worker %d    residence p50 %.2f / p99 %.2f ms, socket wait p99 %.2f ms,"
+                " relay wait p99 %.2f ms, tick p99 %.2f ms, longest call %.2f ms\n",
+                i, (double)j_hist_percentile(&h[RESIDENCE], 0.5) / 1000,
+                (double)j_hist_percentile(&h[RESIDENCE], 0.99) / 1000,
+                (double)j_hist_percentile(&h[RX_WAIT], 0.99) / 1000,
+                (double)j_hist_percentile(&h[RELAY_WAIT], 0.99) / 1000,
+                (double)j_hist_percentile(&h[TICK], 0.99) / 1000, (double)h[CALL].max / 1000);
+    }
     fprintf(stderr, "  junction-load      %.2f us CPU per received packet\n",
             ratio((double)client_cpu, (double)rx_packets));
     return delivery;

@@ -83,7 +83,7 @@ struct run {
     rx_slot rx[RUN_BATCH];
     struct mmsghdr rx_msg[RUN_BATCH];
 
-    load_hist latency_video, latency_audio, latency_packets;
+    j_hist latency_video, latency_audio, latency_packets;
     const char *first_failure;
 };
 

@@ -1,66 +1,8 @@
 /* stats.c - what junction-load's subscribers measure: loss from sequence gaps, and packet
- * and frame latency through the publisher's log; histograms for the percentiles. */
+ * and frame latency through the publisher's log. */
 #include <string.h>
 
 #include "load/load.h"
-
-static unsigned hist_index(uint64_t v)
-{
-    if (v < 32) return (unsigned)v;
-    unsigned msb = 63u - (unsigned)__builtin_clzll(v); /* >= 5 */
-    unsigned sub = (unsigned)(v >> (msb - 4)) & 15u;
-    unsigned idx = 32u + (msb - 5u) * 16u + sub;
-    return idx < LOAD_HIST_BUCKETS ? idx : LOAD_HIST_BUCKETS - 1;
-}
-
-/* The smallest value of bucket i and the bucket's width. */
-static void hist_bucket(unsigned i, uint64_t *low, uint64_t *width)
-{
-    if (i < 32) {
-        *low = i;
-        *width = 1;
-        return;
-    }
-    unsigned msb = (i - 32u) / 16u + 5u, sub = (i - 32u) % 16u;
-    *width = 1ull << (msb - 4);
-    *low = (1ull << msb) + sub * *width;
-}
-
-void load_hist_add(load_hist *h, uint64_t value)
-{
-    h->buckets[hist_index(value)]++;
-    h->count++;
-    if (value > h->max) h->max = value;
-}
-
-void load_hist_merge(load_hist *dst, const load_hist *src)
-{
-    for (unsigned i = 0; i < LOAD_HIST_BUCKETS; i++) dst->buckets[i] += src->buckets[i];
-    dst->count += src->count;
-    if (src->max > dst->max) dst->max = src->max;
-}
-
-uint64_t load_hist_percentile(const load_hist *h, double q)
-{
-    if (h->count == 0) return 0;
-    if (q >= 1.0) return h->max;
-    if (q < 0) q = 0;
-    /* The rank of the wanted sample, 1-based: the smallest value with at least q of the
-     * samples at or below it. */
-    uint64_t rank = (uint64_t)(q * (double)h->count);
-    if ((double)rank < q * (double)h->count || rank == 0) rank++;
-    uint64_t seen = 0;
-    for (unsigned i = 0; i < LOAD_HIST_BUCKETS; i++) {
-        seen += h->buckets[i];
-        if (seen >= rank) {
-            uint64_t low, width;
-            hist_bucket(i, &low, &width);
-            uint64_t mid = low + width / 2;
-            return mid < h->max ? mid : h->max;
-        }
-    }
-    return h->max;
-}
 
 uint64_t load_fingerprint(const uint8_t *payload, size_t len)
 {
@@ -178,7 +120,7 @@ static void start_frame(load_rx_stream *s, uint16_t seq, uint32_t ts, const uint
 
 void load_rx_packet(load_rx_stream *s, uint16_t seq, uint32_t ts, bool marker,
                     const uint8_t *payload, size_t payload_len, uint64_t now_us,
-                    load_hist *frame_latency, load_hist *packet_latency)
+                    j_hist *frame_latency, j_hist *packet_latency)
 {
     count_sequence(s, seq);
     s->received++;
@@ -191,7 +133,7 @@ void load_rx_packet(load_rx_stream *s, uint16_t seq, uint32_t ts, bool marker,
         uint64_t sent = load_packet_log_sent(s->source, (uint16_t)(seq - s->seq_offset));
         if (sent && now_us >= sent) {
             s->packets_measured++;
-            load_hist_add(packet_latency, now_us - sent);
+            j_hist_add(packet_latency, now_us - sent);
         }
     }
     bool frame_end = s->frame_per_packet || marker;
@@ -204,7 +146,7 @@ void load_rx_packet(load_rx_stream *s, uint16_t seq, uint32_t ts, bool marker,
      * went backwards; such a frame is not measured. */
     if (!slot || now_us < slot->sent_us) return;
     s->frames_measured++;
-    load_hist_add(frame_latency, now_us - slot->sent_us);
+    j_hist_add(frame_latency, now_us - slot->sent_us);
 }
 
 uint64_t load_rx_expected(const load_rx_stream *s)

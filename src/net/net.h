@@ -6,7 +6,8 @@
  * its thread and never locked.
  * j_notify: an eventfd another thread signals to wake the loop (cross-thread queues).
  * j_udp: a non-blocking UDP socket with batched receive (recvmmsg) and a send
- * queue flushed with sendmmsg.
+ * queue flushed with sendmmsg; it measures how long datagrams wait in it (j_udp_latency).
+ * j_hist: a histogram of microsecond values (latencies), fixed size, no allocation.
  */
 #ifndef J_NET_NET_H
 #define J_NET_NET_H
@@ -19,6 +20,26 @@
 
 /* j_now_us - monotonic microseconds; the time every sans-I/O module is fed. */
 uint64_t j_now_us(void);
+
+/* A log-linear histogram of microsecond values: exact below 32, then 16 buckets per
+ * power of two (under 6.25% error). */
+#define J_HIST_BUCKETS (32 + 16 * 40)
+typedef struct j_hist {
+    uint64_t count;
+    uint64_t max;
+    uint64_t buckets[J_HIST_BUCKETS];
+} j_hist;
+
+void j_hist_add(j_hist *h, uint64_t value);
+/* j_hist_add_n - n samples of value at once (a histogram rebuilt from its buckets). */
+void j_hist_add_n(j_hist *h, uint64_t value, uint64_t n);
+/* j_hist_bucket_low - the smallest value that lands in bucket i (< J_HIST_BUCKETS). */
+uint64_t j_hist_bucket_low(unsigned i);
+/* j_hist_merge - add every sample of src to dst. */
+void j_hist_merge(j_hist *dst, const j_hist *src);
+/* j_hist_percentile - the value at quantile q (0..1): the middle of its bucket (the
+ * exact maximum for q = 1). 0 when empty. */
+uint64_t j_hist_percentile(const j_hist *h, double q);
 
 typedef struct j_loop j_loop;
 typedef void (*j_fd_fn)(void *ctx, uint32_t events);
@@ -74,6 +95,21 @@ typedef struct j_udp_counters {
     uint64_t rx_datagrams, rx_bytes, tx_datagrams, tx_bytes, tx_errors;
 } j_udp_counters;
 void j_udp_get_counters(const j_udp *u, j_udp_counters *out);
+
+/* Where a datagram's time goes inside the server, per socket (its owner thread's, no
+ * atomics: read it on that thread):
+ *   rx_wait   - kernel receive timestamp -> the recvmmsg that read it: time in the socket's
+ *               buffer, i.e. how long the thread was busy elsewhere or not running;
+ *   residence - the input a sent datagram answers (j_udp_set_cause) -> the sendmmsg that
+ *               sent it: the handling, fan-out and send queue in between. */
+typedef struct j_udp_latency {
+    j_hist rx_wait, residence;
+} j_udp_latency;
+/* j_udp_set_cause - datagrams queued from now on answer input that this process received
+ * at cause_us (j_now_us time); 0: they answer none (timers), and are not measured. During a
+ * receive batch the cause is that batch's receive time; it returns to 0 after it. */
+void j_udp_set_cause(j_udp *u, uint64_t cause_us);
+const j_udp_latency *j_udp_get_latency(const j_udp *u);
 
 /* j_local_addresses - ICE host candidates for a socket bound to `bound`: that address when
  * it is specific; for a wildcard bind, the host's addresses of its family, interface

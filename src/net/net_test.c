@@ -21,6 +21,7 @@ typedef struct fixture {
     size_t last_len;
     j_addr last_from;
     int snap_received, snap_ticks, snap_batches; /* copied on the loop thread by read_counts */
+    j_udp_latency snap_a, snap_b;
 } fixture;
 
 static void on_tick(void *ctx, uint64_t now_us)
@@ -52,7 +53,12 @@ static void send_from_a(void *arg)
     fixture *f = arg;
     j_addr to;
     j_addr_parse(&to, "127.0.0.1", j_udp_port(f->b));
-    for (int i = 0; i < 100; i++) j_udp_send(f->a, &to, (const uint8_t *)"hello", 5);
+    /* As if answering input that arrived 1 ms ago; the last 50 answer nothing. */
+    j_udp_set_cause(f->a, j_now_us() - 1000);
+    for (int i = 0; i < 100; i++) {
+        if (i == 50) j_udp_set_cause(f->a, 0);
+        j_udp_send(f->a, &to, (const uint8_t *)"hello", 5);
+    }
     j_udp_flush(f->a);
 }
 
@@ -62,6 +68,8 @@ static void read_counts(void *arg)
     f->snap_received = f->received;
     f->snap_ticks = f->ticks;
     f->snap_batches = f->batches;
+    f->snap_a = *j_udp_get_latency(f->a);
+    f->snap_b = *j_udp_get_latency(f->b);
 }
 
 static void test_loop_udp_roundtrip(void **state)
@@ -94,6 +102,12 @@ static void test_loop_udp_roundtrip(void **state)
     /* recvmmsg takes up to J_UDP_BATCH datagrams at a time: at least 4 batches, at most one
      * per datagram. */
     assert_true(f.snap_batches >= 100 / J_UDP_BATCH && f.snap_batches <= 100);
+    /* Every datagram's wait in b's buffer is measured; a's sends only while they had a
+     * cause, each at least the 1 ms since it. */
+    assert_int_equal(f.snap_b.rx_wait.count, 100);
+    assert_int_equal(f.snap_a.residence.count, 50);
+    assert_true(j_hist_percentile(&f.snap_a.residence, 0.0) >= 1000 - 1000 / 16);
+    assert_int_equal(f.snap_b.residence.count, 0);
     j_loop_stop(f.loop);
     pthread_join(t, NULL);
     assert_int_equal(j_loop_call(f.loop, read_counts, &f), J_ESTATE);
@@ -175,9 +189,53 @@ static void test_local_addresses_wildcard_lists_loopback_last(void **state)
         assert_true(!j_addr_is_loopback(&out[i - 1]) || j_addr_is_loopback(&out[i]));
 }
 
+static void test_hist_percentiles(void **state)
+{
+    (void)state;
+    static j_hist h, other;
+    assert_int_equal(j_hist_percentile(&h, 0.5), 0);
+    for (uint64_t v = 1; v <= 1000; v++) j_hist_add(&h, v);
+    assert_int_equal(h.count, 1000);
+    assert_int_equal(j_hist_percentile(&h, 1.0), 1000);
+    uint64_t p50 = j_hist_percentile(&h, 0.5), p99 = j_hist_percentile(&h, 0.99);
+    assert_true(p50 >= 470 && p50 <= 530);
+    assert_true(p99 >= 930 && p99 <= 1000);
+    /* Exact below 32. */
+    memset(&h, 0, sizeof h);
+    for (int i = 0; i < 10; i++) j_hist_add(&h, 7);
+    j_hist_add(&h, 20);
+    assert_int_equal(j_hist_percentile(&h, 0.5), 7);
+    assert_int_equal(j_hist_percentile(&h, 0.95), 20);
+    /* Huge values land in the last bucket and are still counted. */
+    j_hist_add(&h, UINT64_MAX);
+    assert_int_equal(h.max, UINT64_MAX);
+    j_hist_add(&other, 3);
+    j_hist_merge(&h, &other);
+    assert_int_equal(h.count, 13);
+    assert_int_equal(j_hist_percentile(&h, 0.0), 3);
+}
+
+/* A histogram rebuilt from (lowest value, count) pairs has the same buckets. */
+static void test_hist_buckets_round_trip(void **state)
+{
+    (void)state;
+    static j_hist h, copy;
+    for (uint64_t v = 0; v < 100000; v += 7) j_hist_add(&h, v);
+    for (unsigned i = 0; i < J_HIST_BUCKETS; i++) {
+        assert_true(i == 0 || j_hist_bucket_low(i) > j_hist_bucket_low(i - 1));
+        j_hist_add_n(&copy, j_hist_bucket_low(i), h.buckets[i]);
+    }
+    assert_memory_equal(copy.buckets, h.buckets, sizeof h.buckets);
+    assert_int_equal(copy.count, h.count);
+    j_hist_add_n(&copy, 5, 0); /* no samples: nothing changes */
+    assert_int_equal(copy.count, h.count);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hist_percentiles),
+        cmocka_unit_test(test_hist_buckets_round_trip),
         cmocka_unit_test(test_loop_udp_roundtrip),
         cmocka_unit_test(test_notify_wakes_the_loop_thread),
         cmocka_unit_test(test_local_addresses_loopback),

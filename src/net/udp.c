@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -21,18 +22,43 @@ struct j_udp {
     void (*batch_end)(void *ctx);
     void *ctx;
     j_udp_counters counters;
+    j_udp_latency latency;
+    uint64_t cause_us; /* what the datagrams queued now answer (j_udp_set_cause) */
     /* receive batch: preallocated, reused for every recvmmsg */
     uint8_t rx_buf[J_UDP_BATCH][J_UDP_MTU];
     j_addr rx_from[J_UDP_BATCH];
+    _Alignas(struct cmsghdr) char rx_control[J_UDP_BATCH][CMSG_SPACE(sizeof(struct timespec))];
     struct iovec rx_iov[J_UDP_BATCH];
     struct mmsghdr rx_msg[J_UDP_BATCH];
     /* send queue */
     uint8_t tx_buf[J_UDP_BATCH][J_UDP_MTU];
     j_addr tx_to[J_UDP_BATCH];
+    uint64_t tx_cause[J_UDP_BATCH];
     struct iovec tx_iov[J_UDP_BATCH];
     struct mmsghdr tx_msg[J_UDP_BATCH];
     int tx_count;
 };
+
+static uint64_t realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* How long datagram i waited in the socket buffer, from its kernel receive timestamp
+ * (CLOCK_REALTIME); batch_realtime_us is when the batch was read. */
+static void note_rx_wait(j_udp *u, int i, uint64_t batch_realtime_us)
+{
+    struct msghdr *h = &u->rx_msg[i].msg_hdr;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_TIMESTAMPNS) continue;
+        struct timespec ts;
+        memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        uint64_t at = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+        j_hist_add(&u->latency.rx_wait, batch_realtime_us > at ? batch_realtime_us - at : 0);
+    }
+}
 
 static void udp_readable(void *ctx, uint32_t events)
 {
@@ -48,19 +74,24 @@ static void udp_readable(void *ctx, uint32_t events)
             u->rx_msg[i].msg_hdr.msg_namelen = sizeof u->rx_from[i];
             u->rx_msg[i].msg_hdr.msg_iov = &u->rx_iov[i];
             u->rx_msg[i].msg_hdr.msg_iovlen = 1;
+            u->rx_msg[i].msg_hdr.msg_control = u->rx_control[i];
+            u->rx_msg[i].msg_hdr.msg_controllen = sizeof u->rx_control[i];
         }
         int n = recvmmsg(u->fd, u->rx_msg, J_UDP_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) break;
-        uint64_t now = j_now_us();
+        uint64_t now = j_now_us(), now_realtime = realtime_us();
+        u->cause_us = now;
         for (int i = 0; i < n; i++) {
             size_t len = u->rx_msg[i].msg_len;
             u->counters.rx_datagrams++;
             u->counters.rx_bytes += len;
+            note_rx_wait(u, i, now_realtime);
             if (u->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) continue; /* larger than any MTU */
             u->fn(u->ctx, &u->rx_from[i], u->rx_buf[i], len, now);
         }
         if (u->batch_end) u->batch_end(u->ctx);
         j_udp_flush(u);
+        u->cause_us = 0;
         if (n < J_UDP_BATCH) break;
     }
 }
@@ -81,6 +112,8 @@ j_udp *j_udp_open(j_loop *loop, const j_addr *addr, j_udp_datagram_fn fn, void *
         free(u);
         return NULL;
     }
+    int one = 1; /* kernel receive timestamps, for j_udp_latency.rx_wait */
+    setsockopt(u->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     int size = 4 << 20;
     setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
@@ -138,6 +171,7 @@ void j_udp_send(j_udp *u, const j_addr *to, const uint8_t *buf, size_t len)
     int i = u->tx_count++;
     memcpy(u->tx_buf[i], buf, len);
     u->tx_to[i] = *to;
+    u->tx_cause[i] = u->cause_us;
     u->tx_iov[i].iov_base = u->tx_buf[i];
     u->tx_iov[i].iov_len = len;
     memset(&u->tx_msg[i].msg_hdr, 0, sizeof u->tx_msg[i].msg_hdr);
@@ -149,6 +183,10 @@ void j_udp_send(j_udp *u, const j_addr *to, const uint8_t *buf, size_t len)
 
 void j_udp_flush(j_udp *u)
 {
+    if (u->tx_count == 0) return;
+    uint64_t now = j_now_us(); /* one clock read per flush, not per datagram */
+    for (int i = 0; i < u->tx_count; i++)
+        if (u->tx_cause[i]) j_hist_add(&u->latency.residence, now - u->tx_cause[i]);
     int sent = 0;
     while (sent < u->tx_count) {
         int n = sendmmsg(u->fd, u->tx_msg + sent, (unsigned)(u->tx_count - sent), MSG_DONTWAIT);
@@ -169,6 +207,10 @@ void j_udp_flush(j_udp *u)
 }
 
 void j_udp_get_counters(const j_udp *u, j_udp_counters *out) { *out = u->counters; }
+
+void j_udp_set_cause(j_udp *u, uint64_t cause_us) { u->cause_us = cause_us; }
+
+const j_udp_latency *j_udp_get_latency(const j_udp *u) { return &u->latency; }
 
 int j_local_addresses(const j_addr *bound, j_addr *out, int max)
 {

@@ -242,7 +242,12 @@ static void share_bandwidth(peer *p, uint64_t now_us)
     p->share.next_share_us = now_us + PEER_SHARE_INTERVAL_US;
     if (p->bwe->have_twcc || p->bwe->have_remb) p->share.estimated = true;
     uint64_t estimate = bwe_gcc_target_bps(p->bwe), acked = bwe_gcc_acked_bps(p->bwe);
-    if (acked > estimate) estimate = acked;
+    /* While queues build, the estimate alone picks the layers: the acknowledged rate still
+     * counts what came before the link narrowed, and would hold layers the link no longer
+     * carries. But it pauses nothing then (below): a false alarm costs a lower layer for a
+     * moment, and a link too narrow for any video is paused once the estimate settles. */
+    bool congested = p->bwe->usage == BWE_USAGE_OVERUSE || p->bwe->rate_state == BWE_RATE_DECREASE;
+    if (acked > estimate && !congested) estimate = acked;
     uint64_t budget = estimate > p->share.audio_bps ? estimate - p->share.audio_bps : 0;
 
     uint64_t demand[PEER_MAX_TRACKS], next[PEER_MAX_TRACKS], share[PEER_MAX_TRACKS];
@@ -292,9 +297,9 @@ static void share_bandwidth(peer *p, uint64_t now_us)
         if (share[i] < demand[i] && next[i] > share[i]) deficit += next[i] - share[i];
         /* Video pauses only below the floor: above it a track keeps at least its lowest layer
          * (an estimate that has not been probed yet says little about the link). */
-        uint64_t b = share[i] < p->env->min_video_bitrate ? 1 /* 0: "no estimate" */
-                     : share[i] < lowest[i]                ? lowest[i]
-                                                           : share[i];
+        uint64_t b = share[i] < p->env->min_video_bitrate && !congested ? 1 /* 0: "no estimate" */
+                     : share[i] < lowest[i]                             ? lowest[i]
+                                                                        : share[i];
         sfu_downtrack_set_budget(&p->out[i]->down, p->share.estimated ? b : 0);
     }
     bool asked = prefs != p->share.prefs_changes;

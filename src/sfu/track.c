@@ -88,6 +88,15 @@ static void map_payload_types(sfu_downtrack *d, const sfu_track *t)
     }
 }
 
+bool sfu_downtrack_lacks_codec(const sfu_downtrack *d)
+{
+    const sfu_track *t = d->track;
+    if (!t || !t->has_source) return false;
+    for (int i = 0; i < t->source.codec_count; i++)
+        if (d->pt_map[t->source.codecs[i].pt & 0x7F] != SFU_NO_PT) return false;
+    return true;
+}
+
 static void update_layers(sfu_track *t, sfu_downtrack *d, const sfu_layers_source *src,
                           bool ask, uint64_t now_us);
 

@@ -231,6 +231,10 @@ void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc,
 /* sfu_track_add_downtrack - J_OK, or J_ENOMEM. The downtrack must not be attached. The
  * first downtrack of a video track allocates its retransmission buffer. */
 int sfu_track_add_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us);
+/* sfu_downtrack_lacks_codec - d is attached to a track whose source sends no codec d's
+ * subscriber negotiated: it can receive nothing of it (its owner should say so). */
+bool sfu_downtrack_lacks_codec(const sfu_downtrack *d);
+
 /* sfu_downtrack_detach - detach d from its track, if attached. */
 void sfu_downtrack_detach(sfu_downtrack *d);
 

@@ -197,7 +197,9 @@ static void test_unsupported_codec_is_not_forwarded(void **state)
     setup(&s, &sub, &cap);
     sub.codecs[0] = codec(120, "H264", 90000, 0);
     assert_int_equal(sfu_track_add_downtrack(s, &sub, 0), J_OK);
+    assert_false(sfu_downtrack_lacks_codec(&sub)); /* no source yet: nothing to compare */
     attach_source(s, 0);
+    assert_true(sfu_downtrack_lacks_codec(&sub));
     uint8_t buf[1600];
     forward(s, buf, vp8_packet(buf, 1, 1, true), 1000);
     assert_int_equal(cap.count, 0);
