@@ -319,7 +319,8 @@ static void stream_commit(j_srtp *s, int slot, uint32_t ssrc, packet_kind kind, 
         slot = (int)s->stream_count++;
         s->ssrc[slot] = ssrc;
         memset(s->state[slot], 0, sizeof s->state[slot]);
-        if (s->windows) memset(stream_window(s, slot, KIND_RTP), 0, KIND_COUNT * sizeof *s->windows);
+        if (s->windows)
+            memset(stream_window(s, slot, KIND_RTP), 0, KIND_COUNT * sizeof *s->windows);
     }
     index_state *st = &s->state[slot][kind];
     if (s->windows) {

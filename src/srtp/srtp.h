@@ -11,8 +11,8 @@
  * inbound packet only once it authenticates), in a table of as many SSRCs as the owner
  * expects (what it negotiated, at most J_SRTP_MAX_STREAMS), allocated by j_srtp_new and
  * grown by j_srtp_reserve, never per packet: a packet of one more SSRC is refused with
- * J_ELIMIT, so a peer cannot grow our memory by inventing SSRCs. Inbound replay window: J_SRTP_REPLAY_WINDOW
- * packets per SSRC, for RTP and for RTCP. Outbound allows repeating an index, so a packet
+ * J_ELIMIT, so a peer cannot grow our memory by inventing SSRCs. Inbound replay window:
+ * J_SRTP_REPLAY_WINDOW packets per SSRC, for RTP and for RTCP. Outbound allows repeating an index, so a packet
  * resent with the same sequence number (NACK answered by resending) protects again, to the
  * same bytes, instead of failing.
  *

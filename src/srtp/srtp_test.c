@@ -198,7 +198,8 @@ static void test_rfc3711_b2_keystream(void **state)
         {0xFF01, {0x6A, 0x2C, 0xC3, 0x78, 0x78, 0x89, 0x37, 0x4F, 0xBE, 0xB4, 0xC8, 0x1B,
                   0x17, 0xBA, 0x6C, 0x44}},
     };
-    j_srtp *tx = j_srtp_new_with_keys(J_SRTP_PROFILE_AES128_CM_SHA1_80, &k, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS);
+    j_srtp *tx = j_srtp_new_with_keys(J_SRTP_PROFILE_AES128_CM_SHA1_80, &k, J_SRTP_OUTBOUND,
+                                      J_SRTP_MAX_STREAMS);
     assert_non_null(tx);
     size_t payload = (0xFF01 + 1) * 16, cap = 12 + payload + J_SRTP_MAX_TRAILER;
     uint8_t *pkt = calloc(1, cap);
@@ -709,16 +710,22 @@ static void test_bad_arguments(void **state)
     uint8_t key[64] = {0};
     assert_int_equal(j_srtp_global_init(), 0);
     assert_int_equal(j_srtp_global_init(), 0);
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 28, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS));
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AEAD_AES_128_GCM, key, 30, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS));
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AEAD_AES_256_GCM, key, 28, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 28, J_SRTP_OUTBOUND,
+                           J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AEAD_AES_128_GCM, key, 30, J_SRTP_OUTBOUND,
+                           J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AEAD_AES_256_GCM, key, 28, J_SRTP_OUTBOUND,
+                           J_SRTP_MAX_STREAMS));
     assert_null(j_srtp_new((j_srtp_profile)2, key, 30, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS));
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, NULL, 30, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS));
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 30, (j_srtp_direction)5, J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, NULL, 30, J_SRTP_OUTBOUND,
+                           J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 30, (j_srtp_direction)5,
+                           J_SRTP_MAX_STREAMS));
     assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 30, J_SRTP_INBOUND, 0));
     assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 30, J_SRTP_INBOUND,
                            J_SRTP_MAX_STREAMS + 1));
-    j_srtp *ok = j_srtp_new(J_SRTP_PROFILE_AEAD_AES_256_GCM, key, 44, J_SRTP_INBOUND, J_SRTP_MAX_STREAMS);
+    j_srtp *ok = j_srtp_new(J_SRTP_PROFILE_AEAD_AES_256_GCM, key, 44, J_SRTP_INBOUND,
+                            J_SRTP_MAX_STREAMS);
     assert_non_null(ok);
     j_srtp_free(ok);
     j_srtp_free(NULL);
