@@ -12,9 +12,9 @@
  * expects (what it negotiated, at most J_SRTP_MAX_STREAMS), allocated by j_srtp_new and
  * grown by j_srtp_reserve, never per packet: a packet of one more SSRC is refused with
  * J_ELIMIT, so a peer cannot grow our memory by inventing SSRCs. Inbound replay window:
- * J_SRTP_REPLAY_WINDOW packets per SSRC, for RTP and for RTCP. Outbound allows repeating an index, so a packet
- * resent with the same sequence number (NACK answered by resending) protects again, to the
- * same bytes, instead of failing.
+ * J_SRTP_REPLAY_WINDOW packets per SSRC, for RTP and for RTCP. Outbound allows repeating an
+ * index, so a packet resent with the same sequence number (NACK answered by resending)
+ * protects again, to the same bytes, instead of failing.
  *
  * Packets are transformed in place. Not thread-safe per session; nothing is allocated on
  * the per-packet path by this module.
