@@ -40,7 +40,7 @@ typedef struct {
 
 static void *ours_open(j_srtp_profile p, const uint8_t *key, j_srtp_direction dir)
 {
-    return j_srtp_new(p, key, j_srtp_profile_key_salt_len(p), dir);
+    return j_srtp_new(p, key, j_srtp_profile_key_salt_len(p), dir, J_SRTP_MAX_STREAMS);
 }
 
 static int ours_protect(void *s, uint8_t *buf, size_t len, size_t cap)

@@ -113,7 +113,8 @@ static peer *connected_peer(peer_role role, sdp_negotiated *neg)
             check(peer_add_out_track(p, &neg->media[i], SUB_SSRC + 2 * i, SUB_RTX_SSRC + 2 * i) !=
                   NULL);
     }
-    p->srtp_out = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, sizeof key, J_SRTP_OUTBOUND);
+    p->srtp_out = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, sizeof key, J_SRTP_OUTBOUND,
+                             J_SRTP_MAX_STREAMS);
     check(p->srtp_out != NULL);
     p->state = PEER_CONNECTED;
     return p;

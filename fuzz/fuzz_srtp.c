@@ -55,8 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t key[J_SRTP_MAX_KEY_SALT_LEN];
     size_t key_len = j_srtp_profile_key_salt_len(p);
     fuzz_master_key(key, key_len);
-    j_srtp *rx = j_srtp_new(p, key, key_len, J_SRTP_INBOUND);
-    j_srtp *tx = round_trips ? j_srtp_new(p, key, key_len, J_SRTP_OUTBOUND) : NULL;
+    j_srtp *rx = j_srtp_new(p, key, key_len, J_SRTP_INBOUND, J_SRTP_MAX_STREAMS);
+    j_srtp *tx = round_trips ? j_srtp_new(p, key, key_len, J_SRTP_OUTBOUND,
+                                          J_SRTP_MAX_STREAMS) : NULL;
     if (!rx || (round_trips && !tx)) abort();
 
     size_t at = 1;

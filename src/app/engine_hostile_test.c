@@ -281,7 +281,7 @@ static void dtls_connect(world *w, client *c)
     assert_int_equal(dtls_conn_poll_event(c->dtls, NULL), DTLS_EV_CONNECTED);
     dtls_srtp_keys k;
     assert_int_equal(dtls_conn_srtp_keys(c->dtls, &k), J_OK);
-    c->tx = j_srtp_new(k.profile, k.local, k.len, J_SRTP_OUTBOUND);
+    c->tx = j_srtp_new(k.profile, k.local, k.len, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS);
     assert_non_null(c->tx);
     assert_string_equal(session_state(w, c->id), "connected");
 }

@@ -48,7 +48,6 @@ typedef struct {
     bool have_restart_candidate;
     uint16_t restart_candidate; /* successor of a packet far behind, see on_packet */
     uint64_t arrival_us[BWE_TWCC_RECORDER_SLOTS]; /* UINT64_MAX: not received */
-    rtcp_twcc_rx scratch[BWE_TWCC_FEEDBACK_MAX];  /* writer input, built per feedback */
 } bwe_twcc_recorder;
 
 /* bwe_twcc_recorder_init - nothing received yet; feedback every interval_us
@@ -82,7 +81,9 @@ int bwe_twcc_recorder_handle_timeout(bwe_twcc_recorder *r, uint64_t now_us, uint
  * Egress: numbering sent packets and reading the feedback about them
  * ------------------------------------------------------------------------- */
 
-#define BWE_TWCC_HISTORY_SLOTS 2048 /* sent packets remembered: ~2 s at 8 Mbit/s */
+/* Sent packets remembered: ~1.4 s at 8 Mbit/s, several times what feedback (every 50-100 ms,
+ * a round trip later) needs; 16 KiB per subscriber. */
+#define BWE_TWCC_HISTORY_SLOTS 1024
 
 /* What the feedback said about one packet we sent. */
 typedef struct {
@@ -198,11 +199,10 @@ typedef struct {
     uint64_t last_decrease_us;
     bool have_decrease;
 
-    /* Acknowledged bitrate: received bytes over the last 500 ms of arrivals. */
-    struct {
-        int64_t recv_us;
-        uint32_t size;
-    } acked[BWE_GCC_ACKED_RING];
+    /* Acknowledged bitrate: received bytes over the last 500 ms of arrivals. Two arrays, as
+     * one of structs would pad each entry to 16 bytes. */
+    int64_t acked_recv_us[BWE_GCC_ACKED_RING];
+    uint16_t acked_size[BWE_GCC_ACKED_RING]; /* bytes, at most 65535 (an RTP packet is less) */
     unsigned acked_head, acked_count;
     uint64_t acked_bytes;
     bool have_first_recv;

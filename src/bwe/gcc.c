@@ -108,7 +108,7 @@ static double clamp(double v, double lo, double hi) { return v < lo ? lo : v > h
 
 static void acked_pop(bwe_gcc *g)
 {
-    g->acked_bytes -= g->acked[g->acked_head].size;
+    g->acked_bytes -= g->acked_size[g->acked_head];
     g->acked_head = (g->acked_head + 1) % BWE_GCC_ACKED_RING;
     g->acked_count--;
 }
@@ -125,18 +125,19 @@ static void acked_add(bwe_gcc *g, int64_t recv_us, uint32_t size)
     if (recv_us > g->newest_recv_us) g->newest_recv_us = recv_us;
     if (g->acked_count == BWE_GCC_ACKED_RING) {
         /* Full: the window shrinks to what the ring holds. */
-        int64_t dropped = g->acked[g->acked_head].recv_us;
+        int64_t dropped = g->acked_recv_us[g->acked_head];
         if (!g->dropped_any || dropped > g->dropped_recv_us) g->dropped_recv_us = dropped;
         g->dropped_any = true;
         acked_pop(g);
     }
     unsigned tail = (g->acked_head + g->acked_count) % BWE_GCC_ACKED_RING;
-    g->acked[tail].recv_us = recv_us;
-    g->acked[tail].size = size;
+    if (size > UINT16_MAX) size = UINT16_MAX;
+    g->acked_recv_us[tail] = recv_us;
+    g->acked_size[tail] = (uint16_t)size;
     g->acked_count++;
     g->acked_bytes += size;
     while (g->acked_count > 0 &&
-           g->acked[g->acked_head].recv_us <= g->newest_recv_us - ACKED_WINDOW_US)
+           g->acked_recv_us[g->acked_head] <= g->newest_recv_us - ACKED_WINDOW_US)
         acked_pop(g);
 }
 

@@ -95,6 +95,8 @@ int bwe_twcc_recorder_handle_timeout(bwe_twcc_recorder *r, uint64_t now_us, uint
 
     uint64_t span = r->highest_ext - r->next_ext + 1;
     if (span > BWE_TWCC_FEEDBACK_MAX) span = BWE_TWCC_FEEDBACK_MAX;
+    /* The writer's input, built per feedback: per thread, not per publisher. */
+    static _Thread_local rtcp_twcc_rx statuses[BWE_TWCC_FEEDBACK_MAX];
     size_t count = 0, received_end = 0;
     uint64_t prev = NOT_RECEIVED;
     for (size_t i = 0; i < span; i++) {
@@ -103,8 +105,8 @@ int bwe_twcc_recorder_handle_timeout(bwe_twcc_recorder *r, uint64_t now_us, uint
         if (at != NOT_RECEIVED && prev != NOT_RECEIVED &&
             (at > prev + MAX_DELTA_US || prev > at + MAX_DELTA_US))
             break;
-        r->scratch[i] = (rtcp_twcc_rx){.seq = (uint16_t)ext, .received = at != NOT_RECEIVED,
-                                       .arrival_us = at != NOT_RECEIVED ? at : 0};
+        statuses[i] = (rtcp_twcc_rx){.seq = (uint16_t)ext, .received = at != NOT_RECEIVED,
+                                   .arrival_us = at != NOT_RECEIVED ? at : 0};
         count = i + 1;
         if (at != NOT_RECEIVED) {
             prev = at;
@@ -117,7 +119,7 @@ int bwe_twcc_recorder_handle_timeout(bwe_twcc_recorder *r, uint64_t now_us, uint
     if (received_end > 0) count = received_end;
 
     rtcp_twcc_fb fb = {.sender_ssrc = r->sender_ssrc, .media_ssrc = r->media_ssrc,
-                       .fb_pkt_count = r->fb_count, .pkts = r->scratch, .pkt_count = count};
+                       .fb_pkt_count = r->fb_count, .pkts = statuses, .pkt_count = count};
     int n = rtcp_twcc_write(&fb, buf, cap);
     if (n < 0) return n;
     for (size_t i = 0; i < count; i++) {

@@ -9,6 +9,11 @@
  * to the MTU; afterwards each write is one record. Either way each write
  * becomes one or more queued datagrams, split only at record boundaries, and
  * the queue is a fixed ring so output is bounded.
+ *
+ * Memory: a connected conn is idle almost always (media goes through SRTP), so what only the
+ * handshake or the rare post-handshake record needs is released while idle: OpenSSL's record
+ * buffers (about 34 KiB: SSL_free_buffers, SSL_alloc_buffers before OpenSSL runs again) and
+ * the transmit ring (19 KiB, allocated while it holds datagrams).
  */
 #include "dtls/dtls_internal.h"
 
@@ -98,8 +103,9 @@ struct dtls_conn {
     unsigned int fp_len;
     bool fp_mismatch;
 
-    /* Bounded transmit ring. */
-    out_slot out[OUT_SLOTS];
+    /* Bounded transmit ring: OUT_SLOTS slots while it holds datagrams (or the handshake
+     * runs), else NULL. */
+    out_slot *out;
     unsigned out_head, out_count;
     bool out_open; /* the newest slot may still take records from the current write */
     uint64_t out_dropped;
@@ -204,6 +210,31 @@ static void fail_from_openssl(dtls_conn *c, const char *what)
     fail(c, buf);
 }
 
+/* ---- memory of an idle connection ----------------------------------------------------- */
+
+/* Before OpenSSL runs on a conn whose buffers release_idle may have freed. */
+static bool acquire_buffers(dtls_conn *c)
+{
+    if (c->state == ST_NEW || c->state == ST_HANDSHAKING) return true; /* never released */
+    if (SSL_alloc_buffers(c->ssl) == 1) return true;
+    ERR_clear_error();
+    return false;
+}
+
+/* After each call that may have run OpenSSL or drained the ring: past the handshake, free
+ * what only a next record needs. SSL_free_buffers keeps buffers that still hold data. */
+static void release_idle(dtls_conn *c)
+{
+    if (c->state == ST_NEW || c->state == ST_HANDSHAKING) return;
+    (void)SSL_free_buffers(c->ssl);
+    if (c->out_count == 0) {
+        free(c->out);
+        c->out = NULL;
+        c->out_head = 0;
+        c->out_open = false;
+    }
+}
+
 /* ---- transmit queue and output BIO ----------------------------------------------------- */
 
 static unsigned out_free_slots(const dtls_conn *c) { return OUT_SLOTS - c->out_count; }
@@ -224,7 +255,8 @@ static void out_push_unit(dtls_conn *c, const uint8_t *p, size_t n)
             return;
         }
     }
-    if (c->out_count == OUT_SLOTS) { /* full: drop, as a congested UDP path would */
+    if (!c->out) c->out = malloc(OUT_SLOTS * sizeof *c->out);
+    if (!c->out || c->out_count == OUT_SLOTS) { /* drop, as a congested UDP path would */
         c->out_dropped++;
         c->out_open = false;
         return;
@@ -464,6 +496,7 @@ void dtls_conn_free(dtls_conn *c)
 {
     if (!c) return;
     SSL_free(c->ssl);
+    free(c->out);
     free(c->app);
     OPENSSL_cleanse(c, sizeof *c); /* the queues held plaintext */
     free(c);
@@ -559,6 +592,7 @@ int dtls_conn_handle_input(dtls_conn *c, uint64_t now_us, const uint8_t *buf, si
     int rc = check_datagram(buf, len, c->state == ST_CONNECTED);
     if (rc != 0) return rc;
 
+    if (!acquire_buffers(c)) return J_ENOMEM;
     if (BIO_write(c->rbio, buf, (int)len) != (int)len) {
         ERR_clear_error();
         return J_ENOMEM;
@@ -569,6 +603,7 @@ int dtls_conn_handle_input(dtls_conn *c, uint64_t now_us, const uint8_t *buf, si
     if (c->state == ST_CONNECTED) read_app(c);
     (void)BIO_reset(c->rbio); /* never let leftovers merge with the next datagram */
     ERR_clear_error();
+    release_idle(c);
     return J_OK;
 }
 
@@ -592,9 +627,11 @@ int dtls_conn_handle_timeout(dtls_conn *c, uint64_t now_us)
         fail(c, "handshake timed out: no answer from peer");
         return J_OK;
     }
+    if (!acquire_buffers(c)) return J_ENOMEM;
     ERR_clear_error();
     if (DTLSv1_handle_timeout(c->ssl) < 0) fail_from_openssl(c, "handshake timed out");
     ERR_clear_error();
+    release_idle(c);
     return J_OK;
 }
 
@@ -609,6 +646,7 @@ int dtls_conn_poll_transmit(dtls_conn *c, uint8_t *out, size_t cap)
     c->out_head = (c->out_head + 1) % OUT_SLOTS;
     c->out_count--;
     if (c->out_count == 0) c->out_open = false;
+    release_idle(c);
     return (int)n;
 }
 
@@ -679,16 +717,19 @@ int dtls_conn_send_app(dtls_conn *c, const uint8_t *buf, size_t len)
     if (c->state != ST_CONNECTED) return J_ESTATE;
     if (len == 0 || len > dtls_conn_max_app_payload(c)) return J_EINVAL;
     if (out_free_slots(c) == 0) return J_ELIMIT;
+    if (!acquire_buffers(c)) return J_ENOMEM;
     ERR_clear_error();
     int r = SSL_write(c->ssl, buf, (int)len);
+    int rc = J_OK;
     if (r != (int)len) {
         int e = SSL_get_error(c->ssl, r);
         if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
             fail_from_openssl(c, "send failed");
         ERR_clear_error();
-        return J_ECRYPTO;
+        rc = J_ECRYPTO;
     }
-    return J_OK;
+    release_idle(c);
+    return rc;
 }
 
 int dtls_conn_poll_app(dtls_conn *c, uint8_t *out, size_t cap)
@@ -707,11 +748,12 @@ int dtls_conn_close(dtls_conn *c)
 {
     if (!c) return J_EINVAL;
     if (c->state == ST_CLOSED || c->state == ST_FAILED) return J_ESTATE;
-    if (c->state == ST_CONNECTED) {
+    if (c->state == ST_CONNECTED && acquire_buffers(c)) {
         ERR_clear_error();
         (void)SSL_shutdown(c->ssl); /* queues close_notify; we do not wait for the peer's */
         ERR_clear_error();
     }
     c->state = ST_CLOSED;
+    release_idle(c);
     return J_OK;
 }

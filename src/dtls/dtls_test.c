@@ -545,6 +545,46 @@ static void test_lost_server_flight_recovered(void **state)
     pair_free(&p);
 }
 
+/* The server's last flight (ChangeCipherSpec, Finished) is lost after it completed and
+ * released its idle buffers: the client's retransmission makes it send the flight again, and
+ * the connection then carries data and close_notify as any other. */
+static void test_lost_final_flight_recovered(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init_certs(&p);
+    dtls_ctx_set_initial_rto(p.ctx[0], 20000);
+    pair_make_conns(&p, dtls_cert_fingerprint(p.cert[1]), dtls_cert_fingerprint(p.cert[0]));
+    assert_int_equal(dtls_conn_start(p.conn[0], p.now_us), 0);
+    uint8_t buf[DTLS_MTU];
+    int n;
+    for (int round = 0; round < 8 && !dtls_conn_is_connected(p.conn[1]); round++) {
+        while ((n = dtls_conn_poll_transmit(p.conn[0], buf, sizeof buf)) > 0)
+            assert_int_equal(dtls_conn_handle_input(p.conn[1], p.now_us, buf, (size_t)n), 0);
+        if (dtls_conn_is_connected(p.conn[1])) break;
+        while ((n = dtls_conn_poll_transmit(p.conn[1], buf, sizeof buf)) > 0)
+            assert_int_equal(dtls_conn_handle_input(p.conn[0], p.now_us, buf, (size_t)n), 0);
+    }
+    int lost = 0;
+    while (dtls_conn_poll_transmit(p.conn[1], buf, sizeof buf) > 0) lost++;
+    assert_true(lost > 0);
+    pair_collect_events(&p);
+    assert_true(p.connected[1] && !p.connected[0]);
+
+    assert_int_equal(wait_for_retransmit(&p, 0), 0);
+    pair_pump(&p);
+    assert_true(p.connected[0] && p.connected[1]);
+    assert_keys_match(&p, J_SRTP_PROFILE_AEAD_AES_128_GCM);
+    uint8_t msg[100] = {7}, got[128];
+    assert_int_equal(dtls_conn_send_app(p.conn[1], msg, sizeof msg), 0);
+    pair_pump(&p);
+    assert_int_equal(dtls_conn_poll_app(p.conn[0], got, sizeof got), (int)sizeof msg);
+    assert_int_equal(dtls_conn_close(p.conn[1]), 0);
+    pair_pump(&p);
+    assert_true(p.closed[0]);
+    pair_free(&p);
+}
+
 /* A peer that never answers: after DTLS_MAX_RETRANSMITS the handshake fails. The RTO is
  * pinned at 20 ms so this takes well under a second of real time. */
 static void test_silent_peer_times_out(void **state)
@@ -670,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_large_certificate_fragmented),
         cmocka_unit_test(test_lost_first_flight_recovered),
         cmocka_unit_test(test_lost_server_flight_recovered),
+        cmocka_unit_test(test_lost_final_flight_recovered),
         cmocka_unit_test(test_silent_peer_times_out),
         cmocka_unit_test(test_app_data_and_close),
         cmocka_unit_test(test_tampered_app_record_dropped),

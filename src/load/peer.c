@@ -57,8 +57,10 @@ static void on_dtls_events(load_peer *p)
             continue;
         }
         p->profile = keys.profile;
-        p->srtp_out = j_srtp_new(keys.profile, keys.local, keys.len, J_SRTP_OUTBOUND);
-        p->srtp_in = j_srtp_new(keys.profile, keys.remote, keys.len, J_SRTP_INBOUND);
+        p->srtp_out = j_srtp_new(keys.profile, keys.local, keys.len, J_SRTP_OUTBOUND,
+                                 J_SRTP_MAX_STREAMS);
+        p->srtp_in = j_srtp_new(keys.profile, keys.remote, keys.len, J_SRTP_INBOUND,
+                                J_SRTP_MAX_STREAMS);
         memset(&keys, 0, sizeof keys);
         if (!p->srtp_out || !p->srtp_in) {
             fail(p, "cannot create SRTP sessions");

@@ -80,6 +80,7 @@ peer *peer_new(const peer_env *env, const peer_params *pp, uint64_t now_us)
         peer_free(p);
         return NULL;
     }
+    p->srtp_streams = PEER_SRTP_RTCP_STREAMS;
     p->rtcp_ssrc = j_random_u32();
     for (int i = 0; i < neg->media_count; i++)
         if (neg->media[i].accepted && neg->media[i].rtcp_rsize) p->rtcp_rsize = true;
@@ -109,6 +110,16 @@ int peer_restart_ice(peer *p, const char *local_ufrag, const char *local_pwd,
     return J_OK;
 }
 
+/* Room in the SRTP sessions for n more streams' SSRCs (media and RTX each). */
+static int reserve_srtp_streams(peer *p, size_t n)
+{
+    size_t want = p->srtp_streams + 2 * n;
+    p->srtp_streams = want < J_SRTP_MAX_STREAMS ? want : J_SRTP_MAX_STREAMS;
+    if (!p->srtp_in) return J_OK; /* sized when DTLS completes */
+    int rc = j_srtp_reserve(p->srtp_in, p->srtp_streams);
+    return rc == J_OK ? j_srtp_reserve(p->srtp_out, p->srtp_streams) : rc;
+}
+
 /* Transport-wide sequence numbers (BUNDLE: one id for the transport): a publisher's are
  * recorded for feedback, a subscriber's egress is numbered. */
 static int setup_transport_cc(peer *p, const sdp_neg_media *m)
@@ -128,20 +139,34 @@ static int setup_transport_cc(peer *p, const sdp_neg_media *m)
     return J_OK;
 }
 
+static void free_in_track(peer_in_track *t)
+{
+    for (int i = 0; i < SDP_MAX_ENCODINGS; i++) free(t->streams[i].nack);
+    free(t);
+}
+
 peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m)
 {
     int kind = sfu_kind_from_sdp(m->kind);
-    if (p->n_in == PEER_MAX_TRACKS || kind < 0 || setup_transport_cc(p, m) != J_OK) return NULL;
+    if (p->n_in == PEER_MAX_TRACKS || kind < 0 || setup_transport_cc(p, m) != J_OK ||
+        reserve_srtp_streams(p, m->encoding_count > 0 ? m->encoding_count : 1) != J_OK)
+        return NULL;
     peer_in_track *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     snprintf(t->mid, sizeof t->mid, "%s", m->mid);
     t->kind = (sfu_kind)kind;
+    t->n_streams = m->encoding_count > 0 ? m->encoding_count : 1;
+    for (int i = 0; i < t->n_streams && t->kind == SFU_VIDEO; i++) {
+        t->streams[i].nack = malloc(sizeof *t->streams[i].nack); /* set up by its first packet */
+        if (!t->streams[i].nack) {
+            free_in_track(t);
+            return NULL;
+        }
+    }
     if (m->encoding_count > 0) {
-        t->n_streams = m->encoding_count;
         for (int i = 0; i < m->encoding_count; i++)
             snprintf(t->streams[i].rid, sizeof t->streams[i].rid, "%s", m->encodings[i].rid);
     } else {
-        t->n_streams = 1;
         if (m->stream_count > 0) {
             t->streams[0].ssrc = m->streams[0].ssrc;
             t->streams[0].rtx_ssrc = m->streams[0].rtx_ssrc;
@@ -162,7 +187,9 @@ peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssr
                                    uint32_t rtx_ssrc)
 {
     int kind = sfu_kind_from_sdp(m->kind);
-    if (p->n_out == PEER_MAX_TRACKS || kind < 0 || setup_transport_cc(p, m) != J_OK) return NULL;
+    if (p->n_out == PEER_MAX_TRACKS || kind < 0 || setup_transport_cc(p, m) != J_OK ||
+        reserve_srtp_streams(p, 1) != J_OK)
+        return NULL;
     peer_out_track *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     snprintf(t->mid, sizeof t->mid, "%s", m->mid);
@@ -175,7 +202,7 @@ peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssr
 
 void peer_remove_in_track(peer *p, int index)
 {
-    free(p->in[index]);
+    free_in_track(p->in[index]);
     p->in[index] = p->in[--p->n_in];
 }
 
@@ -210,7 +237,7 @@ peer_out_track *peer_find_out_track(const peer *p, const char *mid, int *index)
 void peer_free(peer *p)
 {
     if (!p) return;
-    for (int i = 0; i < p->n_in; i++) free(p->in[i]);
+    for (int i = 0; i < p->n_in; i++) free_in_track(p->in[i]);
     for (int i = 0; i < p->n_out; i++) free(p->out[i]);
     free(p->twcc_in);
     free(p->twcc_out);
@@ -278,8 +305,8 @@ static int setup_srtp(peer *p)
     dtls_srtp_keys keys;
     int rc = dtls_conn_srtp_keys(p->dtls, &keys);
     if (rc != J_OK) return rc;
-    p->srtp_in = j_srtp_new(keys.profile, keys.remote, keys.len, J_SRTP_INBOUND);
-    p->srtp_out = j_srtp_new(keys.profile, keys.local, keys.len, J_SRTP_OUTBOUND);
+    p->srtp_in = j_srtp_new(keys.profile, keys.remote, keys.len, J_SRTP_INBOUND, p->srtp_streams);
+    p->srtp_out = j_srtp_new(keys.profile, keys.local, keys.len, J_SRTP_OUTBOUND, p->srtp_streams);
     memset(&keys, 0, sizeof keys);
     return p->srtp_in && p->srtp_out ? J_OK : J_ECRYPTO;
 }

@@ -52,6 +52,10 @@
 #define PEER_PROBE_AFTER_US 2000000u
 #define PEER_PROBE_AFTER_MAX_US 8000000u
 #define PEER_CNAME_LEN 65
+/* SSRCs an SRTP session of a peer is sized for: 2 (media and RTX) for every stream of every
+ * m= section it was ever given (streams stay in SRTP's table after their m= section goes),
+ * plus this many for RTCP senders, at most J_SRTP_MAX_STREAMS. */
+#define PEER_SRTP_RTCP_STREAMS 8
 
 /* A peer carries media in one direction: a publisher sends to us, a subscriber receives. */
 typedef enum { PEER_PUBLISHER = 0, PEER_SUBSCRIBER = 1 } peer_role;
@@ -123,7 +127,7 @@ typedef struct peer_in_stream {
     uint32_t rtx_ssrc; /* from the offer's FID group, or learned (repaired rid, apt); 0: none */
     bool receiving;    /* recv and nack follow ssrc */
     rtp_recv_stats recv;
-    rtp_nack_gen nack; /* video */
+    rtp_nack_gen *nack; /* video: owned (16 KiB, so not for audio or absent encodings) */
 } peer_in_stream;
 
 /* Publisher: one m= section we receive; it feeds one track. With simulcast its streams are
@@ -160,6 +164,7 @@ struct peer {
     ice_lite ice;
     dtls_conn *dtls;          /* owned */
     j_srtp *srtp_in, *srtp_out; /* owned, NULL until DTLS completes */
+    size_t srtp_streams;        /* SSRCs they are sized for: PEER_SRTP_RTCP_STREAMS */
     j_addr dtls_addr;         /* where the last DTLS record came from */
     j_addr addrs[PEER_MAX_ADDRS]; /* addresses routed to us, for the owner's cleanup */
     int n_addrs;

@@ -59,11 +59,11 @@ void peer_request_keyframe(void *peer_ctx, const sfu_track *t, uint8_t encoding)
  * asks for a keyframe. */
 static void send_nacks(peer *p, peer_in_track *t, peer_in_stream *st, uint64_t now_us)
 {
-    if (!st->receiving) return;
-    if (rtp_nack_gen_poll_timeout(&st->nack) <= now_us) {
-        if (p->rtt.smoothed_us > 0) rtp_nack_gen_set_rtt(&st->nack, (uint64_t)p->rtt.smoothed_us);
+    if (!st->receiving || !st->nack) return;
+    if (rtp_nack_gen_poll_timeout(st->nack) <= now_us) {
+        if (p->rtt.smoothed_us > 0) rtp_nack_gen_set_rtt(st->nack, (uint64_t)p->rtt.smoothed_us);
         uint16_t lost[NACKS_PER_PACKET];
-        size_t n = rtp_nack_gen_handle_timeout(&st->nack, now_us, lost, NACKS_PER_PACKET);
+        size_t n = rtp_nack_gen_handle_timeout(st->nack, now_us, lost, NACKS_PER_PACKET);
         rtcp_nack nack = {.sender_ssrc = p->rtcp_ssrc, .media_ssrc = st->ssrc, .lost = lost,
                           .lost_count = n};
         uint8_t buf[PEER_DGRAM_CAP];
@@ -74,7 +74,7 @@ static void send_nacks(peer *p, peer_in_track *t, peer_in_stream *st, uint64_t n
             send_rtcp(p, buf, rr + (size_t)m);
         }
     }
-    if (rtp_nack_gen_take_keyframe_request(&st->nack) && t->track)
+    if (rtp_nack_gen_take_keyframe_request(st->nack) && t->track)
         sfu_track_request_keyframe(t->track, (uint8_t)(st - t->streams), now_us);
 }
 
@@ -335,9 +335,8 @@ void peer_rtcp_handle_timeout(peer *p, uint64_t now_us)
     }
     if (p->role == PEER_PUBLISHER) {
         for (int i = 0; i < p->n_in; i++)
-            if (p->in[i]->kind == SFU_VIDEO)
-                for (int k = 0; k < p->in[i]->n_streams; k++)
-                    send_nacks(p, p->in[i], &p->in[i]->streams[k], now_us);
+            for (int k = 0; k < p->in[i]->n_streams; k++)
+                send_nacks(p, p->in[i], &p->in[i]->streams[k], now_us);
         if (p->twcc_in) send_transport_feedback(p, now_us);
         if (report) send_receiver_report(p, now_us);
     } else {

@@ -96,13 +96,12 @@ static bool account(peer *p, peer_in_track *t, peer_in_stream *st, const rtp_pkt
         uint32_t clock_rate = clock_rate_of(t, pkt->payload_type);
         if (!clock_rate) return true; /* not a payload type of this track */
         rtp_recv_stats_init(&st->recv, pkt->ssrc, clock_rate);
-        rtp_nack_gen_init(&st->nack, NULL);
+        if (st->nack) rtp_nack_gen_init(st->nack, NULL);
         st->receiving = true;
         if (p->twcc_in && !p->twcc_in->media_ssrc) p->twcc_in->media_ssrc = pkt->ssrc;
     }
     rtp_recv_stats_update(&st->recv, pkt->seq, pkt->timestamp, (uint32_t)pkt->len, now_us);
-    return t->kind != SFU_VIDEO ||
-           rtp_nack_gen_on_packet(&st->nack, pkt->seq, now_us) != RTP_NACK_GEN_LATE;
+    return !st->nack || rtp_nack_gen_on_packet(st->nack, pkt->seq, now_us) != RTP_NACK_GEN_LATE;
 }
 
 /* Every packet with a transport-wide sequence number counts for the publisher's congestion

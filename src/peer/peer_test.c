@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,10 +150,12 @@ typedef struct rig {
 static void connect_browser(browser *b)
 {
     peer *p = b->p;
-    p->srtp_in = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key_up, sizeof key_up, J_SRTP_INBOUND);
-    p->srtp_out = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key_down, sizeof key_down, J_SRTP_OUTBOUND);
-    b->out = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key_up, sizeof key_up, J_SRTP_OUTBOUND);
-    b->in = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key_down, sizeof key_down, J_SRTP_INBOUND);
+    const j_srtp_profile cm = J_SRTP_PROFILE_AES128_CM_SHA1_80;
+    /* The peer's sessions sized as DTLS completion sizes them. */
+    p->srtp_in = j_srtp_new(cm, key_up, sizeof key_up, J_SRTP_INBOUND, p->srtp_streams);
+    p->srtp_out = j_srtp_new(cm, key_down, sizeof key_down, J_SRTP_OUTBOUND, p->srtp_streams);
+    b->out = j_srtp_new(cm, key_up, sizeof key_up, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS);
+    b->in = j_srtp_new(cm, key_down, sizeof key_down, J_SRTP_INBOUND, J_SRTP_MAX_STREAMS);
     assert_true(p->srtp_in && p->srtp_out && b->out && b->in);
     p->state = PEER_CONNECTED;
 }
@@ -642,6 +645,42 @@ static void test_simulcast_ingest_by_rid(void **state)
     j_srtp_free(b.in);
 }
 
+/* The SRTP sessions are sized by the m= sections negotiated; ones added once connected (a
+ * room renegotiates) make room for their SSRCs, and only they do. */
+static void test_srtp_sized_by_negotiation(void **state)
+{
+    (void)state;
+    peer_env env;
+    browser b;
+    memset(&b, 0, sizeof b);
+    peer *p = make_peer(&env, &b, PEER_SUBSCRIBER, "sub");
+    assert_int_equal(p->srtp_streams, PEER_SRTP_RTCP_STREAMS + 2);
+    sdp_negotiated *neg = video_neg(PEER_SUBSCRIBER);
+    enum { ADDED = 6 };
+    for (int i = 0; i < ADDED; i++) {
+        snprintf(neg->media[0].mid, sizeof neg->media[0].mid, "m%d", i);
+        assert_non_null(peer_add_out_track(p, &neg->media[0], 0x100u + i, 0x200u + i));
+    }
+    free(neg);
+    size_t room = PEER_SRTP_RTCP_STREAMS + 2 * (1 + ADDED);
+    assert_int_equal(p->srtp_streams, room);
+    uint8_t pkt[64 + J_SRTP_MAX_TRAILER];
+    for (uint32_t ssrc = 1; ssrc <= room + 1; ssrc++) {
+        memset(pkt, 0, sizeof pkt);
+        pkt[0] = 0x80;
+        pkt[1] = SUB_VIDEO_PT;
+        wr_be32(pkt + 8, ssrc);
+        int n = j_srtp_protect_rtp(p->srtp_out, pkt, 64, sizeof pkt);
+        if (ssrc <= room)
+            assert_true(n > 64);
+        else
+            assert_int_equal(n, J_ELIMIT);
+    }
+    peer_free(p);
+    j_srtp_free(b.out);
+    j_srtp_free(b.in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_video_pauses_below_the_floor),
         cmocka_unit_test(test_muted_track_takes_no_share),
         cmocka_unit_test(test_simulcast_ingest_by_rid),
+        cmocka_unit_test(test_srtp_sized_by_negotiation),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -15,7 +15,7 @@
 
 void rtp_nack_gen_init(rtp_nack_gen *g, const rtp_nack_gen_config *cfg)
 {
-    memset(g, 0, sizeof *g);
+    memset(g, 0, offsetof(rtp_nack_gen, missing));
     if (cfg) g->cfg = *cfg;
     if (!g->cfg.reorder_delay_us) g->cfg.reorder_delay_us = DEFAULT_REORDER_DELAY_US;
     if (!g->cfg.max_age_us) g->cfg.max_age_us = DEFAULT_MAX_AGE_US;

@@ -59,15 +59,18 @@ typedef struct {
     uint16_t restart_candidate; /* a far-away packet's successor, see RESTARTED */
     bool keyframe_wanted;
     size_t count;
-    rtp_nack_gen_entry missing[RTP_NACK_GEN_CAPACITY];
     /* Counters for statistics. */
     uint64_t requested;  /* sequence numbers put in NACKs (retries included) */
     uint64_t recovered;  /* missing packets that arrived */
     uint64_t abandoned;  /* missing packets given up (age, retries) */
     uint64_t overflows;  /* gaps that did not fit: list cleared */
+    /* missing[0..count), ascending. Last, and never cleared: entries are written before they
+     * are read, so the pages of a loss-free stream's list never become resident. */
+    rtp_nack_gen_entry missing[RTP_NACK_GEN_CAPACITY];
 } rtp_nack_gen;
 
-/* rtp_nack_gen_init - empty list; cfg NULL (or zero fields) takes the defaults. */
+/* rtp_nack_gen_init - empty list; cfg NULL (or zero fields) takes the defaults. Writes
+ * nothing of the list itself (see missing). */
 void rtp_nack_gen_init(rtp_nack_gen *g, const rtp_nack_gen_config *cfg);
 
 /* rtp_nack_gen_set_rtt - the leg's round-trip time; retries are spaced by it

@@ -62,8 +62,8 @@ static void handshake(endpoints *e, const char *client_profiles)
         dtls_srtp_keys k;
         assert_int_equal(dtls_conn_srtp_keys(e->conn[i], &k), 0);
         e->profile = k.profile;
-        e->tx[i] = j_srtp_new(k.profile, k.local, k.len, J_SRTP_OUTBOUND);
-        e->rx[i] = j_srtp_new(k.profile, k.remote, k.len, J_SRTP_INBOUND);
+        e->tx[i] = j_srtp_new(k.profile, k.local, k.len, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS);
+        e->rx[i] = j_srtp_new(k.profile, k.remote, k.len, J_SRTP_INBOUND, J_SRTP_MAX_STREAMS);
         assert_non_null(e->tx[i]);
         assert_non_null(e->rx[i]);
     }

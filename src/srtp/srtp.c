@@ -81,12 +81,13 @@ struct j_srtp {
     bool aead;
     size_t tag_len;
     transform xf[KIND_COUNT];
-    size_t stream_count;
     /* Streams are never removed: a session lives as long as its peer. The SSRCs are kept
-     * apart from the state so the lookup scans one short array. */
-    uint32_t ssrc[J_SRTP_MAX_STREAMS];
-    index_state state[J_SRTP_MAX_STREAMS][KIND_COUNT];
-    replay_window *windows; /* inbound only: [stream][kind], J_SRTP_MAX_STREAMS * 2 */
+     * apart from the state so the lookup scans one short array. Each array holds
+     * stream_cap streams (j_srtp_new, j_srtp_reserve); slots are cleared as streams start. */
+    size_t stream_count, stream_cap;
+    uint32_t *ssrc;
+    index_state (*state)[KIND_COUNT];
+    replay_window *windows; /* inbound only: [stream][kind] */
 };
 
 /* A packet as the transform sees it. */
@@ -178,10 +179,32 @@ static int transform_init(transform *t, j_srtp_profile p, const j_srtp_session_k
     return ok ? J_OK : J_ECRYPTO;
 }
 
-j_srtp *j_srtp_new_with_keys(j_srtp_profile p, const j_srtp_keys *keys, j_srtp_direction dir)
+int j_srtp_reserve(j_srtp *s, size_t max_streams)
+{
+    if (!s || max_streams == 0 || max_streams > J_SRTP_MAX_STREAMS) return J_EINVAL;
+    if (max_streams <= s->stream_cap) return J_OK;
+    /* Each array grows on its own; one that grew while another failed is merely larger. */
+    uint32_t *ssrc = realloc(s->ssrc, max_streams * sizeof *s->ssrc);
+    if (!ssrc) return J_ENOMEM;
+    s->ssrc = ssrc;
+    index_state(*state)[KIND_COUNT] = realloc(s->state, max_streams * sizeof *s->state);
+    if (!state) return J_ENOMEM;
+    s->state = state;
+    if (s->dir == J_SRTP_INBOUND) {
+        replay_window *w = realloc(s->windows, max_streams * KIND_COUNT * sizeof *w);
+        if (!w) return J_ENOMEM;
+        s->windows = w;
+    }
+    s->stream_cap = max_streams;
+    return J_OK;
+}
+
+j_srtp *j_srtp_new_with_keys(j_srtp_profile p, const j_srtp_keys *keys, j_srtp_direction dir,
+                             size_t max_streams)
 {
     if (!keys || tag_len(p) == 0) return NULL;
     if (dir != J_SRTP_INBOUND && dir != J_SRTP_OUTBOUND) return NULL;
+    if (max_streams == 0 || max_streams > J_SRTP_MAX_STREAMS) return NULL;
     if (j_srtp_global_init() != J_OK) return NULL;
     j_srtp *s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -189,9 +212,7 @@ j_srtp *j_srtp_new_with_keys(j_srtp_profile p, const j_srtp_keys *keys, j_srtp_d
     s->dir = dir;
     s->aead = p != J_SRTP_PROFILE_AES128_CM_SHA1_80;
     s->tag_len = tag_len(p);
-    if (dir == J_SRTP_INBOUND)
-        s->windows = calloc(J_SRTP_MAX_STREAMS * KIND_COUNT, sizeof *s->windows);
-    bool ok = (dir == J_SRTP_OUTBOUND || s->windows) &&
+    bool ok = j_srtp_reserve(s, max_streams) == J_OK &&
               transform_init(&s->xf[KIND_RTP], p, &keys->rtp, dir) == J_OK &&
               transform_init(&s->xf[KIND_RTCP], p, &keys->rtcp, dir) == J_OK;
     if (!ok) {
@@ -202,11 +223,12 @@ j_srtp *j_srtp_new_with_keys(j_srtp_profile p, const j_srtp_keys *keys, j_srtp_d
     return s;
 }
 
-j_srtp *j_srtp_new(j_srtp_profile p, const uint8_t *key_salt, size_t len, j_srtp_direction dir)
+j_srtp *j_srtp_new(j_srtp_profile p, const uint8_t *key_salt, size_t len, j_srtp_direction dir,
+                   size_t max_streams)
 {
     j_srtp_keys keys;
     if (j_srtp_derive_keys(p, key_salt, len, &keys) != J_OK) return NULL;
-    j_srtp *s = j_srtp_new_with_keys(p, &keys, dir);
+    j_srtp *s = j_srtp_new_with_keys(p, &keys, dir, max_streams);
     OPENSSL_cleanse(&keys, sizeof keys);
     return s;
 }
@@ -217,6 +239,8 @@ void j_srtp_free(j_srtp *s)
     for (int k = 0; k < KIND_COUNT; k++) {
         EVP_CIPHER_CTX_free(s->xf[k].cipher); /* wipes the key schedule */
     }
+    free(s->ssrc);
+    free(s->state);
     free(s->windows);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
@@ -237,7 +261,7 @@ static int stream_lookup(const j_srtp *s, uint32_t ssrc, int *slot)
         }
     }
     *slot = -1;
-    return s->stream_count < J_SRTP_MAX_STREAMS ? J_OK : J_ELIMIT;
+    return s->stream_count < s->stream_cap ? J_OK : J_ELIMIT;
 }
 
 static const index_state *stream_state(const j_srtp *s, int slot, packet_kind kind)
@@ -294,6 +318,9 @@ static void stream_commit(j_srtp *s, int slot, uint32_t ssrc, packet_kind kind, 
     if (slot < 0) {
         slot = (int)s->stream_count++;
         s->ssrc[slot] = ssrc;
+        memset(s->state[slot], 0, sizeof s->state[slot]);
+        if (s->windows)
+            memset(stream_window(s, slot, KIND_RTP), 0, KIND_COUNT * sizeof *s->windows);
     }
     index_state *st = &s->state[slot][kind];
     if (s->windows) {

@@ -8,12 +8,13 @@
  * protects what we send with our master key (dtls_srtp_keys.local), an INBOUND session
  * unprotects what the peer sends (dtls_srtp_keys.remote). Per-SSRC state (rollover counter,
  * SRTCP index, replay window) is created by the first packet of an SSRC that is valid (an
- * inbound packet only once it authenticates), in a table of J_SRTP_MAX_STREAMS SSRCs
- * preallocated by j_srtp_new: a packet of one more SSRC is refused with J_ELIMIT, so a peer
- * cannot grow our memory by inventing SSRCs. Inbound replay window: J_SRTP_REPLAY_WINDOW
- * packets per SSRC, for RTP and for RTCP. Outbound allows repeating an index, so a packet
- * resent with the same sequence number (NACK answered by resending) protects again, to the
- * same bytes, instead of failing.
+ * inbound packet only once it authenticates), in a table of as many SSRCs as the owner
+ * expects (what it negotiated, at most J_SRTP_MAX_STREAMS), allocated by j_srtp_new and
+ * grown by j_srtp_reserve, never per packet: a packet of one more SSRC is refused with
+ * J_ELIMIT, so a peer cannot grow our memory by inventing SSRCs. Inbound replay window:
+ * J_SRTP_REPLAY_WINDOW packets per SSRC, for RTP and for RTCP. Outbound allows repeating an
+ * index, so a packet resent with the same sequence number (NACK answered by resending)
+ * protects again, to the same bytes, instead of failing.
  *
  * Packets are transformed in place. Not thread-safe per session; nothing is allocated on
  * the per-packet path by this module.
@@ -40,8 +41,9 @@ typedef enum {
  * 3711's minimum of 64 so that video bursts reordered in the network, and late resends of
  * the same sequence number, are not dropped as replays. */
 #define J_SRTP_REPLAY_WINDOW 1024
-/* SSRCs per session (one direction): a room subscriber connection carries up to 64 m=
- * sections (SDP_MAX_MEDIA), each with a media and an RTX SSRC, plus our RTCP sender. */
+/* Most SSRCs a session (one direction) may be sized for: a room subscriber connection
+ * carries up to 64 m= sections (SDP_MAX_MEDIA), each with a media and an RTX SSRC, plus
+ * RTCP senders. Inbound, a stream costs 2 x J_SRTP_REPLAY_WINDOW / 8 bytes of windows. */
 #define J_SRTP_MAX_STREAMS 136
 
 /* j_srtp_global_init - initialise the backend once per process (thread-safe, idempotent;
@@ -49,10 +51,16 @@ typedef enum {
 int j_srtp_global_init(void);
 
 /* j_srtp_new - a session for profile p keyed with master key || master salt (len must be
- * j_srtp_profile_key_salt_len(p): 30 for AES-CM, 28 for AES-128-GCM, 44 for AES-256-GCM).
- * NULL on bad arguments or failure. The key is copied (as derived session keys); the
- * caller may wipe it. */
-j_srtp *j_srtp_new(j_srtp_profile p, const uint8_t *key_salt, size_t len, j_srtp_direction dir);
+ * j_srtp_profile_key_salt_len(p): 30 for AES-CM, 28 for AES-128-GCM, 44 for AES-256-GCM),
+ * with room for max_streams SSRCs (1..J_SRTP_MAX_STREAMS). NULL on bad arguments or
+ * failure. The key is copied (as derived session keys); the caller may wipe it. */
+j_srtp *j_srtp_new(j_srtp_profile p, const uint8_t *key_salt, size_t len, j_srtp_direction dir,
+                   size_t max_streams);
+
+/* j_srtp_reserve - room for max_streams SSRCs in all (a renegotiation added streams); never
+ * shrinks. J_OK, J_EINVAL (0 or above J_SRTP_MAX_STREAMS) or J_ENOMEM (the session keeps
+ * its room). Not on the per-packet path: it may allocate. */
+int j_srtp_reserve(j_srtp *s, size_t max_streams);
 
 void j_srtp_free(j_srtp *s);
 

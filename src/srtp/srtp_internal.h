@@ -39,7 +39,8 @@ int j_srtp_kdf(const uint8_t *master_key, size_t key_len, const uint8_t *master_
 int j_srtp_derive_keys(j_srtp_profile p, const uint8_t *key_salt, size_t len, j_srtp_keys *out);
 
 /* j_srtp_new_with_keys - a session from already derived session keys (copied into the
- * cipher contexts). NULL on bad arguments or failure. */
-j_srtp *j_srtp_new_with_keys(j_srtp_profile p, const j_srtp_keys *keys, j_srtp_direction dir);
+ * cipher contexts), for max_streams SSRCs as j_srtp_new. NULL on bad arguments or failure. */
+j_srtp *j_srtp_new_with_keys(j_srtp_profile p, const j_srtp_keys *keys, j_srtp_direction dir,
+                             size_t max_streams);
 
 #endif

@@ -69,8 +69,8 @@ static void open_both(both_sides *b, j_srtp_profile p)
     size_t n = j_srtp_profile_key_salt_len(p);
     for (size_t i = 0; i < n; i++) key[i] = (uint8_t)(0x3C + i * 11);
     b->profile = p;
-    b->ours_tx = j_srtp_new(p, key, n, J_SRTP_OUTBOUND);
-    b->ours_rx = j_srtp_new(p, key, n, J_SRTP_INBOUND);
+    b->ours_tx = j_srtp_new(p, key, n, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS);
+    b->ours_rx = j_srtp_new(p, key, n, J_SRTP_INBOUND, J_SRTP_MAX_STREAMS);
     assert_non_null(b->ours_tx);
     assert_non_null(b->ours_rx);
     b->lib_tx = lib_session(p, key, true);

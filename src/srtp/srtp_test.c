@@ -35,16 +35,21 @@ typedef struct {
     j_srtp *tx, *rx;
 } session_pair;
 
-static void pair_open(session_pair *s, j_srtp_profile p)
+static void pair_open_sized(session_pair *s, j_srtp_profile p, size_t max_streams)
 {
     uint8_t key[J_SRTP_MAX_KEY_SALT_LEN];
     size_t n = j_srtp_profile_key_salt_len(p);
     fill_key(key, n, 0x11);
     s->profile = p;
-    s->tx = j_srtp_new(p, key, n, J_SRTP_OUTBOUND);
-    s->rx = j_srtp_new(p, key, n, J_SRTP_INBOUND);
+    s->tx = j_srtp_new(p, key, n, J_SRTP_OUTBOUND, max_streams);
+    s->rx = j_srtp_new(p, key, n, J_SRTP_INBOUND, max_streams);
     assert_non_null(s->tx);
     assert_non_null(s->rx);
+}
+
+static void pair_open(session_pair *s, j_srtp_profile p)
+{
+    pair_open_sized(s, p, J_SRTP_MAX_STREAMS);
 }
 
 static void pair_close(session_pair *s)
@@ -193,7 +198,8 @@ static void test_rfc3711_b2_keystream(void **state)
         {0xFF01, {0x6A, 0x2C, 0xC3, 0x78, 0x78, 0x89, 0x37, 0x4F, 0xBE, 0xB4, 0xC8, 0x1B,
                   0x17, 0xBA, 0x6C, 0x44}},
     };
-    j_srtp *tx = j_srtp_new_with_keys(J_SRTP_PROFILE_AES128_CM_SHA1_80, &k, J_SRTP_OUTBOUND);
+    j_srtp *tx = j_srtp_new_with_keys(J_SRTP_PROFILE_AES128_CM_SHA1_80, &k, J_SRTP_OUTBOUND,
+                                      J_SRTP_MAX_STREAMS);
     assert_non_null(tx);
     size_t payload = (0xFF01 + 1) * 16, cap = 12 + payload + J_SRTP_MAX_TRAILER;
     uint8_t *pkt = calloc(1, cap);
@@ -218,7 +224,7 @@ static j_srtp *rfc7714_session(j_srtp_profile p, j_srtp_direction dir)
     for (uint8_t i = 0; i < 32; i++) k.rtp.enc[i] = k.rtcp.enc[i] = i;
     memcpy(k.rtp.salt, salt, 12);
     memcpy(k.rtcp.salt, salt, 12);
-    j_srtp *s = j_srtp_new_with_keys(p, &k, dir);
+    j_srtp *s = j_srtp_new_with_keys(p, &k, dir, J_SRTP_MAX_STREAMS);
     assert_non_null(s);
     return s;
 }
@@ -499,7 +505,7 @@ static void test_wrong_key_rejected(void **state)
         uint8_t key[J_SRTP_MAX_KEY_SALT_LEN];
         size_t kn = j_srtp_profile_key_salt_len(k_profiles[k]);
         fill_key(key, kn, 0x12);
-        j_srtp *other = j_srtp_new(k_profiles[k], key, kn, J_SRTP_INBOUND);
+        j_srtp *other = j_srtp_new(k_profiles[k], key, kn, J_SRTP_INBOUND, J_SRTP_MAX_STREAMS);
         assert_non_null(other);
         uint8_t buf[256];
         size_t len = make_rtp(buf, 9, 77, 40);
@@ -666,19 +672,60 @@ static void test_ssrc_limit(void **state)
     }
 }
 
+/* A session sized for 2 SSRCs refuses a third until j_srtp_reserve makes room; growing
+ * keeps what the known streams went through (their replay windows). */
+static void test_reserve_grows_the_table(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < PROFILE_COUNT; k++) {
+        session_pair s;
+        pair_open_sized(&s, k_profiles[k], 2);
+        uint8_t buf[128];
+        size_t len = make_rtp(buf, 7, 1, 40);
+        int n = j_srtp_protect_rtp(s.tx, buf, len, sizeof buf);
+        uint8_t again[128];
+        memcpy(again, buf, (size_t)n);
+        assert_int_equal(j_srtp_unprotect_rtp(s.rx, buf, (size_t)n), (int)len);
+        assert_int_equal(rtp_through(&s, 7, 2), 52);
+        len = make_rtp(buf, 7, 3, 40);
+        assert_int_equal(j_srtp_protect_rtp(s.tx, buf, len, sizeof buf), J_ELIMIT);
+
+        assert_int_equal(j_srtp_reserve(s.tx, 0), J_EINVAL);
+        assert_int_equal(j_srtp_reserve(s.tx, J_SRTP_MAX_STREAMS + 1), J_EINVAL);
+        assert_int_equal(j_srtp_reserve(s.tx, 1), J_OK); /* never shrinks */
+        assert_int_equal(j_srtp_reserve(s.tx, 3), J_OK);
+        assert_int_equal(j_srtp_reserve(s.rx, 3), J_OK);
+        assert_int_equal(rtp_through(&s, 7, 3), 52);
+        assert_int_equal(j_srtp_unprotect_rtp(s.rx, again, (size_t)n), J_EREPLAY);
+        assert_int_equal(rtp_through(&s, 8, 1), 52);
+        len = make_rtp(buf, 7, 4, 40);
+        assert_int_equal(j_srtp_protect_rtp(s.tx, buf, len, sizeof buf), J_ELIMIT);
+        pair_close(&s);
+    }
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
     uint8_t key[64] = {0};
     assert_int_equal(j_srtp_global_init(), 0);
     assert_int_equal(j_srtp_global_init(), 0);
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 28, J_SRTP_OUTBOUND));
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AEAD_AES_128_GCM, key, 30, J_SRTP_OUTBOUND));
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AEAD_AES_256_GCM, key, 28, J_SRTP_OUTBOUND));
-    assert_null(j_srtp_new((j_srtp_profile)2, key, 30, J_SRTP_OUTBOUND));
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, NULL, 30, J_SRTP_OUTBOUND));
-    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 30, (j_srtp_direction)5));
-    j_srtp *ok = j_srtp_new(J_SRTP_PROFILE_AEAD_AES_256_GCM, key, 44, J_SRTP_INBOUND);
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 28, J_SRTP_OUTBOUND,
+                           J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AEAD_AES_128_GCM, key, 30, J_SRTP_OUTBOUND,
+                           J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AEAD_AES_256_GCM, key, 28, J_SRTP_OUTBOUND,
+                           J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new((j_srtp_profile)2, key, 30, J_SRTP_OUTBOUND, J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, NULL, 30, J_SRTP_OUTBOUND,
+                           J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 30, (j_srtp_direction)5,
+                           J_SRTP_MAX_STREAMS));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 30, J_SRTP_INBOUND, 0));
+    assert_null(j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, 30, J_SRTP_INBOUND,
+                           J_SRTP_MAX_STREAMS + 1));
+    j_srtp *ok = j_srtp_new(J_SRTP_PROFILE_AEAD_AES_256_GCM, key, 44, J_SRTP_INBOUND,
+                            J_SRTP_MAX_STREAMS);
     assert_non_null(ok);
     j_srtp_free(ok);
     j_srtp_free(NULL);
@@ -821,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_replay_window_jumps),
         cmocka_unit_test(test_outbound_repeat_allowed),
         cmocka_unit_test(test_ssrc_limit),
+        cmocka_unit_test(test_reserve_grows_the_table),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_malformed_rtp_headers),
         cmocka_unit_test(test_no_allocation_per_packet),
