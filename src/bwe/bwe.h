@@ -260,4 +260,9 @@ uint64_t bwe_gcc_target_bps(const bwe_gcc *g);
  * last 500 ms (0 before feedback). */
 uint64_t bwe_gcc_acked_bps(const bwe_gcc *g);
 
+/* bwe_gcc_recent_acked_bps - the same over only the last window_us of arrivals (at most the
+ * 500 ms kept): what the link delivers now, when it just narrowed. 0 while fewer than
+ * window_us of arrivals are known. */
+uint64_t bwe_gcc_recent_acked_bps(const bwe_gcc *g, uint64_t window_us);
+
 #endif

@@ -151,6 +151,21 @@ static void acked_update_rate(bwe_gcc *g)
     g->acked_bps = span >= ACKED_MIN_SPAN_US ? (double)g->acked_bytes * 8e6 / (double)span : 0;
 }
 
+uint64_t bwe_gcc_recent_acked_bps(const bwe_gcc *g, uint64_t window_us)
+{
+    if (!g->have_first_recv || window_us == 0 || window_us > ACKED_WINDOW_US) return 0;
+    int64_t since = g->newest_recv_us - (int64_t)window_us;
+    if (since < g->first_recv_us || (g->dropped_any && since < g->dropped_recv_us)) return 0;
+    uint64_t bytes = 0;
+    /* Newest first: arrivals are kept in the order reported, which is sequence order. */
+    for (unsigned n = g->acked_count; n > 0; n--) {
+        unsigned i = (g->acked_head + n - 1) % BWE_GCC_ACKED_RING;
+        if (g->acked_recv_us[i] <= since) break;
+        bytes += g->acked_size[i];
+    }
+    return bytes * 8000000u / window_us;
+}
+
 /* ---- trendline and over-use detector ------------------------------------- */
 
 static void reset_trendline(bwe_gcc *g)

@@ -373,6 +373,17 @@ static void test_acked_bitrate(void **state)
     bwe_gcc_init(&g, NULL);
     feed_rate(&g, 6000, 100, 100, 0);
     assert_in_range(bwe_gcc_acked_bps(&g), 8000000 * 0.98, 8000000 * 1.02);
+    /* The link narrows to a quarter (1200 bytes every 16 ms): the last 200 ms tell at once,
+     * the 500 ms window still counts what came before. */
+    bwe_gcc_init(&g, NULL);
+    feed_rate(&g, 500, 1200, 4 * MS, 0);
+    assert_int_equal(bwe_gcc_recent_acked_bps(&g, 600 * MS), 0); /* more than is kept */
+    feed_rate(&g, 20, 1200, 16 * MS, 2 * (int64_t)S);
+    assert_in_range(bwe_gcc_recent_acked_bps(&g, 200 * MS), 600000 * 0.9, 600000 * 1.1);
+    assert_true(bwe_gcc_acked_bps(&g) > 1000000);
+    bwe_gcc_init(&g, NULL);
+    feed_rate(&g, 10, 1200, 4 * MS, 0);
+    assert_int_equal(bwe_gcc_recent_acked_bps(&g, 200 * MS), 0); /* 40 ms seen */
     /* The peer's clock jumps back a minute: measuring starts over. */
     bwe_gcc_init(&g, NULL);
     feed_rate(&g, 500, 1200, 4 * MS, 60 * (int64_t)S);

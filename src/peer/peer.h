@@ -44,6 +44,8 @@
 #define PEER_REPORT_INTERVAL_US 1000000u
 /* A subscriber's bandwidth is shared out among its video downtracks this often. */
 #define PEER_SHARE_INTERVAL_US 100000u
+/* While a subscriber's queues build, its budget is at most what arrived over this long. */
+#define PEER_CONGESTED_RATE_WINDOW_US 200000u
 /* A video downtrack held below what it wants by its bandwidth share (a lower layer, or none)
  * probes the link after this long: the estimate restarts where the next layer fits. The wait
  * doubles up to PEER_PROBE_AFTER_MAX_US while probes fail (a layer goes down again), so a

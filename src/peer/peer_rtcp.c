@@ -247,7 +247,14 @@ static void share_bandwidth(peer *p, uint64_t now_us)
      * carries. But it pauses nothing then (below): a false alarm costs a lower layer for a
      * moment, and a link too narrow for any video is paused once the estimate settles. */
     bool congested = p->bwe->usage == BWE_USAGE_OVERUSE || p->bwe->rate_state == BWE_RATE_DECREASE;
-    if (acked > estimate && !congested) estimate = acked;
+    if (congested) {
+        /* ... and no more than what the link delivers now, so that one switch goes straight
+         * to a layer it carries (each switch waits for a keyframe). */
+        uint64_t now_rate = bwe_gcc_recent_acked_bps(p->bwe, PEER_CONGESTED_RATE_WINDOW_US);
+        if (now_rate && now_rate < estimate) estimate = now_rate;
+    } else if (acked > estimate) {
+        estimate = acked;
+    }
     uint64_t budget = estimate > p->share.audio_bps ? estimate - p->share.audio_bps : 0;
 
     uint64_t demand[PEER_MAX_TRACKS], next[PEER_MAX_TRACKS], share[PEER_MAX_TRACKS];
