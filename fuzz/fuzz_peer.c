@@ -38,23 +38,8 @@ static void drop_send(void *ctx, const j_addr *to, const uint8_t *buf, size_t le
     (void)len;
 }
 
-static void on_address(void *ctx, peer *p, const j_addr *addr)
-{
-    (void)ctx;
-    (void)p;
-    (void)addr;
-}
-
-static void on_connected(void *ctx, peer *p, uint64_t now_us)
-{
-    (void)ctx;
-    (void)p;
-    (void)now_us;
-}
-
 static peer_env env = {.consent_timeout_us = UINT64_MAX / 2, .publisher_max_bitrate = 2000000,
-                       .min_video_bitrate = 150000, .send = drop_send, .on_address = on_address,
-                       .on_connected = on_connected};
+                       .min_video_bitrate = 150000, .send = drop_send};
 
 /* The video m= sections both negotiated: VP8 96 (RTX 97), MID id 1, transport-cc id 5; in
  * "0" the publisher announced SSRC 0x1111 with RTX 0x2222, "1" is simulcast (rid id 3,

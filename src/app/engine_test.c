@@ -13,10 +13,9 @@
 #include "app/engine.h"
 #include "app/offer.h"
 #include "core/err.h"
+#include "dtls/dtls_test_support.h"
 #include "rtp/rtp.h"
 
-static dtls_cert *cert;
-static dtls_ctx *dtls;
 
 static void drop_send(void *ctx, const j_addr *to, const uint8_t *buf, size_t len)
 {
@@ -26,25 +25,9 @@ static void drop_send(void *ctx, const j_addr *to, const uint8_t *buf, size_t le
     (void)len;
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    if (dtls_cert_generate(&cert) != J_OK) return -1;
-    dtls = dtls_ctx_new(cert);
-    return dtls ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    dtls_ctx_free(dtls);
-    dtls_cert_free(cert);
-    return 0;
-}
-
 static engine *new_engine(int max_subscribers)
 {
-    engine_config cfg = {.dtls = dtls, .consent_timeout_us = 30000000u,
+    engine_config cfg = {.dtls = group_dtls, .consent_timeout_us = 30000000u,
                          .publisher_max_bitrate = 1000000, .max_sessions = 16,
                          .max_subscribers_per_track = max_subscribers};
     engine_io io = {.send = drop_send};
@@ -253,7 +236,7 @@ static void new_workers(int max_subscribers)
     for (int i = 0; i < 2; i++) {
         memset(&ends[i], 0, sizeof ends[i]);
         ends[i].index = i;
-        engine_config cfg = {.worker = i, .dtls = dtls, .consent_timeout_us = 30000000u,
+        engine_config cfg = {.worker = i, .dtls = group_dtls, .consent_timeout_us = 30000000u,
                              .publisher_max_bitrate = 1000000, .max_sessions = 16,
                              .max_subscribers_per_track = max_subscribers};
         engine_io io = {.send = drop_send, .relay_rtp = capture_relay_rtp,
@@ -542,5 +525,5 @@ int main(void)
         cmocka_unit_test(test_pause_downtracks_of_one_subscriber),
         cmocka_unit_test(test_offer_negotiates_simulcast),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, dtls_group_setup, dtls_group_teardown);
 }

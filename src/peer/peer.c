@@ -272,7 +272,7 @@ static void remember_address(peer *p, const j_addr *from)
         if (j_addr_equal(&p->addrs[i], from)) return;
     if (p->n_addrs == PEER_MAX_ADDRS) return; /* ICE keeps as many; older ones stay routed */
     p->addrs[p->n_addrs++] = *from;
-    p->env->on_address(p->env->ctx, p, from);
+    if (p->env->on_address) p->env->on_address(p->env->ctx, p, from);
 }
 
 void peer_handle_stun(peer *p, uint64_t now_us, const j_addr *from, const uint8_t *buf,
@@ -324,7 +324,7 @@ static void handle_dtls_events(peer *p, uint64_t now_us)
             p->state = PEER_CONNECTED;
             J_INFO("peer", "%s %s: DTLS connected, media flowing", peer_role_name(p->role),
                    p->id);
-            p->env->on_connected(p->env->ctx, p, now_us);
+            if (p->env->on_connected) p->env->on_connected(p->env->ctx, p, now_us);
         } else if (ev == DTLS_EV_FAILED) {
             J_WARN("peer", "%s %s: DTLS failed: %s", peer_role_name(p->role), p->id,
                    reason ? reason : "unknown reason");

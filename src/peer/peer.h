@@ -78,9 +78,9 @@ typedef struct peer_env {
     uint64_t min_video_bitrate;    /* a video downtrack's share below this pauses it; 0: never */
     uint64_t wall_clock_offset_us; /* Unix time minus now_us: NTP times in sender reports */
     void (*send)(void *ctx, const j_addr *to, const uint8_t *buf, size_t len);
-    /* A new address passed ICE for this peer: route its datagrams here. */
+    /* A new address passed ICE for this peer: route its datagrams here (NULL: not asked). */
     void (*on_address)(void *ctx, peer *p, const j_addr *addr);
-    /* DTLS completed: media may flow. */
+    /* DTLS completed: media may flow (NULL: not asked). */
     void (*on_connected)(void *ctx, peer *p, uint64_t now_us);
     void *ctx;
 } peer_env;

@@ -13,6 +13,7 @@
 
 #include "core/bytes.h"
 #include "core/err.h"
+#include "dtls/dtls_test_support.h"
 #include "peer/peer.h"
 #include "rtcp/rtcp.h"
 #include "rtp/rtp.h"
@@ -32,8 +33,6 @@
 #define SUB_SSRC 0x3333u
 #define SUB_RTX_SSRC 0x4444u
 
-static dtls_cert *cert;
-static dtls_ctx *dtls;
 
 /* What the peers sent, as their browsers read it (decrypted). */
 typedef struct caught {
@@ -63,36 +62,6 @@ static void on_send(void *ctx, const j_addr *to, const uint8_t *buf, size_t len)
     assert_true(n > 0);
     c->len = (size_t)n;
     b->n_got++;
-}
-
-static void on_address(void *ctx, peer *p, const j_addr *addr)
-{
-    (void)ctx;
-    (void)p;
-    (void)addr;
-}
-
-static void on_connected(void *ctx, peer *p, uint64_t now_us)
-{
-    (void)ctx;
-    (void)p;
-    (void)now_us;
-}
-
-static int group_setup(void **state)
-{
-    (void)state;
-    if (dtls_cert_generate(&cert) != J_OK) return -1;
-    dtls = dtls_ctx_new(cert);
-    return dtls ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    dtls_ctx_free(dtls);
-    dtls_cert_free(cert);
-    return 0;
 }
 
 static sdp_codec codec(uint8_t pt, const char *name, uint32_t clock, uint8_t rtx_pt)
@@ -162,9 +131,8 @@ static void connect_browser(browser *b)
 
 static peer *make_peer(peer_env *env, browser *b, peer_role role, const char *id)
 {
-    *env = (peer_env){.dtls = dtls, .consent_timeout_us = 3600u * S, .publisher_max_bitrate = 2000000,
-                      .min_video_bitrate = 150000, .send = on_send, .on_address = on_address,
-                      .on_connected = on_connected, .ctx = b};
+    *env = (peer_env){.dtls = group_dtls, .consent_timeout_us = 3600u * S, .publisher_max_bitrate = 2000000,
+                      .min_video_bitrate = 150000, .send = on_send, .ctx = b};
     sdp_negotiated *neg = video_neg(role);
     peer_params pp = {.role = role, .id = id, .owner = "test", .local_ufrag = "localufrag",
                       .local_pwd = "localpassword0123456789", .neg = neg, .cname = "cn"};
@@ -556,9 +524,8 @@ static void test_simulcast_ingest_by_rid(void **state)
     (void)state;
     browser b;
     memset(&b, 0, sizeof b);
-    peer_env env = {.dtls = dtls, .consent_timeout_us = 3600u * S, .publisher_max_bitrate = 2000000,
-                    .send = on_send, .on_address = on_address, .on_connected = on_connected,
-                    .ctx = &b};
+    peer_env env = {.dtls = group_dtls, .consent_timeout_us = 3600u * S, .publisher_max_bitrate = 2000000,
+                    .send = on_send, .ctx = &b};
     sdp_negotiated *neg = video_neg(PEER_PUBLISHER);
     sdp_neg_media *m = &neg->media[0];
     m->stream_count = 0;
@@ -693,5 +660,5 @@ int main(void)
         cmocka_unit_test(test_simulcast_ingest_by_rid),
         cmocka_unit_test(test_srtp_sized_by_negotiation),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, dtls_group_setup, dtls_group_teardown);
 }
