@@ -327,10 +327,8 @@ def table(results):
     for scenario, per in results.items():
         j, n = per.get("junction"), per.get("janus")
 
-        def metric(r, key):
-            if r is None:
-                return None
-            m = r["measure"]
+        def run_metric(m, key):
+            """key's figure of one run's JSON."""
             if key == "cpu":
                 return m.get("server", {}).get("cpu_us_per_forwarded_packet")
             if key in ("p50", "p99"):
@@ -339,16 +337,20 @@ def table(results):
                 return m.get("latency_us", {}).get("video", {}).get("p" + key[1:], 0) / 1000
             if key == "rss":
                 return m.get("server", {}).get("rss_kb_per_subscriber")
+            if key == "subs":
+                return m["sessions"]["subscribers"]
+            return None
+
+        def metric(r, key):
+            """key's figure for one server; "cap" its capacity, "half:" keys its half-load run."""
+            if r is None:
+                return None
             if key == "cap":
                 return r["capacity_subscribers"] or None
-            if key in ("h99", "hsubs"):
+            if key.startswith("half:"):
                 h = r.get("half_load")
-                if h is None:
-                    return None
-                if key == "hsubs":
-                    return h["sessions"]["subscribers"]
-                return h.get("packet_latency_us", {}).get("p99", 0) / 1000
-            return None
+                return run_metric(h, key[5:]) if h else None
+            return run_metric(r["measure"], key)
 
         for key, name, digits in (("cpu", "server CPU per forwarded packet (us)", 2),
                                   ("cap", "largest subscriber count with loss < 1%", 0),
@@ -356,8 +358,10 @@ def table(results):
                                   ("p99", "added forwarding latency p99 (ms, per packet)", 2),
                                   ("f50", "video frame latency p50 (ms)", 2),
                                   ("f99", "video frame latency p99 (ms)", 2),
-                                  ("hsubs", "half load: largest run with <= capacity / 2", 0),
-                                  ("h99", "half load: added forwarding latency p99 (ms)", 2),
+                                  ("half:subs", "half load: largest run with <= capacity / 2", 0),
+                                  ("half:p50", "half load: added forwarding latency p50 (ms)", 2),
+                                  ("half:p99", "half load: added forwarding latency p99 (ms)", 2),
+                                  ("half:cpu", "half load: server CPU per forwarded packet (us)", 2),
                                   ("rss", "server memory per subscriber (KiB)", 0)):
             a, b = metric(j, key), metric(n, key)
             rows.append(f"| {SCENARIOS[scenario]['title']} | {name} | {fmt(a, digits)} | "

@@ -77,9 +77,12 @@ typedef struct engine_relay_msg {
 typedef struct engine_io {
     void (*send)(void *ctx, const j_addr *to, const uint8_t *buf, size_t len);
     /* relay_rtp - hand source packet rtp (copied before returning) to worker `to`, which
-     * mirrors the track it relays as relay_id. NULL when the engine is alone. */
+     * mirrors the track it relays as relay_id. NULL when the engine is alone. Relayed
+     * packets normally become visible at the end of the receive batch; wake_now asks for
+     * them (and what was queued before) to be visible and `to` woken at once, because this
+     * engine's own fan-out of the packet comes next and is long. */
     void (*relay_rtp)(void *ctx, int to, uint32_t relay_id, uint8_t encoding, const uint8_t *rtp,
-                      size_t len, uint64_t arrival_us);
+                      size_t len, uint64_t arrival_us, bool wake_now);
     /* relay_msg - send m (copied) to worker `to`; never lost, in order with relay_rtp. */
     void (*relay_msg)(void *ctx, int to, const engine_relay_msg *m);
     void *ctx;

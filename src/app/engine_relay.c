@@ -68,16 +68,22 @@ void engine_relay_free(engine *e)
 
 static void send_to_mirrors(engine *e, const engine_track *et, const engine_relay_msg *m);
 
+/* Local subscribers from which a home track wakes its mirrors before its own fan-out: that
+ * many copies (~4 us each) cost more than a wake-up, and the mirrors' subscribers would
+ * wait for all of them. Smaller tracks hand off at the end of the receive batch, one
+ * wake-up for the batch. */
+#define RELAY_WAKE_NOW_DOWNTRACKS 64
+
 /* A home track's relay: the packet, as received, to every mirroring worker. */
 static void relay_packet(void *ctx, const sfu_track *t, const rtp_pkt *pkt, uint8_t encoding,
                          uint64_t now_us)
 {
-    (void)t;
     engine_track *et = ctx;
     engine *e = et->e;
+    bool wake_now = t->n_downs >= RELAY_WAKE_NOW_DOWNTRACKS;
     for (uint64_t left = et->relay_to; left; left &= left - 1) {
         e->io.relay_rtp(e->io.ctx, __builtin_ctzll(left), et->relay_id, encoding, pkt->buf,
-                        pkt->len, now_us);
+                        pkt->len, now_us, wake_now);
         e->relay_packets_out++;
     }
 }

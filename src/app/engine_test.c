@@ -219,8 +219,9 @@ static void capture_relay_msg(void *ctx, int to, const engine_relay_msg *m)
 
 static void capture_relay_rtp(void *ctx, int to, uint32_t relay_id, uint8_t encoding,
                               const uint8_t *rtp,
-                              size_t len, uint64_t arrival_us)
+                              size_t len, uint64_t arrival_us, bool wake_now)
 {
+    (void)wake_now;
     (void)to;
     (void)encoding;
     (void)rtp;

@@ -81,8 +81,17 @@ static bool backlog_flush(worker_link_state *l)
     return true;
 }
 
+/* Make what was queued for l's worker visible and wake it. */
+static void publish_link(worker_link_state *l)
+{
+    if (l->backlog_count) backlog_flush(l);
+    if (!l->pending) return;
+    l->pending = false;
+    if (j_spsc_publish(l->out)) j_notify_signal(l->peer->notify);
+}
+
 static void relay_rtp(void *ctx, int to, uint32_t relay_id, uint8_t encoding, const uint8_t *rtp,
-                      size_t len, uint64_t arrival_us)
+                      size_t len, uint64_t arrival_us, bool wake_now)
 {
     worker *w = ctx;
     worker_link_state *l = &w->links[to];
@@ -99,6 +108,7 @@ static void relay_rtp(void *ctx, int to, uint32_t relay_id, uint8_t encoding, co
     memcpy(s->rtp, rtp, len);
     j_spsc_push(l->out);
     l->pending = true;
+    if (wake_now) publish_link(l);
 }
 
 static void relay_msg(void *ctx, int to, const engine_relay_msg *m)
@@ -122,14 +132,8 @@ static void relay_msg(void *ctx, int to, const engine_relay_msg *m)
 static void publish_relays(void *ctx)
 {
     worker *w = ctx;
-    for (int i = 0; i < w->links_end; i++) {
-        worker_link_state *l = &w->links[i];
-        if (!l->out) continue;
-        if (l->backlog_count) backlog_flush(l);
-        if (!l->pending) continue;
-        l->pending = false;
-        if (j_spsc_publish(l->out)) j_notify_signal(l->peer->notify);
-    }
+    for (int i = 0; i < w->links_end; i++)
+        if (w->links[i].out) publish_link(&w->links[i]);
 }
 
 static void flush_outputs(worker *w)
