@@ -45,9 +45,12 @@ static bool learn_ssrc(const peer *p, peer_in_track *t, const rtp_pkt *pkt, sour
         rtx = repaired >= 0;
     }
     peer_in_stream *st = &t->streams[i];
+    /* The SSRC it replaces retired. */
     if (rtx) {
+        peer_srtp_retire(p->srtp_in, st->rtx_ssrc);
         st->rtx_ssrc = pkt->ssrc;
     } else {
+        peer_srtp_retire(p->srtp_in, st->ssrc);
         st->ssrc = pkt->ssrc;
         st->receiving = false;
     }
@@ -114,15 +117,16 @@ static void record_arrival(peer *p, const rtp_pkt *pkt, uint64_t now_us)
         bwe_twcc_recorder_on_packet(p->twcc_in, rd_be16(v), now_us);
 }
 
-void peer_rtp_handle(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
+bool peer_rtp_handle(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
 {
     rtp_pkt pkt;
-    if (rtp_parse(&pkt, buf, len) != J_OK) return;
+    if (rtp_parse(&pkt, buf, len) != J_OK) return true; /* its stream may still be ours */
     record_arrival(p, &pkt, now_us);
     source_ref ref;
-    if (!find_source(p, &pkt, &ref) || !ref.track->track) {
+    bool known = find_source(p, &pkt, &ref);
+    if (!known || !ref.track->track) {
         p->stats.unknown_ssrc++; /* an unannounced stream: not forwarded */
-        return;
+        return known;
     }
     peer_in_track *t = ref.track;
     peer_in_stream *st = &t->streams[ref.stream];
@@ -130,14 +134,15 @@ void peer_rtp_handle(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
         uint8_t apt = t->apt[pkt.payload_type];
         /* Padding-only RTX packets are bandwidth probes: nothing to forward. */
         if (!st->ssrc || apt == SFU_NO_PT || rtp_rtx_unwrap(buf, &pkt, apt, st->ssrc) != J_OK)
-            return;
+            return true;
         p->stats.rtx_in++;
     }
     /* An RTX packet that repairs nothing resends one we have: Chromium pads its bandwidth
      * probes that way, continuously while its encoders send less than their share. Forwarded,
      * it would reach subscribers as duplicates and make its layer look that much dearer. */
-    if (!account(p, t, st, &pkt, now_us) && ref.rtx) return;
+    if (!account(p, t, st, &pkt, now_us) && ref.rtx) return true;
     sfu_track_forward(t->track, &pkt, ref.stream, now_us);
+    return true;
 }
 
 void peer_rtp_send_downtrack(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,
