@@ -406,6 +406,11 @@ void peer_handle_srtp(peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf
     if (is_rtcp) {
         p->stats.rtcp_in++;
         peer_rtcp_handle(p, now_us, buf, (size_t)n);
+        /* A sender report comes from a media sender: from one we do not route (retired, its
+         * reports still on their way), it keeps no SRTCP state either. */
+        uint32_t sender = rd_be32(buf + 4);
+        if (buf[1] == RTCP_TYPE_SR && !peer_rtp_routes(p, sender))
+            peer_srtp_retire(p->srtp_in, sender);
         return;
     }
     p->stats.rtp_in++;

@@ -58,20 +58,33 @@ static bool learn_ssrc(const peer *p, peer_in_track *t, const rtp_pkt *pkt, sour
     return true;
 }
 
-/* The track and stream an incoming packet belongs to: by SSRC (a media or RTX stream), else
- * by its MID (and rid) extensions. Unknown streams are not forwarded. */
-static bool find_source(peer *p, const rtp_pkt *pkt, source_ref *ref)
+/* The track and stream of a known media or RTX SSRC. */
+static bool source_of_ssrc(const peer *p, uint32_t ssrc, source_ref *ref)
 {
     for (int i = 0; i < p->n_in; i++) {
         peer_in_track *t = p->in[i];
         for (int k = 0; k < t->n_streams; k++) {
             const peer_in_stream *st = &t->streams[k];
-            if (st->ssrc == pkt->ssrc || (st->rtx_ssrc && st->rtx_ssrc == pkt->ssrc)) {
-                *ref = (source_ref){.track = t, .stream = (uint8_t)k, .rtx = st->ssrc != pkt->ssrc};
+            if (st->ssrc == ssrc || (st->rtx_ssrc && st->rtx_ssrc == ssrc)) {
+                *ref = (source_ref){.track = t, .stream = (uint8_t)k, .rtx = st->ssrc != ssrc};
                 return true;
             }
         }
     }
+    return false;
+}
+
+bool peer_rtp_routes(const peer *p, uint32_t ssrc)
+{
+    source_ref ref;
+    return source_of_ssrc(p, ssrc, &ref);
+}
+
+/* The track and stream an incoming packet belongs to: by SSRC (a media or RTX stream), else
+ * by its MID (and rid) extensions. Unknown streams are not forwarded. */
+static bool find_source(peer *p, const rtp_pkt *pkt, source_ref *ref)
+{
+    if (source_of_ssrc(p, pkt->ssrc, ref)) return true;
     const uint8_t *mid;
     size_t mid_len;
     if (!p->mid_ext_id || rtp_ext_find(pkt, p->mid_ext_id, &mid, &mid_len) != J_OK) return false;

@@ -185,10 +185,12 @@ static void browser_send(browser *b, uint8_t *buf, size_t len, bool rtcp, uint64
  * the tests cross (from 60000 on). */
 static uint32_t pub_ts(uint16_t seq) { return (uint16_t)(seq - 60000u) * 3000u; }
 
+/* A VP8 keyframe: payload descriptor, then the frame's first bytes. */
+static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
+
 /* The publisher's browser sends VP8 seq (a keyframe when key) with transport-wide twcc. */
 static void publish(rig *r, uint16_t seq, uint16_t twcc, bool key, uint64_t now)
 {
-    static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
     static const uint8_t delta_payload[] = {0x10, 0x51, 0x01, 0x00, 0xCC, 0xDD};
     uint8_t tw[2];
     wr_be16(tw, twcc);
@@ -547,7 +549,6 @@ static void test_simulcast_ingest_by_rid(void **state)
     assert_int_equal(in->source.encoding_count, 3);
     sfu_track_attach_source(t, &in->source, peer_request_keyframe, p, 0);
 
-    static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
     uint8_t buf[1600];
     for (int e = 2; e >= 0; e--) { /* any order */
         rtp_ext_elem exts[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
@@ -695,7 +696,7 @@ static void test_rebinding_many_times_keeps_media_flowing(void **state)
 
 /* A publisher that publishes again and again (its m= section removed, then added with new
  * SSRCs) keeps being received: the retired SSRCs leave the inbound SRTP table, also when
- * packets of theirs arrive after the removal. */
+ * packets and sender reports of theirs arrive after the removal. */
 static void test_republishing_many_times_keeps_media_flowing(void **state)
 {
     (void)state;
@@ -703,7 +704,6 @@ static void test_republishing_many_times_keeps_media_flowing(void **state)
     rig_up(&r);
     peer *pub = r.pub.p;
     sdp_negotiated *neg = video_neg(PEER_PUBLISHER);
-    static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
     enum { REPUBLISHES = 300 };
     uint8_t buf[1600];
     for (uint32_t i = 1; i <= REPUBLISHES; i++) {
@@ -712,6 +712,9 @@ static void test_republishing_many_times_keeps_media_flowing(void **state)
         rtp_header_out h = {.payload_type = VIDEO_PT, .seq = (uint16_t)(2 * i), .ssrc = old_ssrc};
         int n = rtp_write_packet(&h, NULL, 0, key_payload, sizeof key_payload, buf, 1500);
         browser_send(&r.pub, buf, (size_t)n, false, i * S); /* still on its way */
+        rtcp_sr sr = {.ssrc = old_ssrc, .packet_count = i};
+        n = rtcp_sr_write(&sr, buf, 1500);
+        browser_send(&r.pub, buf, (size_t)n, true, i * S); /* so is its last report */
         j_srtp_remove_stream(r.pub.out, old_ssrc);
         neg->media[0].streams[0].ssrc = 0x50000u + i;
         neg->media[0].streams[0].rtx_ssrc = 0x60000u + i;
