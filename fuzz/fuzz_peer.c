@@ -8,9 +8,10 @@
  * Input: records of [op][len hi][len lo][len bytes]. op & 3 picks the packet's kind
  * (0 publisher RTP, 1 subscriber RTCP, 2 publisher RTCP, 3 none) and op >> 2 the
  * milliseconds that pass before it (each record also runs both peers' timers). The peers
- * are connected with fixed SRTP keys; what they send is dropped; the subscriber's numbering
- * (RTP and transport-wide) starts at 0 so inputs can name its packets. Checked with abort(): every
- * NACKed sequence number a subscriber sends is answered, missed or throttled, once.
+ * are connected with fixed SRTP keys; what they send is dropped; the subscriber's SSRCs are
+ * fixed and its numbering (RTP and transport-wide) starts at 0 so inputs can name its
+ * packets. Checked with abort(): every NACKed sequence number a subscriber sends is
+ * answered, missed or throttled, once.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -95,8 +96,7 @@ static peer *connected_peer(peer_role role, sdp_negotiated *neg)
         if (role == PEER_PUBLISHER)
             check(peer_add_in_track(p, &neg->media[i]) != NULL);
         else
-            check(peer_add_out_track(p, &neg->media[i], SUB_SSRC + 2 * i, SUB_RTX_SSRC + 2 * i) !=
-                  NULL);
+            check(peer_add_out_track(p, &neg->media[i]) != NULL);
     }
     p->srtp_out = j_srtp_new(J_SRTP_PROFILE_AES128_CM_SHA1_80, key, sizeof key, J_SRTP_OUTBOUND,
                              J_SRTP_MAX_STREAMS);
@@ -129,6 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sfu_track_attach_source(tracks[i], &pub->in[i]->source, peer_request_keyframe, pub, 0);
         check(sfu_track_add_downtrack(tracks[i], &sub->out[i]->down, 0) == J_OK);
         sfu_seqmap_init(&sub->out[i]->down.seq, (uint16_t)(i * 0x8000), 0);
+        sub->out[i]->down.ssrc = SUB_SSRC + 2 * (uint32_t)i;
+        sub->out[i]->down.rtx_ssrc = SUB_RTX_SSRC + 2 * (uint32_t)i;
     }
     bwe_twcc_history_init(sub->twcc_out, 0);
 

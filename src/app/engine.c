@@ -9,7 +9,6 @@
 #include "app/engine_internal.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "core/random.h"
 #include "rtp/rtp.h"
 #include "stun/stun.h"
 
@@ -371,8 +370,7 @@ static int bind_subscriber(engine *e, peer *p, engine_session *s, uint64_t now_u
         if (!out) {
             engine_track *et = engine_track_get(e, b->track_id, kind, s->origin);
             if (!et) return J_ENOMEM;
-            /* Never 0: that means "none". */
-            out = peer_add_out_track(p, m, j_random_u32() | 1u, j_random_u32() | 1u);
+            out = peer_add_out_track(p, m);
             if (!out) {
                 engine_track_release_if_unused(e, et);
                 return J_ELIMIT;

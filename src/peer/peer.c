@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -41,6 +42,24 @@ bool peer_neg_has_rtx(const sdp_neg_media *m)
     for (int i = 0; i < m->codec_count; i++)
         if (m->codecs[i].rtx_pt) return true;
     return false;
+}
+
+/* An SSRC this connection never sent from before (0 once 2^32 - 1 are used): SRTP forgets a
+ * retired SSRC's index, so protecting it again would reuse keystream. Counter x an odd
+ * number + an offset is a bijection on 32 bits, so distinct counters give distinct SSRCs;
+ * the multiplier and offset are random per connection, so the SSRCs look random too. */
+static uint32_t new_ssrc(peer *p)
+{
+    while (p->ssrcs.used < UINT32_MAX) {
+        uint32_t ssrc = p->ssrcs.used++ * p->ssrcs.scale + p->ssrcs.offset;
+        if (ssrc) return ssrc; /* 0 means none */
+    }
+    return 0;
+}
+
+void peer_srtp_retire(j_srtp *s, uint32_t ssrc)
+{
+    if (s && ssrc) j_srtp_remove_stream(s, ssrc);
 }
 
 /* A subscriber's egress estimate: transport-cc feedback or REMB, RR loss, RTT. */
@@ -81,7 +100,9 @@ peer *peer_new(const peer_env *env, const peer_params *pp, uint64_t now_us)
         return NULL;
     }
     p->srtp_streams = PEER_SRTP_RTCP_STREAMS;
-    p->rtcp_ssrc = j_random_u32();
+    p->ssrcs.scale = j_random_u32() | 1u;
+    p->ssrcs.offset = j_random_u32();
+    p->rtcp_ssrc = new_ssrc(p);
     for (int i = 0; i < neg->media_count; i++)
         if (neg->media[i].accepted && neg->media[i].rtcp_rsize) p->rtcp_rsize = true;
     snprintf(p->cname, sizeof p->cname, "%s", pp->cname && pp->cname[0] ? pp->cname : pp->id);
@@ -110,11 +131,20 @@ int peer_restart_ice(peer *p, const char *local_ufrag, const char *local_pwd,
     return J_OK;
 }
 
-/* Room in the SRTP sessions for n more streams' SSRCs (media and RTX each). */
+/* SSRCs the SRTP sessions need room for with n streams more than the tracks held: media
+ * and RTX for each stream, and RTCP senders. */
+static size_t srtp_streams_needed(const peer *p, size_t n)
+{
+    size_t streams = n + (size_t)p->n_out;
+    for (int i = 0; i < p->n_in; i++) streams += p->in[i]->n_streams;
+    size_t want = PEER_SRTP_RTCP_STREAMS + 2 * streams;
+    return want < J_SRTP_MAX_STREAMS ? want : J_SRTP_MAX_STREAMS;
+}
+
+/* Room in the SRTP sessions for n more streams' SSRCs (the sessions never shrink). */
 static int reserve_srtp_streams(peer *p, size_t n)
 {
-    size_t want = p->srtp_streams + 2 * n;
-    p->srtp_streams = want < J_SRTP_MAX_STREAMS ? want : J_SRTP_MAX_STREAMS;
+    p->srtp_streams = srtp_streams_needed(p, n);
     if (!p->srtp_in) return J_OK; /* sized when DTLS completes */
     int rc = j_srtp_reserve(p->srtp_in, p->srtp_streams);
     return rc == J_OK ? j_srtp_reserve(p->srtp_out, p->srtp_streams) : rc;
@@ -183,33 +213,44 @@ peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m)
     return t;
 }
 
-peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssrc,
-                                   uint32_t rtx_ssrc)
+peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m)
 {
     int kind = sfu_kind_from_sdp(m->kind);
     if (p->n_out == PEER_MAX_TRACKS || kind < 0 || setup_transport_cc(p, m) != J_OK ||
         reserve_srtp_streams(p, 1) != J_OK)
         return NULL;
+    uint32_t ssrc = new_ssrc(p);
+    uint32_t rtx_ssrc = peer_neg_has_rtx(m) ? new_ssrc(p) : 0;
+    if (!ssrc || (peer_neg_has_rtx(m) && !rtx_ssrc)) return NULL;
     peer_out_track *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     snprintf(t->mid, sizeof t->mid, "%s", m->mid);
     t->kind = (sfu_kind)kind;
-    sfu_downtrack_init(&t->down, m, ssrc, peer_neg_has_rtx(m) ? rtx_ssrc : 0,
-                       peer_rtp_send_downtrack, p);
+    sfu_downtrack_init(&t->down, m, ssrc, rtx_ssrc, peer_rtp_send_downtrack, p);
     p->out[p->n_out++] = t;
     return t;
 }
 
 void peer_remove_in_track(peer *p, int index)
 {
-    free_in_track(p->in[index]);
+    peer_in_track *t = p->in[index];
+    for (int i = 0; i < t->n_streams; i++) {
+        peer_srtp_retire(p->srtp_in, t->streams[i].ssrc);
+        peer_srtp_retire(p->srtp_in, t->streams[i].rtx_ssrc);
+    }
+    free_in_track(t);
     p->in[index] = p->in[--p->n_in];
+    p->srtp_streams = srtp_streams_needed(p, 0);
 }
 
 void peer_remove_out_track(peer *p, int index)
 {
-    free(p->out[index]);
+    peer_out_track *t = p->out[index];
+    peer_srtp_retire(p->srtp_out, t->down.ssrc);
+    peer_srtp_retire(p->srtp_out, t->down.rtx_ssrc);
+    free(t);
     p->out[index] = p->out[--p->n_out];
+    p->srtp_streams = srtp_streams_needed(p, 0);
 }
 
 peer_in_track *peer_find_in_track(const peer *p, const char *mid, int *index)
@@ -365,11 +406,19 @@ void peer_handle_srtp(peer *p, uint64_t now_us, const j_addr *from, uint8_t *buf
     if (is_rtcp) {
         p->stats.rtcp_in++;
         peer_rtcp_handle(p, now_us, buf, (size_t)n);
+        /* A sender report comes from a media sender: from one we do not route (retired, its
+         * reports still on their way), it keeps no SRTCP state either. */
+        uint32_t sender = rd_be32(buf + 4);
+        if (buf[1] == RTCP_TYPE_SR && !peer_rtp_routes(p, sender))
+            peer_srtp_retire(p->srtp_in, sender);
         return;
     }
     p->stats.rtp_in++;
     p->stats.rtp_in_bytes += (uint64_t)n;
-    if (p->role == PEER_PUBLISHER) peer_rtp_handle(p, now_us, buf, (size_t)n);
+    /* Only the streams we route keep SRTP state: a retired SSRC's packets still on their way
+     * (or any stream we do not take) would otherwise take a slot back for good. */
+    if (p->role != PEER_PUBLISHER || !peer_rtp_handle(p, now_us, buf, (size_t)n))
+        peer_srtp_retire(p->srtp_in, rd_be32(buf + 8));
 }
 
 void peer_handle_timeout(peer *p, uint64_t now_us)

@@ -54,9 +54,9 @@
 #define PEER_PROBE_AFTER_US 2000000u
 #define PEER_PROBE_AFTER_MAX_US 8000000u
 #define PEER_CNAME_LEN 65
-/* SSRCs an SRTP session of a peer is sized for: 2 (media and RTX) for every stream of every
- * m= section it was ever given (streams stay in SRTP's table after their m= section goes),
- * plus this many for RTCP senders, at most J_SRTP_MAX_STREAMS. */
+/* SSRCs an SRTP session of a peer is sized for: 2 (media and RTX) for every stream of the
+ * m= sections it holds at once (a removed track's SSRCs leave SRTP's table), plus this many
+ * for RTCP senders, at most J_SRTP_MAX_STREAMS. */
 #define PEER_SRTP_RTCP_STREAMS 8
 
 /* A peer carries media in one direction: a publisher sends to us, a subscriber receives. */
@@ -167,6 +167,9 @@ struct peer {
     dtls_conn *dtls;          /* owned */
     j_srtp *srtp_in, *srtp_out; /* owned, NULL until DTLS completes */
     size_t srtp_streams;        /* SSRCs they are sized for: PEER_SRTP_RTCP_STREAMS */
+    struct {
+        uint32_t used, scale, offset;
+    } ssrcs;                    /* the SSRCs we send from, never one twice (peer.c) */
     j_addr dtls_addr;         /* where the last DTLS record came from */
     j_addr addrs[PEER_MAX_ADDRS]; /* addresses routed to us, for the owner's cleanup */
     int n_addrs;
@@ -215,13 +218,16 @@ int peer_restart_ice(peer *p, const char *local_ufrag, const char *local_pwd,
 /* peer_add_in_track - publisher: receive m= section m (its source is described from it).
  * NULL when PEER_MAX_TRACKS are in use or out of memory. */
 peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m);
-/* peer_add_out_track - subscriber: send on m= section m with SSRC ssrc, and retransmit on
- * rtx_ssrc when m negotiated RTX (0: as the original packets). NULL as above. */
-peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m, uint32_t ssrc,
-                                   uint32_t rtx_ssrc);
+/* peer_add_out_track - subscriber: send on m= section m from a new SSRC (down.ssrc), and
+ * retransmit from another (down.rtx_ssrc) when m negotiated RTX (0: as the original packets).
+ * The peer picks them: an SSRC is never used twice on a connection, since a removed track's
+ * SRTP state goes and protecting that SSRC again would reuse keystream. NULL as above. */
+peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m);
 /* peer_neg_has_rtx - whether m= section m negotiated RTX for any codec. */
 bool peer_neg_has_rtx(const sdp_neg_media *m);
-/* peer_remove_in_track / peer_remove_out_track - by index; the owner has detached it. */
+/* peer_remove_in_track / peer_remove_out_track - by index; the owner has detached it. Its
+ * SSRCs retire: their SRTP state goes (inbound for an in track's streams and their RTX,
+ * outbound for an out track's media and RTX). */
 void peer_remove_in_track(peer *p, int index);
 void peer_remove_out_track(peer *p, int index);
 peer_in_track *peer_find_in_track(const peer *p, const char *mid, int *index);

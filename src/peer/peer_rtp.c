@@ -45,9 +45,12 @@ static bool learn_ssrc(const peer *p, peer_in_track *t, const rtp_pkt *pkt, sour
         rtx = repaired >= 0;
     }
     peer_in_stream *st = &t->streams[i];
+    /* The SSRC it replaces retired. */
     if (rtx) {
+        peer_srtp_retire(p->srtp_in, st->rtx_ssrc);
         st->rtx_ssrc = pkt->ssrc;
     } else {
+        peer_srtp_retire(p->srtp_in, st->ssrc);
         st->ssrc = pkt->ssrc;
         st->receiving = false;
     }
@@ -55,20 +58,33 @@ static bool learn_ssrc(const peer *p, peer_in_track *t, const rtp_pkt *pkt, sour
     return true;
 }
 
-/* The track and stream an incoming packet belongs to: by SSRC (a media or RTX stream), else
- * by its MID (and rid) extensions. Unknown streams are not forwarded. */
-static bool find_source(peer *p, const rtp_pkt *pkt, source_ref *ref)
+/* The track and stream of a known media or RTX SSRC. */
+static bool source_of_ssrc(const peer *p, uint32_t ssrc, source_ref *ref)
 {
     for (int i = 0; i < p->n_in; i++) {
         peer_in_track *t = p->in[i];
         for (int k = 0; k < t->n_streams; k++) {
             const peer_in_stream *st = &t->streams[k];
-            if (st->ssrc == pkt->ssrc || (st->rtx_ssrc && st->rtx_ssrc == pkt->ssrc)) {
-                *ref = (source_ref){.track = t, .stream = (uint8_t)k, .rtx = st->ssrc != pkt->ssrc};
+            if (st->ssrc == ssrc || (st->rtx_ssrc && st->rtx_ssrc == ssrc)) {
+                *ref = (source_ref){.track = t, .stream = (uint8_t)k, .rtx = st->ssrc != ssrc};
                 return true;
             }
         }
     }
+    return false;
+}
+
+bool peer_rtp_routes(const peer *p, uint32_t ssrc)
+{
+    source_ref ref;
+    return source_of_ssrc(p, ssrc, &ref);
+}
+
+/* The track and stream an incoming packet belongs to: by SSRC (a media or RTX stream), else
+ * by its MID (and rid) extensions. Unknown streams are not forwarded. */
+static bool find_source(peer *p, const rtp_pkt *pkt, source_ref *ref)
+{
+    if (source_of_ssrc(p, pkt->ssrc, ref)) return true;
     const uint8_t *mid;
     size_t mid_len;
     if (!p->mid_ext_id || rtp_ext_find(pkt, p->mid_ext_id, &mid, &mid_len) != J_OK) return false;
@@ -114,15 +130,16 @@ static void record_arrival(peer *p, const rtp_pkt *pkt, uint64_t now_us)
         bwe_twcc_recorder_on_packet(p->twcc_in, rd_be16(v), now_us);
 }
 
-void peer_rtp_handle(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
+bool peer_rtp_handle(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
 {
     rtp_pkt pkt;
-    if (rtp_parse(&pkt, buf, len) != J_OK) return;
+    if (rtp_parse(&pkt, buf, len) != J_OK) return true; /* its stream may still be ours */
     record_arrival(p, &pkt, now_us);
     source_ref ref;
-    if (!find_source(p, &pkt, &ref) || !ref.track->track) {
+    bool known = find_source(p, &pkt, &ref);
+    if (!known || !ref.track->track) {
         p->stats.unknown_ssrc++; /* an unannounced stream: not forwarded */
-        return;
+        return known;
     }
     peer_in_track *t = ref.track;
     peer_in_stream *st = &t->streams[ref.stream];
@@ -130,14 +147,15 @@ void peer_rtp_handle(peer *p, uint64_t now_us, uint8_t *buf, size_t len)
         uint8_t apt = t->apt[pkt.payload_type];
         /* Padding-only RTX packets are bandwidth probes: nothing to forward. */
         if (!st->ssrc || apt == SFU_NO_PT || rtp_rtx_unwrap(buf, &pkt, apt, st->ssrc) != J_OK)
-            return;
+            return true;
         p->stats.rtx_in++;
     }
     /* An RTX packet that repairs nothing resends one we have: Chromium pads its bandwidth
      * probes that way, continuously while its encoders send less than their share. Forwarded,
      * it would reach subscribers as duplicates and make its layer look that much dearer. */
-    if (!account(p, t, st, &pkt, now_us) && ref.rtx) return;
+    if (!account(p, t, st, &pkt, now_us) && ref.rtx) return true;
     sfu_track_forward(t->track, &pkt, ref.stream, now_us);
+    return true;
 }
 
 void peer_rtp_send_downtrack(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twcc_off,

@@ -30,8 +30,6 @@
 #define TWCC_EXT 5
 #define PUB_SSRC 0x1111u
 #define PUB_RTX_SSRC 0x2222u
-#define SUB_SSRC 0x3333u
-#define SUB_RTX_SSRC 0x4444u
 
 
 /* What the peers sent, as their browsers read it (decrypted). */
@@ -142,7 +140,7 @@ static peer *make_peer(peer_env *env, browser *b, peer_role role, const char *id
     if (role == PEER_PUBLISHER)
         assert_non_null(peer_add_in_track(p, &neg->media[0]));
     else
-        assert_non_null(peer_add_out_track(p, &neg->media[0], SUB_SSRC, SUB_RTX_SSRC));
+        assert_non_null(peer_add_out_track(p, &neg->media[0]));
     free(neg);
     connect_browser(b);
     return p;
@@ -187,10 +185,12 @@ static void browser_send(browser *b, uint8_t *buf, size_t len, bool rtcp, uint64
  * the tests cross (from 60000 on). */
 static uint32_t pub_ts(uint16_t seq) { return (uint16_t)(seq - 60000u) * 3000u; }
 
+/* A VP8 keyframe: payload descriptor, then the frame's first bytes. */
+static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
+
 /* The publisher's browser sends VP8 seq (a keyframe when key) with transport-wide twcc. */
 static void publish(rig *r, uint16_t seq, uint16_t twcc, bool key, uint64_t now)
 {
-    static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
     static const uint8_t delta_payload[] = {0x10, 0x51, 0x01, 0x00, 0xCC, 0xDD};
     uint8_t tw[2];
     wr_be16(tw, twcc);
@@ -266,7 +266,7 @@ static void test_gap_is_nacked_and_rtx_fills_it_downstream(void **state)
     assert_int_equal(r.pub.p->stats.rtx_in, 1);
     rtp_pkt got[8];
     assert_int_equal(rtp_got(&r.sub, 0, got, 8), 4);
-    assert_int_equal(got[3].ssrc, SUB_SSRC);
+    assert_int_equal(got[3].ssrc, r.out->down.ssrc);
     assert_int_equal(got[3].payload_type, SUB_VIDEO_PT);
     assert_int_equal((uint16_t)(got[3].seq - got[0].seq), 2); /* 102 fills the gap */
     /* Repaired: no further request for it. */
@@ -292,7 +292,7 @@ static void test_subscriber_nack_is_answered_with_rtx(void **state)
     assert_int_equal(n, 40);
     /* The subscriber lost its packets 15..17 (across the source's wrap at 65535). */
     uint16_t want[] = {got[15].seq, got[16].seq, got[17].seq};
-    rtcp_nack nack = {.sender_ssrc = 1, .media_ssrc = SUB_SSRC, .lost = want, .lost_count = 3};
+    rtcp_nack nack = {.sender_ssrc = 1, .media_ssrc = r.out->down.ssrc, .lost = want, .lost_count = 3};
     uint8_t buf[128];
     int len = rtcp_nack_write(&nack, buf, 64);
     int before = r.sub.n_got;
@@ -302,7 +302,7 @@ static void test_subscriber_nack_is_answered_with_rtx(void **state)
     rtp_pkt rtx[4];
     assert_int_equal(rtp_got(&r.sub, before, rtx, 4), 3);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(rtx[i].ssrc, SUB_RTX_SSRC);
+        assert_int_equal(rtx[i].ssrc, r.out->down.rtx_ssrc);
         assert_int_equal(rtx[i].payload_type, SUB_RTX_PT);
         assert_int_equal(rd_be16(rtx[i].payload), want[i]);
         assert_int_equal(rtx[i].timestamp, got[15 + i].timestamp);
@@ -398,13 +398,13 @@ static void test_sender_report_rtt_and_estimate_for_subscriber(void **state)
     assert_true(at >= 0);
     rtcp_sr sr;
     assert_int_equal(rtcp_sr_parse(&sr, &h), J_OK);
-    assert_int_equal(sr.ssrc, SUB_SSRC);
+    assert_int_equal(sr.ssrc, r.out->down.ssrc);
     assert_int_equal(sr.packet_count, 30);
     /* The RTP time of the report: the last packet's plus the time since, at 90 kHz. */
     assert_int_equal(sr.rtp_ts, got[29].timestamp + (1005 - (10 + 33 * 29)) * 90);
     assert_true(find_rtcp(&r.sub, at, RTCP_TYPE_SDES, -1, &h) >= 0);
     /* Its receiver report echoes the SR 40 ms later, held 10 ms: RTT 30 ms. */
-    rtcp_report_block rb = {.ssrc = SUB_SSRC, .fraction_lost = 0, .lsr = rtcp_ntp_compact(sr.ntp),
+    rtcp_report_block rb = {.ssrc = r.out->down.ssrc, .fraction_lost = 0, .lsr = rtcp_ntp_compact(sr.ntp),
                             .dlsr = rtcp_compact_from_us(10 * MS), .jitter = 90};
     rtcp_rr rr = {.ssrc = 1, .report_count = 1, .reports = &rb};
     uint8_t buf[256];
@@ -420,7 +420,7 @@ static void test_sender_report_rtt_and_estimate_for_subscriber(void **state)
     for (int i = 0; i < 30; i++)
         rx[i] = (rtcp_twcc_rx){.seq = (uint16_t)(first_twcc + i), .received = true,
                                .arrival_us = (uint64_t)(20 + 33 * i) * MS};
-    rtcp_twcc_fb fb = {.sender_ssrc = 1, .media_ssrc = SUB_SSRC, .pkts = rx, .pkt_count = 30};
+    rtcp_twcc_fb fb = {.sender_ssrc = 1, .media_ssrc = r.out->down.ssrc, .pkts = rx, .pkt_count = 30};
     len = rtcp_twcc_write(&fb, buf, sizeof buf - 64);
     assert_true(len > 0);
     browser_send(&r.sub, buf, (size_t)len, true, 1 * S + 50 * MS);
@@ -447,7 +447,7 @@ static void run_media(rig *r, uint16_t *seq, bool key, uint64_t from, uint64_t u
 static void send_remb(rig *r, uint64_t bitrate, uint64_t now)
 {
     uint8_t buf[128];
-    uint32_t ssrcs[] = {SUB_SSRC};
+    uint32_t ssrcs[] = {r->out->down.ssrc};
     rtcp_remb remb = {.sender_ssrc = 1, .bitrate_bps = bitrate, .ssrc_count = 1, .ssrcs = ssrcs};
     int len = rtcp_remb_write(&remb, buf, 64);
     browser_send(&r->sub, buf, (size_t)len, true, now);
@@ -495,7 +495,7 @@ static void test_muted_track_takes_no_share(void **state)
     rig_up(&r);
     sdp_negotiated *neg = video_neg(PEER_SUBSCRIBER);
     strcpy(neg->media[0].mid, "1");
-    peer_out_track *quiet_out = peer_add_out_track(r.sub.p, &neg->media[0], SUB_SSRC + 2, SUB_RTX_SSRC + 2);
+    peer_out_track *quiet_out = peer_add_out_track(r.sub.p, &neg->media[0]);
     free(neg);
     assert_non_null(quiet_out);
     sfu_track *quiet = sfu_track_new("quiet", SFU_VIDEO);
@@ -549,7 +549,6 @@ static void test_simulcast_ingest_by_rid(void **state)
     assert_int_equal(in->source.encoding_count, 3);
     sfu_track_attach_source(t, &in->source, peer_request_keyframe, p, 0);
 
-    static const uint8_t key_payload[] = {0x10, 0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02};
     uint8_t buf[1600];
     for (int e = 2; e >= 0; e--) { /* any order */
         rtp_ext_elem exts[] = {{.id = MID_EXT, .data = (const uint8_t *)"0", .len = 1},
@@ -626,7 +625,7 @@ static void test_srtp_sized_by_negotiation(void **state)
     enum { ADDED = 6 };
     for (int i = 0; i < ADDED; i++) {
         snprintf(neg->media[0].mid, sizeof neg->media[0].mid, "m%d", i);
-        assert_non_null(peer_add_out_track(p, &neg->media[0], 0x100u + i, 0x200u + i));
+        assert_non_null(peer_add_out_track(p, &neg->media[0]));
     }
     free(neg);
     size_t room = PEER_SRTP_RTCP_STREAMS + 2 * (1 + ADDED);
@@ -648,6 +647,96 @@ static void test_srtp_sized_by_negotiation(void **state)
     j_srtp_free(b.in);
 }
 
+
+/* A long-lived subscriber whose m= section is bound to one source after another: each binding
+ * is a new out track with new SSRCs (never one used before), and the SSRCs of the one it
+ * replaces retire. After many more bindings than the SRTP table holds, what the current one
+ * carries is still protected and sent, RTP and sender reports (the browser, like a real one,
+ * drops its state for the SSRCs it no longer receives). */
+static void test_rebinding_many_times_keeps_media_flowing(void **state)
+{
+    (void)state;
+    rig r;
+    rig_up(&r);
+    peer *sub = r.sub.p;
+    sdp_negotiated *neg = video_neg(PEER_SUBSCRIBER);
+    enum { REBINDS = 300 };
+    uint32_t used[2 * (REBINDS + 1)] = {r.out->down.ssrc, r.out->down.rtx_ssrc};
+    uint16_t seq = 1;
+    for (uint32_t i = 1; i <= REBINDS; i++) {
+        uint64_t now = i * S;
+        sfu_downtrack_detach(&sub->out[0]->down);
+        j_srtp_remove_stream(r.sub.in, sub->out[0]->down.ssrc);
+        peer_remove_out_track(sub, 0);
+        r.out = peer_add_out_track(sub, &neg->media[0]);
+        assert_non_null(r.out);
+        for (uint32_t k = 0; k < 2 * i; k++) {
+            assert_int_not_equal(used[k], r.out->down.ssrc);
+            assert_int_not_equal(used[k], r.out->down.rtx_ssrc);
+        }
+        used[2 * i] = r.out->down.ssrc;
+        used[2 * i + 1] = r.out->down.rtx_ssrc;
+        assert_int_equal(sfu_track_add_downtrack(r.track, &r.out->down, now), J_OK);
+        r.sub.n_got = 0;
+        r.pub.n_got = 0;
+        publish(&r, seq, seq, true, now + 10 * MS);
+        seq++;
+        peer_handle_timeout(sub, now + 20 * MS); /* a sender report for the new SSRC */
+        rtp_pkt got[4];
+        assert_int_equal(rtp_got(&r.sub, 0, got, 4), 1);
+        assert_int_equal(got[0].ssrc, r.out->down.ssrc);
+        rtcp_header h;
+        assert_true(find_rtcp(&r.sub, 0, RTCP_TYPE_SR, -1, &h) >= 0);
+    }
+    assert_int_equal(sub->stats.srtp_errors, 0);
+    assert_int_equal(sub->srtp_streams, PEER_SRTP_RTCP_STREAMS + 2);
+    free(neg);
+    rig_down(&r);
+}
+
+/* A publisher that publishes again and again (its m= section removed, then added with new
+ * SSRCs) keeps being received: the retired SSRCs leave the inbound SRTP table, also when
+ * packets and sender reports of theirs arrive after the removal. */
+static void test_republishing_many_times_keeps_media_flowing(void **state)
+{
+    (void)state;
+    rig r;
+    rig_up(&r);
+    peer *pub = r.pub.p;
+    sdp_negotiated *neg = video_neg(PEER_PUBLISHER);
+    enum { REPUBLISHES = 300 };
+    uint8_t buf[1600];
+    for (uint32_t i = 1; i <= REPUBLISHES; i++) {
+        uint32_t old_ssrc = pub->in[0]->streams[0].ssrc;
+        peer_remove_in_track(pub, 0);
+        rtp_header_out h = {.payload_type = VIDEO_PT, .seq = (uint16_t)(2 * i), .ssrc = old_ssrc};
+        int n = rtp_write_packet(&h, NULL, 0, key_payload, sizeof key_payload, buf, 1500);
+        browser_send(&r.pub, buf, (size_t)n, false, i * S); /* still on its way */
+        rtcp_sr sr = {.ssrc = old_ssrc, .packet_count = i};
+        n = rtcp_sr_write(&sr, buf, 1500);
+        browser_send(&r.pub, buf, (size_t)n, true, i * S); /* so is its last report */
+        j_srtp_remove_stream(r.pub.out, old_ssrc);
+        neg->media[0].streams[0].ssrc = 0x50000u + i;
+        neg->media[0].streams[0].rtx_ssrc = 0x60000u + i;
+        peer_in_track *in = peer_add_in_track(pub, &neg->media[0]);
+        assert_non_null(in);
+        in->track = r.track;
+        h = (rtp_header_out){.payload_type = VIDEO_PT, .seq = (uint16_t)(2 * i + 1),
+                             .ssrc = 0x50000u + i};
+        n = rtp_write_packet(&h, NULL, 0, key_payload, sizeof key_payload, buf, 1500);
+        uint64_t forwarded = r.track->enc[0].packets;
+        browser_send(&r.pub, buf, (size_t)n, false, i * S + 10 * MS);
+        assert_true(in->streams[0].receiving);
+        assert_int_equal(r.track->enc[0].packets, forwarded + 1);
+        r.pub.n_got = 0;
+        r.sub.n_got = 0;
+    }
+    assert_int_equal(pub->stats.srtp_errors, 0);
+    assert_int_equal(pub->stats.unknown_ssrc, REPUBLISHES);
+    free(neg);
+    rig_down(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +748,8 @@ int main(void)
         cmocka_unit_test(test_muted_track_takes_no_share),
         cmocka_unit_test(test_simulcast_ingest_by_rid),
         cmocka_unit_test(test_srtp_sized_by_negotiation),
+        cmocka_unit_test(test_rebinding_many_times_keeps_media_flowing),
+        cmocka_unit_test(test_republishing_many_times_keeps_media_flowing),
     };
     return cmocka_run_group_tests(tests, dtls_group_setup, dtls_group_teardown);
 }

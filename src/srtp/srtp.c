@@ -81,9 +81,9 @@ struct j_srtp {
     bool aead;
     size_t tag_len;
     transform xf[KIND_COUNT];
-    /* Streams are never removed: a session lives as long as its peer. The SSRCs are kept
-     * apart from the state so the lookup scans one short array. Each array holds
-     * stream_cap streams (j_srtp_new, j_srtp_reserve); slots are cleared as streams start. */
+    /* The SSRCs are kept apart from the state so the lookup scans one short array. Each
+     * array holds stream_cap streams (j_srtp_new, j_srtp_reserve); slots are cleared as
+     * streams start, and j_srtp_remove_stream moves the last stream into the slot it frees. */
     size_t stream_count, stream_cap;
     uint32_t *ssrc;
     index_state (*state)[KIND_COUNT];
@@ -338,6 +338,23 @@ static void stream_commit(j_srtp *s, int slot, uint32_t ssrc, packet_kind kind, 
         st->highest = index;
         st->started = true;
     }
+}
+
+int j_srtp_remove_stream(j_srtp *s, uint32_t ssrc)
+{
+    if (!s) return J_EINVAL;
+    int slot;
+    stream_lookup(s, ssrc, &slot);
+    if (slot < 0) return J_ENOTFOUND;
+    size_t last = --s->stream_count;
+    if ((size_t)slot != last) {
+        s->ssrc[slot] = s->ssrc[last];
+        memcpy(s->state[slot], s->state[last], sizeof s->state[slot]);
+        if (s->windows)
+            memcpy(stream_window(s, slot, KIND_RTP), stream_window(s, (int)last, KIND_RTP),
+                   KIND_COUNT * sizeof *s->windows);
+    }
+    return J_OK;
 }
 
 /* ---- the transforms -------------------------------------------------------------------- */

@@ -9,12 +9,13 @@
  * unprotects what the peer sends (dtls_srtp_keys.remote). Per-SSRC state (rollover counter,
  * SRTCP index, replay window) is created by the first packet of an SSRC that is valid (an
  * inbound packet only once it authenticates), in a table of as many SSRCs as the owner
- * expects (what it negotiated, at most J_SRTP_MAX_STREAMS), allocated by j_srtp_new and
- * grown by j_srtp_reserve, never per packet: a packet of one more SSRC is refused with
- * J_ELIMIT, so a peer cannot grow our memory by inventing SSRCs. Inbound replay window:
- * J_SRTP_REPLAY_WINDOW packets per SSRC, for RTP and for RTCP. Outbound allows repeating an
- * index, so a packet resent with the same sequence number (NACK answered by resending)
- * protects again, to the same bytes, instead of failing.
+ * expects at once (what it negotiated, at most J_SRTP_MAX_STREAMS), allocated by j_srtp_new
+ * and grown by j_srtp_reserve, never per packet: a packet of one more SSRC is refused with
+ * J_ELIMIT, so a peer cannot grow our memory by inventing SSRCs. The owner removes an
+ * SSRC's state when the SSRC retires (j_srtp_remove_stream), which frees its slot. Inbound
+ * replay window: J_SRTP_REPLAY_WINDOW packets per SSRC, for RTP and for RTCP. Outbound
+ * allows repeating an index, so a packet resent with the same sequence number (NACK
+ * answered by resending) protects again, to the same bytes, instead of failing.
  *
  * Packets are transformed in place. Not thread-safe per session; nothing is allocated on
  * the per-packet path by this module.
@@ -61,6 +62,15 @@ j_srtp *j_srtp_new(j_srtp_profile p, const uint8_t *key_salt, size_t len, j_srtp
  * shrinks. J_OK, J_EINVAL (0 or above J_SRTP_MAX_STREAMS) or J_ENOMEM (the session keeps
  * its room). Not on the per-packet path: it may allocate. */
 int j_srtp_reserve(j_srtp *s, size_t max_streams);
+
+/* j_srtp_remove_stream - forget ssrc's RTP and RTCP state (rollover counter, SRTCP index,
+ * replay windows) and free its slot for another SSRC; no allocation, safe per packet. J_OK,
+ * J_ENOTFOUND (no state for ssrc) or J_EINVAL. A packet of ssrc afterwards starts a new
+ * stream at index 0 (RFC 3711 §3.3.1). Outbound, that would encrypt with keystream already
+ * used, so an owner removes only an SSRC it never protects again with this session's key;
+ * inbound, a removed SSRC's old packets would be accepted again once, so it removes only
+ * SSRCs it no longer routes. */
+int j_srtp_remove_stream(j_srtp *s, uint32_t ssrc);
 
 void j_srtp_free(j_srtp *s);
 

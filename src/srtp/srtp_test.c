@@ -848,6 +848,69 @@ static void test_no_allocation_per_packet(void **state)
     }
 }
 
+/* Removing a stream frees its slot for another SSRC, over and over, without allocating:
+ * a table of 4 carries 1000 short-lived SSRCs (RTP and RTCP) beside two that live on, and
+ * those keep their rollover counters and replay windows while other slots move around. */
+static void test_remove_stream_reuses_slots(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < PROFILE_COUNT; k++) {
+        session_pair s;
+        pair_open_sized(&s, k_profiles[k], 4);
+        assert_int_equal(j_srtp_remove_stream(NULL, 1), J_EINVAL);
+        assert_int_equal(j_srtp_remove_stream(s.tx, 1), J_ENOTFOUND);
+        uint8_t old[128], buf[128];
+        size_t old_len = make_rtp(old, 65535, 7, 40); /* 7 crosses the wrap: ROC 1 */
+        int old_n = j_srtp_protect_rtp(s.tx, old, old_len, sizeof old);
+        memcpy(buf, old, (size_t)old_n);
+        assert_int_equal(j_srtp_unprotect_rtp(s.rx, buf, (size_t)old_n), (int)old_len);
+        size_t before = g_openssl_allocs;
+        for (uint32_t i = 0; i < 1000; i++) {
+            uint32_t ssrc = 1000 + i;
+            assert_int_equal(rtp_through(&s, (uint16_t)i, ssrc), 52);
+            size_t len = make_rtcp(buf, ssrc);
+            int n = j_srtp_protect_rtcp(s.tx, buf, len, sizeof buf);
+            assert_int_equal(j_srtp_unprotect_rtcp(s.rx, buf, (size_t)n), (int)len);
+            /* The long-lived ones sit in the slots the short-lived ones leave. */
+            assert_int_equal(rtp_through(&s, (uint16_t)i, 7), 52);
+            assert_int_equal(rtp_through(&s, (uint16_t)(2 * i), 8), 52);
+            assert_int_equal(j_srtp_remove_stream(s.tx, ssrc), J_OK);
+            assert_int_equal(j_srtp_remove_stream(s.rx, ssrc), J_OK);
+            assert_int_equal(j_srtp_remove_stream(s.rx, ssrc), J_ENOTFOUND);
+        }
+        assert_int_equal(g_openssl_allocs - before, 0);
+        assert_int_equal(j_srtp_unprotect_rtp(s.rx, old, (size_t)old_n), J_EREPLAY);
+        pair_close(&s);
+    }
+}
+
+/* A removed SSRC's state is gone: its next packet starts a new stream at index 0 (a fresh
+ * receiver, which assumes ROC 0, reads it), and a packet it had accepted before is accepted
+ * again, which is why owners remove only SSRCs that retired. */
+static void test_removed_stream_starts_over(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < PROFILE_COUNT; k++) {
+        session_pair s, fresh;
+        pair_open(&s, k_profiles[k]);
+        pair_open(&fresh, k_profiles[k]);
+        uint8_t early[128], buf[128];
+        size_t early_len = make_rtp(early, 65534, 9, 40);
+        int early_n = j_srtp_protect_rtp(s.tx, early, early_len, sizeof early);
+        memcpy(buf, early, (size_t)early_n);
+        assert_int_equal(j_srtp_unprotect_rtp(s.rx, buf, (size_t)early_n), (int)early_len);
+        for (uint16_t seq = 65535; seq != 3; seq++) assert_int_equal(rtp_through(&s, seq, 9), 52);
+        assert_int_equal(j_srtp_remove_stream(s.tx, 9), J_OK);
+        assert_int_equal(j_srtp_remove_stream(s.rx, 9), J_OK);
+        size_t len = make_rtp(buf, 3, 9, 40); /* ROC 1 before the removal, 0 now */
+        int n = j_srtp_protect_rtp(s.tx, buf, len, sizeof buf);
+        assert_int_equal(j_srtp_unprotect_rtp(fresh.rx, buf, (size_t)n), (int)len);
+        assert_int_equal(j_srtp_unprotect_rtp(s.rx, early, (size_t)early_n), (int)early_len);
+        pair_close(&fresh);
+        pair_close(&s);
+    }
+}
+
 int main(void)
 {
     /* Before OpenSSL allocates anything, or it refuses. */
@@ -872,6 +935,8 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_malformed_rtp_headers),
         cmocka_unit_test(test_no_allocation_per_packet),
+        cmocka_unit_test(test_remove_stream_reuses_slots),
+        cmocka_unit_test(test_removed_stream_starts_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
