@@ -316,7 +316,7 @@ static void session_patch(void *ctx, const http_request *req, http_reply *rep)
                      "send the offer with all candidates gathered");
 }
 
-/* Every session's room, identity and client address: server-wide admins only. */
+/* Every session of every stream and room (ids, tracks, counters): server-wide admins only. */
 static void api_stats(void *ctx, const http_request *req, http_reply *rep)
 {
     app *a = ctx;
