@@ -467,34 +467,6 @@ static void tick(void *ctx)
 
 /* ---------------------------------------------------------------- HTTP API */
 
-/* Admin access: a bearer token with the admin grant for room (NULL: every room); any
- * request in open development mode. Replies 401/403 and returns false otherwise. */
-static bool admin_allowed(rtc *r, const http_request *req, const char *room, http_reply *rep)
-{
-    if (r->a->keys.count == 0) return true;
-    const char *token;
-    size_t token_len;
-    if (http_parse_bearer(req->authorization, strlen(req->authorization), &token, &token_len) !=
-        J_OK) {
-        http_reply_header(rep, "WWW-Authenticate", "Bearer");
-        http_reply_error(rep, 401, "token_missing", "an admin access token is required");
-        return false;
-    }
-    auth_grants g;
-    char detail[160];
-    int rc = auth_verify(&r->a->keys, token, token_len, unix_now(), &g, detail, sizeof detail);
-    if (rc != J_OK) {
-        http_reply_header(rep, "WWW-Authenticate", "Bearer");
-        http_reply_error(rep, 401, auth_reason(rc), detail);
-        return false;
-    }
-    if (!auth_allows(&g, room, AUTH_ADMIN)) {
-        http_reply_error(rep, 403, "not_allowed", "the token has no admin grant for this");
-        return false;
-    }
-    return true;
-}
-
 /* "/api/rooms/{room}[/participants/{identity}[/tracks/{track}/layers] | /tracks/{track}/mute]"
  * split in place. */
 typedef struct rooms_path {
@@ -536,7 +508,7 @@ static void rooms_get(void *ctx, const http_request *req, http_reply *rep)
         http_reply_error(rep, 404, "not_found", "GET /api/rooms or /api/rooms/{room}");
         return;
     }
-    if (!admin_allowed(r, req, rp.room[0] ? rp.room : NULL, rep)) return;
+    if (!app_admin_allowed(r->a, req, rp.room[0] ? rp.room : NULL, rep)) return;
     if (!rp.room[0]) {
         http_reply_json(rep, 200, room_list_json(r->rooms, j_now_us(), unix_now()));
         return;
@@ -559,7 +531,7 @@ static void rooms_delete(void *ctx, const http_request *req, http_reply *rep)
                          "DELETE /api/rooms/{room} or /api/rooms/{room}/participants/{identity}");
         return;
     }
-    if (!admin_allowed(r, req, rp.room, rep)) return;
+    if (!app_admin_allowed(r->a, req, rp.room, rep)) return;
     int rc = rp.kind[0] ? room_remove_participant(r->rooms, rp.room, rp.item, j_now_us())
                         : room_close(r->rooms, rp.room, j_now_us());
     flush_closing(r);
@@ -630,7 +602,7 @@ static void rooms_post(void *ctx, const http_request *req, http_reply *rep)
                          "/api/rooms/{room}/participants/{identity}/tracks/{track}/layers");
         return;
     }
-    if (!admin_allowed(r, req, rp.room, rep)) return;
+    if (!app_admin_allowed(r->a, req, rp.room, rep)) return;
     if (layers) {
         post_layers(r, &rp, req, rep);
         return;

@@ -1,4 +1,4 @@
-/* whip.c - WHIP/WHEP session resources, the stats API and the routes table. */
+/* whip.c - WHIP/WHEP session resources, admin access, the stats API and the routes table. */
 #include "app/whip.h"
 
 #include <stdio.h>
@@ -68,6 +68,33 @@ bool app_http_admit(void *ctx, const char *peer_ip)
         J_WARN("http", "client %s is over limits.http_rate (%d/s, burst %d): answering 429 until "
                        "it slows down", peer_ip, a->cfg.http_rate, a->cfg.http_burst);
     return v == RATE_ALLOW;
+}
+
+bool app_admin_allowed(const app *a, const http_request *req, const char *room, http_reply *rep)
+{
+    if (a->keys.count == 0) return true;
+    const char *token;
+    size_t token_len;
+    if (http_parse_bearer(req->authorization, strlen(req->authorization), &token, &token_len) !=
+        J_OK) {
+        http_reply_header(rep, "WWW-Authenticate", "Bearer");
+        http_reply_error(rep, 401, "token_missing", "an admin access token is required");
+        return false;
+    }
+    auth_grants g;
+    char detail[160];
+    int rc = auth_verify(&a->keys, token, token_len, (int64_t)time(NULL), &g, detail,
+                         sizeof detail);
+    if (rc != J_OK) {
+        http_reply_header(rep, "WWW-Authenticate", "Bearer");
+        http_reply_error(rep, 401, auth_reason(rc), detail);
+        return false;
+    }
+    if (!auth_allows(&g, room, AUTH_ADMIN)) {
+        http_reply_error(rep, 403, "not_allowed", "the token has no admin grant for this");
+        return false;
+    }
+    return true;
 }
 
 /* Split "/whip/{stream}[/{session}]" after the prefix (segments of a safe alphabet, see
@@ -289,10 +316,11 @@ static void session_patch(void *ctx, const http_request *req, http_reply *rep)
                      "send the offer with all candidates gathered");
 }
 
+/* Every session of every stream and room (ids, tracks, counters): server-wide admins only. */
 static void api_stats(void *ctx, const http_request *req, http_reply *rep)
 {
-    (void)req;
     app *a = ctx;
+    if (!app_admin_allowed(a, req, NULL, rep)) return;
     json_t *stats = media_stats(a->media);
     if (!stats) {
         http_reply_error(rep, 503, "shutting down", NULL);

@@ -40,6 +40,12 @@ size_t app_routes(app *a, http_route *routes, size_t max);
 /* app_http_admit - http_config.admit: take one request from peer_ip's token bucket
  * (limits.http_rate); logs the first refusal of an episode. */
 bool app_http_admit(void *ctx, const char *peer_ip);
+/* app_admin_allowed - admin access (the rooms API, /api/stats): a bearer token from a's API
+ * keys with the admin grant for room, or for every room when room is NULL. Static tokens
+ * (auth.publish_token / auth.view_token) never count. Any request is allowed in open
+ * development mode (no API keys). Otherwise replies 401 with WWW-Authenticate: Bearer (no
+ * valid token) or 403 (a valid token without the grant) and returns false. */
+bool app_admin_allowed(const app *a, const http_request *req, const char *room, http_reply *rep);
 /* app_shutdown - stop the workers and free what app owns (safe on a partial start). */
 void app_shutdown(app *a);
 

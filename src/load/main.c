@@ -162,6 +162,9 @@ static void usage(FILE *out)
         "  --server-pid PID        report this process's CPU and memory (the server's)\n"
         "  --server-stats          read Junction's /api/stats at both ends of the window and\n"
         "                          report where packets waited in each media worker\n"
+        "  --stats-token TOKEN     bearer token for /api/stats when the server has API keys:\n"
+        "                          an admin token for every room (junction token --admin\n"
+        "                          --room '*' --identity load)\n"
         "  --token TOKEN           bearer token for WHIP/WHEP, access token for /rtc joins\n"
         "  --local-net A.B.C.D     client i uses the address A.B.C.D + 1 + i (127.1.0.0),\n"
         "                          all on one socket (a server on this host's loopback)\n"
@@ -205,7 +208,8 @@ static int parse_args(int argc, char **argv, load_config *c)
         {"janus-room", required_argument, 0, 'j'},  {"min-delivery", required_argument, 0, 'D'},
         {"label", required_argument, 0, 'L'},       {"verify-every", required_argument, 0, 'V'},
         {"local-ip", required_argument, 0, 'I'},   {"pacing", required_argument, 0, 'g'},
-        {"server-stats", no_argument, 0, 'S'},     {"help", no_argument, 0, 'h'},
+        {"server-stats", no_argument, 0, 'S'},     {"stats-token", required_argument, 0, 'T'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int o;
@@ -251,6 +255,7 @@ static int parse_args(int argc, char **argv, load_config *c)
         case 'V': c->verify_every = (unsigned)strtoul(optarg, &end, 10); break;
         case 'g': c->pacing = strtod(optarg, &end); break;
         case 'S': c->server_stats = true; break;
+        case 'T': snprintf(c->stats_token, sizeof c->stats_token, "%s", optarg); break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -353,7 +358,11 @@ static void stats_fetched(void *ctx, const sig_http_result *r)
 {
     stats_fetch *f = ctx;
     f->done = true;
-    if (r->status == 200) f->stats = json_loadb(r->body, r->body_len, 0, NULL);
+    if (r->status == 200)
+        f->stats = json_loadb(r->body, r->body_len, 0, NULL);
+    else if (r->status == 401 || r->status == 403)
+        fprintf(stderr, "junction-load: /api/stats answered %d: give --stats-token an admin "
+                        "token for every room\n", r->status);
     if (f->abandoned) {
         json_decref(f->stats);
         free(f);
@@ -366,8 +375,8 @@ static json_t *server_stats(load_ctx *L)
 {
     stats_fetch *f = L->cfg->server_stats ? calloc(1, sizeof *f) : NULL;
     if (!f) return NULL;
-    if (sig_http(L->sig, L->cfg->url, "GET", "/api/stats", NULL, NULL, NULL, stats_fetched, f) !=
-        J_OK) {
+    if (sig_http(L->sig, L->cfg->url, "GET", "/api/stats", L->cfg->stats_token, NULL, NULL,
+                 stats_fetched, f) != J_OK) {
         json_decref(f->stats);
         free(f);
         return NULL;

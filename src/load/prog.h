@@ -41,6 +41,7 @@ typedef struct load_config {
     double pacing;          /* video leaves at this multiple of its mean bitrate (0: whole
                                frames at once) */
     bool server_stats;      /* read Junction's /api/stats at both ends of the window */
+    char stats_token[1024]; /* bearer token for /api/stats (server-wide admin); "" none */
     const char *label;
     char run_id[7];         /* random: names streams and rooms apart from earlier runs' */
 } load_config;

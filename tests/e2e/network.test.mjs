@@ -246,7 +246,7 @@ describe('media over impaired links (issue 3)', { skip: unavailable ?? false, ti
       await sleep(Math.max(0, start + i * SAMPLE_MS - Date.now()));
       const [a, b, p, s] = await Promise.all([
         getStats(pages.a, 'watch'), getStats(pages.b, 'watch'), getStats(pages.publisher, 'publish'),
-        apiJson(server.baseUrl, '/api/stats'),
+        apiJson(server.baseUrl, '/api/stats', { token: server.adminToken }),
       ]);
       run.a.push(viewerSample(a));
       run.b.push(viewerSample(b));

@@ -234,8 +234,9 @@ function assertKeptDecoding(m, who) {
  * The server's side, from /api/stats: per publisher the encodings it receives (rid, bitrate,
  * width), per subscriber its estimate and each video downtrack's layer (now -> target, state).
  */
-async function layerView(baseUrl) {
-  const stats = await apiJson(baseUrl, '/api/stats').catch((err) => ({ error: err.message, session_list: [] }));
+async function layerView(server) {
+  const stats = await apiJson(server.baseUrl, '/api/stats', { token: server.adminToken })
+    .catch((err) => ({ error: err.message, session_list: [] }));
   const lines = stats.session_list.map((session) => {
     const video = (session.tracks ?? []).filter((tr) => tr.kind === 'video');
     if (session.role === 'publisher') {
@@ -266,7 +267,7 @@ function observed(server, fn) {
     try {
       return await fn();
     } catch (err) {
-      throw new Error(`${err?.message ?? err}\nlayers: ${await layerView(server.baseUrl)}`, { cause: err });
+      throw new Error(`${err?.message ?? err}\nlayers: ${await layerView(server)}`, { cause: err });
     }
   });
 }
@@ -358,7 +359,7 @@ describe('simulcast, SVC and audio only (issue 4)', { timeout: 300000 }, () => {
           settleAt(large, track, (w) => w >= top, JOIN_SETTLE_MS, `viewer B at the high layer (${top} wide)`),
         ]);
         t.diagnostic(`viewer A settled at ${a.width} wide after ${a.ms} ms, viewer B at ${b.width} (publisher's top ${top}) after ${b.ms} ms`);
-        t.diagnostic(`  server: ${await layerView(server.baseUrl)}`);
+        t.diagnostic(`  server: ${await layerView(server)}`);
         assert.ok((await received(small, track)).frameWidth <= LOW_LAYER_MAX_WIDTH, 'A left the low layer');
 
         // A's tile grows (pinned on a wide page): the high layer; then small again: the low one.
@@ -563,7 +564,7 @@ describe(`simulcast behind a ${BOTTLENECK_KBIT} kbit/s bottleneck (issue 4)`, { 
     const low = await settleAt(viewer, track, (w) => w <= LOW_LAYER_MAX_WIDTH, SWITCH_MS, 'the viewer at the low layer');
     t.diagnostic(`bottleneck: the viewer settled at ${low.width} wide after ${low.ms} ms, `
       + `${(await links.viewer.dropped()).down} packets dropped by the link`);
-    t.diagnostic(`  server: ${await layerView(server.baseUrl)}`);
+    t.diagnostic(`  server: ${await layerView(server)}`);
   }));
 
   test(`within ${CLIMB_BACK_MS / 1000} s of the bottleneck lifting the viewer is back at the high layer`,
@@ -575,7 +576,7 @@ describe(`simulcast behind a ${BOTTLENECK_KBIT} kbit/s bottleneck (issue 4)`, { 
         const top = await topWidth(publisher);
         const climb = await settleAt(viewer, track, (w) => w >= top, CLIMB_BACK_MS, `the viewer back at the high layer (${top} wide)`);
         t.diagnostic(`lifted: the viewer back at ${climb.width} wide after ${climb.ms} ms`);
-        t.diagnostic(`  server: ${await layerView(server.baseUrl)}`);
+        t.diagnostic(`  server: ${await layerView(server)}`);
       } finally {
         run = await sampler.stop();
       }

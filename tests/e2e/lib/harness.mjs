@@ -557,9 +557,13 @@ export function makeOffer(page, { direction = 'sendonly' } = {}) {
   }, direction);
 }
 
-/** GET a JSON API path from the server (bounded). */
-export async function apiJson(baseUrl, apiPath) {
-  const res = await fetch(`${baseUrl}${apiPath}`, { signal: AbortSignal.timeout(3000) });
+/**
+ * GET a JSON API path from the server (bounded). A server with API keys wants an admin `token`
+ * for /api/stats and /api/rooms (its lab server's adminToken, see netlab.mjs).
+ */
+export async function apiJson(baseUrl, apiPath, { token } = {}) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const res = await fetch(`${baseUrl}${apiPath}`, { headers, signal: AbortSignal.timeout(3000) });
   if (!res.ok) throw new Error(`GET ${apiPath}: ${res.status}`);
   return res.json();
 }

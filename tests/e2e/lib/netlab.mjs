@@ -303,7 +303,8 @@ class Lab {
  * them), ICE candidates on the root ends of the lab's links, and a fresh API key pair, which
  * also lets the server accept a non-loopback HTTP listen. Add links before calling this.
  * Returns the harness server plus urlFor(link) (the HTTP origin as seen from link's
- * namespace) and token({ room, identity, publish, subscribe }) minted by `junction token`.
+ * namespace), token({ room, identity, publish, subscribe, admin }) minted by `junction token`
+ * and adminToken, a server-wide admin token for /api/stats.
  */
 export async function startLabServer(lab, options = {}) {
   const env = {
@@ -317,12 +318,18 @@ export async function startLabServer(lab, options = {}) {
       '--media-public-ips', lab.links.map((l) => l.rootAddr).join(','), ...(options.extraArgs ?? [])],
   });
   server.urlFor = (link) => `http://${link.rootAddr}:${server.httpPort}`;
-  server.token = async ({ room, identity, publish = false, subscribe = false }) => {
+  server.token = async ({ room, identity, publish = false, subscribe = false, admin = false }) => {
     const args = ['token', '--room', room, '--identity', identity, '--ttl', '600',
-      ...(publish ? ['--publish'] : []), ...(subscribe ? ['--subscribe'] : [])];
+      ...(publish ? ['--publish'] : []), ...(subscribe ? ['--subscribe'] : []), ...(admin ? ['--admin'] : [])];
     const { stdout } = await execFileAsync(JUNCTION_BIN, args,
       { env: { ...process.env, ...env }, timeout: COMMAND_TIMEOUT_MS });
     return stdout.trim();
   };
+  try {
+    server.adminToken = await server.token({ room: '*', identity: 'e2e-admin', admin: true });
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   return server;
 }
