@@ -482,6 +482,10 @@ int main(int argc, char **argv)
 
     load_result res = {.cfg = &cfg, .publishers = L.n_publishers,
                        .subscribers = L.n_sessions - L.n_publishers};
+    for (int k = 0; k < 2; k++) {
+        const media_stream *m = k ? L.video : L.audio;
+        if (m && m->step) res.frames_per_publisher_s += (double)m->clock_rate / m->step;
+    }
     res.server_base = proc_sample_take(cfg.server_pid);
     uint64_t t0 = j_now_us();
     bool failed = false;

@@ -281,6 +281,7 @@ typedef struct load_result {
     uint64_t client_cpu_start_us, client_cpu_end_us; /* whole process */
     json_t *server_stats_start, *server_stats_end;   /* /api/stats, NULL when not read */
     const char *first_failure;
+    double frames_per_publisher_s; /* the media's own pace: audio and video frames a second */
 } load_result;
 
 /* report_print - the JSON summary on stdout, a table on stderr. Returns the delivery ratio. */

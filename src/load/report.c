@@ -138,10 +138,15 @@ double report_print(const load_result *r)
         json_object_set_new(root, "failures",
                             json_pack("{s:i, s:s}", "count", r->failed, "first",
                                       r->first_failure ? r->first_failure : ""));
+    /* Publishers that fall behind the media's pace (the client starved of CPU) send less,
+     * and their subscribers then lose nothing of it: "pace" tells such a run apart. */
+    double tx_frames = (double)(b->tx_frames - a->tx_frames);
+    double pace = ratio(tx_frames, r->frames_per_publisher_s * window * r->publishers);
     json_object_set_new(root, "sent",
-        json_pack("{s:I, s:I, s:f}", "packets", (json_int_t)tx_packets, "frames",
-                  (json_int_t)(b->tx_frames - a->tx_frames), "kbps_per_publisher",
-                  ratio((double)(b->tx_bytes - a->tx_bytes) * 8 / 1000, window * r->publishers)));
+        json_pack("{s:I, s:I, s:f, s:f}", "packets", (json_int_t)tx_packets, "frames",
+                  (json_int_t)tx_frames, "kbps_per_publisher",
+                  ratio((double)(b->tx_bytes - a->tx_bytes) * 8 / 1000, window * r->publishers),
+                  "pace", pace));
     json_object_set_new(root, "received",
         json_pack("{s:I, s:f, s:f, s:I}", "packets", (json_int_t)rx_packets, "packets_per_s",
                   ratio((double)rx_packets, window), "kbps_per_subscriber",
@@ -190,7 +195,7 @@ double report_print(const load_result *r)
     fprintf(stderr,
             "junction-load %s: %d room(s) x %d publisher(s) x %d subscriber(s), %.1f s window\n"
             "  connected          %d/%d publishers, %d/%d subscribers%s%s\n"
-            "  sent               %.0f kbit/s per publisher\n"
+            "  sent               %.0f kbit/s per publisher, %.1f%% of the media's pace\n"
             "  received           %.0f kbit/s per subscriber, %.0f packets/s in total\n"
             "  loss               %.3f%% (worst subscriber %.3f%%), delivery %.2f%%\n"
             "  packet latency     p50 %.2f ms, p99 %.2f ms (send -> receive, every packet)\n"
@@ -200,7 +205,7 @@ double report_print(const load_result *r)
             r->publishers, r->sub_connected, r->subscribers, r->failed ? "; first failure: " : "",
             r->failed && r->first_failure ? r->first_failure : "",
             ratio((double)(b->tx_bytes - a->tx_bytes) * 8 / 1000, window * r->publishers),
-            ratio((double)(b->rx_bytes - a->rx_bytes) * 8 / 1000, window * r->subscribers),
+            pace * 100, ratio((double)(b->rx_bytes - a->rx_bytes) * 8 / 1000, window * r->subscribers),
             ratio((double)rx_packets, window), loss * 100, z->worst_loss * 100, delivery * 100,
             (double)j_hist_percentile(&b->latency_packets, 0.5) / 1000,
             (double)j_hist_percentile(&b->latency_packets, 0.99) / 1000,
