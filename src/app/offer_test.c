@@ -59,6 +59,11 @@ static void publish(int i, const char *name, uint32_t clock_rate, uint8_t channe
     snprintf(c->fmtp, sizeof c->fmtp, "%s", fmtp);
 }
 
+static int check(void)
+{
+    return app_offer_check_codecs(&g_offer, g_published, g_detail, sizeof g_detail);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -72,8 +77,7 @@ static void test_no_track_receivable_is_refused(void **state)
     (void)state;
     negotiate_view(h264_only, sizeof h264_only - 1);
     publish(1, "VP8", 90000, 0, "");
-    assert_int_equal(app_offer_check_codecs(&g_offer, g_published, g_detail, sizeof g_detail),
-                     J_EUNSUPPORTED);
+    assert_int_equal(check(), J_EUNSUPPORTED);
     assert_string_equal(g_detail, "video: the publisher sends VP8; this offer accepts "
                                   "H264 Constrained Baseline, H264 Main");
     assert_string_equal(g_offer.refused[1], g_detail);
@@ -83,8 +87,7 @@ static void test_no_track_receivable_is_refused(void **state)
     negotiate_view(h264_only, sizeof h264_only - 1);
     publish(0, "opus", 48000, 1, ""); /* mono is another codec than opus/48000/2 */
     publish(1, "H264", 90000, 0, "packetization-mode=1;profile-level-id=640c1f");
-    assert_int_equal(app_offer_check_codecs(&g_offer, g_published, g_detail, sizeof g_detail),
-                     J_EUNSUPPORTED);
+    assert_int_equal(check(), J_EUNSUPPORTED);
     assert_string_equal(g_detail, "audio: the publisher sends opus; this offer accepts opus; "
                                   "video: the publisher sends H264 Constrained High; this offer "
                                   "accepts H264 Constrained Baseline, H264 Main");
@@ -99,8 +102,7 @@ static void test_some_track_receivable_rejects_the_others(void **state)
     publish(0, "opus", 48000, 2, "minptime=10;useinbandfec=1");
     publish(1, "VP8", 90000, 0, "");
     publish(1, "VP9", 90000, 0, "profile-id=0");
-    assert_int_equal(app_offer_check_codecs(&g_offer, g_published, g_detail, sizeof g_detail),
-                     J_OK);
+    assert_int_equal(check(), J_OK);
     assert_string_equal(g_offer.refused[0], "");
     assert_string_equal(g_offer.binds[0].track_id, "stream/s/audio");
     assert_string_equal(g_offer.refused[1], "video: the publisher sends VP8, VP9; this offer "
@@ -125,15 +127,13 @@ static void test_profiles_decide(void **state)
     (void)state;
     negotiate_view(h264_only, sizeof h264_only - 1);
     publish(1, "H264", 90000, 0, "packetization-mode=1;profile-level-id=4d0032");
-    assert_int_equal(app_offer_check_codecs(&g_offer, g_published, g_detail, sizeof g_detail),
-                     J_OK);
+    assert_int_equal(check(), J_OK);
     assert_string_equal(g_offer.refused[1], "");
     assert_string_equal(g_offer.binds[1].track_id, "stream/s/video");
 
     negotiate_view(av1_main, sizeof av1_main - 1);
     publish(1, "AV1", 90000, 0, "profile=1");
-    assert_int_equal(app_offer_check_codecs(&g_offer, g_published, g_detail, sizeof g_detail),
-                     J_EUNSUPPORTED);
+    assert_int_equal(check(), J_EUNSUPPORTED);
     assert_string_equal(g_detail, "video: the publisher sends AV1 profile 1; this offer accepts AV1");
 }
 
@@ -143,8 +143,7 @@ static void test_nothing_live_is_not_checked(void **state)
 {
     (void)state;
     negotiate_view(h264_only, sizeof h264_only - 1);
-    assert_int_equal(app_offer_check_codecs(&g_offer, g_published, g_detail, sizeof g_detail),
-                     J_OK);
+    assert_int_equal(check(), J_OK);
     assert_string_equal(g_detail, "");
     assert_string_equal(g_offer.binds[0].track_id, "stream/s/audio");
     assert_string_equal(g_offer.binds[1].track_id, "stream/s/video");
@@ -152,8 +151,7 @@ static void test_nothing_live_is_not_checked(void **state)
     negotiate_view(h264_only, sizeof h264_only - 1);
     g_offer.binds[1].track_id[0] = '\0';
     publish(1, "VP8", 90000, 0, ""); /* what the section would carry if it were bound */
-    assert_int_equal(app_offer_check_codecs(&g_offer, g_published, g_detail, sizeof g_detail),
-                     J_OK);
+    assert_int_equal(check(), J_OK);
     assert_string_equal(g_offer.refused[1], "");
 }
 
