@@ -217,7 +217,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
                          "the offer must be sent as Content-Type: application/sdp");
         return;
     }
-    char detail[512] = "";
+    char detail[256] = "";
     app_offer offer;
     int rc = app_offer_negotiate(&offer, r->role, (const char *)req->body, req->body_len, detail,
                                  sizeof detail);
