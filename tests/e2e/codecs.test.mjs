@@ -40,8 +40,9 @@ function offer(page, name, { direction, audio = true, videoCodec }) {
 function answerWith(page, name, sdp) {
   return page.evaluate(async ({ name, sdp }) => {
     const pc = window.pcs[name];
+    const transceivers = pc.getTransceivers(); // a stopped one leaves the list: keep them all
     await pc.setRemoteDescription({ type: 'answer', sdp });
-    return pc.getTransceivers().map((t) => ({ mid: t.mid, kind: t.receiver.track.kind, direction: t.currentDirection }));
+    return transceivers.map((t) => ({ mid: t.mid, kind: t.receiver.track.kind, direction: t.currentDirection }));
   }, { name, sdp });
 }
 
