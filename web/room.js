@@ -382,6 +382,7 @@ function wire(client) {
     const why = (message ?? '').replace(/^\w+: /, ''); // "video: the publisher sends ..." -> "the publisher ..."
     tile.notices.set(track.id, { kind: track.kind, text: `This browser cannot play ${name}'s ${what}: ${why}.` });
     renderNotices(tile);
+    renderBadges(track.participant);
   }));
   client.addEventListener('trackleft', own(({ track }) => {
     record('trackleft', { sid: track.participant, track: track.id, kind: track.kind, source: track.source });

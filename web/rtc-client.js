@@ -1231,6 +1231,8 @@ export class RoomClient extends EventTarget {
         track, participant: this.participants.get(track.participant), mediaStreamTrack: track.mediaStreamTrack,
       });
     }
-    if (refusedAny) this.#syncSubscriptions();
+    // Retired transceivers go inactive with the next offer; with nothing else to receive there
+    // is none to make (an offer where nothing flows is refused): the next subscription makes it.
+    if (refusedAny && this.#subscriptions.size > 0) this.#syncSubscriptions();
   }
 }

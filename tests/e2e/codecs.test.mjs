@@ -6,6 +6,7 @@
 //     and Chromium takes that answer.
 //   - WHEP before the publisher: not checked (201).
 //   - /rtc: the subscribe_answer maps the video mid to null and says why in `errors`.
+//   - the room web app: the tile of a participant whose video it cannot decode says so.
 //
 // Run (after building the server):  node --test --test-concurrency=1 tests/e2e/codecs.test.mjs
 // Environment: JUNCTION_BIN, CHROMIUM_BIN, JUNCTION_KEEP_LOGS=1 (see lib/harness.mjs).
@@ -13,9 +14,19 @@
 // One server and one browser page; every wait is bounded and everything is closed in after().
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-import { launchBrowser, request, startServer, withServerLog } from './lib/harness.mjs';
-import { rtcSocket } from './lib/room.mjs';
+import { launchBrowser, request, startServer, waitFor, withServerLog } from './lib/harness.mjs';
+import { openRoomPage, roomEvents, rtcSocket } from './lib/room.mjs';
+
+/** A publisher's offer for one AV1 video m= of profile 2 (Professional), which no browser
+ *  offers to receive; it need not connect, so its transport values are placeholders. */
+const AV1_PROFILE_2_OFFER = [
+  'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0',
+  `a=fingerprint:sha-256 ${Array(32).fill('AB').join(':')}`, 'a=ice-ufrag:uf01', 'a=ice-pwd:pwd0123456789012345678',
+  'm=video 9 UDP/TLS/RTP/SAVPF 45', 'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=sendonly', 'a=rtcp-mux',
+  'a=setup:actpass', 'a=rtpmap:45 AV1/90000', 'a=fmtp:45 profile=2', 'a=ssrc:1111 cname:pro', '',
+].join('\r\n');
 
 /**
  * In the page: an offer with an audio m= (opus, when `audio`) and a video m= limited to
@@ -146,5 +157,35 @@ describe('a viewer without the publisher\'s codec', { timeout: 120000 }, () => {
     assert.match(answer.errors[sub.videoMid].message, /the publisher sends VP8; this offer accepts VP9/);
     assert.match(answer.sdp, /^a=inactive$/m, 'the video m= stays, inactive');
     await answerWith(page, 'room-sub', answer.sdp);
+  }));
+
+  test('the room web app says on the tile why it shows no video', async () => withServerLog(server, async () => {
+    const publisher = await rtcSocket(server.baseUrl);
+    sockets.push(publisher);
+    publisher.send({ type: 'join', id: 1, room: 'codecs-web', identity: 'pro' });
+    const joined = await publisher.next((m) => m.type === 'joined');
+    publisher.send({ type: 'publish', id: 2, sdp: AV1_PROFILE_2_OFFER, tracks: [{ mid: '0', source: 'camera' }] });
+    const published = await publisher.next((m) => m.type === 'publish_answer' || m.type === 'error');
+    assert.equal(published.type, 'publish_answer', JSON.stringify(published));
+
+    const viewer = await openRoomPage(browser.context, server.baseUrl, 'codecs-web', { name: 'viewer' });
+    try {
+      const refused = await waitFor(() => roomEvents(viewer), (events) => events.find((e) => e.type === 'trackrefused'),
+        10000, { what: 'a trackrefused event' });
+      const event = refused.find((e) => e.type === 'trackrefused');
+      assert.equal(event.track, published.tracks[0].id);
+      assert.equal(event.code, 'no_common_codec');
+      const tile = viewer.locator(`.tile[data-sid="${joined.participant.sid}"]`);
+      assert.match(await tile.getAttribute('class'), /\brefused\b/);
+      const notice = tile.locator('.tile-notice');
+      assert.ok(await notice.isVisible(), 'the notice is shown');
+      assert.match(await notice.textContent(), /^This browser cannot play pro's video: the publisher sends AV1 profile 2; this offer accepts .*\.$/);
+      assert.equal(await tile.locator('.cam-off').isVisible(), false, 'its camera is on, only not decodable here');
+      await sleep(1000); // what the refusal sets off (a resubscribe) has had its time
+      assert.deepEqual((await roomEvents(viewer)).filter((e) => e.type === 'error'), []);
+      assert.deepEqual(viewer.problems, []);
+    } finally {
+      await viewer.close();
+    }
   }));
 });
