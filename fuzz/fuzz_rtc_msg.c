@@ -54,7 +54,7 @@ static void build_from(const rtc_msg *m)
             json_object_set_new(tracks, m->subscribe.tracks[i].mid,
                                 id ? json_string(id) : json_null());
         }
-        must(rtc_msg_subscribe_answer(&m->id, m->subscribe.sdp, tracks));
+        must(rtc_msg_subscribe_answer(&m->id, m->subscribe.sdp, tracks, NULL));
         break;
     }
     case RTC_MSG_MUTE:

@@ -1,7 +1,8 @@
 /* fuzz_sdp.c - SDP parse -> candidates -> negotiate -> write answer -> parse the answer again.
  *
  * The policy accepts everything both ways (a room peer), so every code path of the
- * negotiation runs. Oracle beyond "no crash / no sanitizer report": an answer we wrote must
+ * negotiation runs (and the codec comparison and late rejection a viewer's offer gets).
+ * Oracle beyond "no crash / no sanitizer report": an answer we wrote must
  * parse with our own parser, since browsers will parse it next.
  */
 #include <stdint.h>
@@ -40,6 +41,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .can_send = true,
     };
     if (sdp_negotiate(&offer, &policy, &neg, err, sizeof err) != 0) return 0;
+
+    /* A viewer's sections against a publisher's codecs (here: the first accepted section's),
+     * described for messages; the last accepted one rejected afterwards, as WHEP does to a
+     * section that lacks them. */
+    int first = -1, last = -1, accepted = 0;
+    for (int i = 0; i < neg.media_count; i++) {
+        if (!neg.media[i].accepted) continue;
+        if (first < 0) first = i;
+        last = i;
+        accepted++;
+        char names[96];
+        sdp_codec_names(neg.media[i].codecs, neg.media[i].codec_count, names, sizeof names);
+        sdp_codecs_overlap(neg.media[first].codecs, neg.media[first].codec_count,
+                           neg.media[i].codecs, neg.media[i].codec_count);
+    }
+    if (accepted > 1) sdp_neg_reject(&neg, last, SDP_REJECT_NO_CODEC);
 
     sdp_answer_params p = {
         .local = {.session_id = 42,

@@ -94,6 +94,16 @@ function renderState() {
 
 // --- tiles ---------------------------------------------------------------------------------
 
+/** A tile's notices (track id -> {kind, text}): why some of its tracks cannot be received
+ *  here. A tile whose video is refused shows its placeholder instead of a black picture. */
+function renderNotices(tile) {
+  const notices = [...tile.notices.values()];
+  const box = tile.li.querySelector('.tile-notice');
+  box.textContent = notices.map((n) => n.text).join('\n');
+  box.hidden = notices.length === 0;
+  tile.li.classList.toggle('refused', notices.some((n) => n.kind === 'video'));
+}
+
 function tileFor(sid, kind, label) {
   const key = `${sid}:${kind}`;
   let tile = app.tiles.get(key);
@@ -102,7 +112,7 @@ function tileFor(sid, kind, label) {
   const stream = new MediaStream();
   const video = li.querySelector('video');
   video.srcObject = stream;
-  tile = { li, stream, sid, kind, video, width: 0, height: 0, onScreen: false };
+  tile = { li, stream, sid, kind, video, width: 0, height: 0, onScreen: false, notices: new Map() };
   li.dataset.sid = sid;
   li.dataset.kind = kind;
   li.querySelector('.tile-name').textContent = label;
@@ -363,11 +373,23 @@ function wire(client) {
     renderBadges(track.participant);
     scheduleTrackSettings();
   }));
+  client.addEventListener('trackrefused', own(({ track, participant, code, message }) => {
+    record('trackrefused', { sid: track.participant, track: track.id, kind: track.kind, code, message });
+    const name = participant?.name || participant?.identity || track.participant;
+    const kind = tileKind(track.source);
+    const tile = tileFor(track.participant, kind, kind === 'screen' ? `${name} · screen` : name);
+    const what = track.kind === 'video' ? 'video' : 'sound';
+    const why = (message ?? '').replace(/^\w+: /, ''); // "video: the publisher sends ..." -> "the publisher ..."
+    tile.notices.set(track.id, { kind: track.kind, text: `This browser cannot play ${name}'s ${what}: ${why}.` });
+    renderNotices(tile);
+    renderBadges(track.participant);
+  }));
   client.addEventListener('trackleft', own(({ track }) => {
     record('trackleft', { sid: track.participant, track: track.id, kind: track.kind, source: track.source });
     const kind = tileKind(track.source);
     const tile = app.tiles.get(`${track.participant}:${kind}`);
     if (tile) {
+      if (tile.notices.delete(track.id)) renderNotices(tile);
       detachTrack(tile, track.mediaStreamTrack);
       if (kind === 'screen' && tile.stream.getTracks().length === 0) removeTile(track.participant, 'screen');
     }

@@ -31,6 +31,9 @@
 //   participantjoined {participant}          participantleft {participant, reason}
 //   trackjoined {track, participant, mediaStreamTrack}   a remote track's media can be played
 //   trackleft {track, participant}           trackmuted {track, participant, muted}
+//   trackrefused {track, participant, code, message}   a remote track we cannot receive: its
+//                                            publisher sends no codec this browser offered
+//                                            (code 'no_common_codec'); not asked for again
 //   localtrack {track}                       one of ours was published (track.id is the server's)
 //   quality {participants: [{sid, quality}]}
 //   speakers {speakers: [sid], dominant}     who speaks now (loudest first) and the dominant
@@ -1204,7 +1207,14 @@ export class RoomClient extends EventTarget {
       const sub = byMid.get(mid);
       if (!sub || this.#subscriptions.get(sub.trackId) !== sub) continue;
       if (trackId !== sub.trackId) {
-        // null: gone or not allowed. Stop asking until it is published again.
+        // null: gone, not allowed or undecodable here. Stop asking until it is published again.
+        const why = answer.errors?.[mid];
+        const track = this.remoteTracks.get(sub.trackId);
+        if (why && track) {
+          this.#emit('trackrefused', {
+            track, participant: this.participants.get(track.participant), code: why.code, message: why.message,
+          });
+        }
         this.#refused.add(sub.trackId);
         this.#subscriptions.delete(sub.trackId);
         retireTransceiver(pc, sub.transceiver, this.#subscribeSpares);
@@ -1221,6 +1231,8 @@ export class RoomClient extends EventTarget {
         track, participant: this.participants.get(track.participant), mediaStreamTrack: track.mediaStreamTrack,
       });
     }
-    if (refusedAny) this.#syncSubscriptions();
+    // Retired transceivers go inactive with the next offer; with nothing else to receive there
+    // is none to make (an offer where nothing flows is refused): the next subscription makes it.
+    if (refusedAny && this.#subscriptions.size > 0) this.#syncSubscriptions();
   }
 }

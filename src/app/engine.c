@@ -103,27 +103,14 @@ void engine_track_release_if_unused(engine *e, engine_track *et)
     free(et);
 }
 
-/* The distinct encoding names of codecs, comma-separated, into out. */
-static void codec_names(const sdp_codec *codecs, int count, char *out, size_t cap)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (int i = 0; i < count; i++) {
-        if (strstr(out, codecs[i].name)) continue;
-        int n = snprintf(out + used, cap - used, "%s%s", used ? "," : "", codecs[i].name);
-        if (n < 0 || (size_t)n >= cap - used) return;
-        used += (size_t)n;
-    }
-}
-
 /* A subscriber that negotiated none of the codecs a track's publisher sends gets nothing of
  * it (a viewer without H.264 watching an H.264-only publisher): said once, when they meet. */
 static void warn_if_no_common_codec(const sfu_track *t, const sfu_downtrack *d)
 {
     if (!sfu_downtrack_lacks_codec(d)) return;
-    char sent[96], accepted[96];
-    codec_names(t->source.codecs, t->source.codec_count, sent, sizeof sent);
-    codec_names(d->codecs, d->codec_count, accepted, sizeof accepted);
+    char sent[160], accepted[160];
+    sdp_codec_names(t->source.codecs, t->source.codec_count, sent, sizeof sent);
+    sdp_codec_names(d->codecs, d->codec_count, accepted, sizeof accepted);
     const peer *p = d->send_ctx;
     J_WARN("engine", "subscriber %s: no codec in common with the publisher of %s (it sends %s, "
            "the subscriber accepts %s): nothing of it is forwarded", p->id, t->id, sent, accepted);
@@ -533,6 +520,19 @@ int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *
     if (!et || engine_track_is_mirror(et)) return J_ENOTFOUND;
     *out = sfu_track_take_levels(et->t);
     return J_OK;
+}
+
+int engine_track_published(engine *e, const char *track_id, sfu_source *out)
+{
+    engine_track *et = engine_track_find(e, track_id);
+    if (!et || !et->publisher || et->publisher->state == PEER_CLOSED) return J_ENOTFOUND;
+    /* Its negotiated source, connected or not: a publisher still connecting will send it. */
+    for (int i = 0; i < et->publisher->n_in; i++) {
+        if (et->publisher->in[i]->track != et->t) continue;
+        *out = et->publisher->in[i]->source;
+        return J_OK;
+    }
+    return J_ENOTFOUND;
 }
 
 int engine_session_health_get(engine *e, const char *id, engine_session_health *out)

@@ -156,6 +156,11 @@ int engine_set_layer_prefs(engine *e, const char *id, const char *track_id,
  * J_OK, or J_ENOTFOUND (also for a mirror: its home track counts the same packets). */
 int engine_take_audio_levels(engine *e, const char *track_id, sfu_audio_levels *out);
 
+/* engine_track_published - what track_id's publisher negotiated to send (codecs first), when
+ * this engine has the track and its publisher (its home), connected or still connecting.
+ * J_OK, or J_ENOTFOUND (no such track here, no publisher or one that ended, or a mirror). */
+int engine_track_published(engine *e, const char *track_id, sfu_source *out);
+
 /* A session's health, for connection-quality reports. */
 typedef struct engine_session_health {
     peer_state state;

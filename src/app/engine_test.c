@@ -98,6 +98,12 @@ static void test_publisher_claims_tracks_and_a_second_one_conflicts(void **state
     engine_bind binds[2] = {{.track_id = "TR_a"}, {.track_id = "TR_v"}};
     assert_int_equal(add(e, PEER_PUBLISHER, "pub1", "ufrag001", &neg, binds, false), J_OK);
     assert_int_equal(track_count(e), 2);
+    /* What it will send is known before it connects (a viewer's offer is checked against it). */
+    sfu_source src;
+    assert_int_equal(engine_track_published(e, "TR_v", &src), J_OK);
+    assert_int_equal(src.codec_count, 1);
+    assert_string_equal(src.codecs[0].name, "VP8");
+    assert_int_equal(engine_track_published(e, "TR_none", &src), J_ENOTFOUND);
     assert_int_equal(add(e, PEER_PUBLISHER, "pub2", "ufrag002", &neg, binds, false), J_ESTATE);
     assert_int_equal(add(e, PEER_PUBLISHER, "pub1", "ufrag003", &neg, binds, false), J_ESTATE);
     /* The audio m= onto a video track. */
@@ -107,6 +113,7 @@ static void test_publisher_claims_tracks_and_a_second_one_conflicts(void **state
     assert_int_equal(engine_remove_session(e, "pub1", "other owner", "x"), J_ENOTFOUND);
     assert_int_equal(engine_remove_session(e, "pub1", "test", "done"), J_OK);
     assert_int_equal(track_count(e), 0); /* no publisher, no subscriber: freed */
+    assert_int_equal(engine_track_published(e, "TR_v", &src), J_ENOTFOUND);
     assert_int_equal(add(e, PEER_PUBLISHER, "pub2", "ufrag002", &neg, binds, false), J_OK);
     engine_free(e);
 }
@@ -122,6 +129,8 @@ static void test_subscriber_rebinds_only_what_changed(void **state)
     assert_int_not_equal(binds[0].ssrc, 0);
     assert_int_not_equal(binds[1].ssrc, 0);
     assert_int_equal(binds[2].ssrc, 0); /* nothing bound: nothing sent */
+    sfu_source src;
+    assert_int_equal(engine_track_published(e, "TR_v", &src), J_ENOTFOUND); /* no publisher */
     uint32_t audio_ssrc = binds[0].ssrc, video_ssrc = binds[1].ssrc;
 
     /* Renegotiation: mid 0 keeps its track, mid 1 is released, mid 2 gets a track. */

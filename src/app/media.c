@@ -364,6 +364,27 @@ void media_take_audio_levels(media *m, const char *const *track_ids, sfu_audio_l
     for (int w = 0; w < m->n; w++) worker_call(m->workers[w], do_levels, &c);
 }
 
+typedef struct published_call {
+    const engine_bind *binds;
+    sfu_source *out;
+    int n;
+} published_call;
+
+static void do_published(engine *e, void *arg)
+{
+    published_call *c = arg;
+    for (int i = 0; i < c->n; i++)
+        if (c->binds[i].track_id[0]) engine_track_published(e, c->binds[i].track_id, &c->out[i]);
+}
+
+int media_published(media *m, const char *name, const engine_bind *binds, int n, sfu_source *out)
+{
+    memset(out, 0, (size_t)n * sizeof *out);
+    /* A name's publishers are on its home worker (media_add_session puts them there). */
+    published_call c = {.binds = binds, .out = out, .n = n};
+    return worker_call(m->workers[placement_home(name, m->n)], do_published, &c);
+}
+
 typedef struct closed_entry {
     char id[PEER_ID_LEN];
     const char *reason;

@@ -58,6 +58,10 @@ int media_set_layer_prefs(media *m, const char *id, const char *track_id,
  * call (from its home worker; zero for a track that does not exist). */
 void media_take_audio_levels(media *m, const char *const *track_ids, sfu_audio_levels *out,
                              size_t n);
+/* media_published - out[i] (n entries) = what the publisher of binds[i].track_id sends
+ * (engine_track_published on name's home worker, where its publishers are), or zeroed
+ * (codec_count 0) when that track has no publisher or binds[i] no track. J_OK or J_EIO. */
+int media_published(media *m, const char *name, const engine_bind *binds, int n, sfu_source *out);
 /* media_session_health - engine_session_health_get on the session's worker. */
 int media_session_health(media *m, const char *id, engine_session_health *out);
 /* media_drain_closed - fn for each session that ended on its own, among those added with

@@ -1,6 +1,7 @@
 /* offer.c - parse, negotiate and answer an SDP offer for one session. */
 #include "app/offer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ void app_offer_free(app_offer *o)
     free(o->sdp);
     free(o->neg);
     free(o->binds);
+    free(o->refused);
     memset(o, 0, sizeof *o);
 }
 
@@ -55,12 +57,57 @@ int app_offer_negotiate(app_offer *o, peer_role role, const char *text, size_t l
         app_offer_free(o);
         return rc == J_EUNSUPPORTED ? J_EUNSUPPORTED : J_EMALFORMED;
     }
-    o->binds = calloc(o->neg->media_count ? o->neg->media_count : 1, sizeof *o->binds);
-    if (!o->binds) {
+    size_t n = o->neg->media_count ? o->neg->media_count : 1;
+    o->binds = calloc(n, sizeof *o->binds);
+    o->refused = calloc(n, sizeof *o->refused);
+    if (!o->binds || !o->refused) {
         app_offer_free(o);
         return J_ENOMEM;
     }
     return J_OK;
+}
+
+int app_offer_check_codecs(app_offer *o, const sfu_source *published, char *detail,
+                           size_t detail_cap)
+{
+    int live = 0, receivable = 0;
+    size_t used = 0;
+    detail[0] = '\0';
+    for (int i = 0; i < o->neg->media_count; i++) {
+        const sdp_neg_media *m = &o->neg->media[i];
+        const sfu_source *src = &published[i];
+        o->refused[i][0] = '\0';
+        if (!o->binds[i].track_id[0] || src->codec_count == 0) continue;
+        live++;
+        if (sdp_codecs_overlap(src->codecs, src->codec_count, m->codecs, m->codec_count)) {
+            receivable++;
+            continue;
+        }
+        char sent[96], accepted[96];
+        sdp_codec_names(src->codecs, src->codec_count, sent, sizeof sent);
+        sdp_codec_names(m->codecs, m->codec_count, accepted, sizeof accepted);
+        snprintf(o->refused[i], APP_REFUSAL_LEN, "%s: the publisher sends %s; this offer accepts %s",
+                 sfu_kind_name(sfu_kind_from_sdp(m->kind)), sent, accepted);
+        memset(&o->binds[i], 0, sizeof o->binds[i]);
+        if (used < detail_cap) {
+            int w = snprintf(detail + used, detail_cap - used, "%s%s", used ? "; " : "",
+                             o->refused[i]);
+            if (w > 0) used += (size_t)w;
+        }
+    }
+    return live > 0 && receivable == 0 ? J_EUNSUPPORTED : J_OK;
+}
+
+int app_offer_check_published(const app *a, const char *name, app_offer *o, char *detail,
+                              size_t detail_cap)
+{
+    sfu_source *published = calloc(o->neg->media_count ? o->neg->media_count : 1,
+                                   sizeof *published);
+    if (!published) return J_ENOMEM;
+    int rc = media_published(a->media, name, o->binds, o->neg->media_count, published);
+    if (rc == J_OK) rc = app_offer_check_codecs(o, published, detail, detail_cap);
+    free(published);
+    return rc;
 }
 
 int app_offer_answer(const app *a, app_offer *o, peer_role role, const app_answer_params *p,

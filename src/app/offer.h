@@ -15,10 +15,15 @@
 #include "peer/peer.h"
 #include "sdp/sdp.h"
 
+#define APP_REFUSAL_LEN 256
+
 typedef struct app_offer {
     sdp_session *sdp;    /* owned: the parsed offer */
     sdp_negotiated *neg; /* owned: our decisions */
     engine_bind *binds;  /* owned: neg->media_count entries, zeroed */
+    /* owned: neg->media_count entries, "" unless app_offer_check_codecs unbound that m=
+     * section: why its track cannot be received there */
+    char (*refused)[APP_REFUSAL_LEN];
 } app_offer;
 
 /* app_offer_negotiate - parse text and negotiate it for a session of that role.
@@ -28,6 +33,24 @@ typedef struct app_offer {
 int app_offer_negotiate(app_offer *o, peer_role role, const char *text, size_t len, char *detail,
                         size_t detail_cap);
 void app_offer_free(app_offer *o);
+
+/* app_offer_check_codecs - a subscriber's bound m= sections against what their tracks'
+ * publishers send: published[i] (neg->media_count entries), codec_count 0 when the track has
+ * no publisher yet (nothing to check: a viewer who comes first keeps its binding, and the
+ * engine logs a mismatch when the publisher arrives). Each section that negotiated none of
+ * its publisher's codecs (sdp_codecs_overlap, profiles included) is unbound (binds[i]
+ * cleared: nothing is sent there) and o->refused[i] says why, e.g. "video: the publisher
+ * sends H264 High; this offer accepts VP8, VP9". J_OK, or J_EUNSUPPORTED when some bound
+ * track has a publisher and none of those can be received (detail joins the reasons; the
+ * sections are unbound all the same): no media could flow. */
+int app_offer_check_codecs(app_offer *o, const sfu_source *published, char *detail,
+                           size_t detail_cap);
+
+/* app_offer_check_published - app_offer_check_codecs against the publishers the media plane
+ * has for the tracks bound (media_published: those of name, a stream or a room). Its codes,
+ * plus J_ENOMEM and J_EIO (shutting down). */
+int app_offer_check_published(const app *a, const char *name, app_offer *o, char *detail,
+                              size_t detail_cap);
 
 typedef struct app_answer_params {
     const char *ice_ufrag, *ice_pwd; /* ours */

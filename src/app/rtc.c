@@ -176,6 +176,20 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
         return rc;
     }
     ob->bind(&offer, ob->arg);
+    const char *room_name = room_participant_room(r->rooms, sid);
+    /* Tracks this subscriber cannot decode are not bound (answered inactive, each with its
+     * reason in subscribe_answer), even when none of them can be: the connection serves
+     * other tracks later. */
+    rc = role == PEER_SUBSCRIBER && room_name
+             ? app_offer_check_published(r->a, room_name, &offer, msg, cap)
+             : J_OK;
+    if (rc != J_OK && rc != J_EUNSUPPORTED) {
+        app_offer_free(&offer);
+        *err_code = "server_busy";
+        snprintf(msg, cap, "%s", j_strerror(rc));
+        return rc;
+    }
+    msg[0] = '\0';
     rtc_participant *p = participant_get(r, sid, true);
     if (!p) {
         app_offer_free(&offer);
@@ -200,7 +214,6 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
                          .client_ip = r->current_ip};
     /* A room lives on one worker (its home): every publisher goes there, subscribers too
      * until it is busy (app/placement.h). */
-    const char *room_name = room_participant_room(r->rooms, sid);
     int worker = 0;
     rc = !room_name  ? J_ENOTFOUND
          : c->exists ? media_update_session(r->a->media, &es, &worker)
@@ -300,15 +313,20 @@ static void bind_subscribed(app_offer *o, void *arg)
     }
 }
 
-/* A pair is bound when the engine sends something on its mid. */
+/* A pair is bound when the engine sends something on its mid; one whose track sends no
+ * codec the offer took says so. */
 static void report_subscribed(const app_offer *o, void *arg)
 {
     sub_binds *b = arg;
     for (size_t i = 0; i < b->n; i++) {
         room_sub_pair *t = &b->pairs[i];
         bool bound = false;
-        for (int m = 0; m < o->neg->media_count && !bound; m++)
-            bound = strcmp(o->neg->media[m].mid, t->mid) == 0 && o->binds[m].ssrc != 0;
+        for (int m = 0; m < o->neg->media_count; m++) {
+            if (strcmp(o->neg->media[m].mid, t->mid) != 0) continue;
+            bound = o->binds[m].ssrc != 0;
+            snprintf(t->no_codec, sizeof t->no_codec, "%s", o->refused[m]);
+            break;
+        }
         if (!bound) t->track_id[0] = '\0';
     }
 }

@@ -175,6 +175,32 @@ static void refuse_over_limit(const http_request *req, limit_kind k, http_reply 
     http_reply_error(rep, limit_per_client(k) ? 429 : 503, "session limit reached", detail);
 }
 
+/* A viewer of a live stream must be able to decode what its publisher sends: 406 when it
+ * can take none of the stream's tracks, else each m= section it cannot take is rejected
+ * (port 0; the browser ends that transceiver) instead of staying silent. A stream not live
+ * yet has nothing to compare: its viewers are answered as usual. False when rep is set. */
+static bool refuse_unreceivable(const resource *r, const char *stream, const http_request *req,
+                                app_offer *offer, http_reply *rep)
+{
+    char detail[512];
+    int rc = app_offer_check_published(r->a, stream, offer, detail, sizeof detail);
+    if (rc == J_EUNSUPPORTED) {
+        J_INFO("whip", "%s %s from %s: offer refused: no codec in common with the stream: %s",
+               req->method, req->path, req->peer_ip, detail);
+        char body[600];
+        snprintf(body, sizeof body, "no codec in common with the stream: %s", detail);
+        http_reply_error(rep, 406, "offer not acceptable", body);
+        return false;
+    }
+    if (rc != J_OK) {
+        http_reply_error(rep, 503, rc == J_EIO ? "shutting down" : "out of memory", NULL);
+        return false;
+    }
+    for (int i = 0; i < offer->neg->media_count; i++)
+        if (offer->refused[i][0]) sdp_neg_reject(offer->neg, i, SDP_REJECT_NO_CODEC);
+    return true;
+}
+
 static void create_session(const resource *r, const http_request *req, http_reply *rep)
 {
     app *a = r->a;
@@ -229,6 +255,7 @@ static void create_session(const resource *r, const http_request *req, http_repl
         have[kind] = true;
         snprintf(offer.binds[i].track_id, sizeof offer.binds[i].track_id, "stream/%s/%s", stream, sfu_kind_name((sfu_kind)kind));
     }
+    if (r->role == PEER_SUBSCRIBER && !refuse_unreceivable(r, stream, req, &offer, rep)) goto done;
 
     char ufrag[ICE_UFRAG_LEN + 1], pwd[ICE_PWD_LEN + 1], id[SESSION_ID_LEN + 1];
     ice_lite_generate_credentials(ufrag, pwd);
@@ -269,6 +296,10 @@ static void create_session(const resource *r, const http_request *req, http_repl
     }
     J_INFO("whip", "%s session %s created for stream '%s' from %s on worker %d",
            r->role == PEER_PUBLISHER ? "WHIP" : "WHEP", id, stream, req->peer_ip, worker);
+    for (int i = 0; i < offer.neg->media_count; i++)
+        if (offer.refused[i][0])
+            J_WARN("whip", "WHEP session %s of stream '%s': m= section %d rejected, no codec in "
+                   "common (%s)", id, stream, i, offer.refused[i]);
     http_reply_text(rep, 201, "application/sdp", answer, (size_t)alen);
     snprintf(rep->location, sizeof rep->location, "%s%s/%s", r->prefix, stream, id);
 done:

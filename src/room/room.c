@@ -810,6 +810,7 @@ static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
         snprintf(pairs[i].mid, sizeof pairs[i].mid, "%s", e->mid);
         snprintf(pairs[i].track_id, sizeof pairs[i].track_id, "%s",
                  may_receive(rs, p, e->track_id) ? e->track_id : "");
+        pairs[i].no_codec[0] = '\0';
     }
     char *answer = NULL;
     const char *code = NULL;
@@ -821,14 +822,22 @@ static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
         return;
     }
     json_t *bound = json_object();
+    json_t *errors = NULL; /* only when some track could not be bound for a reason to tell */
     for (size_t i = 0; bound && i < n; i++) {
         json_t *v = pairs[i].track_id[0] ? json_string(pairs[i].track_id) : json_null();
         if (json_object_set_new(bound, pairs[i].mid, v) != 0) {
             json_decref(bound);
             bound = NULL;
         }
+        if (!pairs[i].no_codec[0]) continue;
+        J_WARN("room", "%s cannot receive track %s: %s", p->sid, m->subscribe.tracks[i].track_id,
+               pairs[i].no_codec);
+        if (!errors) errors = json_object();
+        json_object_set_new(errors, pairs[i].mid,
+                            json_pack("{s:s, s:s, s:s}", "track", m->subscribe.tracks[i].track_id,
+                                      "code", "no_common_codec", "message", pairs[i].no_codec));
     }
-    send_owned(rs, c, rtc_msg_subscribe_answer(&m->id, answer, bound));
+    send_owned(rs, c, rtc_msg_subscribe_answer(&m->id, answer, bound, errors));
     free(answer);
     apply_subscription(rs, p, true);
     for (size_t i = 0; i < p->n_layers; i++) apply_layers(rs, p, &p->layers[i]);

@@ -129,6 +129,8 @@ static int fake_publish(void *ctx, const char *sid, const char *sdp, size_t sdp_
     return 0;
 }
 
+/* Subscribe: sdp "bad" fails; mid "nocodec" is not bound, its track's codecs being ones the
+ * offer lacks. */
 static int fake_subscribe(void *ctx, const char *sid, const char *sdp, size_t sdp_len,
                           room_sub_pair *pairs, size_t n, char **answer, const char **err_code,
                           char *msg, size_t cap)
@@ -140,6 +142,12 @@ static int fake_subscribe(void *ctx, const char *sid, const char *sdp, size_t sd
         *err_code = "sdp_unsupported";
         snprintf(msg, cap, "no BUNDLE");
         return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(pairs[i].mid, "nocodec") != 0 || !pairs[i].track_id[0]) continue;
+        pairs[i].track_id[0] = '\0'; /* as the glue does: not bound, and why */
+        snprintf(pairs[i].no_codec, sizeof pairs[i].no_codec,
+                 "video: the publisher sends H264 High; this offer accepts VP8");
     }
     memcpy(fake.sub, pairs, n * sizeof *pairs);
     fake.n_sub = n;
@@ -641,6 +649,20 @@ static void test_subscribe_filtering(void **state)
     assert_string_equal(fake.sub[2].track_id, "");
     assert_string_equal(fake.sub[3].track_id, "");
     assert_string_equal(fake.sub[4].track_id, "");
+    assert_null(json_object_get(answer, "errors")); /* nothing to say */
+    /* A track whose codecs the offer lacks: null, and why, on its mid. */
+    sayf(2, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"0\":\"%s\",\"nocodec\":\"%s\"}}",
+         alice[0], alice[1]);
+    answer = last(2, "subscribe_answer");
+    assert_string_equal(str(json_object_get(answer, "tracks"), "0"), alice[0]);
+    assert_true(json_is_null(json_object_get(json_object_get(answer, "tracks"), "nocodec")));
+    json_t *errors = json_object_get(answer, "errors");
+    assert_int_equal(json_object_size(errors), 1);
+    json_t *why = json_object_get(errors, "nocodec");
+    assert_string_equal(str(why, "track"), alice[1]);
+    assert_string_equal(str(why, "code"), "no_common_codec");
+    assert_string_equal(str(why, "message"),
+                        "video: the publisher sends H264 High; this offer accepts VP8");
     /* Refusals. */
     say(2, "{\"type\":\"subscribe\",\"sdp\":\"bad\",\"tracks\":{}}");
     expect_error(2, "sdp_unsupported");

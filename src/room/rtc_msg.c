@@ -472,12 +472,14 @@ char *rtc_msg_publish_answer(const rtc_msg_id *id, const char *sdp, json_t *trac
     return msg_dump(m, ok);
 }
 
-char *rtc_msg_subscribe_answer(const rtc_msg_id *id, const char *sdp, json_t *tracks)
+char *rtc_msg_subscribe_answer(const rtc_msg_id *id, const char *sdp, json_t *tracks,
+                               json_t *errors)
 {
     bool ok = true;
     json_t *m = msg_new("subscribe_answer", id, &ok);
     rtc_json_set(m, "sdp", json_string(sdp), &ok);
     rtc_json_set(m, "tracks", tracks, &ok);
+    if (errors) rtc_json_set(m, "errors", errors, &ok);
     return msg_dump(m, ok);
 }
 

@@ -142,8 +142,10 @@ char *rtc_msg_reply(const rtc_msg_id *id, const char *type);
 char *rtc_msg_joined(const rtc_msg_id *id, json_t *self, const char *room, json_t *others,
                      const char *session, uint32_t resume_grace_s, bool resumed);
 char *rtc_msg_publish_answer(const rtc_msg_id *id, const char *sdp, json_t *tracks);
-/* tracks: an object mapping each mid to a track id string or null. */
-char *rtc_msg_subscribe_answer(const rtc_msg_id *id, const char *sdp, json_t *tracks);
+/* tracks: an object mapping each mid to a track id string or null; errors: NULL, or an
+ * object mapping a mid whose track could not be bound to {track, code, message}. */
+char *rtc_msg_subscribe_answer(const rtc_msg_id *id, const char *sdp, json_t *tracks,
+                               json_t *errors);
 char *rtc_msg_participant_joined(json_t *participant);
 char *rtc_msg_participant_left(const char *sid, const char *identity, const char *reason);
 char *rtc_msg_track_published(json_t *track);

@@ -310,8 +310,15 @@ static void test_builders(void **state)
                 "{\"type\":\"publish_answer\",\"sdp\":\"v=0\\r\\n\",\"tracks\":[{\"id\":\"TR_2\","
                 "\"participant\":\"PA_1\",\"kind\":\"audio\",\"source\":\"microphone\",\"muted\":false,"
                 "\"mid\":\"0\"}]}");
-    expect_json(rtc_msg_subscribe_answer(NULL, "v=0", json_pack("{s:s, s:n}", "0", "TR_2", "1")),
+    expect_json(rtc_msg_subscribe_answer(NULL, "v=0", json_pack("{s:s, s:n}", "0", "TR_2", "1"),
+                                         NULL),
                 "{\"type\":\"subscribe_answer\",\"sdp\":\"v=0\",\"tracks\":{\"0\":\"TR_2\",\"1\":null}}");
+    expect_json(rtc_msg_subscribe_answer(NULL, "v=0", json_pack("{s:n}", "1"),
+                                         json_pack("{s:{s:s, s:s, s:s}}", "1", "track", "TR_3",
+                                                   "code", "no_common_codec", "message", "m")),
+                "{\"type\":\"subscribe_answer\",\"sdp\":\"v=0\",\"tracks\":{\"1\":null},"
+                "\"errors\":{\"1\":{\"track\":\"TR_3\",\"code\":\"no_common_codec\","
+                "\"message\":\"m\"}}}");
     expect_json(rtc_msg_participant_joined(rtc_participant_json("PA_2", "b", "b", json_array())),
                 "{\"type\":\"participant_joined\",\"participant\":{\"sid\":\"PA_2\",\"identity\":\"b\","
                 "\"name\":\"b\",\"tracks\":[]}}");

@@ -289,7 +289,8 @@ typedef enum {
     SDP_REJECT_KIND,         /* media kind we do not handle */
     SDP_REJECT_DATACHANNEL,  /* application (data channel): not supported yet */
     SDP_REJECT_PROTO,        /* proto is not UDP/TLS/RTP/SAVPF */
-    SDP_REJECT_NO_CODEC,     /* no codec in common */
+    SDP_REJECT_NO_CODEC,     /* no codec in common (with the policy, or with the track's
+                              * publisher: sdp_neg_reject) */
 } sdp_reject;
 
 /* One stream the offerer will send on an m= section (its a=ssrc lines). */
@@ -364,6 +365,22 @@ int sdp_negotiate(const sdp_session *offer, const sdp_policy *policy, sdp_negoti
  * flags that select Constrained Baseline / Baseline / Main / Constrained High / High;
  * levels are ignored); VP9 also profile-id, AV1 also profile (absent = 0). PTs are ignored. */
 bool sdp_codec_same(const sdp_codec *a, const sdp_codec *b);
+
+/* sdp_codecs_overlap - some codec of a is the same (sdp_codec_same) as some codec of b:
+ * what one side sends, the other can receive. */
+bool sdp_codecs_overlap(const sdp_codec *a, int a_count, const sdp_codec *b, int b_count);
+
+/* sdp_codec_names - the distinct codecs as people tell them apart, ", "-separated, into out
+ * (cap bytes, NUL-terminated; names that do not fit are left out whole): the encoding name,
+ * the H.264 profile ("H264 Constrained Baseline"), a VP9 or AV1 profile other than 0
+ * ("VP9 profile 2"). For messages: which codecs a publisher sends, which a viewer takes. */
+void sdp_codec_names(const sdp_codec *codecs, int count, char *out, size_t cap);
+
+/* sdp_neg_reject - reject the accepted m= section index after sdp_negotiate (it is then
+ * answered with port 0, RFC 3264 §6, and leaves our BUNDLE group), for a reason found
+ * later: no codec in common with what it would carry. Nothing for an index out of range
+ * or a section already rejected. The caller keeps at least one section accepted. */
+void sdp_neg_reject(sdp_negotiated *neg, int index, sdp_reject why);
 
 /* ---- answer ------------------------------------------------------------------------- */
 typedef struct sdp_send_track {

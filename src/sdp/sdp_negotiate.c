@@ -388,3 +388,86 @@ bool sdp_codec_same(const sdp_codec *a, const sdp_codec *b)
         return fmtp_num(a->fmtp, "profile", 0) == fmtp_num(b->fmtp, "profile", 0);
     return true;
 }
+
+bool sdp_codecs_overlap(const sdp_codec *a, int a_count, const sdp_codec *b, int b_count)
+{
+    for (int i = 0; i < a_count; i++)
+        for (int j = 0; j < b_count; j++)
+            if (sdp_codec_same(&a[i], &b[j])) return true;
+    return false;
+}
+
+static const char *h264_profile_name(h264_profile p)
+{
+    switch (p) {
+    case H264_CONSTRAINED_BASELINE: return "Constrained Baseline";
+    case H264_BASELINE: return "Baseline";
+    case H264_MAIN: return "Main";
+    case H264_EXTENDED: return "Extended";
+    case H264_CONSTRAINED_HIGH: return "Constrained High";
+    case H264_HIGH: return "High";
+    default: return NULL;
+    }
+}
+
+/* A codec as people tell them apart: the name, plus what sdp_codec_same also compares
+ * (the H.264 profile, a VP9 or AV1 profile other than 0). */
+static void codec_label(const sdp_codec *c, char *out, size_t cap)
+{
+    if (sdp_strieq(c->name, "H264")) {
+        uint8_t idc, iop;
+        if (!h264_profile_bytes(c->fmtp, &idc, &iop)) {
+            snprintf(out, cap, "H264");
+            return;
+        }
+        const char *profile = h264_profile_name(h264_classify(idc, iop));
+        if (profile) snprintf(out, cap, "H264 %s", profile);
+        else snprintf(out, cap, "H264 profile_idc %u", idc);
+        return;
+    }
+    long profile = sdp_strieq(c->name, "VP9")   ? fmtp_num(c->fmtp, "profile-id", 0)
+                   : sdp_strieq(c->name, "AV1") ? fmtp_num(c->fmtp, "profile", 0)
+                                                : 0;
+    if (profile != 0) snprintf(out, cap, "%s profile %ld", c->name, profile);
+    else snprintf(out, cap, "%s", c->name);
+}
+
+void sdp_codec_names(const sdp_codec *codecs, int count, char *out, size_t cap)
+{
+    if (cap == 0) return;
+    out[0] = '\0';
+    size_t used = 0;
+    for (int i = 0; i < count; i++) {
+        char label[64];
+        codec_label(&codecs[i], label, sizeof label);
+        bool seen = false;
+        for (int k = 0; k < i && !seen; k++) {
+            char earlier[64];
+            codec_label(&codecs[k], earlier, sizeof earlier);
+            seen = strcmp(earlier, label) == 0;
+        }
+        if (seen) continue;
+        int n = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", label);
+        if (n < 0 || (size_t)n >= cap - used) {
+            out[used] = '\0'; /* whole names only */
+            return;
+        }
+        used += (size_t)n;
+    }
+}
+
+void sdp_neg_reject(sdp_negotiated *neg, int index, sdp_reject why)
+{
+    if (!neg || index < 0 || index >= neg->media_count) return;
+    sdp_neg_media *nm = &neg->media[index];
+    if (!nm->accepted) return;
+    nm->accepted = false;
+    nm->reject = why;
+    for (unsigned k = 0; k < neg->bundle_count; k++) {
+        if (strcmp(neg->bundle_mids[k], nm->mid) != 0) continue;
+        memmove(neg->bundle_mids[k], neg->bundle_mids[k + 1],
+                (neg->bundle_count - k - 1) * sizeof neg->bundle_mids[0]);
+        neg->bundle_count--;
+        break;
+    }
+}

@@ -992,6 +992,66 @@ static void test_codec_same(void **state)
     assert_false(sdp_codec_same(&h_cb, NULL));
 }
 
+/* What a viewer can receive of a publisher: some codec the same on both sides. */
+static void test_codecs_overlap_and_names(void **state)
+{
+    (void)state;
+    const sdp_codec vp8_only[] = {mk("VP8", 90000, 0, "")};
+    const sdp_codec h264_offer[] = {
+        mk("H264", 90000, 0, "packetization-mode=1;profile-level-id=42e01f"),
+        mk("H264", 90000, 0, "packetization-mode=1;profile-level-id=42001f"),
+        mk("H264", 90000, 0, "packetization-mode=1;profile-level-id=4d001f")};
+    const sdp_codec h264_high[] = {mk("H264", 90000, 0, "packetization-mode=1;profile-level-id=64001f")};
+    const sdp_codec mixed[] = {mk("VP9", 90000, 0, "profile-id=2"), mk("VP8", 90000, 0, ""),
+                               mk("AV1", 90000, 0, "profile=1")};
+    assert_false(sdp_codecs_overlap(vp8_only, 1, h264_offer, 3));
+    assert_false(sdp_codecs_overlap(h264_high, 1, h264_offer, 3)); /* the profile decides */
+    assert_true(sdp_codecs_overlap(h264_offer + 2, 1, h264_offer, 3));
+    assert_true(sdp_codecs_overlap(vp8_only, 1, mixed, 3));
+    assert_false(sdp_codecs_overlap(vp8_only, 1, mixed, 0));
+
+    char names[128];
+    sdp_codec_names(h264_offer, 3, names, sizeof names);
+    assert_string_equal(names, "H264 Constrained Baseline, H264 Baseline, H264 Main");
+    sdp_codec_names(mixed, 3, names, sizeof names);
+    assert_string_equal(names, "VP9 profile 2, VP8, AV1 profile 1");
+    const sdp_codec repeated[] = {mk("VP8", 90000, 0, ""), mk("VP8", 90000, 0, ""),
+                                  mk("H264", 90000, 0, "packetization-mode=1;profile-level-id=f4001f"),
+                                  mk("H264", 90000, 0, "profile-level-id=zz")};
+    sdp_codec_names(repeated, 4, names, sizeof names);
+    assert_string_equal(names, "VP8, H264 profile_idc 244, H264");
+    sdp_codec_names(repeated, 3, names, 12); /* a name that does not fit is left out whole */
+    assert_string_equal(names, "VP8");
+    sdp_codec_names(repeated, 0, names, sizeof names);
+    assert_string_equal(names, "");
+}
+
+/* A section rejected after negotiation is answered with port 0 and leaves the BUNDLE group. */
+static void test_neg_reject(void **state)
+{
+    (void)state;
+    parse_fixture("chromium_view_offer.sdp");
+    negotiate_ok(&whep_policy);
+    assert_int_equal(g_neg.bundle_count, 2);
+    assert_string_equal(g_neg.bundle_mids[0], "0");
+    sdp_neg_reject(&g_neg, 0, SDP_REJECT_NO_CODEC);
+    assert_false(g_neg.media[0].accepted);
+    assert_int_equal(g_neg.media[0].reject, SDP_REJECT_NO_CODEC);
+    assert_int_equal(g_neg.bundle_count, 1);
+    assert_string_equal(g_neg.bundle_mids[0], "1");
+    sdp_neg_reject(&g_neg, 0, SDP_REJECT_NO_CODEC); /* already rejected: nothing */
+    sdp_neg_reject(&g_neg, 7, SDP_REJECT_NO_CODEC);
+    sdp_neg_reject(&g_neg, -1, SDP_REJECT_NO_CODEC);
+    assert_int_equal(g_neg.bundle_count, 1);
+    sdp_answer_params p;
+    answer_params(&p);
+    write_and_reparse(&p);
+    assert_has_line("a=group:BUNDLE 1");
+    assert_int_equal(g_answer.media[0].port, 0);
+    assert_string_equal(g_answer.media[0].mid, "0");
+    assert_int_not_equal(g_answer.media[1].port, 0);
+}
+
 static void test_helpers(void **state)
 {
     (void)state;
@@ -1241,6 +1301,8 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_negotiate_errors),
         cmocka_unit_test(test_codec_same),
+        cmocka_unit_test(test_codecs_overlap_and_names),
+        cmocka_unit_test(test_neg_reject),
         cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_offer_publish_roundtrip),
         cmocka_unit_test(test_offer_view_and_errors),
