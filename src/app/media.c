@@ -1,6 +1,7 @@
 /* media.c - N media workers, the rings between them, and where each session lives. */
 #include "app/media.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -37,6 +38,8 @@ struct media {
      * engines update it under the lock, once per session event. */
     session_limits limits;
     pthread_mutex_t limits_lock;
+    bool sessions_changed; /* since the last media_release_memory trim */
+    uint64_t sessions_changed_us;
 };
 
 /* ---------------------------------------------------------------- lifetime */
@@ -204,6 +207,12 @@ static int session_on(media *m, int worker, engine_session *s, bool update)
     return c.result;
 }
 
+static void note_sessions_changed(media *m)
+{
+    m->sessions_changed = true;
+    m->sessions_changed_us = j_now_us();
+}
+
 int media_add_session(media *m, const char *name, engine_session *s, int *worker)
 {
     s->refused_by = LIMIT_NONE;
@@ -231,6 +240,7 @@ int media_add_session(media *m, const char *name, engine_session *s, int *worker
     }
     s->origin = home;
     s->report_close = true; /* every end is drained, so that the entry is forgotten */
+    note_sessions_changed(m);
     int rc = session_on(m, target, s, false);
     s->report_close = ms->report_close;
     if (rc != J_OK) {
@@ -271,7 +281,10 @@ int media_remove_session(media *m, const char *id, const char *owner, const char
     if (!ms) return J_ENOTFOUND;
     remove_call c = {.id = id, .owner = owner, .reason = reason, .result = J_ENOTFOUND};
     if (worker_call(m->workers[ms->worker], do_remove, &c) != J_OK) return J_EIO;
-    if (c.result == J_OK) free(j_map_remove(&m->sessions, id, strlen(id)));
+    if (c.result == J_OK) {
+        free(j_map_remove(&m->sessions, id, strlen(id)));
+        note_sessions_changed(m);
+    }
     return c.result;
 }
 
@@ -421,7 +434,20 @@ void media_drain_closed(media *m, void (*fn)(void *ctx, const char *id, const ch
         if (ms && ms->report_close) fn(ctx, c.list[i].id, c.list[i].reason);
         free(ms);
     }
+    if (c.n) note_sessions_changed(m);
     free(c.list);
+}
+
+/* Quiet time after the last session change before the heap is trimmed: a burst of joins
+ * or leaves is trimmed once, after it. */
+#define MEDIA_TRIM_AFTER_US 2000000u
+
+void media_release_memory(media *m)
+{
+    if (!m->sessions_changed || j_now_us() - m->sessions_changed_us < MEDIA_TRIM_AFTER_US)
+        return;
+    m->sessions_changed = false;
+    malloc_trim(0);
 }
 
 /* ---------------------------------------------------------------- stats */

@@ -69,6 +69,11 @@ int media_session_health(media *m, const char *id, engine_session_health *out);
  * sessions of every worker that ended since the last call. */
 void media_drain_closed(media *m, void (*fn)(void *ctx, const char *id, const char *reason),
                         void *ctx);
+/* media_release_memory - once sessions stopped coming and going for a while, hand the heap
+ * they freed back to the system (their DTLS handshakes, SDP and JSON leave free chunks that
+ * glibc's per-thread arenas keep resident: 10-15% of the RSS of 160 sessions). The caller's
+ * regular tick; forwarding never waits on it, as nothing on the packet path allocates. */
+void media_release_memory(media *m);
 /* media_stats - engine_stats summed over the workers (tracks merged by id), plus
  * "workers": each worker's own summary (new reference; NULL when shutting down). */
 json_t *media_stats(media *m);

@@ -481,6 +481,7 @@ static void tick(void *ctx)
     media_drain_closed(r->a->media, session_closed, r);
     room_handle_timeout(r->rooms, j_now_us());
     flush_closing(r);
+    media_release_memory(r->a->media);
 }
 
 /* ---------------------------------------------------------------- HTTP API */
