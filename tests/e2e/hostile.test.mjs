@@ -162,7 +162,8 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
     const error = await rtc.next((m) => m.type === 'error' && m.id === 2);
     assert.equal(error.code, 'sdp_invalid', JSON.stringify(error));
     assert.match(error.message, /sha-256 needs 32 bytes, got 2/);
-    assert.match(server.logTail(400), /127\.0\.0\.1: room badfp: \S+: sdp_invalid: line \d+: bad a=fingerprint/);
+    await waitFor(() => server.logTail(400), (log) => /127\.0\.0\.1: room badfp: \S+: sdp_invalid: line \d+: bad a=fingerprint/.test(log),
+      3000, { what: 'the refused room offer in the log' });
     rtc.close();
     const stats = await apiJson(server.baseUrl, '/api/stats');
     assert.equal(stats.sessions, 2);
