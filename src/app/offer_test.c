@@ -1,6 +1,7 @@
 /* offer_test.c - a viewer's offer against what the publishers of its tracks send
  * (app_offer_check_codecs): every live track out of reach is a 406, some of them are
- * unbound and rejected in the answer, a stream not live yet is not checked. */
+ * unbound and rejected in the answer, a stream not live yet is not checked; and an offer whose
+ * transport attributes are malformed (app_offer_negotiate) is the client's error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,15 +13,20 @@
 #include "app/offer.h"
 #include "core/err.h"
 
-/* A WHEP-style recvonly offer: opus audio (mid 0) and video (mid 1) with the given rtpmap/fmtp
- * lines for payload types 102 and 103. */
-#define VIEW_OFFER(video_pts, video_lines)                                                      \
-    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"                 \
-    "a=fingerprint:sha-256 AA:BB\r\na=ice-ufrag:uf01\r\na=ice-pwd:pwd0123456789012345678\r\n"   \
+#define FP_SHA256 "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:" \
+                  "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99"
+#define ICE_CREDS "a=ice-ufrag:uf01\r\na=ice-pwd:pwd0123456789012345678\r\n"
+
+/* A WHEP-style recvonly offer with the given session-level transport lines: opus audio
+ * (mid 0) and video (mid 1) with the given rtpmap/fmtp lines. */
+#define OFFER_WITH(transport, video_pts, video_lines)                                           \
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n" transport      \
     "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\n"          \
     "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"                                               \
     "m=video 9 UDP/TLS/RTP/SAVPF " video_pts "\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=recvonly\r\n" \
     "a=rtcp-mux\r\n" video_lines
+#define VIEW_OFFER(video_pts, video_lines)                                                      \
+    OFFER_WITH("a=fingerprint:sha-256 " FP_SHA256 "\r\n" ICE_CREDS, video_pts, video_lines)
 
 static const char h264_only[] = VIEW_OFFER(
     "102 103", "a=rtpmap:102 H264/90000\r\n"
@@ -155,6 +161,33 @@ static void test_nothing_live_is_not_checked(void **state)
     assert_string_equal(g_offer.refused[1], "");
 }
 
+/* A malformed transport attribute is the client's error (J_EMALFORMED: WHIP/WHEP 400,
+ * rtc sdp_invalid) with the reason, not a session that later fails to be created. */
+static void test_bad_transport_is_malformed(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *reason;
+    } cases[] = {
+        {OFFER_WITH("a=fingerprint:sha-256 AA:BB\r\n" ICE_CREDS, "96", "a=rtpmap:96 VP8/90000\r\n"),
+         "line 6: bad a=fingerprint: sha-256 needs 32 bytes, got 2"},
+        {OFFER_WITH("a=fingerprint:sha-224 " FP_SHA256 "\r\n" ICE_CREDS, "96",
+                    "a=rtpmap:96 VP8/90000\r\n"),
+         "bad a=fingerprint for mid 0: hash function 'sha-224' is not supported"},
+        {OFFER_WITH("a=fingerprint:sha-256 " FP_SHA256 "\r\na=ice-ufrag:u:1\r\n"
+                    "a=ice-pwd:pwd0123456789012345678\r\n", "96", "a=rtpmap:96 VP8/90000\r\n"),
+         "line 7: bad a=ice-ufrag: character 2 is not a letter, digit, '+' or '/'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[256];
+        int rc = app_offer_negotiate(&g_offer, PEER_SUBSCRIBER, cases[i].text,
+                                     strlen(cases[i].text), err, sizeof err);
+        if (rc != J_EMALFORMED || !strstr(err, cases[i].reason))
+            fail_msg("case %zu: got %d '%s', want '%s'", i, rc, err, cases[i].reason);
+        assert_null(g_offer.sdp);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +195,7 @@ int main(void)
         cmocka_unit_test_teardown(test_some_track_receivable_rejects_the_others, teardown),
         cmocka_unit_test_teardown(test_profiles_decide, teardown),
         cmocka_unit_test_teardown(test_nothing_live_is_not_checked, teardown),
+        cmocka_unit_test_teardown(test_bad_transport_is_malformed, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,13 +17,11 @@
  */
 #include "dtls/dtls_internal.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -32,6 +30,7 @@
 
 #include "core/bytes.h"
 #include "core/err.h"
+#include "core/fingerprint.h"
 #include "crypto/crypto.h"
 
 /*
@@ -99,8 +98,7 @@ struct dtls_conn {
 
     /* The peer certificate digest we accept, from the SDP. */
     const EVP_MD *fp_md;
-    uint8_t fp[EVP_MAX_MD_SIZE];
-    unsigned int fp_len;
+    j_fingerprint fp; /* the peer's a=fingerprint: the only certificate accepted */
     bool fp_mismatch;
 
     /* Bounded transmit ring: OUT_SLOTS slots while it holds datagrams (or the handshake
@@ -123,46 +121,25 @@ struct dtls_conn {
 
 /* ---- fingerprints ---------------------------------------------------------------------- */
 
-static int hexval(int ch)
+/* Decode "<hash-func> XX:XX:..." (RFC 8122 §5), surrounding whitespace allowed, into the
+ * digest to pin and the OpenSSL digest that computes it. */
+static int parse_fingerprint(const char *s, const EVP_MD **md, j_fingerprint *out)
 {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    ch = tolower(ch);
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    return -1;
-}
-
-/* Parse "<hash-func> XX:XX:..." (RFC 8122 §5) into a digest and its algorithm. */
-static int parse_fingerprint(const char *s, const EVP_MD **md, uint8_t *out, unsigned int *out_len)
-{
-    static const struct {
-        const char *name;
-        size_t len;
-    } algs[] = {{"sha-1", 20}, {"sha-256", 32}, {"sha-384", 48}, {"sha-512", 64}};
     if (!s) return J_EINVAL;
-    size_t name_len = strcspn(s, " \t");
-    const EVP_MD *mds[] = {EVP_sha1(), EVP_sha256(), EVP_sha384(), EVP_sha512()};
-    size_t want = 0;
-    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
-        if (name_len == strlen(algs[i].name) && strncasecmp(s, algs[i].name, name_len) == 0) {
-            *md = mds[i];
-            want = algs[i].len;
-        }
+    s += strspn(s, " \t");
+    size_t alg_len = strcspn(s, " \t");
+    const char *value = s + alg_len;
+    value += strspn(value, " \t");
+    size_t value_len = strcspn(value, " \t\r\n");
+    if (value[value_len + strspn(value + value_len, " \t\r\n")] != '\0') return J_EMALFORMED;
+    int rc = j_fingerprint_parse(s, alg_len, value, value_len, out, NULL, 0);
+    if (rc != J_OK) return rc;
+    switch (out->hash) {
+    case J_FP_SHA1: *md = EVP_sha1(); break;
+    case J_FP_SHA256: *md = EVP_sha256(); break;
+    case J_FP_SHA384: *md = EVP_sha384(); break;
+    case J_FP_SHA512: *md = EVP_sha512(); break;
     }
-    if (!want) return J_EUNSUPPORTED;
-    const char *p = s + name_len;
-    if (*p != ' ' && *p != '\t') return J_EMALFORMED;
-    while (*p == ' ' || *p == '\t') p++;
-    for (size_t i = 0; i < want; i++) {
-        if (i > 0 && *p++ != ':') return J_EMALFORMED;
-        int hi = hexval((unsigned char)p[0]);
-        int lo = hi >= 0 ? hexval((unsigned char)p[1]) : -1;
-        if (hi < 0 || lo < 0) return J_EMALFORMED;
-        out[i] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-    }
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
-    if (*p != '\0') return J_EMALFORMED;
-    *out_len = (unsigned int)want;
     return J_OK;
 }
 
@@ -171,7 +148,7 @@ static bool fingerprint_matches(const dtls_conn *c, X509 *peer)
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     if (!peer || X509_digest(peer, c->fp_md, md, &md_len) != 1) return false;
-    return md_len == c->fp_len && j_ct_equal(md, c->fp, md_len);
+    return md_len == c->fp.len && j_ct_equal(md, c->fp.digest, md_len);
 }
 
 /* ---- events ---------------------------------------------------------------------------- */
@@ -462,7 +439,7 @@ dtls_conn *dtls_conn_new(dtls_ctx *ctx, dtls_role role, const char *remote_finge
     c->role = role;
     c->initial_rto_us = ctx->initial_rto_us;
     c->max_rto_us = ctx->max_rto_us;
-    if (parse_fingerprint(remote_fingerprint, &c->fp_md, c->fp, &c->fp_len) != 0) goto fail;
+    if (parse_fingerprint(remote_fingerprint, &c->fp_md, &c->fp) != 0) goto fail;
 
     c->ssl = SSL_new(ctx->ssl);
     if (!c->ssl) goto fail;

@@ -247,6 +247,9 @@ typedef struct sdp_session {
  * direction and extmap attributes (browsers write them per m= section). Media-level ice/fingerprint/
  * setup values are kept per m= section (they override the session level; use
  * sdp_media_ice_ufrag() etc. to read the effective value).
+ * Checked beyond syntax: a=ice-ufrag (4..256) and a=ice-pwd (22..256) are ice-chars
+ * (RFC 8839 §5.4); a=fingerprint is colon-separated hex pairs, as many as its hash function
+ * makes when it is one DTLS verifies (core/fingerprint.h; others are kept for sdp_negotiate).
  * Returns 0, J_EMALFORMED (structure or a known attribute is malformed), J_ELIMIT (a
  * count or a field exceeds the limits above) or J_EINVAL (NULL out/text). On failure err
  * (if err_cap > 0) holds a NUL-terminated message naming the line number; out is then
@@ -352,8 +355,9 @@ typedef struct sdp_negotiated {
  *   J_EUNSUPPORTED  nothing accepted ("no usable codec" when codecs were the reason),
  *                   no accepted m= section can flow in a direction the policy allows,
  *                   BUNDLE/rtcp-mux missing for an accepted m= section, a=setup:holdconn;
- *   J_EMALFORMED    missing ice-ufrag/ice-pwd/fingerprint for an accepted m= section, or
- *                   they differ between bundled m= sections;
+ *   J_EMALFORMED    missing ice-ufrag/ice-pwd/fingerprint for an accepted m= section,
+ *                   they differ between bundled m= sections, or the fingerprint's hash
+ *                   function is not one DTLS can verify (sha-1, sha-256, sha-384, sha-512);
  *   J_EINVAL        NULL arguments.
  */
 int sdp_negotiate(const sdp_session *offer, const sdp_policy *policy, sdp_negotiated *out,

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "core/fingerprint.h"
 #include "sdp/sdp.h"
 #include "sdp/sdp_internal.h"
 
@@ -270,6 +271,13 @@ int sdp_negotiate(const sdp_session *offer, const sdp_policy *policy, sdp_negoti
     if (!fp->alg[0] || !fp->value[0])
         return sdp_errf(err, err_cap, J_EMALFORMED, "missing a=fingerprint for mid %s",
                         mid_or_none(fm->mid));
+    /* sdp_parse checked the value; what is left is a hash DTLS cannot verify the peer with. */
+    j_fingerprint digest;
+    char why[96];
+    if (j_fingerprint_parse(fp->alg, strlen(fp->alg), fp->value, strlen(fp->value), &digest, why,
+                            sizeof why) != J_OK)
+        return sdp_errf(err, err_cap, J_EMALFORMED, "bad a=fingerprint for mid %s: %s",
+                        mid_or_none(fm->mid), why);
     for (unsigned i = 0; i < offer->media_count && i < SDP_MAX_MEDIA; i++) {
         if (!out->media[i].accepted) continue;
         const sdp_media *m = &offer->media[i];

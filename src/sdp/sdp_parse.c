@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "core/fingerprint.h"
 #include "sdp/sdp.h"
 #include "sdp/sdp_internal.h"
 
@@ -286,16 +287,35 @@ static int on_group(pctx *c, span v)
     return 0;
 }
 
-/* a=ice-ufrag:<ice-char>+ / a=ice-pwd:<ice-char>+ */
-static int on_ice_cred(pctx *c, span v, char *dst, const char *what)
+#define ICE_UFRAG_MIN 4
+#define ICE_PWD_MIN 22
+
+/* a=ice-ufrag:4*256ice-char / a=ice-pwd:22*256ice-char (RFC 8839 §5.4), ice-char being
+ * ALPHA / DIGIT / "+" / "/": the ufrag goes into STUN USERNAME "<ours>:<theirs>". */
+static int on_ice_cred(pctx *c, span v, char *dst, size_t min_len, const char *what)
 {
     v = trim(v);
     if (v.n == 0 || memchr(v.p, ' ', v.n))
         return FAIL(c, J_EMALFORMED, "bad a=%s: empty or contains spaces", what);
-    return copy_field(c, dst, SDP_ICE_LEN, v, what);
+    int rc = copy_field(c, dst, SDP_ICE_LEN, v, what);
+    if (rc) return rc;
+    for (size_t i = 0; i < v.n; i++) {
+        char ch = v.p[i];
+        bool ice_char = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                        (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+        if (!ice_char)
+            return FAIL(c, J_EMALFORMED,
+                        "bad a=%s: character %zu is not a letter, digit, '+' or '/'", what, i + 1);
+    }
+    if (v.n < min_len)
+        return FAIL(c, J_EMALFORMED, "bad a=%s: needs at least %zu characters, got %zu", what,
+                    min_len, v.n);
+    return 0;
 }
 
-/* a=fingerprint:<hash-func> <fingerprint> */
+/* a=fingerprint:<hash-func> <fingerprint> (RFC 8122 §5). A hash function we cannot verify
+ * is kept (sdp_negotiate refuses it); a malformed value, or one whose length is not its
+ * hash's, fails here with the reason. */
 static int on_fingerprint(pctx *c, span v)
 {
     span alg, val, extra;
@@ -303,7 +323,13 @@ static int on_fingerprint(pctx *c, span v)
         return FAIL(c, J_EMALFORMED, "bad a=fingerprint: needs <hash-func> <value>");
     sdp_fingerprint *fp = c->m ? &c->m->fingerprint : &c->s->fingerprint;
     int rc = copy_lower(c, fp->alg, sizeof fp->alg, alg, "fingerprint hash function");
-    return rc ? rc : copy_field(c, fp->value, sizeof fp->value, val, "fingerprint");
+    if (!rc) rc = copy_field(c, fp->value, sizeof fp->value, val, "fingerprint");
+    if (rc) return rc;
+    j_fingerprint digest;
+    char why[96];
+    if (j_fingerprint_parse(alg.p, alg.n, val.p, val.n, &digest, why, sizeof why) == J_EMALFORMED)
+        return FAIL(c, J_EMALFORMED, "bad a=fingerprint: %s", why);
+    return 0;
 }
 
 /* a=setup:actpass|active|passive|holdconn */
@@ -590,9 +616,9 @@ static int on_attribute(pctx *c, span line)
 
     /* Both levels (media level overrides session level). */
     if (span_eq(name, "ice-ufrag"))
-        return on_ice_cred(c, v, m ? m->ice_ufrag : s->ice_ufrag, "ice-ufrag");
+        return on_ice_cred(c, v, m ? m->ice_ufrag : s->ice_ufrag, ICE_UFRAG_MIN, "ice-ufrag");
     if (span_eq(name, "ice-pwd"))
-        return on_ice_cred(c, v, m ? m->ice_pwd : s->ice_pwd, "ice-pwd");
+        return on_ice_cred(c, v, m ? m->ice_pwd : s->ice_pwd, ICE_PWD_MIN, "ice-pwd");
     if (span_eq(name, "ice-options"))
         return copy_field(c, m ? m->ice_options : s->ice_options, SDP_ICE_OPTIONS_LEN, trim(v),
                           "ice-options");

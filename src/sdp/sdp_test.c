@@ -20,6 +20,10 @@ static char g_text[256 * 1024];
 static char g_out[64 * 1024];
 static char g_err[256];
 
+/* A well-formed sha-256 a=fingerprint value (32 bytes). */
+#define FP_SHA256 "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:" \
+                  "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99"
+
 static size_t load(const char *name)
 {
     char path[256];
@@ -663,7 +667,7 @@ static void test_answer_rejected_and_limits(void **state)
     /* A WHIP offer with a data channel and a text m= line: both rejected with port 0. */
     static const char offer[] =
         "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-        "a=group:BUNDLE a d\r\na=fingerprint:sha-256 AA:BB\r\n"
+        "a=group:BUNDLE a d\r\na=fingerprint:sha-256 " FP_SHA256 "\r\n"
         "a=ice-ufrag:uf01\r\na=ice-pwd:pwd0123456789012345678\r\n"
         "m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\nc=IN IP4 0.0.0.0\r\na=mid:a\r\na=sendonly\r\n"
         "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n"
@@ -751,6 +755,32 @@ static void test_malformed_table(void **state)
         {HEAD MEDIA "a=setup:maybe\r\n", J_EMALFORMED, "bad a=setup"},
         {HEAD "a=fingerprint:sha-256\r\n", J_EMALFORMED, "line 5: bad a=fingerprint"},
         {HEAD MEDIA "a=ice-ufrag:\r\n", J_EMALFORMED, "bad a=ice-ufrag"},
+        {HEAD MEDIA "a=ice-ufrag:abc\r\n", J_EMALFORMED,
+         "line 6: bad a=ice-ufrag: needs at least 4 characters, got 3"},
+        {HEAD MEDIA "a=ice-ufrag:ab:cd\r\n", J_EMALFORMED,
+         "bad a=ice-ufrag: character 3 is not a letter, digit, '+' or '/'"},
+        {HEAD "a=ice-ufrag:abc\xc3\xa9\r\n", J_EMALFORMED, "line 5: bad a=ice-ufrag: character 4"},
+        {HEAD MEDIA "a=ice-pwd:pwd012345678901234567\r\n", J_EMALFORMED,
+         "bad a=ice-pwd: needs at least 22 characters, got 21"},
+        {HEAD MEDIA "a=ice-pwd:pwd0123456789012345678\x01\r\n", J_EMALFORMED, "control character"},
+        {HEAD MEDIA "a=ice-pwd:pwd0123456789012345678_\r\n", J_EMALFORMED,
+         "bad a=ice-pwd: character 23 is not"},
+        {HEAD MEDIA "a=fingerprint:sha-256 AA:BB\r\n", J_EMALFORMED,
+         "line 6: bad a=fingerprint: sha-256 needs 32 bytes, got 2"},
+        {HEAD "a=fingerprint:SHA-1 " FP_SHA256 "\r\n", J_EMALFORMED,
+         "bad a=fingerprint: SHA-1 needs 20 bytes, got 32"},
+        {HEAD "a=fingerprint:sha-512 " FP_SHA256 "\r\n", J_EMALFORMED,
+         "bad a=fingerprint: sha-512 needs 64 bytes, got 32"},
+        {HEAD "a=fingerprint:sha-256 AA:BG:CC\r\n", J_EMALFORMED,
+         "bad a=fingerprint: byte 2 is not two hex digits"},
+        {HEAD "a=fingerprint:sha-256 AABB\r\n", J_EMALFORMED,
+         "bad a=fingerprint: byte 1 is not followed by ':'"},
+        {HEAD "a=fingerprint:sha-256 AA:B:CC\r\n", J_EMALFORMED,
+         "bad a=fingerprint: byte 2 is not two hex digits"},
+        {HEAD "a=fingerprint:sha-256 AA:\r\n", J_EMALFORMED,
+         "bad a=fingerprint: byte 2 is not two hex digits"},
+        {HEAD "a=fingerprint:md5 AA:BB:\r\n", J_EMALFORMED,
+         "bad a=fingerprint: byte 3 is not two hex digits"},
         {HEAD MEDIA "a=ssrc:abc cname:x\r\n", J_EMALFORMED, "bad a=ssrc"},
         {HEAD MEDIA "a=ssrc:1\r\n", J_EMALFORMED, "bad a=ssrc"},
         {HEAD MEDIA "a=ssrc-group:FID 1\r\n", J_EMALFORMED, "needs exactly 2"},
@@ -866,10 +896,30 @@ static void test_limits(void **state)
     }
 }
 
+/* Every hash DTLS verifies is accepted in either case; an unknown one is kept for
+ * sdp_negotiate to refuse. */
+static void test_parse_fingerprints(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "a=fingerprint:sha-1 00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33\r\n",
+        "a=fingerprint:SHA-256 " FP_SHA256 "\r\n",
+        "a=fingerprint:sha-384 " FP_SHA256 ":00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n",
+        "a=fingerprint:sha-512 " FP_SHA256 ":" FP_SHA256 "\r\n",
+        "a=fingerprint:md5 AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99\r\n",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int n = snprintf(g_text, sizeof g_text, HEAD "%s" MEDIA, ok[i]);
+        if (sdp_parse(&g_offer, g_text, (size_t)n, g_err, sizeof g_err) != 0)
+            fail_msg("'%s' refused: %s", ok[i], g_err);
+    }
+    assert_string_equal(g_offer.fingerprint.alg, "md5");
+}
+
 /* ---- negotiation failures ----------------------------------------------------------- */
 
 #define NHEAD "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
-#define FP "a=fingerprint:sha-256 AA:BB\r\n"
+#define FP "a=fingerprint:sha-256 " FP_SHA256 "\r\n"
 #define ICE "a=ice-ufrag:uf01\r\na=ice-pwd:pwd0123456789012345678\r\n"
 #define OPUS_M(mid, dir) "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:" mid "\r\na=" dir "\r\na=rtcp-mux\r\n" \
                          "a=rtpmap:111 opus/48000/2\r\n"
@@ -911,6 +961,10 @@ static void test_negotiate_errors(void **state)
          "holdconn"},
         {NHEAD FP OPUS_M("0", "sendonly") ICE VP8_M("1", "sendonly") "a=ice-ufrag:other\r\n",
          &whip_policy, J_EMALFORMED, "disagree"},
+        {NHEAD "a=fingerprint:md5 AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99\r\n" ICE
+             OPUS_M("0", "sendonly"), &whip_policy, J_EMALFORMED,
+         "bad a=fingerprint for mid 0: hash function 'md5' is not supported (sha-1, sha-256, "
+         "sha-384, sha-512)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = sdp_parse(&g_offer, cases[i].text, strlen(cases[i].text), g_err, sizeof g_err);
@@ -1299,6 +1353,7 @@ int main(void)
         cmocka_unit_test(test_answer_rejected_and_limits),
         cmocka_unit_test(test_malformed_table),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_parse_fingerprints),
         cmocka_unit_test(test_negotiate_errors),
         cmocka_unit_test(test_codec_same),
         cmocka_unit_test(test_codecs_overlap_and_names),

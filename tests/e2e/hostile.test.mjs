@@ -136,6 +136,39 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
     assert.equal(stats.sessions, 2);
   }));
 
+  test('a malformed a=fingerprint or a=ice-ufrag gets 400 (WHIP, WHEP) or sdp_invalid (/rtc) with the reason, and is logged', () => underAttack(async () => {
+    // Parse errors whatever the endpoint; the hash is refused by negotiation, which first
+    // finds that WHEP cannot take this sendonly offer, so it is tried on WHIP only.
+    const both = ['/whip/badfp', '/whep/victim'];
+    const bad = [
+      [(sdp) => sdp.replace(/a=fingerprint:sha-256 [0-9A-Fa-f:]+/g, 'a=fingerprint:sha-256 AA:BB'), /sha-256 needs 32 bytes, got 2/, both],
+      [(sdp) => sdp.replace(/a=fingerprint:sha-256 /g, 'a=fingerprint:sha-224 '), /hash function 'sha-224' is not supported/, ['/whip/badfp']],
+      [(sdp) => sdp.replace(/a=fingerprint:sha-256 ([0-9A-Fa-f:]+)[0-9A-Fa-f]{2}/g, 'a=fingerprint:sha-256 $1ZZ'), /byte 32 is not two hex digits/, both],
+      [(sdp) => sdp.replace(/a=ice-ufrag:\S+/g, 'a=ice-ufrag:u:f1'), /bad a=ice-ufrag: character 2/, both],
+    ];
+    for (const [mangle, reason, paths] of bad) {
+      for (const path of paths) {
+        const res = await rawRequest(server.httpPort, { localAddress: '127.0.0.2', method: 'POST', path, headers: SDP, body: mangle(offer) });
+        assert.equal(res.status, 400, `${path}: ${res.text}`);
+        assert.equal(res.json.error, 'malformed SDP offer');
+        assert.match(res.json.detail, reason);
+      }
+    }
+    assert.match(server.logTail(400), /POST \/whip\/badfp from 127\.0\.0\.2: offer refused: line \d+: bad a=fingerprint: sha-256 needs 32 bytes, got 2/);
+    const rtc = await rtcSocket(server.baseUrl);
+    rtc.send({ type: 'join', id: 1, room: 'badfp', identity: 'mangler' });
+    await rtc.next((m) => m.type === 'joined');
+    rtc.send({ type: 'publish', id: 2, sdp: bad[0][0](offer), tracks: [{ mid: '0', source: 'camera' }] });
+    const error = await rtc.next((m) => m.type === 'error' && m.id === 2);
+    assert.equal(error.code, 'sdp_invalid', JSON.stringify(error));
+    assert.match(error.message, /sha-256 needs 32 bytes, got 2/);
+    await waitFor(() => server.logTail(400), (log) => /127\.0\.0\.1: room badfp: \S+: sdp_invalid: line \d+: bad a=fingerprint/.test(log),
+      3000, { what: 'the refused room offer in the log' });
+    rtc.close();
+    const stats = await apiJson(server.baseUrl, '/api/stats');
+    assert.equal(stats.sessions, 2);
+  }));
+
   test('an offer with a wrong DTLS fingerprint: the handshake fails and only that session closes', () => underAttack(async () => {
     const page = await browser.context.newPage();
     try {
