@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "app/engine.h"
+#include "app/engine_test_support.h"
 #include "app/offer.h"
 #include "core/err.h"
 #include "dtls/dtls_test_support.h"
@@ -37,31 +38,6 @@ static engine *new_engine(int max_subscribers)
     engine *e = engine_new(&cfg, &bound, &io, err, sizeof err);
     assert_non_null(e);
     return e;
-}
-
-/* A negotiated offer with one m= section per kind in kinds ('a' audio, 'v' video), all in
- * the direction a session of role carries. */
-static void make_neg(sdp_negotiated *neg, const char *kinds, peer_role role, const char *ufrag)
-{
-    memset(neg, 0, sizeof *neg);
-    snprintf(neg->remote_ufrag, sizeof neg->remote_ufrag, "%s", ufrag);
-    strcpy(neg->remote_fingerprint.alg, "sha-256");
-    strcpy(neg->remote_fingerprint.value,
-           "AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:"
-           "AB:AB:AB:AB:AB");
-    neg->our_setup = SDP_SETUP_PASSIVE;
-    neg->media_count = (uint8_t)strlen(kinds);
-    for (int i = 0; kinds[i]; i++) {
-        sdp_neg_media *m = &neg->media[i];
-        m->accepted = true;
-        m->kind = kinds[i] == 'a' ? SDP_KIND_AUDIO : SDP_KIND_VIDEO;
-        snprintf(m->mid, sizeof m->mid, "%d", i);
-        m->dir = role == PEER_PUBLISHER ? SDP_DIR_RECVONLY : SDP_DIR_SENDONLY;
-        m->codec_count = 1;
-        m->codecs[0].pt = kinds[i] == 'a' ? 111 : 96;
-        strcpy(m->codecs[0].name, kinds[i] == 'a' ? "opus" : "VP8");
-        m->codecs[0].clock_rate = kinds[i] == 'a' ? 48000 : 90000;
-    }
 }
 
 static int add(engine *e, peer_role role, const char *id, const char *ufrag, sdp_negotiated *neg,

@@ -20,11 +20,22 @@
  * become resident only once written, so an idle pair costs next to nothing. */
 #define MEDIA_RING_SLOTS 1024
 
-/* Where a session lives, and what its caller asked for. */
+/* A stream or room (by name): its sessions, and its subscribers' downtracks on its home
+ * worker, which decide when it spreads (placement.h). */
+typedef struct media_group {
+    size_t at_home;
+    int sessions;
+    size_t name_len;
+    char name[];
+} media_group;
+
+/* Where a session lives, what its caller asked for, and what it counts in its group. */
 typedef struct media_session {
     int worker;
     int origin;
     bool report_close;
+    media_group *group;
+    size_t downtracks; /* bound m= sections as of its last add or update */
 } media_session;
 
 struct media {
@@ -34,6 +45,7 @@ struct media {
     worker *workers[ENGINE_MAX_WORKERS];
     j_spsc *rings[ENGINE_MAX_WORKERS * ENGINE_MAX_WORKERS]; /* [from * n + to] */
     j_map sessions; /* id -> media_session */
+    j_map groups;   /* stream or room name -> media_group */
     /* The per-client and half-open counts of every worker's sessions (limits.h): the
      * engines update it under the lock, once per session event. */
     session_limits limits;
@@ -120,6 +132,9 @@ void media_stop(media *m)
     for (size_t b = 0; b < m->sessions.n_buckets; b++)
         for (j_map_entry *it = m->sessions.buckets[b]; it; it = it->next) free(it->value);
     j_map_clear(&m->sessions);
+    for (size_t b = 0; b < m->groups.n_buckets; b++)
+        for (j_map_entry *it = m->groups.buckets[b]; it; it = it->next) free(it->value);
+    j_map_clear(&m->groups);
     session_limits_clear(&m->limits);
     pthread_mutex_destroy(&m->limits_lock);
     free(m);
@@ -134,6 +149,49 @@ uint16_t media_port(const media *m, int worker) { return worker_media_port(m->wo
 static media_session *find_session(media *m, const char *id)
 {
     return j_map_get(&m->sessions, id, strlen(id));
+}
+
+static media_group *join_group(media *m, const char *name)
+{
+    size_t len = strlen(name);
+    media_group *g = j_map_get(&m->groups, name, len);
+    if (!g) {
+        g = calloc(1, sizeof *g + len + 1);
+        if (!g) return NULL;
+        g->name_len = len;
+        memcpy(g->name, name, len + 1);
+        if (j_map_put(&m->groups, name, len, g) != J_OK) {
+            free(g);
+            return NULL;
+        }
+    }
+    g->sessions++;
+    return g;
+}
+
+/* The session's downtracks become n; its group counts them while it is on the home worker. */
+static void count_downtracks(media_session *ms, size_t n)
+{
+    if (ms->worker == ms->origin) ms->group->at_home = ms->group->at_home - ms->downtracks + n;
+    ms->downtracks = n;
+}
+
+static size_t bound_downtracks(const engine_session *s)
+{
+    size_t n = 0;
+    if (s->role == PEER_SUBSCRIBER)
+        for (int i = 0; i < s->neg->media_count; i++) n += s->binds[i].track_id[0] != 0;
+    return n;
+}
+
+/* Removes the session (already out of m->sessions) from its group and frees it. */
+static void forget_session(media *m, media_session *ms)
+{
+    if (!ms) return;
+    count_downtracks(ms, 0);
+    if (--ms->group->sessions == 0)
+        free(j_map_remove(&m->groups, ms->group->name, ms->group->name_len));
+    free(ms);
 }
 
 typedef struct health_call {
@@ -161,7 +219,7 @@ static bool id_in_use(media *m, const char *id)
     if (!ms) return false;
     engine_session_health h;
     if (health_on(m, ms->worker, id, &h) != J_ENOTFOUND) return true;
-    free(j_map_remove(&m->sessions, id, strlen(id)));
+    forget_session(m, j_map_remove(&m->sessions, id, strlen(id)));
     return false;
 }
 
@@ -224,18 +282,23 @@ int media_add_session(media *m, const char *name, engine_session *s, int *worker
         pthread_mutex_unlock(&m->limits_lock);
         return J_ELIMIT;
     }
+    media_session *ms = calloc(1, sizeof *ms);
+    media_group *g = ms ? join_group(m, name) : NULL;
+    if (!g) {
+        free(ms);
+        return J_ENOMEM;
+    }
     int home = placement_home(name, m->n);
     int target = home;
     if (s->role == PEER_SUBSCRIBER) {
         size_t load[ENGINE_MAX_WORKERS];
         for (int w = 0; w < m->n; w++) load[w] = worker_downtracks(m->workers[w]);
-        target = placement_subscriber(home, load, m->n, m->spread_threshold);
+        target = placement_subscriber(home, g->at_home, load, m->n, m->spread_threshold);
     }
-    media_session *ms = calloc(1, sizeof *ms);
-    if (!ms) return J_ENOMEM;
-    *ms = (media_session){.worker = target, .origin = home, .report_close = s->report_close};
+    *ms = (media_session){
+        .worker = target, .origin = home, .report_close = s->report_close, .group = g};
     if (j_map_put(&m->sessions, s->id, strlen(s->id), ms) != J_OK) {
-        free(ms);
+        forget_session(m, ms);
         return J_ENOMEM;
     }
     s->origin = home;
@@ -244,9 +307,10 @@ int media_add_session(media *m, const char *name, engine_session *s, int *worker
     int rc = session_on(m, target, s, false);
     s->report_close = ms->report_close;
     if (rc != J_OK) {
-        free(j_map_remove(&m->sessions, s->id, strlen(s->id)));
+        forget_session(m, j_map_remove(&m->sessions, s->id, strlen(s->id)));
         return rc;
     }
+    count_downtracks(ms, bound_downtracks(s));
     *worker = target;
     return J_OK;
 }
@@ -260,6 +324,7 @@ int media_update_session(media *m, engine_session *s, int *worker)
     s->report_close = true;
     int rc = session_on(m, ms->worker, s, true);
     s->report_close = report_close;
+    if (rc == J_OK) count_downtracks(ms, bound_downtracks(s));
     *worker = ms->worker;
     return rc;
 }
@@ -282,7 +347,7 @@ int media_remove_session(media *m, const char *id, const char *owner, const char
     remove_call c = {.id = id, .owner = owner, .reason = reason, .result = J_ENOTFOUND};
     if (worker_call(m->workers[ms->worker], do_remove, &c) != J_OK) return J_EIO;
     if (c.result == J_OK) {
-        free(j_map_remove(&m->sessions, id, strlen(id)));
+        forget_session(m, j_map_remove(&m->sessions, id, strlen(id)));
         note_sessions_changed(m);
     }
     return c.result;
@@ -432,7 +497,7 @@ void media_drain_closed(media *m, void (*fn)(void *ctx, const char *id, const ch
     for (size_t i = 0; i < c.n; i++) {
         media_session *ms = j_map_remove(&m->sessions, c.list[i].id, strlen(c.list[i].id));
         if (ms && ms->report_close) fn(ctx, c.list[i].id, c.list[i].reason);
-        free(ms);
+        forget_session(m, ms);
     }
     if (c.n) note_sessions_changed(m);
     free(c.list);

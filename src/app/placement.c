@@ -1,4 +1,4 @@
-/* placement.c - home workers by name hash, subscribers by load. */
+/* placement.c - home workers by name hash, subscribers of big streams and rooms by load. */
 #include "app/placement.h"
 
 #include <stdint.h>
@@ -15,11 +15,11 @@ int placement_home(const char *name, int workers)
     return (int)(h % (uint32_t)workers);
 }
 
-int placement_subscriber(int home, const size_t *downtracks, int workers,
+int placement_subscriber(int home, size_t at_home, const size_t *downtracks, int workers,
                          size_t spread_threshold)
 {
     if (workers <= 1) return 0;
-    if (downtracks[home] <= spread_threshold) return home;
+    if (at_home <= spread_threshold) return home;
     int best = home;
     for (int w = 0; w < workers; w++)
         if (downtracks[w] < downtracks[best]) best = w;

@@ -1,5 +1,5 @@
-/* placement_test.c - stable, spread-out homes; subscribers home until the threshold, then
- * to the least-loaded worker. */
+/* placement_test.c - stable, spread-out homes; subscribers home until their stream or room
+ * passes the threshold there, then to the least-loaded worker. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,22 +40,32 @@ static void test_subscribers_stay_home_up_to_the_threshold(void **state)
 {
     (void)state;
     size_t load[3] = {200, 0, 0};
-    assert_int_equal(placement_subscriber(0, load, 3, 200), 0); /* not more than 200 yet */
+    assert_int_equal(placement_subscriber(0, 200, load, 3, 200), 0); /* not more than 200 yet */
     load[0] = 201;
-    assert_int_equal(placement_subscriber(0, load, 3, 200), 1); /* least loaded, lowest index */
+    assert_int_equal(placement_subscriber(0, 201, load, 3, 200), 1); /* least loaded, lowest index */
     load[1] = 5;
-    assert_int_equal(placement_subscriber(0, load, 3, 200), 2);
+    assert_int_equal(placement_subscriber(0, 201, load, 3, 200), 2);
     load[2] = 300;
-    assert_int_equal(placement_subscriber(0, load, 3, 200), 1);
+    assert_int_equal(placement_subscriber(0, 201, load, 3, 200), 1);
+}
+
+static void test_small_rooms_stay_home_on_a_busy_worker(void **state)
+{
+    (void)state;
+    /* 100 rooms of 4 on worker 0 (1200 downtracks), nothing on 1: a room's own 12 are what
+     * counts, so the 4th participant of the 101st room still goes home. */
+    size_t load[2] = {1200, 0};
+    assert_int_equal(placement_subscriber(0, 12, load, 2, 200), 0);
+    assert_int_equal(placement_subscriber(0, 201, load, 2, 200), 1); /* a big one spreads */
 }
 
 static void test_ties_prefer_home(void **state)
 {
     (void)state;
     size_t load[3] = {7, 7, 7};
-    assert_int_equal(placement_subscriber(1, load, 3, 2), 1);
+    assert_int_equal(placement_subscriber(1, 7, load, 3, 2), 1);
     size_t uneven[3] = {3, 7, 3};
-    assert_int_equal(placement_subscriber(1, uneven, 3, 2), 0);
+    assert_int_equal(placement_subscriber(1, 7, uneven, 3, 2), 0);
 }
 
 static void test_threshold_one_spreads_the_second_viewer(void **state)
@@ -65,7 +75,7 @@ static void test_threshold_one_spreads_the_second_viewer(void **state)
     size_t load[2] = {0, 0};
     int home = 1, placed[3];
     for (int v = 0; v < 3; v++) {
-        placed[v] = placement_subscriber(home, load, 2, 1);
+        placed[v] = placement_subscriber(home, load[home], load, 2, 1);
         load[placed[v]] += 2;
     }
     assert_int_equal(placed[0], 1);
@@ -77,7 +87,7 @@ static void test_single_worker(void **state)
 {
     (void)state;
     size_t load[1] = {1000};
-    assert_int_equal(placement_subscriber(0, load, 1, 0), 0);
+    assert_int_equal(placement_subscriber(0, 1000, load, 1, 0), 0);
 }
 
 int main(void)
@@ -86,6 +96,7 @@ int main(void)
         cmocka_unit_test(test_home_is_stable_and_in_range),
         cmocka_unit_test(test_homes_spread_over_workers),
         cmocka_unit_test(test_subscribers_stay_home_up_to_the_threshold),
+        cmocka_unit_test(test_small_rooms_stay_home_on_a_busy_worker),
         cmocka_unit_test(test_ties_prefer_home),
         cmocka_unit_test(test_threshold_one_spreads_the_second_viewer),
         cmocka_unit_test(test_single_worker),

@@ -2,7 +2,7 @@
 //
 // The server runs with --workers 2 --workers-spread-threshold 1: the first viewer of a stream
 // goes to the stream's home worker (where its publisher is), the next ones to the other
-// worker once home carries more than one downtrack. There the stream's tracks are mirrors:
+// worker once the stream has more than one downtrack at home. There the stream's tracks are mirrors:
 // the home worker hands each packet over once through a lock-free ring. /api/stats shows
 // each worker's share; every viewer must decode either way. A room works the same way: its
 // publishers on its home worker, its participants' subscribe connections on both.
