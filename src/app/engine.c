@@ -281,24 +281,33 @@ static bool carries_media(const engine_session *s, int i, sfu_kind *kind)
 }
 
 /* Check a (re)binding before changing anything: kinds match, no track is claimed by
- * another live publisher, subscriber limits. */
-static int check_binds(engine *e, const peer *p, const engine_session *s)
+ * another live publisher, subscriber limits. A refused binding is named in s->refusal. */
+static int check_binds(engine *e, const peer *p, engine_session *s)
 {
     for (int i = 0; i < s->neg->media_count; i++) {
         sfu_kind kind;
         const char *id = s->binds[i].track_id;
+        const char *mid = s->neg->media[i].mid;
         if (!id[0] || !carries_media(s, i, &kind)) continue;
         engine_track *et = engine_track_find(e, id);
-        if (et && et->t->kind != kind) return J_EINVAL;
+        if (et && et->t->kind != kind) {
+            snprintf(s->refusal, sizeof s->refusal, "m= section mid %s is %s but track %s is %s",
+                     mid, sfu_kind_name(kind), id, sfu_kind_name(et->t->kind));
+            return J_EINVAL;
+        }
         if (s->role == PEER_PUBLISHER) {
             /* A mirror's publisher is on its home worker (placement keeps publishers there). */
             const peer *owner = et ? et->publisher : NULL;
             if (et && (engine_track_is_mirror(et) ||
-                       (owner && owner != p && owner->state != PEER_CLOSED)))
+                       (owner && owner != p && owner->state != PEER_CLOSED))) {
+                snprintf(s->refusal, sizeof s->refusal, "m= section mid %s: track %s %s", mid, id,
+                         engine_track_is_mirror(et) ? "is published on another worker"
+                                                    : "already has another publisher");
                 return J_ESTATE;
+            }
         } else if ((et ? (int)et->t->n_downs : 0) + s->binds[i].subscribers_elsewhere >=
                    e->cfg.max_subscribers_per_track) {
-            const peer_out_track *cur = p ? peer_find_out_track(p, s->neg->media[i].mid, NULL) : NULL;
+            const peer_out_track *cur = p ? peer_find_out_track(p, mid, NULL) : NULL;
             if (!cur || strcmp(cur->track_id, id) != 0) return J_ELIMIT;
         }
     }
@@ -401,6 +410,7 @@ int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
     if (s->client_ip) client_key_from_ip(&client, s->client_ip);
     const client_key *who = s->client_ip ? &client : NULL;
     s->refused_by = LIMIT_NONE;
+    s->refusal[0] = '\0';
     if ((int)e->n_peers >= e->cfg.max_sessions) return refuse(e, s, LIMIT_SESSIONS);
     limit_kind k = session_limits_check(limits_lock(e), who);
     limits_unlock(e);
@@ -436,8 +446,9 @@ int engine_add_session(engine *e, engine_session *s, uint64_t now_us)
 int engine_update_session(engine *e, engine_session *s, uint64_t now_us)
 {
     peer *p = j_map_get(&e->by_id, s->id, strlen(s->id));
-    if (!p || p->role != s->role || p->state == PEER_CLOSED) return J_ENOTFOUND;
     s->refused_by = LIMIT_NONE;
+    s->refusal[0] = '\0';
+    if (!p || p->role != s->role || p->state == PEER_CLOSED) return J_ENOTFOUND;
     int rc = check_binds(e, p, s);
     if (rc == J_ELIMIT) return refuse(e, s, LIMIT_SUBSCRIBERS_PER_TRACK);
     if (rc != J_OK) return rc;

@@ -31,6 +31,7 @@
 typedef struct engine engine;
 
 #define ENGINE_MAX_WORKERS 64
+#define ENGINE_REFUSAL_LEN 160 /* engine_session.refusal: a mid, a track id and why */
 
 typedef struct engine_config {
     int worker; /* this engine's index among the media workers: 0 when alone */
@@ -111,6 +112,9 @@ typedef struct engine_session {
     const char *client_ip; /* who asked (IP text), for the per-client limits of limits.h;
                               NULL: counted against the server-wide limits only */
     limit_kind refused_by; /* out: the limit behind J_ELIMIT */
+    /* out: with J_EINVAL or J_ESTATE caused by one binding, which m= section (mid), which
+     * track and what is wrong, for the one who asked; "" otherwise */
+    char refusal[ENGINE_REFUSAL_LEN];
     int origin; /* subscriber: the worker whose engine has the bound tracks' publishers;
                    another than engine_config.worker makes them mirrors of that one's */
 } engine_session;
@@ -127,7 +131,8 @@ void engine_handle_timeout(engine *e, uint64_t now_us);
  * use). J_OK; J_ESTATE when a track it would publish already has a live publisher (HTTP
  * 409); J_ELIMIT when a limit is reached, s->refused_by naming it (HTTP 429 for per-client
  * limits, 503 for the others); J_EINVAL for a track bound with the wrong kind; J_ENOMEM.
- * Nothing is changed on failure. */
+ * A J_ESTATE or J_EINVAL about a binding says which in s->refusal (J_ESTATE with it empty:
+ * s->id is in use). Nothing is changed on failure. */
 int engine_add_session(engine *e, engine_session *s, uint64_t now_us);
 /* engine_update_session - renegotiation of session s->id: m= sections whose mid keeps the
  * same track are untouched, others are bound, rebound or released; new ICE credentials

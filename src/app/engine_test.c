@@ -94,6 +94,54 @@ static void test_publisher_claims_tracks_and_a_second_one_conflicts(void **state
     engine_free(e);
 }
 
+static engine_session session_of(peer_role role, const char *id, const char *ufrag,
+                                 sdp_negotiated *neg, engine_bind *binds)
+{
+    return (engine_session){.role = role, .id = id, .owner = "test", .local_ufrag = ufrag,
+                            .local_pwd = "0123456789abcdefghijklmn", .neg = neg, .binds = binds};
+}
+
+/* A refused binding names its m= section, its track and what is wrong, for the client; a
+ * refusal that is not about a binding leaves nothing from an earlier one. */
+static void test_refused_binding_names_mid_and_track(void **state)
+{
+    (void)state;
+    engine *e = new_engine(10);
+    sdp_negotiated neg;
+    make_neg(&neg, "av", PEER_PUBLISHER, "rem1");
+    engine_bind binds[2] = {{.track_id = "TR_a"}, {.track_id = "TR_v"}};
+    engine_session pub = session_of(PEER_PUBLISHER, "pub1", "ufrag001", &neg, binds);
+    assert_int_equal(engine_add_session(e, &pub, 0), J_OK);
+    assert_string_equal(pub.refusal, "");
+
+    /* Renegotiated with the kinds of its mids swapped: each mid keeps its track. */
+    sdp_negotiated swapped;
+    make_neg(&swapped, "va", PEER_PUBLISHER, "rem1");
+    pub.neg = &swapped;
+    assert_int_equal(engine_update_session(e, &pub, 0), J_EINVAL);
+    assert_string_equal(pub.refusal, "m= section mid 0 is video but track TR_a is audio");
+
+    engine_session rival = session_of(PEER_PUBLISHER, "pub2", "ufrag002", &neg, binds);
+    assert_int_equal(engine_add_session(e, &rival, 0), J_ESTATE);
+    assert_string_equal(rival.refusal,
+                        "m= section mid 0: track TR_a already has another publisher");
+
+    /* The id is taken: J_ESTATE too, but no binding to blame (the earlier text is gone). */
+    pub.neg = &neg;
+    pub.local_ufrag = "ufrag003";
+    assert_int_equal(engine_add_session(e, &pub, 0), J_ESTATE);
+    assert_string_equal(pub.refusal, "");
+
+    sdp_negotiated sub_neg;
+    make_neg(&sub_neg, "a", PEER_SUBSCRIBER, "rem2");
+    engine_bind sub_binds[1] = {{.track_id = "TR_v"}};
+    engine_session sub = session_of(PEER_SUBSCRIBER, "sub1", "ufrags01", &sub_neg, sub_binds);
+    assert_int_equal(engine_add_session(e, &sub, 0), J_EINVAL);
+    assert_string_equal(sub.refusal, "m= section mid 0 is audio but track TR_v is video");
+    assert_int_equal(track_count(e), 2); /* nothing changed by the refusals */
+    engine_free(e);
+}
+
 static void test_subscriber_rebinds_only_what_changed(void **state)
 {
     (void)state;
@@ -501,6 +549,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publisher_claims_tracks_and_a_second_one_conflicts),
+        cmocka_unit_test(test_refused_binding_names_mid_and_track),
         cmocka_unit_test(test_subscriber_rebinds_only_what_changed),
         cmocka_unit_test(test_subscriber_limit_per_track),
         cmocka_unit_test(test_ice_restart_moves_the_ufrag_route),

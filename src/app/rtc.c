@@ -160,6 +160,44 @@ typedef struct offer_binding {
     void *arg;
 } offer_binding;
 
+/* The error code (and msg) for a session the media plane refused with rc: the offer's
+ * fault, a server limit or state the client may retry after, or a bug. Track ids are the
+ * server's, so a track another connection publishes is a bug here, said as precisely. */
+static const char *session_refusal(int rc, const engine_session *es, char *msg, size_t cap)
+{
+    switch (rc) {
+    case J_EINVAL:
+        if (!es->refusal[0]) break;
+        snprintf(msg, cap, "%s", es->refusal);
+        return "bad_request";
+    case J_ELIMIT:
+        snprintf(msg, cap, "limit reached: %s",
+                 es->refused_by != LIMIT_NONE ? limit_setting(es->refused_by)
+                                              : "the tracks of one connection");
+        return "server_busy";
+    case J_ENOTFOUND:
+        snprintf(msg, cap, "this connection has ended: create a new one");
+        return "sdp_unsupported";
+    case J_ESTATE:
+        if (es->refusal[0]) {
+            snprintf(msg, cap, "%s", es->refusal);
+            return "internal";
+        }
+        snprintf(msg, cap, "the previous connection is still closing: try again");
+        return "server_busy";
+    case J_ENOMEM:
+        snprintf(msg, cap, "out of memory");
+        return "server_busy";
+    case J_EIO:
+        snprintf(msg, cap, "the server is shutting down");
+        return "server_busy";
+    default:
+        break;
+    }
+    snprintf(msg, cap, "%s", j_strerror(rc));
+    return "internal";
+}
+
 /* Negotiate an offer for one of a participant's connections and create or update its
  * engine session; on success *answer is our SDP answer (malloc'd). */
 static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp, size_t sdp_len,
@@ -219,13 +257,7 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
          : c->exists ? media_update_session(r->a->media, &es, &worker)
                      : media_add_session(r->a->media, room_name, &es, &worker);
     if (rc != J_OK) {
-        *err_code = rc == J_ELIMIT ? "server_busy" : rc == J_ENOTFOUND ? "sdp_unsupported"
-                                                                         : "internal";
-        if (rc == J_ELIMIT)
-            snprintf(msg, cap, "limit reached: %s", limit_setting(es.refused_by));
-        else
-            snprintf(msg, cap, "%s", rc == J_ENOTFOUND ? "this connection has ended: create a new one"
-                                                       : j_strerror(rc));
+        *err_code = session_refusal(rc, &es, msg, cap);
         if (rc == J_ENOTFOUND) c->exists = false; /* the engine closed it meanwhile */
         app_offer_free(&offer);
         return rc;

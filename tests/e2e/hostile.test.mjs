@@ -169,6 +169,57 @@ describe('hostile input with a live session alongside', { timeout: 240000 }, () 
     assert.equal(stats.sessions, 2);
   }));
 
+  test('an m= section offered for a track of the other kind is refused naming the mid and the track, and the room goes on', () => underAttack(async () => {
+    const join = async (identity) => {
+      const ws = await rtcSocket(server.baseUrl);
+      ws.send({ type: 'join', id: 1, room: 'kinds', identity });
+      await ws.next((m) => m.type === 'joined');
+      return ws;
+    };
+    const reply = (ws, id) => ws.next((m) => m.id === id && m.type !== 'pong');
+    const pub = await join('publisher');
+    const member = await join('member');
+    // Chromium's offer has audio as mid 0 and video as mid 1.
+    pub.send({ type: 'publish', id: 2, sdp: offer, tracks: [{ mid: '0', source: 'microphone' }] });
+    const published = await reply(pub, 2);
+    assert.equal(published.type, 'publish_answer', JSON.stringify(published));
+    const audio = published.tracks[0];
+    assert.equal(audio.kind, 'audio');
+    await member.next((m) => m.type === 'track_published' && m.track.id === audio.id);
+
+    // A renegotiation where mid 0 is video: the mid keeps its audio track, so it cannot be.
+    const swapped = offer.replace(/a=mid:0\r\n/g, 'a=mid:x\r\n').replace(/a=mid:1\r\n/g, 'a=mid:0\r\n')
+      .replace(/a=mid:x\r\n/g, 'a=mid:1\r\n');
+    pub.send({ type: 'publish', id: 3, sdp: swapped, tracks: [{ mid: '0', source: 'microphone' }] });
+    const refused = await reply(pub, 3);
+    assert.equal(refused.type, 'error', JSON.stringify(refused));
+    assert.equal(refused.code, 'bad_request', JSON.stringify(refused));
+    assert.equal(refused.message, `m= section mid 0 is video but track ${audio.id} is audio`);
+    await waitFor(() => server.logTail(400), (log) => log.includes(`room kinds: ${audio.participant}: bad_request: m= section mid 0`),
+      3000, { what: 'the refused renegotiation in the log' });
+
+    // The room goes on: the same publish again keeps its track, and nobody saw it go.
+    pub.send({ type: 'publish', id: 4, sdp: offer, tracks: [{ mid: '0', source: 'microphone' }] });
+    const again = await reply(pub, 4);
+    assert.equal(again.type, 'publish_answer', JSON.stringify(again));
+    assert.deepEqual(again.tracks.map((t) => t.id), [audio.id]);
+    // A subscriber's video m= for the audio track: answered inactive, saying why (its
+    // publisher is live); its audio m= receives the track.
+    const recv = await makeOffer(publisher, { direction: 'recvonly' });
+    member.send({ type: 'subscribe', id: 5, sdp: recv, tracks: { 0: audio.id, 1: audio.id } });
+    const subscribed = await reply(member, 5);
+    assert.equal(subscribed.type, 'subscribe_answer', JSON.stringify(subscribed));
+    assert.deepEqual(subscribed.tracks, { 0: audio.id, 1: null });
+    assert.equal(subscribed.errors?.['1']?.code, 'no_common_codec', JSON.stringify(subscribed));
+    assert.match(subscribed.errors['1'].message, /^video: the publisher sends opus/);
+    assert.ok(!member.messages.some((m) => m.type === 'track_unpublished'), JSON.stringify(member.messages));
+    for (const ws of [pub, member]) {
+      ws.send({ type: 'leave' });
+      await ws.next((m) => m.type === 'left');
+      ws.close();
+    }
+  }));
+
   test('an offer with a wrong DTLS fingerprint: the handshake fails and only that session closes', () => underAttack(async () => {
     const page = await browser.context.newPage();
     try {
