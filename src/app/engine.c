@@ -57,6 +57,8 @@ static const struct {
     {"rtx_in", offsetof(peer_stats, rtx_in)},
 };
 #define SESSION_COUNTERS (sizeof session_counters / sizeof session_counters[0])
+_Static_assert(sizeof(peer_stats) == SESSION_COUNTERS * sizeof(uint64_t),
+               "a peer_stats counter is missing from session_counters");
 
 static uint64_t session_counter(const peer_stats *st, size_t k)
 {
