@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(build-essential meson ninja-build pkg-config python3 libssl-dev libwebsockets-dev
             libjansson-dev zlib1g-dev)
 test_pkgs=(libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev chromium firefox-esr iproute2 nodejs npm
-           ffmpeg)
+           ffmpeg python3-prometheus-client)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${test_pkgs[@]}"); fi

@@ -2,6 +2,7 @@
 #include "app/engine.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,60 @@ static void limits_unlock(engine *e)
 
 static const char *const drop_names[DROP_REASONS] = {
     "unknown_kind", "bad_stun", "unknown_ufrag", "unknown_source", "stale_source"};
+
+/* A session's counters (peer_stats) by their names in the stats JSON: one table for a
+ * session's own counters and the engine's totals over all of its sessions. */
+static const struct {
+    const char *name;
+    size_t offset;
+} session_counters[] = {
+    {"rtp_in", offsetof(peer_stats, rtp_in)},
+    {"rtp_in_bytes", offsetof(peer_stats, rtp_in_bytes)},
+    {"rtp_out", offsetof(peer_stats, rtp_out)},
+    {"rtp_out_bytes", offsetof(peer_stats, rtp_out_bytes)},
+    {"rtcp_in", offsetof(peer_stats, rtcp_in)},
+    {"rtcp_out", offsetof(peer_stats, rtcp_out)},
+    {"srtp_errors", offsetof(peer_stats, srtp_errors)},
+    {"srtp_replays", offsetof(peer_stats, srtp_replays)},
+    {"ice_auth_failures", offsetof(peer_stats, ice_auth_failures)},
+    {"unknown_ssrc", offsetof(peer_stats, unknown_ssrc)},
+    {"pli_in", offsetof(peer_stats, pli_in)},
+    {"fir_in", offsetof(peer_stats, fir_in)},
+    {"pli_out", offsetof(peer_stats, pli_out)},
+    {"nack_in", offsetof(peer_stats, nack_in)},
+    {"nack_answered", offsetof(peer_stats, nack_answered)},
+    {"nack_missed", offsetof(peer_stats, nack_missed)},
+    {"nack_throttled", offsetof(peer_stats, nack_throttled)},
+    {"nack_out", offsetof(peer_stats, nack_out)},
+    {"rtx_in", offsetof(peer_stats, rtx_in)},
+};
+#define SESSION_COUNTERS (sizeof session_counters / sizeof session_counters[0])
+_Static_assert(sizeof(peer_stats) == SESSION_COUNTERS * sizeof(uint64_t),
+               "a peer_stats counter is missing from session_counters");
+
+static uint64_t session_counter(const peer_stats *st, size_t k)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)st + session_counters[k].offset, sizeof v);
+    return v;
+}
+
+static void add_session_counters(peer_stats *into, const peer_stats *from)
+{
+    for (size_t k = 0; k < SESSION_COUNTERS; k++) {
+        uint64_t v = session_counter(into, k) + session_counter(from, k);
+        memcpy((char *)into + session_counters[k].offset, &v, sizeof v);
+    }
+}
+
+/* What a session reports lost (its receive statistics, or its subscriber's reports); a
+ * negative RFC 3550 cumulative loss (duplicates) counts as none. */
+static int64_t session_packets_lost(const peer *p)
+{
+    peer_quality q;
+    peer_quality_get(p, &q);
+    return q.packets_lost > 0 ? q.packets_lost : 0;
+}
 
 /* Canonical bytes of an address as a map key: family, port, IP. */
 static size_t addr_key(const j_addr *a, uint8_t key[19])
@@ -236,6 +291,8 @@ static void destroy_peer(engine *e, peer *p)
         size_t n = addr_key(&p->addrs[i], key);
         if (j_map_get(&e->by_addr, key, n) == p) j_map_remove(&e->by_addr, key, n);
     }
+    add_session_counters(&e->ended_stats[p->role], &p->stats);
+    e->ended_packets_lost[p->role] += session_packets_lost(p); /* before its tracks go */
     while (p->n_in > 0) release_in_track(e, p, p->n_in - 1);
     while (p->n_out > 0) release_out_track(e, p, p->n_out - 1);
     for (size_t i = 0; i < e->n_peers; i++) {
@@ -745,25 +802,8 @@ static json_t *peer_counters_json(const peer *p)
 {
     const peer_stats *st = &p->stats;
     json_t *c = json_object();
-    set_int(c, "rtp_in", (int64_t)st->rtp_in);
-    set_int(c, "rtp_in_bytes", (int64_t)st->rtp_in_bytes);
-    set_int(c, "rtp_out", (int64_t)st->rtp_out);
-    set_int(c, "rtp_out_bytes", (int64_t)st->rtp_out_bytes);
-    set_int(c, "rtcp_in", (int64_t)st->rtcp_in);
-    set_int(c, "rtcp_out", (int64_t)st->rtcp_out);
-    set_int(c, "srtp_errors", (int64_t)st->srtp_errors);
-    set_int(c, "srtp_replays", (int64_t)st->srtp_replays);
-    set_int(c, "ice_auth_failures", (int64_t)st->ice_auth_failures);
-    set_int(c, "unknown_ssrc", (int64_t)st->unknown_ssrc);
-    set_int(c, "pli_in", (int64_t)st->pli_in);
-    set_int(c, "fir_in", (int64_t)st->fir_in);
-    set_int(c, "pli_out", (int64_t)st->pli_out);
-    set_int(c, "nack_in", (int64_t)st->nack_in);
-    set_int(c, "nack_answered", (int64_t)st->nack_answered);
-    set_int(c, "nack_missed", (int64_t)st->nack_missed);
-    set_int(c, "nack_throttled", (int64_t)st->nack_throttled);
-    set_int(c, "nack_out", (int64_t)st->nack_out);
-    set_int(c, "rtx_in", (int64_t)st->rtx_in);
+    for (size_t k = 0; k < SESSION_COUNTERS; k++)
+        set_int(c, session_counters[k].name, (int64_t)session_counter(st, k));
     peer_quality q;
     peer_quality_get(p, &q);
     set_int(c, "bitrate_in", (int64_t)q.bitrate_in);
@@ -804,14 +844,49 @@ json_t *engine_stats(engine *e, uint64_t now_us)
     return st;
 }
 
+/* {"publisher": {counters}, "subscriber": {...}}: every session's counters summed by role,
+ * the ended sessions' included, so each only grows; "packets_lost" with them. */
+static json_t *session_totals_json(const engine *e)
+{
+    peer_stats totals[2];
+    int64_t lost[2];
+    memcpy(totals, e->ended_stats, sizeof totals);
+    memcpy(lost, e->ended_packets_lost, sizeof lost);
+    for (size_t i = 0; i < e->n_peers; i++) {
+        const peer *p = e->peers[i];
+        add_session_counters(&totals[p->role], &p->stats);
+        lost[p->role] += session_packets_lost(p);
+    }
+    json_t *out = json_object();
+    for (int role = PEER_PUBLISHER; role <= PEER_SUBSCRIBER; role++) {
+        json_t *c = json_object();
+        for (size_t k = 0; k < SESSION_COUNTERS; k++)
+            set_int(c, session_counters[k].name, (int64_t)session_counter(&totals[role], k));
+        set_int(c, "packets_lost", lost[role]);
+        json_object_set_new(out, peer_role_name((peer_role)role), c);
+    }
+    return out;
+}
+
 json_t *engine_stats_summary(engine *e)
 {
     int publishers = 0, subscribers = 0;
+    json_int_t by_state[2][PEER_CLOSED + 1] = {{0}};
     for (size_t i = 0; i < e->n_peers; i++) {
-        if (e->peers[i]->role == PEER_PUBLISHER)
+        const peer *p = e->peers[i];
+        if (p->role == PEER_PUBLISHER)
             publishers++;
         else
             subscribers++;
+        by_state[p->role][p->state]++;
+    }
+    json_t *sessions_by_state = json_object();
+    for (int role = PEER_PUBLISHER; role <= PEER_SUBSCRIBER; role++) {
+        json_t *states = json_object();
+        for (int st = PEER_NEW; st <= PEER_CLOSED; st++)
+            json_object_set_new(states, peer_state_name((peer_state)st),
+                                json_integer(by_state[role][st]));
+        json_object_set_new(sessions_by_state, peer_role_name((peer_role)role), states);
     }
     json_t *tracks = json_array();
     for (size_t b = 0; b < e->tracks.n_buckets; b++) {
@@ -845,9 +920,10 @@ json_t *engine_stats_summary(engine *e)
                                "handshake_timeouts", (json_int_t)e->handshake_timeouts,
                                "sessions_refused", refused);
     limits_unlock(e);
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "sessions",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "sessions",
                      (json_int_t)e->n_peers, "publishers", (json_int_t)publishers, "subscribers",
                      (json_int_t)subscribers, "downtracks", (json_int_t)e->downtracks,
                      "dropped_datagrams", (json_int_t)total, "dropped", dropped, "limits", limits,
-                     "relay", relay, "tracks", tracks);
+                     "relay", relay, "tracks", tracks, "session_totals",
+                     session_totals_json(e), "sessions_by_state", sessions_by_state);
 }

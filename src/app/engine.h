@@ -180,7 +180,9 @@ void engine_drain_closed(engine *e, void (*fn)(void *ctx, const char *id, const 
                          void *ctx);
 
 /* engine_stats - a JSON snapshot for the API (new reference). A track that is a mirror
- * says "mirror": true; a home track counts the workers mirroring it in "mirrors". Its
+ * says "mirror": true; a home track counts the workers mirroring it in "mirrors".
+ * "session_totals" sums the sessions' counters by role, those of ended sessions included
+ * (they never step back); "sessions_by_state" counts sessions by role and state. Its
  * "session_list" costs tens of microseconds per session: a worker with hundreds builds it
  * in parts instead (below), so that packets are forwarded in between. */
 json_t *engine_stats(engine *e, uint64_t now_us);

@@ -336,7 +336,38 @@ static void send_media(world *w, client *c)
     assert_int_equal(counter(w, c->id, "rtp_in"), before + 1);
 }
 
+/* stats.<a>.<b>.<c> of the engine. */
+static json_int_t stat_path(world *w, const char *a, const char *b, const char *c)
+{
+    json_t *st = engine_stats(w->e, w->now);
+    json_t *v = json_object_get(json_object_get(json_object_get(st, a), b), c);
+    assert_true(json_is_integer(v));
+    json_int_t n = json_integer_value(v);
+    json_decref(st);
+    return n;
+}
+
 /* ---- tests ---- */
+
+/* The totals /metrics exports keep what an ended session counted: they never step back. */
+static void test_session_totals_outlive_the_session(void **state)
+{
+    (void)state;
+    client victim;
+    world *w = world_with_victim(&victim);
+    assert_int_equal(stat_path(w, "sessions_by_state", "publisher", "connected"), 1);
+    for (int i = 0; i < 3; i++) send_media(w, &victim);
+    assert_int_equal(stat_path(w, "session_totals", "publisher", "rtp_in"), 3);
+    json_int_t bytes = stat_path(w, "session_totals", "publisher", "rtp_in_bytes");
+    assert_int_equal(bytes, 3 * 72);
+    assert_int_equal(engine_remove_session(w->e, victim.id, "s", "test"), J_OK);
+    assert_int_equal(stat_path(w, "sessions_by_state", "publisher", "connected"), 0);
+    assert_int_equal(stat_path(w, "session_totals", "publisher", "rtp_in"), 3);
+    assert_int_equal(stat_path(w, "session_totals", "publisher", "rtp_in_bytes"), bytes);
+    assert_int_equal(stat_path(w, "session_totals", "subscriber", "rtp_out"), 0);
+    client_free(&victim);
+    world_free(w);
+}
 
 static void test_nothing_routes_before_ice(void **state)
 {
@@ -609,6 +640,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nothing_routes_before_ice),
+        cmocka_unit_test(test_session_totals_outlive_the_session),
         cmocka_unit_test(test_spoofed_source_dropped),
         cmocka_unit_test(test_srtp_replay_rejected),
         cmocka_unit_test(test_dtls_from_unknown_address_cannot_take_over),

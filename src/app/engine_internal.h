@@ -69,6 +69,10 @@ struct engine {
     relay_table relayed;                    /* home tracks other workers mirror */
     relay_table mirrors[ENGINE_MAX_WORKERS]; /* by home worker: our mirrors of its tracks */
     uint64_t relay_packets_out, relay_packets_in, relay_unlinked;
+    /* Counters of the sessions that ended here, by peer_role: with the live sessions' own
+     * they make totals that never step back (/metrics). */
+    peer_stats ended_stats[2];
+    int64_t ended_packets_lost[2];
 };
 
 engine_track *engine_track_find(engine *e, const char *id);

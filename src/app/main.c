@@ -103,6 +103,10 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "token") == 0) return token_cmd_main(argc - 1, argv + 1);
     static app a;
+    struct timespec started;
+    clock_gettime(CLOCK_REALTIME, &started);
+    a.started_unix_s = (double)started.tv_sec + (double)started.tv_nsec / 1e9;
+    a.started_us = j_now_us();
     char err[512] = "";
     config_defaults(&a.cfg);
     int rc = config_load(&a.cfg, argc, argv, err, sizeof err);
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
         app_shutdown(&a);
         return 1;
     }
+    a.rooms = rooms;
     http_route routes[APP_MAX_ROUTES];
     size_t n_routes = app_routes(&a, routes, APP_MAX_ROUTES);
     n_routes = rtc_routes(rooms, routes, n_routes, APP_MAX_ROUTES);
@@ -191,6 +196,7 @@ int main(int argc, char **argv)
     J_INFO("main", "shutting down");
     http_server_free(running_server);
     running_server = NULL;
+    a.rooms = NULL;
     rtc_free(rooms);
     app_shutdown(&a);
     return rc == J_OK ? 0 : 1;

@@ -549,7 +549,7 @@ static void merge_track(json_t *tracks, json_t *index, json_t *t, int worker)
     }
 }
 
-json_t *media_stats(media *m)
+json_t *media_stats(media *m, bool with_sessions)
 {
     static const char *const summed[] = {"sessions", "publishers", "subscribers", "downtracks",
                                          "dropped_datagrams"};
@@ -557,7 +557,7 @@ json_t *media_stats(media *m)
            *index = json_object(), *sessions = json_array(), *workers = json_array(),
            *limits = NULL;
     for (int w = 0; w < m->n; w++) {
-        json_t *st = worker_stats(m->workers[w]);
+        json_t *st = worker_stats(m->workers[w], with_sessions);
         if (!st) {
             json_decref(total);
             total = NULL;
@@ -583,16 +583,18 @@ json_t *media_stats(media *m)
             json_array_append(sessions, v);
         }
         json_array_append_new(
-            workers, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:I, s:I, s:O, s:O}", "worker",
-                               json_object_get(st, "worker"), "port", json_object_get(st, "port"),
-                               "sessions", json_object_get(st, "sessions"), "publishers",
-                               json_object_get(st, "publishers"), "subscribers",
-                               json_object_get(st, "subscribers"), "downtracks",
-                               json_object_get(st, "downtracks"), "tracks",
-                               (json_int_t)json_array_size(json_object_get(st, "tracks")),
-                               "mirrors", (json_int_t)mirrors, "relay",
-                               json_object_get(st, "relay"), "latency_us",
-                               json_object_get(st, "latency_us")));
+            workers,
+            json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:I, s:I, s:O, s:O, s:O, s:O, s:O}",
+                      "worker", json_object_get(st, "worker"), "port", json_object_get(st, "port"),
+                      "sessions", json_object_get(st, "sessions"), "publishers",
+                      json_object_get(st, "publishers"), "subscribers",
+                      json_object_get(st, "subscribers"), "downtracks",
+                      json_object_get(st, "downtracks"), "tracks",
+                      (json_int_t)json_array_size(json_object_get(st, "tracks")), "mirrors",
+                      (json_int_t)mirrors, "relay", json_object_get(st, "relay"), "latency_us",
+                      json_object_get(st, "latency_us"), "sessions_by_state",
+                      json_object_get(st, "sessions_by_state"), "session_totals",
+                      json_object_get(st, "session_totals"), "udp", json_object_get(st, "udp")));
         json_decref(st);
     }
     json_decref(index);

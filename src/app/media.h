@@ -75,7 +75,8 @@ void media_drain_closed(media *m, void (*fn)(void *ctx, const char *id, const ch
  * regular tick; forwarding never waits on it, as nothing on the packet path allocates. */
 void media_release_memory(media *m);
 /* media_stats - engine_stats summed over the workers (tracks merged by id), plus
- * "workers": each worker's own summary (new reference; NULL when shutting down). */
-json_t *media_stats(media *m);
+ * "workers": each worker's own summary (new reference; NULL when shutting down). Without
+ * with_sessions "session_list" stays empty (it costs tens of microseconds per session). */
+json_t *media_stats(media *m, bool with_sessions);
 
 #endif

@@ -551,6 +551,11 @@ static bool split_rooms_path(const char *path, rooms_path *out)
     return *p == '\0';
 }
 
+json_t *rtc_rooms_json(const rtc *r)
+{
+    return room_list_json(r->rooms, j_now_us(), unix_now());
+}
+
 static void rooms_get(void *ctx, const http_request *req, http_reply *rep)
 {
     rtc *r = ctx;
@@ -561,7 +566,7 @@ static void rooms_get(void *ctx, const http_request *req, http_reply *rep)
     }
     if (!app_admin_allowed(r->a, req, rp.room[0] ? rp.room : NULL, rep)) return;
     if (!rp.room[0]) {
-        http_reply_json(rep, 200, room_list_json(r->rooms, j_now_us(), unix_now()));
+        http_reply_json(rep, 200, rtc_rooms_json(r));
         return;
     }
     json_t *room = room_get_json(r->rooms, rp.room, j_now_us(), unix_now());

@@ -24,6 +24,9 @@ rtc *rtc_new(app *a);
 size_t rtc_routes(rtc *r, http_route *routes, size_t n, size_t max);
 /* rtc_attach - serve /rtc on http and start the rooms' timer. J_OK or J_ELIMIT. */
 int rtc_attach(rtc *r, http_server *http);
+/* rtc_rooms_json - every room: {"rooms":[{name, participants (count), created_at}]}, new
+ * reference, NULL when out of memory. */
+json_t *rtc_rooms_json(const rtc *r);
 /* rtc_free - after the HTTP server is gone. Ends every room session in the engine. */
 void rtc_free(rtc *r);
 

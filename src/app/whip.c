@@ -11,7 +11,9 @@
 #include "core/random.h"
 #include "crypto/crypto.h"
 #include "ice/ice.h"
+#include "app/metrics.h"
 #include "app/offer.h"
+#include "app/rtc.h"
 #include "net/net.h"
 #include "sdp/sdp.h"
 
@@ -352,7 +354,7 @@ static void api_stats(void *ctx, const http_request *req, http_reply *rep)
 {
     app *a = ctx;
     if (!app_admin_allowed(a, req, NULL, rep)) return;
-    json_t *stats = media_stats(a->media);
+    json_t *stats = media_stats(a->media, true);
     if (!stats) {
         http_reply_error(rep, 503, "shutting down", NULL);
         return;
@@ -361,6 +363,39 @@ static void api_stats(void *ctx, const http_request *req, http_reply *rep)
                         json_pack("{s:I}", "rate_limited",
                                   (json_int_t)(a->http_rate ? rate_limiter_denied(a->http_rate) : 0)));
     http_reply_json(rep, 200, stats);
+}
+
+/* The same figures summed for Prometheus (metrics.h): no session list, so a scrape costs
+ * the workers one short call each. Access as for /api/stats. */
+static void metrics_get(void *ctx, const http_request *req, http_reply *rep)
+{
+    app *a = ctx;
+    if (!app_admin_allowed(a, req, NULL, rep)) return;
+    json_t *stats = media_stats(a->media, false);
+    if (!stats) {
+        http_reply_error(rep, 503, "shutting down", NULL);
+        return;
+    }
+    json_t *rooms = a->rooms ? rtc_rooms_json(a->rooms) : NULL;
+    metrics_app_figures fig = {
+        .version = JUNCTION_VERSION,
+        .start_time_s = a->started_unix_s,
+        .uptime_s = (double)(j_now_us() - a->started_us) / 1e6,
+        .http_rate_limited = a->http_rate ? rate_limiter_denied(a->http_rate) : 0,
+        .rooms = rooms,
+    };
+    size_t len = 0;
+    char *body = !a->rooms || rooms ? metrics_render(stats, &fig, &len) : NULL;
+    json_decref(rooms);
+    json_decref(stats);
+    if (!body) {
+        http_reply_error(rep, 503, "out of memory", NULL);
+        return;
+    }
+    rep->status = 200;
+    snprintf(rep->content_type, sizeof rep->content_type, "%s", METRICS_CONTENT_TYPE);
+    rep->body = body;
+    rep->body_len = len;
 }
 
 static void api_health(void *ctx, const http_request *req, http_reply *rep)
@@ -384,6 +419,7 @@ size_t app_routes(app *a, http_route *routes, size_t max)
         {"PATCH", "/whep/", session_patch, &whep},
         {"GET", "/api/stats", api_stats, a},
         {"GET", "/api/health", api_health, a},
+        {"GET", "/metrics", metrics_get, a},
         {"GET", "/room/", http_static_handler, "/room.html"},
         {"GET", "/", http_static_handler, NULL},
     };

@@ -26,6 +26,9 @@ typedef struct app {
     j_addr candidates[APP_MAX_CANDIDATES]; /* advertised host candidates */
     int n_candidates;
     rate_limiter *http_rate; /* owned; HTTP thread only */
+    struct rtc *rooms;       /* the conference rooms (app/rtc.h) while they exist, or NULL */
+    double started_unix_s;   /* when the process started: wall clock ... */
+    uint64_t started_us;     /* ... and j_now_us(), for /metrics */
 } app;
 
 /* Clients the HTTP rate limiter tracks at once (the least active are forgotten first). */

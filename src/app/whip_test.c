@@ -1,5 +1,5 @@
-/* whip_test.c - admin access (app_admin_allowed) and the /api/stats route that requires it:
- * open without API keys; with keys 401 without a valid token (static tokens included), 403
+/* whip_test.c - admin access (app_admin_allowed) and the routes that require it (/api/stats,
+ * /metrics): open without API keys; with keys 401 without a valid token (static tokens included), 403
  * for a valid token without the server-wide admin grant. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,26 +62,26 @@ static void bearer_token(const char *secret, const char *room, bool admin)
                           sizeof g_authorization - (size_t)n) > 0);
 }
 
-static http_request request(void)
+static http_request request(const char *path)
 {
-    return (http_request){.method = "GET", .path = "/api/stats", .query = "", .content_type = "",
+    return (http_request){.method = "GET", .path = path, .query = "", .content_type = "",
                           .authorization = g_authorization, .origin = "", .if_match = "",
                           .peer_ip = "192.0.2.7"};
 }
 
-/* GET /api/stats through the routes table, as the HTTP server would call it. */
-static void get_stats(void)
+/* GET path through the routes table, as the HTTP server would call it. */
+static void get(const char *path)
 {
     http_route routes[APP_MAX_ROUTES];
     size_t n = app_routes(&g_app, routes, APP_MAX_ROUTES);
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(routes[i].method, "GET") == 0 && strcmp(routes[i].path_prefix, "/api/stats") == 0) {
-            http_request req = request();
+        if (strcmp(routes[i].method, "GET") == 0 && strcmp(routes[i].path_prefix, path) == 0) {
+            http_request req = request(path);
             routes[i].fn(routes[i].ctx, &req, &g_rep);
             return;
         }
     }
-    fail_msg("no GET /api/stats route");
+    fail_msg("no GET %s route", path);
 }
 
 /* A 401 that asks for a bearer token, or a 403 that does not, with a JSON error body. */
@@ -99,13 +99,13 @@ static void test_open_without_api_keys(void **state)
 {
     (void)state;
     snprintf(g_app.cfg.publish_token, sizeof g_app.cfg.publish_token, "%s", STATIC_TOKEN);
-    http_request req = request();
+    http_request req = request("/api/stats");
     assert_true(app_admin_allowed(&g_app, &req, NULL, &g_rep));
     assert_int_equal(g_rep.status, 0);
 }
 
-/* Each request /api/stats refuses once API keys are configured: Authorization as given, or a
- * token minted with secret for room. */
+/* Each request /api/stats and /metrics refuse once API keys are configured: Authorization as
+ * given, or a token minted with secret for room. */
 static void test_stats_refusals(void **state)
 {
     (void)state;
@@ -123,20 +123,25 @@ static void test_stats_refusals(void **state)
         {"a participant's token", NULL, SECRET, "standup", false, 403, "not_allowed"},
         {"an admin token for one room", NULL, SECRET, "standup", true, 403, "not_allowed"},
     };
+    static const char *const paths[] = {"/api/stats", "/metrics"};
     configure_keys();
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (cases[i].secret)
-            bearer_token(cases[i].secret, cases[i].room, cases[i].admin);
-        else
-            snprintf(g_authorization, sizeof g_authorization, "%s", cases[i].authorization);
-        get_stats();
-        if (g_rep.status != cases[i].status)
-            fail_msg("%s: status %d, expected %d", cases[i].what, g_rep.status, cases[i].status);
-        assert_refused(cases[i].status);
-        if (cases[i].error && !strstr(g_rep.body, cases[i].error))
-            fail_msg("%s: %s, expected %s", cases[i].what, g_rep.body, cases[i].error);
-        free(g_rep.body);
-        memset(&g_rep, 0, sizeof g_rep);
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            if (cases[i].secret)
+                bearer_token(cases[i].secret, cases[i].room, cases[i].admin);
+            else
+                snprintf(g_authorization, sizeof g_authorization, "%s", cases[i].authorization);
+            get(paths[p]);
+            if (g_rep.status != cases[i].status)
+                fail_msg("%s %s: status %d, expected %d", paths[p], cases[i].what, g_rep.status,
+                         cases[i].status);
+            assert_refused(cases[i].status);
+            if (cases[i].error && !strstr(g_rep.body, cases[i].error))
+                fail_msg("%s %s: %s, expected %s", paths[p], cases[i].what, g_rep.body,
+                         cases[i].error);
+            free(g_rep.body);
+            memset(&g_rep, 0, sizeof g_rep);
+        }
     }
 }
 
@@ -145,7 +150,7 @@ static void test_room_admin_token_controls_its_room(void **state)
     (void)state;
     configure_keys();
     bearer_token(SECRET, "standup", true);
-    http_request req = request();
+    http_request req = request("/api/stats");
     assert_true(app_admin_allowed(&g_app, &req, "standup", &g_rep));
     assert_false(app_admin_allowed(&g_app, &req, "other", &g_rep));
     assert_refused(403);
@@ -156,7 +161,7 @@ static void test_server_admin_token_is_allowed(void **state)
     (void)state;
     configure_keys();
     bearer_token(SECRET, AUTH_ANY_ROOM, true);
-    http_request req = request();
+    http_request req = request("/api/stats");
     assert_true(app_admin_allowed(&g_app, &req, NULL, &g_rep));
     assert_true(app_admin_allowed(&g_app, &req, "standup", &g_rep));
     assert_int_equal(g_rep.status, 0);

@@ -386,6 +386,13 @@ static void do_stats_summary(engine *e, void *arg)
     stats_call *c = arg;
     c->stats = engine_stats_summary(e);
     json_object_set_new(c->stats, "latency_us", latency_json(c->w));
+    j_udp_counters u;
+    j_udp_get_counters(c->w->udp, &u);
+    json_object_set_new(c->stats, "udp",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "rx_datagrams",
+                                  (json_int_t)u.rx_datagrams, "rx_bytes", (json_int_t)u.rx_bytes,
+                                  "tx_datagrams", (json_int_t)u.tx_datagrams, "tx_bytes",
+                                  (json_int_t)u.tx_bytes, "tx_errors", (json_int_t)u.tx_errors));
     json_t *relay = json_object_get(c->stats, "relay");
     if (!relay) return;
     json_object_set_new(relay, "messages_out", json_integer((json_int_t)c->w->relay_msgs_out));
@@ -401,11 +408,12 @@ static void do_stats_sessions(engine *e, void *arg)
     c->next = engine_stats_sessions(e, j_now_us(), c->next, WORKER_STATS_SESSIONS_PER_CALL, list);
 }
 
-json_t *worker_stats(worker *w)
+json_t *worker_stats(worker *w, bool with_sessions)
 {
     stats_call c = {.w = w};
     if (worker_call(w, do_stats_summary, &c) != J_OK) return NULL;
-    json_int_t sessions = json_integer_value(json_object_get(c.stats, "sessions"));
+    json_int_t sessions =
+        with_sessions ? json_integer_value(json_object_get(c.stats, "sessions")) : 0;
     json_object_set_new(c.stats, "session_list", json_array());
     /* In parts: the worker forwards between them (a whole list of 300 sessions held it
      * 6-9 ms). */

@@ -53,10 +53,11 @@ int worker_call(worker *w, void (*fn)(engine *e, void *arg), void *arg);
 uint16_t worker_media_port(const worker *w);
 /* worker_downtracks - engine_downtracks as of the last call or tick; any thread. */
 size_t worker_downtracks(const worker *w);
-/* worker_stats - engine_stats plus the worker's own counters and "latency_us" (where
- * packets wait: net.h's j_udp_latency, relay_wait, tick and call), new reference, or NULL
- * once stopped. Blocks like worker_call, once for the summary and once per 16 sessions of
- * the session list, so that the worker forwards packets in between. */
-json_t *worker_stats(worker *w);
+/* worker_stats - engine_stats plus the worker's own counters, its socket's ("udp") and
+ * "latency_us" (where packets wait: net.h's j_udp_latency, relay_wait, tick and call), new
+ * reference, or NULL once stopped. Blocks like worker_call, once for the summary and, with
+ * with_sessions, once per 16 sessions of the session list (else it stays empty), so that
+ * the worker forwards packets in between. */
+json_t *worker_stats(worker *w, bool with_sessions);
 
 #endif
