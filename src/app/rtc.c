@@ -490,27 +490,45 @@ static void ws_close(void *ctx, http_ws_id id)
     flush_closing(r);
 }
 
+/* The participant whose session id ("<sid>.pub" / "<sid>.sub") this is, into sid. */
+static rtc_participant *session_participant(rtc *r, const char *id, char sid[ROOM_ID_LEN])
+{
+    const char *dot = strchr(id, '.');
+    size_t len = dot ? (size_t)(dot - id) : strlen(id);
+    if (len >= ROOM_ID_LEN) return NULL;
+    memcpy(sid, id, len);
+    sid[len] = '\0';
+    return participant_get(r, sid, false);
+}
+
 /* A session the engine ended on its own (ICE consent lost): the participant's media is gone. */
 static void session_closed(void *ctx, const char *id, const char *reason)
 {
     rtc *r = ctx;
     char sid[ROOM_ID_LEN];
-    const char *dot = strchr(id, '.');
-    size_t len = dot ? (size_t)(dot - id) : strlen(id);
-    if (len >= sizeof sid) return;
-    memcpy(sid, id, len);
-    sid[len] = '\0';
-    rtc_participant *p = participant_get(r, sid, false);
+    rtc_participant *p = session_participant(r, id, sid);
     if (!p) return;
     J_INFO("rtc", "participant %s: media session %s ended by the engine: %s", sid, id, reason);
     participant_drop(r, p);
     room_media_closed(r->rooms, sid, j_now_us());
 }
 
+/* A track a subscribe connection receives became undecodable there, or decodable again. */
+static void codec_notice(void *ctx, const engine_codec_notice *n)
+{
+    rtc *r = ctx;
+    char sid[ROOM_ID_LEN];
+    const rtc_participant *p = session_participant(r, n->session_id, sid);
+    const rtc_conn *c = p ? &p->conn[PEER_SUBSCRIBER] : NULL;
+    if (!c || !c->exists || strcmp(c->session_id, n->session_id) != 0) return;
+    room_track_error(r->rooms, sid, n->mid, n->track_id, n->undecodable ? n->reason : NULL);
+}
+
 static void tick(void *ctx)
 {
     rtc *r = ctx;
-    media_drain_closed(r->a->media, session_closed, r);
+    media_drain_events(r->a->media,
+                       &(media_events){.closed = session_closed, .codec = codec_notice, .ctx = r});
     room_handle_timeout(r->rooms, j_now_us());
     flush_closing(r);
     media_release_memory(r->a->media);
