@@ -9,7 +9,7 @@
 //   - the room web app: the tile of a participant whose video it cannot decode says so.
 //   - the room web app, VP8 only, watching a publisher that renegotiates its video to VP9:
 //     track_error with both codec lists and the tile's notice, both gone (and frames decoded
-//     again) once the publisher is back on VP8.
+//     again) once the publisher is back on VP8; subscribing again meanwhile keeps the track.
 //
 // Run (after building the server):  node --test --test-concurrency=1 tests/e2e/codecs.test.mjs
 // Environment: JUNCTION_BIN, CHROMIUM_BIN, JUNCTION_KEEP_LOGS=1 (see lib/harness.mjs).
@@ -259,6 +259,20 @@ describe('a viewer without the publisher\'s codec', { timeout: 120000 }, () => {
       assert.match(await tile.getAttribute('class'), /\brefused\b/);
       assert.ok(await notice.isVisible(), 'the notice is shown');
       assert.match(await notice.textContent(), /^This browser cannot play switcher's video: the publisher sends VP9(, VP9 profile \d)*; this offer accepts VP8\.$/);
+
+      // Someone else publishes: the viewer subscribes again, and keeps the undecodable track.
+      const other = await rtcSocket(server.baseUrl);
+      sockets.push(other);
+      other.send({ type: 'join', id: 1, room: 'codecs-switch', identity: 'other' });
+      const otherJoined = await other.next((m) => m.type === 'joined');
+      const otherOffer = await offer(page, 'other', { direction: 'sendonly', videoCodec: 'VP8' });
+      other.send({ type: 'publish', id: 2, sdp: otherOffer.sdp, tracks: [
+        { mid: otherOffer.audioMid, source: 'microphone' }, { mid: otherOffer.videoMid, source: 'camera' }] });
+      assert.equal((await other.next((m) => m.id === 2)).type, 'publish_answer');
+      await waitFor(() => roomEvents(viewer), (events) => events.some((e) => e.type === 'trackjoined' && e.sid === otherJoined.participant.sid),
+        10000, { what: 'the viewer to subscribe to the other participant too' });
+      assert.deepEqual((await roomEvents(viewer)).filter((e) => e.type === 'trackrefused'), [], 'the undecodable track stays subscribed');
+      assert.ok(await notice.isVisible(), 'the notice stays');
 
       const before = summarize(await roomStats(viewer)).framesDecoded;
       assert.equal(await publish('VP8', true), video);
