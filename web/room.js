@@ -104,6 +104,24 @@ function renderNotices(tile) {
   tile.li.classList.toggle('refused', notices.some((n) => n.kind === 'video'));
 }
 
+/** Say on the track's tile why this browser cannot play it (message: the server's reason,
+ *  "video: the publisher sends ..."). */
+function showNotice(track, participant, message) {
+  const name = participant?.name || participant?.identity || track.participant;
+  const kind = tileKind(track.source);
+  const tile = tileFor(track.participant, kind, kind === 'screen' ? `${name} · screen` : name);
+  const what = track.kind === 'video' ? 'video' : 'sound';
+  const why = (message ?? '').replace(/^\w+: /, ''); // "video: the publisher sends ..." -> "the publisher ..."
+  tile.notices.set(track.id, { kind: track.kind, text: `This browser cannot play ${name}'s ${what}: ${why}.` });
+  renderNotices(tile);
+  renderBadges(track.participant);
+}
+
+function clearNotice(track) {
+  const tile = app.tiles.get(`${track.participant}:${tileKind(track.source)}`);
+  if (tile?.notices.delete(track.id)) renderNotices(tile);
+}
+
 function tileFor(sid, kind, label) {
   const key = `${sid}:${kind}`;
   let tile = app.tiles.get(key);
@@ -375,21 +393,19 @@ function wire(client) {
   }));
   client.addEventListener('trackrefused', own(({ track, participant, code, message }) => {
     record('trackrefused', { sid: track.participant, track: track.id, kind: track.kind, code, message });
-    const name = participant?.name || participant?.identity || track.participant;
-    const kind = tileKind(track.source);
-    const tile = tileFor(track.participant, kind, kind === 'screen' ? `${name} · screen` : name);
-    const what = track.kind === 'video' ? 'video' : 'sound';
-    const why = (message ?? '').replace(/^\w+: /, ''); // "video: the publisher sends ..." -> "the publisher ..."
-    tile.notices.set(track.id, { kind: track.kind, text: `This browser cannot play ${name}'s ${what}: ${why}.` });
-    renderNotices(tile);
-    renderBadges(track.participant);
+    showNotice(track, participant, message);
+  }));
+  client.addEventListener('trackerror', own(({ track, participant, code, message }) => {
+    record('trackerror', { sid: track.participant, track: track.id, kind: track.kind, code, message });
+    if (code) showNotice(track, participant, message);
+    else clearNotice(track);
   }));
   client.addEventListener('trackleft', own(({ track }) => {
     record('trackleft', { sid: track.participant, track: track.id, kind: track.kind, source: track.source });
     const kind = tileKind(track.source);
     const tile = app.tiles.get(`${track.participant}:${kind}`);
     if (tile) {
-      if (tile.notices.delete(track.id)) renderNotices(tile);
+      clearNotice(track);
       detachTrack(tile, track.mediaStreamTrack);
       if (kind === 'screen' && tile.stream.getTracks().length === 0) removeTile(track.participant, 'screen');
     }

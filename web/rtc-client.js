@@ -34,6 +34,9 @@
 //   trackrefused {track, participant, code, message}   a remote track we cannot receive: its
 //                                            publisher sends no codec this browser offered
 //                                            (code 'no_common_codec'); not asked for again
+//   trackerror {track, participant, code, message}   a remote track we receive can no longer be
+//                                            decoded here (code 'no_common_codec': its publisher
+//                                            switched codecs), or, with code null, can again
 //   localtrack {track}                       one of ours was published (track.id is the server's)
 //   quality {participants: [{sid, quality}]}
 //   speakers {speakers: [sid], dominant}     who speaks now (loudest first) and the dominant
@@ -1036,6 +1039,18 @@ export class RoomClient extends EventTarget {
             own.mediaStreamTrack.enabled = !own.muted;
             this.#emit('trackmuted', { track: own, participant: null, muted: own.muted });
           }
+        }
+        break;
+      }
+      case 'track_error': {
+        // A track we receive stopped being decodable here (its publisher changed codecs), or
+        // became decodable again: it stays subscribed either way.
+        const t = this.participants.get(msg.participant)?.tracks.get(msg.track);
+        if (t && this.#subscriptions.has(t.id)) {
+          this.#emit('trackerror', {
+            track: t, participant: this.participants.get(t.participant),
+            code: msg.error?.code ?? null, message: msg.error?.message ?? null,
+          });
         }
         break;
       }

@@ -158,22 +158,104 @@ void engine_track_release_if_unused(engine *e, engine_track *et)
     free(et);
 }
 
-/* A subscriber that negotiated none of the codecs a track's publisher sends gets nothing of
- * it (a viewer without H.264 watching an H.264-only publisher): said once, when they meet. */
-static void warn_if_no_common_codec(const sfu_track *t, const sfu_downtrack *d)
+void engine_codec_refusal(char *out, size_t cap, sfu_kind kind, const sdp_codec *sent,
+                          int sent_count, const sdp_codec *accepted, int accepted_count)
 {
-    if (!sfu_downtrack_lacks_codec(d)) return;
-    char sent[160], accepted[160];
-    sdp_codec_names(t->source.codecs, t->source.codec_count, sent, sizeof sent);
-    sdp_codec_names(d->codecs, d->codec_count, accepted, sizeof accepted);
-    const peer *p = d->send_ctx;
-    J_WARN("engine", "subscriber %s: no codec in common with the publisher of %s (it sends %s, "
-           "the subscriber accepts %s): nothing of it is forwarded", p->id, t->id, sent, accepted);
+    char sent_names[96], accepted_names[96];
+    sdp_codec_names(sent, sent_count, sent_names, sizeof sent_names);
+    sdp_codec_names(accepted, accepted_count, accepted_names, sizeof accepted_names);
+    snprintf(out, cap, "%s: the publisher sends %s; this offer accepts %s", sfu_kind_name(kind),
+             sent_names, accepted_names);
 }
 
-void engine_warn_codec_mismatches(const sfu_track *t)
+/* The subscriber m= section that carries downtrack d. */
+static const peer_out_track *out_track_of(const peer *p, const sfu_downtrack *d)
 {
-    for (size_t i = 0; i < t->n_downs; i++) warn_if_no_common_codec(t, t->downs[i]);
+    for (int i = 0; i < p->n_out; i++)
+        if (&p->out[i]->down == d) return p->out[i];
+    return NULL;
+}
+
+static bool same_section(const engine_codec_notice *n, const char *session_id, const char *mid)
+{
+    return strcmp(n->session_id, session_id) == 0 && strcmp(n->mid, mid) == 0;
+}
+
+/* Queue n for engine_drain_codec_notices in place of an earlier one about the same m=
+ * section (only the latest state matters to its owner). */
+static void queue_codec_notice(engine *e, const engine_codec_notice *n)
+{
+    for (size_t i = 0; i < e->n_notices; i++) {
+        if (same_section(&e->notices[i], n->session_id, n->mid)) {
+            e->notices[i] = *n;
+            return;
+        }
+    }
+    if (e->n_notices == e->cap_notices) {
+        size_t cap = e->cap_notices ? e->cap_notices * 2 : 16;
+        engine_codec_notice *grown = realloc(e->notices, cap * sizeof *grown);
+        if (!grown) {
+            J_WARN("engine", "subscriber %s: out of memory: its owner is not told that track %s "
+                   "changed", n->session_id, n->track_id);
+            return;
+        }
+        e->notices = grown;
+        e->cap_notices = cap;
+    }
+    e->notices[e->n_notices++] = *n;
+}
+
+/* A binding that goes takes its pending notice along: there is nothing left to tell. */
+static void forget_codec_notice(engine *e, const peer *p, const peer_out_track *out)
+{
+    const sfu_downtrack *d = &out->down;
+    j_map_remove(&e->undecodable, &d, sizeof d);
+    for (size_t i = 0; i < e->n_notices; i++) {
+        if (same_section(&e->notices[i], p->id, out->mid)) {
+            e->notices[i] = e->notices[--e->n_notices];
+            return;
+        }
+    }
+}
+
+/* Downtrack d met its track's (new) source. A subscriber that negotiated none of the codecs
+ * it sends gets nothing of it (a viewer without H.264 watching an H.264-only publisher): said
+ * when that starts and when it ends, in the log and to the session's owner. */
+static void check_codecs(engine *e, const sfu_track *t, sfu_downtrack *d)
+{
+    const peer *p = d->send_ctx;
+    const peer_out_track *out = out_track_of(p, d);
+    bool lacks = sfu_downtrack_lacks_codec(d);
+    bool said = j_map_get(&e->undecodable, &d, sizeof d) != NULL;
+    if (!t->has_source || !out || lacks == said) return;
+    engine_codec_notice n = {.undecodable = lacks};
+    snprintf(n.session_id, sizeof n.session_id, "%s", p->id);
+    snprintf(n.mid, sizeof n.mid, "%s", out->mid);
+    snprintf(n.track_id, sizeof n.track_id, "%s", t->id);
+    if (!lacks) {
+        j_map_remove(&e->undecodable, &d, sizeof d);
+        J_INFO("engine", "subscriber %s (%s): track %s can be decoded again", p->id, p->owner,
+               t->id);
+        queue_codec_notice(e, &n);
+        return;
+    }
+    engine_codec_refusal(n.reason, sizeof n.reason, t->kind, t->source.codecs,
+                         t->source.codec_count, d->codecs, d->codec_count);
+    J_WARN("engine", "subscriber %s (%s), mid %s: no codec in common with the publisher of %s "
+           "(%s): nothing of it is forwarded", p->id, p->owner, out->mid, t->id, n.reason);
+    if (j_map_put(&e->undecodable, &d, sizeof d, (void *)p) == J_OK) queue_codec_notice(e, &n);
+}
+
+void engine_check_codecs(engine *e, const sfu_track *t)
+{
+    for (size_t i = 0; i < t->n_downs; i++) check_codecs(e, t, t->downs[i]);
+}
+
+void engine_drain_codec_notices(engine *e, void (*fn)(void *ctx, const engine_codec_notice *n),
+                                void *ctx)
+{
+    for (size_t i = 0; i < e->n_notices; i++) fn(ctx, &e->notices[i]);
+    e->n_notices = 0;
 }
 
 /* Publisher connected (or a track added while connected): its source feeds the track. */
@@ -182,7 +264,7 @@ static void attach_source(engine *e, peer *p, peer_in_track *in, uint64_t now_us
     engine_track *et = engine_track_find(e, in->track->id);
     if (!et || et->publisher != p) return;
     sfu_track_attach_source(et->t, &in->source, peer_request_keyframe, p, now_us);
-    engine_warn_codec_mismatches(et->t);
+    engine_check_codecs(e, et->t);
     engine_relay_source_changed(e, et);
 }
 
@@ -199,7 +281,7 @@ static int attach_downtrack(engine *e, peer_out_track *out, uint64_t now_us)
     engine_track *et = engine_track_find(e, out->track_id);
     if (!et) return J_ENOTFOUND;
     int rc = sfu_track_add_downtrack(et->t, &out->down, now_us);
-    if (rc == J_OK) warn_if_no_common_codec(et->t, &out->down);
+    if (rc == J_OK) check_codecs(e, et->t, &out->down);
     return rc;
 }
 
@@ -218,6 +300,7 @@ static void release_in_track(engine *e, peer *p, int index)
 static void release_out_track(engine *e, peer *p, int index)
 {
     peer_out_track *out = p->out[index];
+    forget_codec_notice(e, p, out);
     sfu_downtrack_detach(&out->down);
     engine_track *et = engine_track_find(e, out->track_id);
     if (et) {
@@ -324,6 +407,8 @@ void engine_free(engine *e)
     j_map_clear(&e->by_id);
     j_map_clear(&e->tracks);
     j_map_clear(&e->report_close);
+    j_map_clear(&e->undecodable);
+    free(e->notices);
     session_limits_clear(&e->limits);
     free(e);
 }
@@ -388,9 +473,14 @@ static int bind_publisher(engine *e, peer *p, engine_session *s, uint64_t now_us
     for (int i = 0; i < s->neg->media_count; i++) {
         sfu_kind kind;
         const sdp_neg_media *m = &s->neg->media[i];
-        if (!s->binds[i].track_id[0] || !carries_media(s, i, &kind) ||
-            peer_find_in_track(p, m->mid, NULL))
+        if (!s->binds[i].track_id[0] || !carries_media(s, i, &kind)) continue;
+        peer_in_track *kept = peer_find_in_track(p, m->mid, NULL);
+        if (kept) {
+            /* Same track, other codecs: its subscribers follow (and are checked again). */
+            if (peer_in_track_update_codecs(kept, m) && p->state == PEER_CONNECTED)
+                attach_source(e, p, kept, now_us);
             continue;
+        }
         engine_track *et = engine_track_get(e, s->binds[i].track_id, kind, e->cfg.worker);
         if (!et) return J_ENOMEM;
         peer_in_track *in = peer_add_in_track(p, m);

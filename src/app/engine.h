@@ -179,6 +179,35 @@ int engine_session_health_get(engine *e, const char *id, engine_session_health *
 void engine_drain_closed(engine *e, void (*fn)(void *ctx, const char *id, const char *reason),
                          void *ctx);
 
+/* A subscriber's bound track whose publisher sends none of the codecs the subscriber
+ * negotiated for it (nothing of it is forwarded: a black tile), or no longer. */
+#define ENGINE_CODEC_REASON_LEN 256
+typedef struct engine_codec_notice {
+    char session_id[PEER_ID_LEN];
+    char mid[SDP_MID_LEN];
+    char track_id[SFU_TRACK_ID_LEN];
+    bool undecodable; /* false: it can be decoded again */
+    /* when undecodable, engine_codec_refusal's words: "video: the publisher sends VP9; this
+     * offer accepts VP8" */
+    char reason[ENGINE_CODEC_REASON_LEN];
+} engine_codec_notice;
+
+/* engine_drain_codec_notices - call fn for each change of a subscriber's track between
+ * decodable and not since the last call (the latest state of each subscriber m= section,
+ * the first one is a track becoming undecodable). Such a change happens when a publisher
+ * attaches (connects, or renegotiates its codecs) or a subscriber binds a track that already
+ * has one; a binding that goes is not said. Every one is also logged (the only word WHEP
+ * viewers get). */
+void engine_drain_codec_notices(engine *e, void (*fn)(void *ctx, const engine_codec_notice *n),
+                                void *ctx);
+
+/* engine_codec_refusal - into out (cap bytes), why a subscriber m= section of kind that
+ * negotiated `accepted` can receive nothing of a publisher that sends `sent`: "video: the
+ * publisher sends H264 High; this offer accepts VP8, VP9" (the words of subscribe_answer's
+ * errors and WHEP's 406). */
+void engine_codec_refusal(char *out, size_t cap, sfu_kind kind, const sdp_codec *sent,
+                          int sent_count, const sdp_codec *accepted, int accepted_count);
+
 /* engine_stats - a JSON snapshot for the API (new reference). A track that is a mirror
  * says "mirror": true; a home track counts the workers mirroring it in "mirrors".
  * "session_totals" sums the sessions' counters by role, those of ended sessions included

@@ -5,6 +5,7 @@
  * and SRTP keyed from it. Around that session, attackers at other addresses (and at the
  * victim's own address, as a spoofer would) send what the issue lists; the engine's stats
  * must show each attack dropped and counted, and the victim's media must keep flowing.
+ * The same real sessions show what a subscriber is told when it cannot decode a track.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -178,47 +179,66 @@ static json_int_t counter(world *w, const char *id, const char *name)
 
 /* ---- the test client ---- */
 
+/* An offer of audio (mid 0, opus) and video (mid 1, one codec: its PT and rtpmap name) in
+ * a direction, signed with the client's certificate %s. */
 static const char OFFER_FMT[] =
     "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
     "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
     "a=ice-ufrag:cli1\r\na=ice-pwd:clientpasswordclientpassword\r\n"
-    "a=fingerprint:%s\r\na=setup:actpass\r\na=mid:0\r\na=sendonly\r\na=rtcp-mux\r\n"
+    "a=fingerprint:%s\r\na=setup:actpass\r\na=mid:0\r\na=%s\r\na=rtcp-mux\r\n"
     "a=rtpmap:111 opus/48000/2\r\na=ssrc:1111 cname:c\r\n"
-    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\n"
     "a=ice-ufrag:cli1\r\na=ice-pwd:clientpasswordclientpassword\r\n"
-    "a=fingerprint:%s\r\na=setup:actpass\r\na=mid:1\r\na=sendonly\r\na=rtcp-mux\r\n"
-    "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=ssrc:2222 cname:c\r\n";
+    "a=fingerprint:%s\r\na=setup:actpass\r\na=mid:1\r\na=%s\r\na=rtcp-mux\r\n"
+    "a=rtpmap:%d %s/90000\r\na=rtcp-fb:%d nack pli\r\na=ssrc:2222 cname:c\r\n";
 
-/* Create a publisher session for the client at client_ip; returns the engine's result. */
-static int add_publisher(world *w, client *c, const char *stream, const char *client_ip,
-                         limit_kind *refused_by)
+/* Create (or, with update, renegotiate) the client's session of role on stream's tracks,
+ * its video in video_codec ("VP8": PT 96, "VP9": PT 98); returns the engine's result. A new
+ * session gets a new id and ICE credentials. */
+static int add_session(world *w, client *c, peer_role role, const char *stream,
+                       const char *video_codec, const char *client_ip, limit_kind *refused_by,
+                       bool update)
 {
     static int counter_id;
-    memset(c, 0, sizeof *c);
-    snprintf(c->id, sizeof c->id, "session%d", ++counter_id);
-    ice_lite_generate_credentials(c->server_ufrag, c->server_pwd);
+    if (!update) {
+        memset(c, 0, sizeof *c);
+        snprintf(c->id, sizeof c->id, "session%d", ++counter_id);
+        ice_lite_generate_credentials(c->server_ufrag, c->server_pwd);
+    }
+    const char *dir = role == PEER_PUBLISHER ? "sendonly" : "recvonly";
+    int pt = strcmp(video_codec, "VP8") == 0 ? 96 : 98;
     char offer_text[4096];
     const char *fp = dtls_cert_fingerprint(w->client_cert);
-    int n = snprintf(offer_text, sizeof offer_text, OFFER_FMT, fp, fp);
+    int n = snprintf(offer_text, sizeof offer_text, OFFER_FMT, fp, dir, pt, fp, dir, pt,
+                     video_codec, pt);
     sdp_session *offer = malloc(sizeof *offer);
     sdp_negotiated *neg = malloc(sizeof *neg);
     char err[256];
     assert_int_equal(sdp_parse(offer, offer_text, (size_t)n, err, sizeof err), J_OK);
-    sdp_policy policy = {.audio_codecs = SDP_CODEC_OPUS, .video_codecs = SDP_CODEC_VP8,
-                         .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI, .can_receive = true};
+    sdp_policy policy = {.audio_codecs = SDP_CODEC_OPUS,
+                         .video_codecs = SDP_CODEC_VP8 | SDP_CODEC_VP9,
+                         .rtcp_fb = SDP_FB_NACK | SDP_FB_PLI, .can_receive = true,
+                         .can_send = true};
     assert_int_equal(sdp_negotiate(offer, &policy, neg, err, sizeof err), J_OK);
     engine_bind binds[2];
     memset(binds, 0, sizeof binds);
     snprintf(binds[0].track_id, sizeof binds[0].track_id, "stream/%s/audio", stream);
     snprintf(binds[1].track_id, sizeof binds[1].track_id, "stream/%s/video", stream);
-    engine_session es = {.role = PEER_PUBLISHER, .id = c->id, .owner = stream,
+    engine_session es = {.role = role, .id = c->id, .owner = stream,
                          .local_ufrag = c->server_ufrag, .local_pwd = c->server_pwd, .neg = neg,
                          .binds = binds, .client_ip = client_ip};
-    int rc = engine_add_session(w->e, &es, w->now);
-    *refused_by = es.refused_by;
+    int rc = update ? engine_update_session(w->e, &es, w->now) : engine_add_session(w->e, &es, w->now);
+    if (refused_by) *refused_by = es.refused_by;
     free(offer);
     free(neg);
     return rc;
+}
+
+/* Create a publisher session (opus and VP8) for the client at client_ip. */
+static int add_publisher(world *w, client *c, const char *stream, const char *client_ip,
+                         limit_kind *refused_by)
+{
+    return add_session(w, c, PEER_PUBLISHER, stream, "VP8", client_ip, refused_by, false);
 }
 
 /* An ICE check for the client's session; pwd signs it (the session's password, or not). */
@@ -636,6 +656,100 @@ static void test_per_client_and_half_open_limits(void **state)
     world_free(w);
 }
 
+/* ---- a subscriber's track that it cannot decode ---- */
+
+typedef struct notices {
+    engine_codec_notice n[8];
+    size_t count;
+} notices;
+
+static void collect_notice(void *ctx, const engine_codec_notice *n)
+{
+    notices *got = ctx;
+    assert_true(got->count < 8);
+    got->n[got->count++] = *n;
+}
+
+static notices drain_notices(world *w)
+{
+    notices got = {0};
+    engine_drain_codec_notices(w->e, collect_notice, &got);
+    return got;
+}
+
+static const engine_codec_notice *notice_for(const notices *got, const char *session_id)
+{
+    for (size_t i = 0; i < got->count; i++)
+        if (strcmp(got->n[i].session_id, session_id) == 0) return &got->n[i];
+    return NULL;
+}
+
+/* A subscriber whose track's publisher arrives, or renegotiates, with no codec it took is
+ * noticed (once, naming the mid, the track and both codec lists), and again when the
+ * publisher comes back to one it takes; a binding that goes takes its notice along. */
+static void test_undecodable_track_noticed_and_cleared(void **state)
+{
+    (void)state;
+    world *w = world_new(&roomy);
+    client vp8_viewer, vp9_viewer, pub;
+    assert_int_equal(add_session(w, &vp8_viewer, PEER_SUBSCRIBER, "s", "VP8", NULL, NULL, false), J_OK);
+    assert_int_equal(add_session(w, &vp9_viewer, PEER_SUBSCRIBER, "s", "VP9", NULL, NULL, false), J_OK);
+    connect_client(w, &vp8_viewer, "127.0.0.1", 5001);
+    connect_client(w, &vp9_viewer, "127.0.0.1", 5002);
+    assert_int_equal(drain_notices(w).count, 0); /* no publisher yet: nothing to compare */
+
+    /* The publisher arrives with VP8: the VP9-only viewer cannot decode its video. */
+    assert_int_equal(add_publisher(w, &pub, "s", NULL, NULL), J_OK);
+    connect_client(w, &pub, "127.0.0.1", 5000);
+    notices got = drain_notices(w);
+    assert_int_equal(got.count, 1);
+    const engine_codec_notice *n = notice_for(&got, vp9_viewer.id);
+    assert_non_null(n);
+    assert_true(n->undecodable);
+    assert_string_equal(n->mid, "1");
+    assert_string_equal(n->track_id, "stream/s/video");
+    assert_string_equal(n->reason, "video: the publisher sends VP8; this offer accepts VP9");
+    assert_int_equal(drain_notices(w).count, 0); /* said once */
+
+    /* It renegotiates its video to VP9: the other viewer loses it, this one gets it. */
+    assert_int_equal(add_session(w, &pub, PEER_PUBLISHER, "s", "VP9", NULL, NULL, true), J_OK);
+    got = drain_notices(w);
+    assert_int_equal(got.count, 2);
+    n = notice_for(&got, vp8_viewer.id);
+    assert_non_null(n);
+    assert_true(n->undecodable);
+    assert_string_equal(n->reason, "video: the publisher sends VP9; this offer accepts VP8");
+    n = notice_for(&got, vp9_viewer.id);
+    assert_non_null(n);
+    assert_false(n->undecodable);
+    assert_string_equal(n->track_id, "stream/s/video");
+
+    /* A renegotiation that keeps its codecs changes nothing. */
+    assert_int_equal(add_session(w, &pub, PEER_PUBLISHER, "s", "VP9", NULL, NULL, true), J_OK);
+    assert_int_equal(drain_notices(w).count, 0);
+
+    /* Back to VP8 and over again before anyone drained: only the latest state is told. */
+    assert_int_equal(add_session(w, &pub, PEER_PUBLISHER, "s", "VP8", NULL, NULL, true), J_OK);
+    assert_int_equal(add_session(w, &pub, PEER_PUBLISHER, "s", "VP9", NULL, NULL, true), J_OK);
+    assert_int_equal(add_session(w, &pub, PEER_PUBLISHER, "s", "VP8", NULL, NULL, true), J_OK);
+    got = drain_notices(w);
+    assert_int_equal(got.count, 2);
+    assert_false(notice_for(&got, vp8_viewer.id)->undecodable);
+    assert_true(notice_for(&got, vp9_viewer.id)->undecodable);
+
+    /* A viewer that goes takes its pending notice along. */
+    assert_int_equal(add_session(w, &pub, PEER_PUBLISHER, "s", "VP9", NULL, NULL, true), J_OK);
+    assert_int_equal(engine_remove_session(w->e, vp9_viewer.id, NULL, "left"), J_OK);
+    got = drain_notices(w);
+    assert_int_equal(got.count, 1);
+    assert_true(notice_for(&got, vp8_viewer.id)->undecodable);
+
+    client_free(&vp8_viewer);
+    client_free(&vp9_viewer);
+    client_free(&pub);
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +764,7 @@ int main(void)
         cmocka_unit_test(test_lapsed_address_no_longer_routed),
         cmocka_unit_test(test_half_open_sessions_time_out),
         cmocka_unit_test(test_per_client_and_half_open_limits),
+        cmocka_unit_test(test_undecodable_track_noticed_and_cleared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

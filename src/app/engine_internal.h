@@ -73,6 +73,11 @@ struct engine {
      * they make totals that never step back (/metrics). */
     peer_stats ended_stats[2];
     int64_t ended_packets_lost[2];
+    /* Subscribers' downtracks (by address) whose track's source they cannot decode, as last
+     * noticed; and the notices not yet drained, one per subscriber m= section. */
+    j_map undecodable;
+    engine_codec_notice *notices;
+    size_t n_notices, cap_notices;
 };
 
 engine_track *engine_track_find(engine *e, const char *id);
@@ -83,9 +88,9 @@ engine_track *engine_track_get(engine *e, const char *id, sfu_kind kind, int ori
  * subscriber, no mirror elsewhere); a mirror unsubscribes from its home. */
 void engine_track_release_if_unused(engine *e, engine_track *et);
 bool engine_track_is_mirror(const engine_track *et);
-/* engine_warn_codec_mismatches - log each subscriber of t that can take none of the codecs
- * its (new) source sends. */
-void engine_warn_codec_mismatches(const sfu_track *t);
+/* engine_check_codecs - after t's source (re)attached: each subscriber of t that can take
+ * none of the codecs it sends, or can again, is logged and noticed (engine_codec_notice). */
+void engine_check_codecs(engine *e, const sfu_track *t);
 
 /* engine_relay.c: the home side tells its mirrors what changed. */
 void engine_relay_source_changed(engine *e, engine_track *et);

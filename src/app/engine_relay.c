@@ -216,7 +216,7 @@ static void apply_source(engine_track *et, const engine_relay_msg *m, uint64_t n
 {
     if (m->has_source) {
         sfu_track_attach_source(et->t, &m->source, mirror_request_keyframe, et, now_us);
-        engine_warn_codec_mismatches(et->t);
+        engine_check_codecs(et->e, et->t);
     } else if (et->t->has_source)
         sfu_track_detach_source(et->t);
 }

@@ -469,38 +469,62 @@ typedef struct closed_entry {
 } closed_entry;
 
 typedef struct drain_call {
-    closed_entry *list;
-    size_t n, cap;
+    closed_entry *closed;
+    size_t n_closed, cap_closed;
+    engine_codec_notice *notices;
+    size_t n_notices, cap_notices;
 } drain_call;
+
+/* Room for one more of size bytes in *list (n used of *cap); false when out of memory. */
+static bool grow(void **list, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap) return true;
+    size_t more = *cap ? *cap * 2 : 16;
+    void *grown = realloc(*list, more * size);
+    if (!grown) return false;
+    *list = grown;
+    *cap = more;
+    return true;
+}
 
 static void collect_closed(void *ctx, const char *id, const char *reason)
 {
     drain_call *c = ctx;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        closed_entry *list = realloc(c->list, cap * sizeof *list);
-        if (!list) return;
-        c->list = list;
-        c->cap = cap;
-    }
-    snprintf(c->list[c->n].id, sizeof c->list[0].id, "%s", id);
-    c->list[c->n++].reason = reason;
+    if (!grow((void **)&c->closed, c->n_closed, &c->cap_closed, sizeof *c->closed)) return;
+    snprintf(c->closed[c->n_closed].id, sizeof c->closed[0].id, "%s", id);
+    c->closed[c->n_closed++].reason = reason;
 }
 
-static void do_drain(engine *e, void *arg) { engine_drain_closed(e, collect_closed, arg); }
+static void collect_notice(void *ctx, const engine_codec_notice *n)
+{
+    drain_call *c = ctx;
+    if (!grow((void **)&c->notices, c->n_notices, &c->cap_notices, sizeof *c->notices)) return;
+    c->notices[c->n_notices++] = *n;
+}
 
-void media_drain_closed(media *m, void (*fn)(void *ctx, const char *id, const char *reason),
-                        void *ctx)
+static void do_drain(engine *e, void *arg)
+{
+    engine_drain_closed(e, collect_closed, arg);
+    engine_drain_codec_notices(e, collect_notice, arg);
+}
+
+void media_drain_events(media *m, const media_events *ev)
 {
     drain_call c = {0};
     for (int w = 0; w < m->n; w++) worker_call(m->workers[w], do_drain, &c);
-    for (size_t i = 0; i < c.n; i++) {
-        media_session *ms = j_map_remove(&m->sessions, c.list[i].id, strlen(c.list[i].id));
-        if (ms && ms->report_close) fn(ctx, c.list[i].id, c.list[i].reason);
+    for (size_t i = 0; i < c.n_closed; i++) {
+        const closed_entry *e = &c.closed[i];
+        media_session *ms = j_map_remove(&m->sessions, e->id, strlen(e->id));
+        if (ms && ms->report_close) ev->closed(ev->ctx, e->id, e->reason);
         forget_session(m, ms);
     }
-    if (c.n) note_sessions_changed(m);
-    free(c.list);
+    if (c.n_closed) note_sessions_changed(m);
+    for (size_t i = 0; i < c.n_notices; i++) {
+        const media_session *ms = find_session(m, c.notices[i].session_id);
+        if (ms && ms->report_close) ev->codec(ev->ctx, &c.notices[i]);
+    }
+    free(c.closed);
+    free(c.notices);
 }
 
 /* Quiet time after the last session change before the heap is trimmed: a burst of joins

@@ -64,11 +64,19 @@ void media_take_audio_levels(media *m, const char *const *track_ids, sfu_audio_l
 int media_published(media *m, const char *name, const engine_bind *binds, int n, sfu_source *out);
 /* media_session_health - engine_session_health_get on the session's worker. */
 int media_session_health(media *m, const char *id, engine_session_health *out);
-/* media_drain_closed - fn for each session that ended on its own, among those added with
- * report_close (the others are only forgotten). Call it regularly: it also forgets the
- * sessions of every worker that ended since the last call. */
-void media_drain_closed(media *m, void (*fn)(void *ctx, const char *id, const char *reason),
-                        void *ctx);
+/* What the engines tell their sessions' owners, among the sessions added with report_close
+ * (the others' are only forgotten). */
+typedef struct media_events {
+    /* closed - session id ended on its own (ICE consent lost, DTLS closed, failure) */
+    void (*closed)(void *ctx, const char *id, const char *reason);
+    /* codec - a subscriber's track became undecodable there, or decodable again
+     * (engine_drain_codec_notices), after the closed ones */
+    void (*codec)(void *ctx, const engine_codec_notice *n);
+    void *ctx;
+} media_events;
+/* media_drain_events - every worker's events since the last call, in one call per worker.
+ * Call it regularly: it also forgets the sessions of every worker that ended since. */
+void media_drain_events(media *m, const media_events *ev);
 /* media_release_memory - once sessions stopped coming and going for a while, hand the heap
  * they freed back to the system (their DTLS handshakes, SDP and JSON leave free chunks that
  * glibc's per-thread arenas keep resident: 10-15% of the RSS of 160 sessions). The caller's

@@ -83,11 +83,8 @@ int app_offer_check_codecs(app_offer *o, const sfu_source *published, char *deta
             receivable++;
             continue;
         }
-        char sent[96], accepted[96];
-        sdp_codec_names(src->codecs, src->codec_count, sent, sizeof sent);
-        sdp_codec_names(m->codecs, m->codec_count, accepted, sizeof accepted);
-        snprintf(o->refused[i], APP_REFUSAL_LEN, "%s: the publisher sends %s; this offer accepts %s",
-                 sfu_kind_name(sfu_kind_from_sdp(m->kind)), sent, accepted);
+        engine_codec_refusal(o->refused[i], APP_REFUSAL_LEN, (sfu_kind)sfu_kind_from_sdp(m->kind),
+                             src->codecs, src->codec_count, m->codecs, m->codec_count);
         memset(&o->binds[i], 0, sizeof o->binds[i]);
         if (used < detail_cap) {
             int w = snprintf(detail + used, detail_cap - used, "%s%s", used ? "; " : "",

@@ -33,6 +33,9 @@ typedef struct rtc_participant {
     char sid[ROOM_ID_LEN];
     char cname[17];
     rtc_conn conn[2]; /* by peer_role */
+    /* Its subscribe connection's mids whose bound track the engine said it cannot decode:
+     * mid -> track id (malloc'd). */
+    j_map undecodable;
 } rtc_participant;
 
 struct rtc {
@@ -77,11 +80,49 @@ static void end_sessions(rtc *r, rtc_participant *p)
     }
 }
 
+static void forget_undecodable(rtc_participant *p)
+{
+    for (size_t b = 0; b < p->undecodable.n_buckets; b++)
+        for (j_map_entry *it = p->undecodable.buckets[b]; it; it = it->next) free(it->value);
+    j_map_clear(&p->undecodable);
+}
+
+static void participant_free(rtc_participant *p)
+{
+    forget_undecodable(p);
+    free(p);
+}
+
 static void participant_drop(rtc *r, rtc_participant *p)
 {
     end_sessions(r, p);
     j_map_remove(&r->participants, p->sid, strlen(p->sid));
-    free(p);
+    participant_free(p);
+}
+
+/* The engine said (codec_notice) that p's subscribe connection cannot decode track_id on mid
+ * (track_id NULL: it can again). */
+static void note_undecodable(rtc_participant *p, const char *mid, const char *track_id)
+{
+    char *copy = track_id ? strdup(track_id) : NULL;
+    free(j_map_remove(&p->undecodable, mid, strlen(mid)));
+    if (copy && j_map_put(&p->undecodable, mid, strlen(mid), copy) != J_OK) free(copy);
+}
+
+/* A subscribe offer's sections that app_offer_check_published unbound (wanted: the bindings
+ * before it) but whose mid already carries that track, which the engine said it cannot decode:
+ * they keep it. The participant was told (track_error) and is told again when it can decode
+ * it; unbinding it would leave it without that track even once its publisher comes back to a
+ * codec it takes. */
+static void keep_undecodable(const rtc_participant *p, app_offer *o, const engine_bind *wanted)
+{
+    for (int i = 0; i < o->neg->media_count; i++) {
+        const char *mid = o->neg->media[i].mid;
+        const char *bound = j_map_get(&p->undecodable, mid, strlen(mid));
+        if (!o->refused[i][0] || !bound || strcmp(bound, wanted[i].track_id) != 0) continue;
+        o->binds[i] = wanted[i];
+        o->refused[i][0] = '\0';
+    }
 }
 
 /* ---------------------------------------------------------------- room_io */
@@ -215,12 +256,27 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
     }
     ob->bind(&offer, ob->arg);
     const char *room_name = room_participant_room(r->rooms, sid);
+    rtc_participant *p = participant_get(r, sid, true);
+    size_t n_binds = offer.neg->media_count ? offer.neg->media_count : 1;
+    engine_bind *wanted = role == PEER_SUBSCRIBER ? malloc(n_binds * sizeof *wanted) : NULL;
+    if (!p || (role == PEER_SUBSCRIBER && !wanted)) {
+        free(wanted);
+        app_offer_free(&offer);
+        *err_code = "server_busy";
+        snprintf(msg, cap, "out of memory");
+        return J_ENOMEM;
+    }
+    rtc_conn *c = &p->conn[role];
     /* Tracks this subscriber cannot decode are not bound (answered inactive, each with its
      * reason in subscribe_answer), even when none of them can be: the connection serves
      * other tracks later. */
-    rc = role == PEER_SUBSCRIBER && room_name
-             ? app_offer_check_published(r->a, room_name, &offer, msg, cap)
-             : J_OK;
+    rc = J_OK;
+    if (role == PEER_SUBSCRIBER && room_name) {
+        memcpy(wanted, offer.binds, n_binds * sizeof *wanted);
+        rc = app_offer_check_published(r->a, room_name, &offer, msg, cap);
+        if (c->exists) keep_undecodable(p, &offer, wanted);
+    }
+    free(wanted);
     if (rc != J_OK && rc != J_EUNSUPPORTED) {
         app_offer_free(&offer);
         *err_code = "server_busy";
@@ -228,14 +284,6 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
         return rc;
     }
     msg[0] = '\0';
-    rtc_participant *p = participant_get(r, sid, true);
-    if (!p) {
-        app_offer_free(&offer);
-        *err_code = "server_busy";
-        snprintf(msg, cap, "out of memory");
-        return J_ENOMEM;
-    }
-    rtc_conn *c = &p->conn[role];
     rtc_conn next = *c;
     if (!c->exists) {
         snprintf(next.session_id, sizeof next.session_id, "%s.%s", sid,
@@ -262,6 +310,7 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
         app_offer_free(&offer);
         return rc;
     }
+    if (!c->exists && role == PEER_SUBSCRIBER) forget_undecodable(p); /* a new connection */
     next.exists = true;
     *c = next;
     char *buf = malloc(RTC_ANSWER_CAP);
@@ -490,27 +539,46 @@ static void ws_close(void *ctx, http_ws_id id)
     flush_closing(r);
 }
 
+/* The participant whose session id ("<sid>.pub" / "<sid>.sub") this is, into sid. */
+static rtc_participant *session_participant(rtc *r, const char *id, char sid[ROOM_ID_LEN])
+{
+    const char *dot = strchr(id, '.');
+    size_t len = dot ? (size_t)(dot - id) : strlen(id);
+    if (len >= ROOM_ID_LEN) return NULL;
+    memcpy(sid, id, len);
+    sid[len] = '\0';
+    return participant_get(r, sid, false);
+}
+
 /* A session the engine ended on its own (ICE consent lost): the participant's media is gone. */
 static void session_closed(void *ctx, const char *id, const char *reason)
 {
     rtc *r = ctx;
     char sid[ROOM_ID_LEN];
-    const char *dot = strchr(id, '.');
-    size_t len = dot ? (size_t)(dot - id) : strlen(id);
-    if (len >= sizeof sid) return;
-    memcpy(sid, id, len);
-    sid[len] = '\0';
-    rtc_participant *p = participant_get(r, sid, false);
+    rtc_participant *p = session_participant(r, id, sid);
     if (!p) return;
     J_INFO("rtc", "participant %s: media session %s ended by the engine: %s", sid, id, reason);
     participant_drop(r, p);
     room_media_closed(r->rooms, sid, j_now_us());
 }
 
+/* A track a subscribe connection receives became undecodable there, or decodable again. */
+static void codec_notice(void *ctx, const engine_codec_notice *n)
+{
+    rtc *r = ctx;
+    char sid[ROOM_ID_LEN];
+    rtc_participant *p = session_participant(r, n->session_id, sid);
+    const rtc_conn *c = p ? &p->conn[PEER_SUBSCRIBER] : NULL;
+    if (!c || !c->exists || strcmp(c->session_id, n->session_id) != 0) return;
+    note_undecodable(p, n->mid, n->undecodable ? n->track_id : NULL);
+    room_track_error(r->rooms, sid, n->mid, n->track_id, n->undecodable ? n->reason : NULL);
+}
+
 static void tick(void *ctx)
 {
     rtc *r = ctx;
-    media_drain_closed(r->a->media, session_closed, r);
+    media_drain_events(r->a->media,
+                       &(media_events){.closed = session_closed, .codec = codec_notice, .ctx = r});
     room_handle_timeout(r->rooms, j_now_us());
     flush_closing(r);
     media_release_memory(r->a->media);
@@ -757,7 +825,7 @@ void rtc_free(rtc *r)
         for (j_map_entry *it = r->participants.buckets[b]; it; it = it->next) {
             rtc_participant *p = it->value;
             if (r->a->media) end_sessions(r, p);
-            free(p);
+            participant_free(p);
         }
     }
     j_map_clear(&r->participants);

@@ -175,6 +175,28 @@ static void free_in_track(peer_in_track *t)
     free(t);
 }
 
+/* The codecs t receives and the RTX payload types that repair them, as m negotiated. */
+static void set_in_codecs(peer_in_track *t, const sdp_neg_media *m)
+{
+    t->source.codec_count = m->codec_count;
+    memcpy(t->source.codecs, m->codecs, sizeof t->source.codecs[0] * m->codec_count);
+    memset(t->apt, SFU_NO_PT, sizeof t->apt);
+    for (int i = 0; i < m->codec_count; i++)
+        if (m->codecs[i].rtx_pt) t->apt[m->codecs[i].rtx_pt & 0x7F] = m->codecs[i].pt;
+}
+
+bool peer_in_track_update_codecs(peer_in_track *t, const sdp_neg_media *m)
+{
+    bool same = t->source.codec_count == m->codec_count;
+    for (int i = 0; same && i < m->codec_count; i++) {
+        const sdp_codec *was = &t->source.codecs[i], *now = &m->codecs[i];
+        same = was->pt == now->pt && was->rtx_pt == now->rtx_pt && sdp_codec_same(was, now);
+    }
+    if (same) return false;
+    set_in_codecs(t, m);
+    return true;
+}
+
 peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m)
 {
     int kind = sfu_kind_from_sdp(m->kind);
@@ -202,10 +224,8 @@ peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m)
             t->streams[0].rtx_ssrc = m->streams[0].rtx_ssrc;
         }
     }
-    memset(t->apt, SFU_NO_PT, sizeof t->apt);
-    for (int i = 0; i < m->codec_count; i++)
-        if (m->codecs[i].rtx_pt) t->apt[m->codecs[i].rtx_pt & 0x7F] = m->codecs[i].pt;
     sfu_source_from_neg(&t->source, m);
+    set_in_codecs(t, m);
     if (m->ext_id[SDP_EXT_MID]) p->mid_ext_id = m->ext_id[SDP_EXT_MID];
     if (m->ext_id[SDP_EXT_RID]) p->rid_ext_id = m->ext_id[SDP_EXT_RID];
     if (m->ext_id[SDP_EXT_RRID]) p->rrid_ext_id = m->ext_id[SDP_EXT_RRID];

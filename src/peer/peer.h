@@ -218,6 +218,10 @@ int peer_restart_ice(peer *p, const char *local_ufrag, const char *local_pwd,
 /* peer_add_in_track - publisher: receive m= section m (its source is described from it).
  * NULL when PEER_MAX_TRACKS are in use or out of memory. */
 peer_in_track *peer_add_in_track(peer *p, const sdp_neg_media *m);
+/* peer_in_track_update_codecs - a renegotiation of t's m= section m: t receives m's codecs
+ * (and their RTX) from now on. Whether they differ from before (the owner re-describes the
+ * track's source then). */
+bool peer_in_track_update_codecs(peer_in_track *t, const sdp_neg_media *m);
 /* peer_add_out_track - subscriber: send on m= section m from a new SSRC (down.ssrc), and
  * retransmit from another (down.rtx_ssrc) when m negotiated RTX (0: as the original packets).
  * The peer picks them: an SSRC is never used twice on a connection, since a removed track's

@@ -997,6 +997,23 @@ void room_media_closed(room_server *rs, const char *sid, uint64_t now_us)
     free(json);
 }
 
+void room_track_error(room_server *rs, const char *sid, const char *mid, const char *track_id,
+                      const char *reason)
+{
+    participant *p = j_map_get(&rs->participants, sid, strlen(sid));
+    const track *t = find_track(rs, track_id);
+    if (!p || !may_receive(rs, p, track_id)) return;
+    if (reason)
+        J_WARN("room", "room %s: %s cannot receive track %s any more: %s", p->room->name, p->sid,
+               track_id, reason);
+    else
+        J_INFO("room", "room %s: %s can receive track %s again", p->room->name, p->sid, track_id);
+    char *json = rtc_msg_track_error(track_id, t->owner->sid, mid, reason ? "no_common_codec" : NULL,
+                                     reason);
+    if (json) send_text(rs, p, json);
+    free(json);
+}
+
 /* ---- timers ------------------------------------------------------------------------- */
 
 /* quality - the server's view of p's links (thresholds in docs/PROTOCOL.md). */

@@ -161,6 +161,13 @@ void room_conn_closed(room_server *rs, room_conn_id c, uint64_t now_us);
  * are unpublished; it stays in the room and may publish again over new connections. */
 void room_media_closed(room_server *rs, const char *sid, uint64_t now_us);
 
+/* room_track_error - participant sid's subscribe connection can no longer decode track_id,
+ * which it receives on mid: reason says why (the words of subscribe_answer's errors), code
+ * no_common_codec; or, with reason NULL, it can again. The participant gets track_error;
+ * nothing happens when it is gone or the track is no longer in its room. */
+void room_track_error(room_server *rs, const char *sid, const char *mid, const char *track_id,
+                      const char *reason);
+
 /* room_participant_room - the name of participant sid's room, NULL if no such participant.
  * The media plane places a room's sessions by it. */
 const char *room_participant_room(const room_server *rs, const char *sid);

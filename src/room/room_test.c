@@ -936,6 +936,39 @@ static void test_media_closed(void **state)
     room_media_closed(rs, "PA_unknown", now); /* ignored */
 }
 
+/* The media plane says a track bob receives became undecodable, then decodable again: bob
+ * (only) gets track_error with the reason, then with error null; a track that is gone, or a
+ * participant that is, is not told. */
+static void test_track_error(void **state)
+{
+    (void)state;
+    char a[ROOM_ID_LEN], b[ROOM_ID_LEN], ids[2][ROOM_ID_LEN];
+    join(1, "demo", "alice", a);
+    join(2, "demo", "bob", b);
+    join(3, "other", "carol", NULL);
+    publish(1, "0:microphone 1:camera", ids);
+    forget_sent();
+    const char *why = "video: the publisher sends VP9; this offer accepts VP8";
+    room_track_error(rs, b, "3", ids[1], why);
+    assert_int_equal(count(2, "track_error"), 1);
+    assert_int_equal(count(1, "track_error"), 0);
+    json_t *e = last(2, "track_error");
+    assert_string_equal(str(e, "track"), ids[1]);
+    assert_string_equal(str(e, "participant"), a);
+    assert_string_equal(str(e, "mid"), "3");
+    assert_string_equal(str(e, "error.code"), "no_common_codec");
+    assert_string_equal(str(e, "error.message"), why);
+    room_track_error(rs, b, "3", ids[1], NULL);
+    e = last(2, "track_error");
+    assert_true(json_is_null(json_object_get(e, "error")));
+    forget_sent();
+    room_track_error(rs, a, "1", ids[1], why);           /* its own track */
+    room_track_error(rs, "PA_unknown", "1", ids[1], why); /* no such participant */
+    publish(1, "0:microphone", NULL);                     /* the camera is unpublished */
+    room_track_error(rs, b, "3", ids[1], why);
+    assert_int_equal(count(1, "track_error") + count(2, "track_error") + count(3, "track_error"), 0);
+}
+
 /* ---- limits ------------------------------------------------------------------------- */
 
 static void test_room_full(void **state)
@@ -1479,6 +1512,7 @@ int main(void)
         T(test_resume_while_old_connection_lingers),
         T(test_duplicate_identity),
         T(test_media_closed),
+        T(test_track_error),
         T(test_room_full),
         T(test_rate_limit),
         T(test_message_too_big),

@@ -528,6 +528,20 @@ char *rtc_msg_track_muted(const char *track_id, const char *participant_sid, boo
     return msg_dump(m, ok);
 }
 
+char *rtc_msg_track_error(const char *track_id, const char *participant_sid, const char *mid,
+                          const char *code, const char *message)
+{
+    bool ok = true;
+    json_t *m = msg_new("track_error", NULL, &ok);
+    rtc_json_set(m, "track", json_string(track_id), &ok);
+    rtc_json_set(m, "participant", json_string(participant_sid), &ok);
+    rtc_json_set(m, "mid", json_string(mid), &ok);
+    rtc_json_set(m, "error",
+                 code ? json_pack("{s:s, s:s}", "code", code, "message", message) : json_null(),
+                 &ok);
+    return msg_dump(m, ok);
+}
+
 char *rtc_msg_connection_quality(json_t *participants)
 {
     bool ok = true;

@@ -151,6 +151,11 @@ char *rtc_msg_participant_left(const char *sid, const char *identity, const char
 char *rtc_msg_track_published(json_t *track);
 char *rtc_msg_track_unpublished(const char *track_id, const char *participant_sid);
 char *rtc_msg_track_muted(const char *track_id, const char *participant_sid, bool muted);
+/* rtc_msg_track_error - to a subscriber: track_id (participant_sid's), received on its mid,
+ * cannot be decoded there (code and message, as subscribe_answer's errors) or, with code
+ * NULL, can be again ("error": null). */
+char *rtc_msg_track_error(const char *track_id, const char *participant_sid, const char *mid,
+                          const char *code, const char *message);
 /* participants: an array of {sid, quality}. */
 char *rtc_msg_connection_quality(json_t *participants);
 /* speakers: an array of sids, loudest first; dominant NULL when there is none. */

@@ -331,6 +331,14 @@ static void test_builders(void **state)
                 "{\"type\":\"track_unpublished\",\"track\":\"TR_3\",\"participant\":\"PA_2\"}");
     expect_json(rtc_msg_track_muted("TR_3", "PA_2", true),
                 "{\"type\":\"track_muted\",\"track\":\"TR_3\",\"participant\":\"PA_2\",\"muted\":true}");
+    expect_json(rtc_msg_track_error("TR_3", "PA_2", "1", "no_common_codec",
+                                    "video: the publisher sends VP9; this offer accepts VP8"),
+                "{\"type\":\"track_error\",\"track\":\"TR_3\",\"participant\":\"PA_2\","
+                "\"mid\":\"1\",\"error\":{\"code\":\"no_common_codec\",\"message\":"
+                "\"video: the publisher sends VP9; this offer accepts VP8\"}}");
+    expect_json(rtc_msg_track_error("TR_3", "PA_2", "1", NULL, NULL),
+                "{\"type\":\"track_error\",\"track\":\"TR_3\",\"participant\":\"PA_2\","
+                "\"mid\":\"1\",\"error\":null}");
     expect_json(rtc_msg_connection_quality(json_pack("[{s:s, s:s}]", "sid", "PA_2", "quality", "good")),
                 "{\"type\":\"connection_quality\",\"participants\":[{\"sid\":\"PA_2\",\"quality\":\"good\"}]}");
     expect_json(rtc_msg_active_speakers(json_pack("[s, s]", "PA_2", "PA_1"), "PA_1"),

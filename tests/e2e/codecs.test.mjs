@@ -7,6 +7,9 @@
 //   - WHEP before the publisher: not checked (201).
 //   - /rtc: the subscribe_answer maps the video mid to null and says why in `errors`.
 //   - the room web app: the tile of a participant whose video it cannot decode says so.
+//   - the room web app, VP8 only, watching a publisher that renegotiates its video to VP9:
+//     track_error with both codec lists and the tile's notice, both gone (and frames decoded
+//     again) once the publisher is back on VP8; subscribing again meanwhile keeps the track.
 //
 // Run (after building the server):  node --test --test-concurrency=1 tests/e2e/codecs.test.mjs
 // Environment: JUNCTION_BIN, CHROMIUM_BIN, JUNCTION_KEEP_LOGS=1 (see lib/harness.mjs).
@@ -16,8 +19,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { launchBrowser, request, startServer, waitFor, withServerLog } from './lib/harness.mjs';
-import { openRoomPage, roomEvents, rtcSocket } from './lib/room.mjs';
+import { assertCleanExit, launchBrowser, request, startServer, waitFor, withServerLog } from './lib/harness.mjs';
+import { openRoomPage, roomEvents, roomStats, rtcSocket, summarize, waitForFlowingMedia } from './lib/room.mjs';
 
 /** A publisher's offer for one AV1 video m= of profile 2 (Professional), which no browser
  *  offers to receive; it need not connect, so its transport values are placeholders. */
@@ -57,6 +60,40 @@ function answerWith(page, name, sdp) {
   }, { name, sdp });
 }
 
+/** Init script for a room page: every video m= it offers to receive takes VP8 only. */
+function receiveOnlyVp8() {
+  const createOffer = RTCPeerConnection.prototype.createOffer;
+  RTCPeerConnection.prototype.createOffer = function (...args) {
+    const vp8 = RTCRtpReceiver.getCapabilities('video').codecs.filter((c) => c.mimeType === 'video/VP8');
+    for (const t of this.getTransceivers()) {
+      if (t.receiver.track.kind === 'video' && t.direction === 'recvonly') t.setCodecPreferences(vp8);
+    }
+    return createOffer.apply(this, args);
+  };
+}
+
+/**
+ * In the page: a connection sending the fake camera and microphone, its video limited to
+ * `videoCodec`, kept as window.pcs[name]; `renegotiate` makes a new offer of the same one with
+ * another codec. Returns {sdp, audioMid, videoMid}.
+ */
+function cameraOffer(page, name, videoCodec, { renegotiate = false } = {}) {
+  return page.evaluate(async ({ name, videoCodec, renegotiate }) => {
+    window.pcs = window.pcs ?? {};
+    let pc = window.pcs[name];
+    if (!renegotiate) {
+      pc = window.pcs[name] = new RTCPeerConnection();
+      const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+      for (const track of media.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
+    }
+    const [a, v] = pc.getTransceivers();
+    const codecs = RTCRtpSender.getCapabilities('video').codecs;
+    v.setCodecPreferences(codecs.filter((c) => c.mimeType === `video/${videoCodec}`));
+    await pc.setLocalDescription(await pc.createOffer());
+    return { sdp: pc.localDescription.sdp, audioMid: a.mid, videoMid: v.mid };
+  }, { name, videoCodec, renegotiate });
+}
+
 function postSdp(url, sdp) {
   return request(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
 }
@@ -87,7 +124,7 @@ describe('a viewer without the publisher\'s codec', { timeout: 120000 }, () => {
       await page?.close().catch(() => {});
       await browser?.close();
     } finally {
-      await server?.stop();
+      if (server) assertCleanExit(await server.stop()); // no sanitizer report with the ASan build
     }
   });
 
@@ -183,6 +220,70 @@ describe('a viewer without the publisher\'s codec', { timeout: 120000 }, () => {
       assert.equal(await tile.locator('.cam-off').isVisible(), false, 'its camera is on, only not decodable here');
       await sleep(1000); // what the refusal sets off (a resubscribe) has had its time
       assert.deepEqual((await roomEvents(viewer)).filter((e) => e.type === 'error'), []);
+      assert.deepEqual(viewer.problems, []);
+    } finally {
+      await viewer.close();
+    }
+  }));
+  test('the room web app: a publisher renegotiating to a codec it did not offer, and back', async () => withServerLog(server, async () => {
+    const publisher = await rtcSocket(server.baseUrl);
+    sockets.push(publisher);
+    publisher.send({ type: 'join', id: 1, room: 'codecs-switch', identity: 'switcher' });
+    const joined = await publisher.next((m) => m.type === 'joined');
+    let request = 2;
+    const publish = async (videoCodec, renegotiate) => {
+      const pub = await cameraOffer(page, 'switcher', videoCodec, { renegotiate });
+      const id = request++;
+      publisher.send({ type: 'publish', id, sdp: pub.sdp, tracks: [
+        { mid: pub.audioMid, source: 'microphone' }, { mid: pub.videoMid, source: 'camera' }] });
+      const answer = await publisher.next((m) => m.id === id);
+      assert.equal(answer.type, 'publish_answer', JSON.stringify(answer));
+      await answerWith(page, 'switcher', answer.sdp);
+      return answer.tracks.find((t) => t.mid === pub.videoMid).id;
+    };
+    const video = await publish('VP8', false);
+
+    const viewer = await openRoomPage(browser.context, server.baseUrl, 'codecs-switch', {
+      name: 'viewer', initScripts: [[receiveOnlyVp8, null]] });
+    try {
+      await waitForFlowingMedia(viewer, { video: 1, audio: 1, what: 'VP8 from the publisher' });
+      const tile = viewer.locator(`.tile[data-sid="${joined.participant.sid}"]`);
+      const notice = tile.locator('.tile-notice');
+      const trackErrors = async () => (await roomEvents(viewer)).filter((e) => e.type === 'trackerror');
+
+      assert.equal(await publish('VP9', true), video, 'the same track, renegotiated');
+      const [error] = await waitFor(trackErrors, (events) => events.length >= 1, 10000, { what: 'a trackerror event' });
+      assert.equal(error.track, video);
+      assert.equal(error.code, 'no_common_codec');
+      assert.match(error.message, /^video: the publisher sends VP9(, VP9 profile \d)*; this offer accepts VP8$/);
+      assert.match(await tile.getAttribute('class'), /\brefused\b/);
+      assert.ok(await notice.isVisible(), 'the notice is shown');
+      assert.match(await notice.textContent(), /^This browser cannot play switcher's video: the publisher sends VP9(, VP9 profile \d)*; this offer accepts VP8\.$/);
+
+      // Someone else publishes: the viewer subscribes again, and keeps the undecodable track.
+      const other = await rtcSocket(server.baseUrl);
+      sockets.push(other);
+      other.send({ type: 'join', id: 1, room: 'codecs-switch', identity: 'other' });
+      const otherJoined = await other.next((m) => m.type === 'joined');
+      const otherOffer = await offer(page, 'other', { direction: 'sendonly', videoCodec: 'VP8' });
+      other.send({ type: 'publish', id: 2, sdp: otherOffer.sdp, tracks: [
+        { mid: otherOffer.audioMid, source: 'microphone' }, { mid: otherOffer.videoMid, source: 'camera' }] });
+      assert.equal((await other.next((m) => m.id === 2)).type, 'publish_answer');
+      await waitFor(() => roomEvents(viewer), (events) => events.some((e) => e.type === 'trackjoined' && e.sid === otherJoined.participant.sid),
+        10000, { what: 'the viewer to subscribe to the other participant too' });
+      assert.deepEqual((await roomEvents(viewer)).filter((e) => e.type === 'trackrefused'), [], 'the undecodable track stays subscribed');
+      assert.ok(await notice.isVisible(), 'the notice stays');
+
+      const before = summarize(await roomStats(viewer)).framesDecoded;
+      assert.equal(await publish('VP8', true), video);
+      const cleared = await waitFor(trackErrors, (events) => events.length >= 2, 10000, { what: 'the trackerror that clears it' });
+      assert.equal(cleared[1].track, video);
+      assert.equal(cleared[1].code, null);
+      assert.doesNotMatch(await tile.getAttribute('class'), /\brefused\b/);
+      assert.equal(await notice.isVisible(), false, 'the notice is gone');
+      await waitFor(async () => summarize(await roomStats(viewer)).framesDecoded, (n) => n > before + 30, 15000,
+        { what: 'frames decoded again after the switch back to VP8' });
+      assert.deepEqual((await roomEvents(viewer)).filter((e) => e.type === 'error' || e.type === 'trackrefused'), []);
       assert.deepEqual(viewer.problems, []);
     } finally {
       await viewer.close();
