@@ -40,8 +40,8 @@ static vp8_descriptor check_rewrite(const vp8_descriptor *in, const uint8_t *pkt
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     size_t off = 0;
     while (size - off >= 2) {
         uint8_t ctl = data[off];
@@ -53,12 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         vp8_descriptor d;
         if (vp8_parse(&d, pkt, len) != 0) continue;
-        if (ctl & 2) vp8_picmap_resync(&m);
+        if (ctl & 2) picmap_resync(&m);
         if (ctl & 1) {
             vp8_picmap_drop(&m, &d);
             continue;
         }
-        vp8_picmap snapshot = m;
+        picmap snapshot = m;
         bool first_of_source = m.pic_resync && m.pic_started;
         uint16_t last = m.last_out_pic;
         uint8_t out[8];

@@ -56,7 +56,7 @@ typedef struct {
 } rewritten;
 
 /* Rewrite p into a new packet (descriptor + p's payload) and parse that back. */
-static rewritten rewrite(vp8_picmap *m, const vp8_pkt *p)
+static rewritten rewrite(picmap *m, const vp8_pkt *p)
 {
     rewritten r;
     memset(&r, 0, sizeof r);
@@ -83,7 +83,7 @@ static rewritten rewrite(vp8_picmap *m, const vp8_pkt *p)
     return r;
 }
 
-static uint16_t fwd_pic(vp8_picmap *m, const vp8_pkt *p)
+static uint16_t fwd_pic(picmap *m, const vp8_pkt *p)
 {
     rewritten r = rewrite(m, p);
     assert_true(r.rc > 0);
@@ -93,8 +93,8 @@ static uint16_t fwd_pic(vp8_picmap *m, const vp8_pkt *p)
 static void test_first_source_keeps_ids_in_place(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     for (int i = 0; i < 5; i++) {
         vp8_pkt p = pkt15(100 + i, 7 + i, 0);
         uint8_t copy[16];
@@ -110,8 +110,8 @@ static void test_first_source_keeps_ids_in_place(void **state)
 static void test_wraparound_15bit(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     static const int in[] = {32766, 32767, 0, 1, 2};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         vp8_pkt p = pkt15(in[i], NONE, NONE);
@@ -122,8 +122,8 @@ static void test_wraparound_15bit(void **state)
 static void test_7bit_ids_become_15bit(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     static const int in[] = {126, 127, 0, 1};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         vp8_pkt p = pkt(in[i], false, 3, 0, false);
@@ -139,8 +139,8 @@ static void test_7bit_ids_become_15bit(void **state)
 static void test_temporal_drop_compacts(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     static const int tids[] = {0, 2, 1, 2, 0, 2, 1, 2, 0};
     uint16_t expect = 500;
     int tl0 = 40;
@@ -161,8 +161,8 @@ static void test_temporal_drop_compacts(void **state)
 static void test_multi_packet_pictures(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     vp8_pkt a = pkt15(10, NONE, NONE), b = pkt15(11, NONE, NONE), c = pkt15(12, NONE, NONE);
     for (int i = 0; i < 3; i++) assert_int_equal(fwd_pic(&m, &a), 10);
     for (int i = 0; i < 3; i++) vp8_picmap_drop(&m, &b.d);
@@ -178,8 +178,8 @@ static void test_multi_packet_pictures(void **state)
 static void test_late_packets(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     vp8_pkt p20 = pkt15(20, NONE, NONE), p23 = pkt15(23, NONE, NONE);
     assert_int_equal(fwd_pic(&m, &p20), 20);
     /* 21 and 22 not seen yet: 23 keeps room for them. */
@@ -202,39 +202,39 @@ static void test_late_packets(void **state)
 static void test_history_limit(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     for (int i = 0; i < 200; i++) {
         vp8_pkt p = pkt15(1000 + i, NONE, NONE);
         assert_int_equal(fwd_pic(&m, &p), 1000 + i);
     }
-    vp8_pkt oldest = pkt15(1199 - (VP8_PICMAP_HISTORY - 1), NONE, NONE);
-    assert_int_equal(fwd_pic(&m, &oldest), 1199 - (VP8_PICMAP_HISTORY - 1));
-    vp8_pkt too_old = pkt15(1199 - VP8_PICMAP_HISTORY, NONE, NONE);
+    vp8_pkt oldest = pkt15(1199 - (PICMAP_HISTORY - 1), NONE, NONE);
+    assert_int_equal(fwd_pic(&m, &oldest), 1199 - (PICMAP_HISTORY - 1));
+    vp8_pkt too_old = pkt15(1199 - PICMAP_HISTORY, NONE, NONE);
     assert_int_equal(rewrite(&m, &too_old).rc, J_ENOTFOUND);
     vp8_picmap_drop(&m, &too_old.d); /* no effect */
     /* A jump further than the history: the skipped pictures past it are forgotten. */
     vp8_pkt far = pkt15(1199 + 1000, NONE, NONE);
     assert_int_equal(fwd_pic(&m, &far), 2199);
-    vp8_pkt skipped = pkt15(2199 - VP8_PICMAP_HISTORY, NONE, NONE);
+    vp8_pkt skipped = pkt15(2199 - PICMAP_HISTORY, NONE, NONE);
     assert_int_equal(rewrite(&m, &skipped).rc, J_ENOTFOUND);
-    vp8_pkt kept = pkt15(2199 - (VP8_PICMAP_HISTORY - 1), NONE, NONE);
-    assert_int_equal(fwd_pic(&m, &kept), 2199 - (VP8_PICMAP_HISTORY - 1));
+    vp8_pkt kept = pkt15(2199 - (PICMAP_HISTORY - 1), NONE, NONE);
+    assert_int_equal(fwd_pic(&m, &kept), 2199 - (PICMAP_HISTORY - 1));
 }
 
 /* Simulcast switch: the new encoding's keyframe continues both sequences. */
 static void test_switch_between_sources(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     for (int i = 0; i < 4; i++) {
         vp8_pkt a = pkt15(1000 + i, 50 + i, 0);
         rewritten r = rewrite(&m, &a);
         assert_int_equal(r.pic, 1000 + i);
         assert_int_equal(r.tl0, 50 + i);
     }
-    vp8_picmap_resync(&m);
+    picmap_resync(&m);
     static const int tids[] = {0, 1, 0, 1};
     for (int i = 0; i < 4; i++) {
         vp8_pkt b = pkt15(20000 + i, 200 + i / 2, tids[i]);
@@ -243,7 +243,7 @@ static void test_switch_between_sources(void **state)
         assert_int_equal(r.tl0, 54 + i / 2);
     }
     /* And back, to a source whose numbers are now behind. */
-    vp8_picmap_resync(&m);
+    picmap_resync(&m);
     vp8_pkt a = pkt15(1010, 60, 0);
     rewritten r = rewrite(&m, &a);
     assert_int_equal(r.pic, 1008);
@@ -256,17 +256,17 @@ static void test_switch_between_sources(void **state)
 static void test_switch_wraps(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     vp8_pkt a = pkt15(32767, 255, 0);
     assert_int_equal(fwd_pic(&m, &a), 32767);
-    vp8_picmap_resync(&m);
+    picmap_resync(&m);
     vp8_pkt b = pkt15(4, 9, 0);
     rewritten r = rewrite(&m, &b);
     assert_int_equal(r.pic, 0);
     assert_int_equal(r.tl0, 0);
     /* A source that starts on a higher-layer picture stays in the last TL0 group. */
-    vp8_picmap_resync(&m);
+    picmap_resync(&m);
     vp8_pkt c = pkt15(300, 77, 2);
     r = rewrite(&m, &c);
     assert_int_equal(r.pic, 1);
@@ -277,16 +277,16 @@ static void test_switch_wraps(void **state)
 static void test_drop_first_after_resync(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     vp8_pkt a = pkt15(40, NONE, NONE);
     assert_int_equal(fwd_pic(&m, &a), 40);
-    vp8_picmap_resync(&m);
+    picmap_resync(&m);
     vp8_pkt b = pkt15(900, NONE, NONE), c = pkt15(901, NONE, NONE);
     vp8_picmap_drop(&m, &b.d);
     assert_int_equal(fwd_pic(&m, &c), 41);
 
-    vp8_picmap_init(&m);
+    picmap_init(&m);
     vp8_picmap_drop(&m, &b.d);
     assert_int_equal(fwd_pic(&m, &c), 900);
 }
@@ -294,8 +294,8 @@ static void test_drop_first_after_resync(void **state)
 static void test_descriptor_shapes(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     /* No extension: the one-byte descriptor is copied. */
     vp8_pkt bare = pkt(NONE, false, NONE, NONE, false);
     assert_int_equal(vp8_picmap_rewrite_len(&bare.d), 1);
@@ -320,7 +320,7 @@ static void test_descriptor_shapes(void **state)
     static const uint8_t keyidx[] = {0xe8 | 0x10, 0x9f, 0x85, 0x01, 0x13, 0x01, 0xaa};
     assert_int_equal(vp8_parse(&d, keyidx, sizeof keyidx), 0);
     uint8_t full[8];
-    vp8_picmap_init(&m);
+    picmap_init(&m);
     assert_int_equal(vp8_picmap_rewrite(&m, &d, full, sizeof full), 5);
     static const uint8_t expect[] = {0xb0, 0x90, 0x85, 0x01, 0x13};
     assert_memory_equal(full, expect, sizeof expect);
@@ -329,8 +329,8 @@ static void test_descriptor_shapes(void **state)
 static void test_short_buffer_changes_nothing(void **state)
 {
     (void)state;
-    vp8_picmap m;
-    vp8_picmap_init(&m);
+    picmap m;
+    picmap_init(&m);
     vp8_pkt a = pkt15(7, 1, 0), b = pkt15(8, 2, 0);
     uint8_t out[8];
     assert_int_equal(vp8_picmap_rewrite(&m, &a.d, out, 4), J_ESHORTBUF);
