@@ -1,5 +1,5 @@
 /* track.c - fan-out of a source's RTP to its downtracks: header rewriting, layer selection
- * (simulcast encodings, temporal and SVC layers), VP8 picture id continuity. */
+ * (simulcast encodings, temporal and SVC layers), VP8/VP9 picture id continuity. */
 #include "sfu/track.h"
 
 #include <stdlib.h>
@@ -106,7 +106,7 @@ static void sync_downtrack(sfu_track *t, sfu_downtrack *d, uint64_t now_us)
 {
     map_payload_types(d, t);
     sfu_seqmap_resync(&d->seq);
-    vp8_picmap_resync(&d->picmap);
+    picmap_resync(&d->picmap);
     d->waiting_keyframe = t->kind == SFU_VIDEO;
     d->keyframe_asked_us = 0;
     if (t->kind != SFU_VIDEO) return;
@@ -208,7 +208,7 @@ void sfu_downtrack_init(sfu_downtrack *d, const sdp_neg_media *m, uint32_t ssrc,
     d->want = (sfu_layers_sub){.max_spatial = SFU_LAYER_ANY, .max_temporal = SFU_LAYER_ANY,
                                .visible = true};
     sfu_layers_init(&d->layers, SFU_LAYERS_SIMULCAST, NULL);
-    vp8_picmap_init(&d->picmap);
+    picmap_init(&d->picmap);
     memset(d->pt_map, SFU_NO_PT, sizeof d->pt_map);
     sfu_seqmap_init(&d->seq, (uint16_t)j_random_u32(), j_random_u32());
     d->send = send;
@@ -460,26 +460,57 @@ static size_t twcc_offset(const sfu_downtrack *d, const uint8_t *buf)
     return rd_be16(buf + RTP_HEADER_MIN) == RTP_EXT_PROFILE_ONE_BYTE ? block + 1 : block + 2;
 }
 
-/* A payload as a downtrack sends it: the source's, or with a rewritten VP8 descriptor. */
+/* A payload as a downtrack sends it: the source's, or with a rewritten VP8/VP9 descriptor. */
 typedef struct out_payload {
     const uint8_t *data;
     size_t len;
     uint8_t rewritten[SFU_OUT_BUF];
 } out_payload;
 
-/* The payload of pkt for d: VP8 with its picture id and TL0PICIDX mapped into d's sequence.
- * J_ENOTFOUND when the picture must not be sent (dropped, or older than the map's history). */
-static int payload_for_downtrack(sfu_downtrack *d, const rtp_pkt *pkt, const vp8_descriptor *vp8,
+/* The payload descriptor of a VP8 or VP9 packet, whose picture ids a downtrack rewrites. */
+typedef struct picture_desc {
+    codec_kind codec; /* CODEC_VP8 or CODEC_VP9 when parsed, else CODEC_UNKNOWN */
+    vp8_descriptor vp8;
+    vp9_descriptor vp9;
+} picture_desc;
+
+/* Parse pkt's VP8 or VP9 descriptor into out (a VP9 scalability structure into ss, when not
+ * NULL); out->codec stays CODEC_UNKNOWN for other codecs and malformed descriptors. */
+static void describe_picture(const sfu_track *t, const rtp_pkt *pkt, vp9_ss *ss,
+                             picture_desc *out)
+{
+    codec_kind codec = t->source_codec[pkt->payload_type & 0x7F];
+    out->codec = CODEC_UNKNOWN;
+    if ((codec == CODEC_VP8 && vp8_parse(&out->vp8, pkt->payload, pkt->payload_len) == J_OK) ||
+        (codec == CODEC_VP9 && vp9_parse(&out->vp9, ss, pkt->payload, pkt->payload_len) == J_OK))
+        out->codec = codec;
+}
+
+/* The payload of pkt for d: VP8 or VP9 with its picture id and TL0PICIDX mapped into d's
+ * sequence. J_ENOTFOUND when the picture must not be sent (dropped, or older than the map's
+ * history). */
+static int payload_for_downtrack(sfu_downtrack *d, const rtp_pkt *pkt, const picture_desc *pic,
                                  out_payload *out)
 {
     out->data = pkt->payload;
     out->len = pkt->payload_len;
-    if (!vp8 || (!vp8->has_picture_id && !vp8->has_tl0picidx)) return J_OK;
-    int n = vp8_picmap_rewrite(&d->picmap, vp8, out->rewritten, sizeof out->rewritten);
-    size_t rest = pkt->payload_len - vp8->descriptor_len;
+    int n;
+    size_t descriptor_len;
+    if (pic->codec == CODEC_VP8 && (pic->vp8.has_picture_id || pic->vp8.has_tl0picidx)) {
+        n = vp8_picmap_rewrite(&d->picmap, &pic->vp8, out->rewritten, sizeof out->rewritten);
+        descriptor_len = pic->vp8.descriptor_len;
+    } else if (pic->codec == CODEC_VP9 &&
+               (pic->vp9.has_picture_id || pic->vp9.has_tl0picidx)) {
+        n = vp9_picmap_rewrite(&d->picmap, &pic->vp9, pkt->payload, out->rewritten,
+                               sizeof out->rewritten);
+        descriptor_len = pic->vp9.descriptor_len;
+    } else {
+        return J_OK;
+    }
     if (n < 0) return n;
+    size_t rest = pkt->payload_len - descriptor_len;
     if ((size_t)n + rest > sizeof out->rewritten) return J_ESHORTBUF;
-    memcpy(out->rewritten + n, pkt->payload + vp8->descriptor_len, rest);
+    memcpy(out->rewritten + n, pkt->payload + descriptor_len, rest);
     out->data = out->rewritten;
     out->len = (size_t)n + rest;
     return J_OK;
@@ -514,8 +545,7 @@ static uint32_t source_clock_rate(const sfu_track *t, uint8_t pt)
 typedef struct video_pkt {
     sfu_layer_pkt layer;
     bool layer_unknown; /* its descriptor tells no layer: for no downtrack */
-    bool has_vp8;
-    vp8_descriptor vp8;
+    picture_desc pic;
     bool has_dd;
     dd_frame dd;
 } video_pkt;
@@ -567,24 +597,29 @@ static void describe_video(sfu_track *t, const rtp_pkt *pkt, uint8_t e, const ca
 {
     codec_kind codec = t->source_codec[pkt->payload_type & 0x7F];
     uint8_t spatial = t->enc[e].spatial;
-    v->has_vp8 = v->has_dd = v->layer_unknown = false;
+    v->has_dd = v->layer_unknown = false;
     v->layer = (sfu_layer_pkt){.spatial = spatial, .rtp_ts = pkt->timestamp,
                                .marker = pkt->marker, .frame_end = pkt->marker};
     const uint8_t *dd = c->data[SFU_EXT_DEPENDENCY_DESCRIPTOR];
-    if (codec == CODEC_VP8 && vp8_parse(&v->vp8, pkt->payload, pkt->payload_len) == J_OK) {
-        v->has_vp8 = true;
-        v->layer = sfu_layer_pkt_from_vp8(&v->vp8, spatial, pkt->timestamp, pkt->marker);
-        if (v->vp8.keyframe && v->vp8.has_dimensions)
-            note_resolution(t, e, v->vp8.width, v->vp8.height, now_us);
-    } else if (codec == CODEC_VP9) {
-        vp9_descriptor d;
-        if (vp9_parse(&d, &t->vp9_ss, pkt->payload, pkt->payload_len) != J_OK) return;
-        v->layer = sfu_layer_pkt_from_vp9(&d, pkt->timestamp, pkt->marker);
+    describe_picture(t, pkt, &t->vp9_ss, &v->pic);
+    if (v->pic.codec == CODEC_VP8) {
+        const vp8_descriptor *d = &v->pic.vp8;
+        v->layer = sfu_layer_pkt_from_vp8(d, spatial, pkt->timestamp, pkt->marker);
+        if (d->keyframe && d->has_dimensions) note_resolution(t, e, d->width, d->height, now_us);
+    } else if (v->pic.codec == CODEC_VP9) {
+        const vp9_descriptor *d = &v->pic.vp9;
+        v->layer = sfu_layer_pkt_from_vp9(d, pkt->timestamp, pkt->marker);
         if (t->layers_mode == SFU_LAYERS_SIMULCAST) v->layer.spatial = spatial;
-        if (d.has_ss && t->vp9_ss.has_resolution && t->layers_mode == SFU_LAYERS_SVC)
+        if (d->has_ss && t->vp9_ss.has_resolution && t->layers_mode == SFU_LAYERS_SVC)
             for (uint8_t s = 0; s < t->vp9_ss.spatial_layers && s < SFU_LAYERS_MAX_SPATIAL; s++)
                 sfu_layer_meter_set_resolution(&t->meter, s, t->vp9_ss.width[s],
                                                t->vp9_ss.height[s]);
+        else if (d->has_ss && t->vp9_ss.has_resolution && d->keyframe)
+            /* Simulcast: each encoding's keyframe tells its own size (its top spatial layer). */
+            note_resolution(t, e, t->vp9_ss.width[t->vp9_ss.spatial_layers - 1],
+                            t->vp9_ss.height[t->vp9_ss.spatial_layers - 1], now_us);
+    } else if (codec == CODEC_VP9) {
+        return; /* malformed: its layer stays the defaults above */
     } else if (dd) {
         /* The descriptor alone tells the layers (never the payload, which may be encrypted
          * end to end). When it tells none, the packet goes nowhere: a packet of any layer
@@ -630,14 +665,15 @@ static bool select_for_downtrack(sfu_track *t, sfu_downtrack *d, const rtp_pkt *
         /* A layer of the stream d forwards: close its gap. Another encoding's: not d's. */
         if (e == d->mapped_encoding && pkt->ssrc == d->mapped_ssrc) {
             sfu_seqmap_drop(&d->seq, pkt->seq);
-            if (v->has_vp8) vp8_picmap_drop(&d->picmap, &v->vp8);
+            /* VP8 gives a dropped picture's number to the next; VP9 keeps it (picmap.h). */
+            if (v->pic.codec == CODEC_VP8) vp8_picmap_drop(&d->picmap, &v->pic.vp8);
         }
         return false;
     }
     d->waiting_keyframe = false;
     if (verdict == SFU_LAYER_FORWARD_RESYNC) {
         sfu_seqmap_resync(&d->seq);
-        vp8_picmap_resync(&d->picmap);
+        picmap_resync(&d->picmap);
     }
     return true;
 }
@@ -661,6 +697,7 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint8_t encoding, uint6
     if (carried.data[SFU_EXT_AUDIO_LEVEL])
         add_level(&t->levels, carried.data[SFU_EXT_AUDIO_LEVEL], carried.len[SFU_EXT_AUDIO_LEVEL]);
     video_pkt v;
+    v.pic.codec = CODEC_UNKNOWN; /* audio: nothing to rewrite */
     bool video = t->kind == SFU_VIDEO;
     if (video) {
         describe_video(t, pkt, encoding, &carried, &v, now_us);
@@ -688,7 +725,7 @@ void sfu_track_forward(sfu_track *t, const rtp_pkt *pkt, uint8_t encoding, uint6
             }
             if (!select_for_downtrack(t, d, pkt, encoding, &v, &marker)) continue;
         }
-        if (payload_for_downtrack(d, pkt, video && v.has_vp8 ? &v.vp8 : NULL, &payload) != J_OK) {
+        if (payload_for_downtrack(d, pkt, &v.pic, &payload) != J_OK) {
             sfu_seqmap_drop(&d->seq, pkt->seq);
             continue;
         }
@@ -752,11 +789,10 @@ int sfu_downtrack_retransmit(sfu_downtrack *d, uint16_t out_seq, uint64_t now_us
         return J_ENOTFOUND;
     uint8_t out_pt = d->pt_map[pkt.payload_type & 0x7F];
     if (out_pt == SFU_NO_PT) return J_ENOTFOUND;
-    vp8_descriptor vp8;
-    bool has_vp8 = t->source_codec[pkt.payload_type & 0x7F] == CODEC_VP8 &&
-                   vp8_parse(&vp8, pkt.payload, pkt.payload_len) == J_OK;
+    picture_desc pic;
+    describe_picture(t, &pkt, NULL, &pic);
     out_payload payload;
-    if (payload_for_downtrack(d, &pkt, has_vp8 ? &vp8 : NULL, &payload) != J_OK)
+    if (payload_for_downtrack(d, &pkt, &pic, &payload) != J_OK)
         return J_ENOTFOUND;
     carried_exts carried;
     find_carried(t, &pkt, &carried);

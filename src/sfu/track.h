@@ -119,7 +119,7 @@ typedef struct sfu_downtrack {
     uint64_t bandwidth_pauses;     /* times the policy turned its video off for bandwidth */
     uint64_t layer_downs;          /* times it lowered the target or turned video off */
     uint32_t prefs_changes;        /* times its subscriber changed its settings */
-    vp8_picmap picmap;             /* VP8: picture ids continuous across switches and drops */
+    picmap picmap;                 /* VP8/VP9: picture ids continuous across switches, drops */
     uint32_t clock_rate;           /* of the last packet forwarded */
     uint32_t rtx_ssrc;             /* the subscriber's RTX stream, 0: resend as the original */
     uint16_t rtx_seq;              /* next RTX sequence number */

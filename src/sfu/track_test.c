@@ -636,8 +636,10 @@ static void test_audio_levels_are_summed_until_taken(void **state)
 
 #define SIM_MAX 2048
 
-/* What a subscriber of a simulcast track decodes: per packet its numbering and VP8 fields. */
+/* What a subscriber of a simulcast track decodes: per packet its numbering and VP8 or VP9
+ * fields. */
 typedef struct sim_capture {
+    bool vp9;
     int count;
     struct {
         uint16_t seq;
@@ -659,20 +661,33 @@ static void sim_send(void *ctx, uint8_t *buf, size_t len, size_t cap, size_t twc
     (void)now_us;
     sim_capture *c = ctx;
     rtp_pkt p;
-    vp8_descriptor d;
     assert_int_equal(rtp_parse(&p, buf, len), J_OK);
     assert_true(c->count < SIM_MAX);
     bool rtx = p.payload_type == 121;
     const uint8_t *pl = rtx ? p.payload + 2 : p.payload;
-    assert_int_equal(vp8_parse(&d, pl, p.payload_len - (rtx ? 2 : 0)), J_OK);
-    assert_true(d.picture_id_15bit);
+    size_t pl_len = p.payload_len - (rtx ? 2 : 0);
+    if (c->vp9) {
+        vp9_descriptor d;
+        vp9_ss ss;
+        assert_int_equal(vp9_parse(&d, &ss, pl, pl_len), J_OK);
+        assert_true(d.picture_id_15bit);
+        c->pkt[c->count].picture_id = d.picture_id;
+        c->pkt[c->count].tl0 = d.tl0picidx;
+        c->pkt[c->count].tid = d.tid;
+        c->pkt[c->count].keyframe = d.keyframe;
+        c->pkt[c->count].width = d.has_ss ? ss.width[0] : 0;
+    } else {
+        vp8_descriptor d;
+        assert_int_equal(vp8_parse(&d, pl, pl_len), J_OK);
+        assert_true(d.picture_id_15bit);
+        c->pkt[c->count].picture_id = d.picture_id;
+        c->pkt[c->count].tl0 = d.tl0picidx;
+        c->pkt[c->count].tid = d.tid;
+        c->pkt[c->count].keyframe = d.keyframe;
+        c->pkt[c->count].width = d.has_dimensions ? d.width : 0;
+    }
     c->pkt[c->count].seq = rtx ? rd_be16(p.payload) : p.seq;
     c->pkt[c->count].ts = p.timestamp;
-    c->pkt[c->count].picture_id = d.picture_id;
-    c->pkt[c->count].tl0 = d.tl0picidx;
-    c->pkt[c->count].tid = d.tid;
-    c->pkt[c->count].keyframe = d.keyframe;
-    c->pkt[c->count].width = d.has_dimensions ? d.width : 0;
     c->pkt[c->count].ssrc = p.ssrc;
     c->pkt[c->count].pt = p.payload_type;
     c->count++;
@@ -686,12 +701,29 @@ typedef struct sim_encoding {
     uint16_t width, height;
 } sim_encoding;
 
-/* A one-packet VP8 frame of encoding e with temporal layer tid (pattern 0 2 1 2, Y on 1 and
- * 2 after a TL0), timestamp ts; a keyframe carries its size. */
-static size_t sim_frame(uint8_t *buf, sim_encoding *e, uint8_t tid, uint32_t ts, bool key)
+/* The VP9 descriptor (non-flexible, L1T3) of a one-packet frame of encoding e: a keyframe
+ * carries a scalability structure with its size. */
+static size_t sim_vp9_descriptor(uint8_t *pl, const sim_encoding *e, uint8_t tid, bool key)
 {
-    if (tid == 0) e->tl0++;
-    uint8_t pl[32];
+    size_t n = 0;
+    pl[n++] = (uint8_t)(0xAC | (key ? 0x02 : 0x40)); /* I, L, B, E; V or P */
+    pl[n++] = (uint8_t)(0x80 | (e->picture_id >> 8));
+    pl[n++] = (uint8_t)e->picture_id;
+    pl[n++] = (uint8_t)(tid << 5 | (tid ? 0x10 : 0)); /* U on every upper-layer frame */
+    pl[n++] = e->tl0;
+    if (key) {
+        pl[n++] = 0x10; /* N_S 0, Y */
+        wr_be16(pl + n, e->width);
+        wr_be16(pl + n + 2, e->height);
+        n += 4;
+    }
+    return n;
+}
+
+/* The VP8 descriptor and payload header of a one-packet frame of encoding e (Y on layers 1
+ * and 2 after a TL0): a keyframe's header carries its size. */
+static size_t sim_vp8_head(uint8_t *pl, const sim_encoding *e, uint8_t tid, bool key)
+{
     size_t n = 0;
     pl[n++] = 0x90; /* X, S, PID 0 */
     pl[n++] = 0xE0; /* I, L, T */
@@ -709,6 +741,17 @@ static size_t sim_frame(uint8_t *buf, sim_encoding *e, uint8_t tid, uint32_t ts,
         pl[n++] = 0x00;
         pl[n++] = 0x00;
     }
+    return n;
+}
+
+/* A one-packet VP8 or VP9 frame of encoding e with temporal layer tid (pattern 0 2 1 2),
+ * timestamp ts; a keyframe carries its size. */
+static size_t sim_frame(uint8_t *buf, sim_encoding *e, uint8_t tid, uint32_t ts, bool key,
+                        bool vp9)
+{
+    if (tid == 0) e->tl0++;
+    uint8_t pl[32];
+    size_t n = vp9 ? sim_vp9_descriptor(pl, e, tid, key) : sim_vp8_head(pl, e, tid, key);
     memset(pl + n, 0xAB, 8);
     n += 8;
     e->picture_id = (uint16_t)((e->picture_id + 1) & 0x7FFF);
@@ -724,6 +767,7 @@ typedef struct sim_rig {
     sfu_downtrack d;
     sim_capture cap;
     sim_encoding enc[3];
+    bool vp9;         /* the encodings send VP9 (L1T3), else VP8 */
     uint32_t frame;   /* frames sent, each encoding */
     uint64_t now;
     bool key_next[3]; /* the next frame of that encoding is a keyframe */
@@ -741,24 +785,27 @@ static void sim_keyframe_request(void *ctx, const sfu_track *t, uint8_t encoding
     sim_rig_of_track->key_next[encoding] = true;
 }
 
-/* encodings in a=simulcast order: widths as listed (the first 320 unless reversed). */
-static void sim_setup(sim_rig *r, const uint16_t widths[3], uint32_t rtx_ssrc)
+/* encodings in a=simulcast order: widths as listed (the first 320 unless reversed); VP8, or
+ * VP9 when vp9. */
+static void sim_setup(sim_rig *r, const uint16_t widths[3], uint32_t rtx_ssrc, bool vp9)
 {
     memset(r, 0, sizeof *r);
     sim_rig_of_track = r;
+    r->vp9 = r->cap.vp9 = vp9;
+    const char *name = vp9 ? "VP9" : "VP8";
     r->t = sfu_track_new("TR_sim", SFU_VIDEO);
     assert_non_null(r->t);
     sfu_source src;
     memset(&src, 0, sizeof src);
     src.codec_count = 1;
-    src.codecs[0] = codec(96, "VP8", 90000, 0);
+    src.codecs[0] = codec(96, name, 90000, 0);
     src.encoding_count = 3;
     sfu_track_attach_source(r->t, &src, sim_keyframe_request, NULL, 0);
     sdp_neg_media video;
     memset(&video, 0, sizeof video);
     video.kind = SDP_KIND_VIDEO;
     video.codec_count = 1;
-    video.codecs[0] = codec(120, "VP8", 90000, 0);
+    video.codecs[0] = codec(120, name, 90000, 0);
     video.codecs[0].rtx_pt = 121;
     sfu_downtrack_init(&r->d, &video, 0xD0D0D0D0u, rtx_ssrc, sim_send, &r->cap);
     for (int e = 0; e < 3; e++) {
@@ -783,7 +830,8 @@ static void sim_run(sim_rig *r, uint64_t ms)
                 bool key = r->key_next[e];
                 if (key) tid = 0;
                 uint8_t buf[1600];
-                size_t len = sim_frame(buf, &r->enc[e], key ? 0 : tid, r->frame * 3000u, key);
+                size_t len = sim_frame(buf, &r->enc[e], key ? 0 : tid, r->frame * 3000u, key,
+                                       r->vp9);
                 r->key_next[e] = false;
                 rtp_pkt p;
                 assert_int_equal(rtp_parse(&p, buf, len), J_OK);
@@ -803,13 +851,18 @@ static void sim_run(sim_rig *r, uint64_t ms)
 }
 
 /* The subscriber's stream is one stream: sequence numbers +1, timestamps never back, picture
- * ids +1 per new picture, TL0PICIDX +0/+1, from packet `from` on. */
+ * ids +1 per new picture (VP9: +1 to +4, a dropped picture keeps its number, but +1 at a
+ * switch to another encoding), TL0PICIDX +0/+1, from packet `from` on. */
 static void assert_continuous(const sim_capture *c, int from)
 {
+    uint16_t width = 0;
     for (int i = from + 1; i < c->count; i++) {
         assert_int_equal((uint16_t)(c->pkt[i].seq - c->pkt[i - 1].seq), 1);
         assert_true((int32_t)(c->pkt[i].ts - c->pkt[i - 1].ts) > 0);
-        assert_int_equal((c->pkt[i].picture_id - c->pkt[i - 1].picture_id) & 0x7FFF, 1);
+        int step = (c->pkt[i].picture_id - c->pkt[i - 1].picture_id) & 0x7FFF;
+        bool switched = c->pkt[i].width && width && c->pkt[i].width != width;
+        if (c->pkt[i].width) width = c->pkt[i].width;
+        assert_true(step >= 1 && step <= (c->vp9 && !switched ? 4 : 1));
         uint8_t dtl0 = (uint8_t)(c->pkt[i].tl0 - c->pkt[i - 1].tl0);
         assert_true(dtl0 == 0 || dtl0 == 1);
         assert_true(dtl0 == 1 || c->pkt[i].tid != 0);
@@ -828,7 +881,7 @@ static void test_simulcast_switches_keep_the_stream_continuous(void **state)
     (void)state;
     static const uint16_t widths[3] = {320, 640, 1280};
     static sim_rig r;
-    sim_setup(&r, widths, 0);
+    sim_setup(&r, widths, 0, false);
     /* The first encoding seen starts; no estimate: up to the best after the hold time. */
     sim_run(&r, 2500);
     assert_int_equal(r.cap.pkt[0].width, 320);
@@ -891,13 +944,55 @@ static void test_simulcast_switches_keep_the_stream_continuous(void **state)
     sfu_track_free(r.t);
 }
 
+/* VP9 simulcast (three L1T3 encodings): switches keep the subscriber's picture ids and
+ * TL0PICIDX continuous; dropped temporal layers keep their pictures' numbers. */
+static void test_vp9_simulcast_switches_keep_the_stream_continuous(void **state)
+{
+    (void)state;
+    static const uint16_t widths[3] = {320, 640, 1280};
+    static sim_rig r;
+    sim_setup(&r, widths, 0, true);
+    sim_run(&r, 2500);
+    assert_int_equal(r.cap.pkt[0].width, 320);
+    assert_int_equal(r.d.layers.current_spatial, 2);
+    assert_int_equal(last_width(&r.cap), 1280); /* sized by its scalability structure */
+    assert_int_equal(r.t->enc[2].width, 1280);
+    assert_continuous(&r.cap, 0);
+
+    /* A budget for h's base layer: down to h, TL0 only; the ids keep the encoder's spacing. */
+    sfu_layers_source src;
+    sfu_track_layers(r.t, r.now, &src);
+    sfu_downtrack_set_budget(&r.d, src.bitrate_bps[1][0] * 105 / 100);
+    r.key_next[1] = false;
+    sim_run(&r, 1000);
+    assert_int_equal(r.d.layers.current_spatial, 1);
+    assert_int_equal(r.d.layers.current_temporal, 0);
+    assert_int_equal(last_width(&r.cap), 640);
+    for (int i = r.cap.count - 5; i < r.cap.count; i++) {
+        assert_int_equal(r.cap.pkt[i].tid, 0);
+        assert_int_equal((r.cap.pkt[i].picture_id - r.cap.pkt[i - 1].picture_id) & 0x7FFF, 4);
+    }
+    assert_continuous(&r.cap, 0);
+
+    /* Down to q (the tile shrinks), up to f (it grows): one stream throughout. */
+    sfu_downtrack_set_budget(&r.d, 0);
+    sfu_downtrack_set_layer_prefs(&r.d, 320, 180, true, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    sim_run(&r, 300);
+    assert_int_equal(last_width(&r.cap), 320);
+    sfu_downtrack_set_layer_prefs(&r.d, 1280, 720, true, SFU_LAYER_ANY, SFU_LAYER_ANY);
+    sim_run(&r, 300);
+    assert_int_equal(last_width(&r.cap), 1280);
+    assert_continuous(&r.cap, 0);
+    sfu_track_free(r.t);
+}
+
 /* Firefox may list its encodings top first: the keyframe sizes rank them. */
 static void test_simulcast_encodings_ranked_by_resolution(void **state)
 {
     (void)state;
     static const uint16_t widths[3] = {1280, 640, 320};
     static sim_rig r;
-    sim_setup(&r, widths, 0);
+    sim_setup(&r, widths, 0, false);
     sim_run(&r, 300);
     assert_int_equal(r.t->enc[0].spatial, 2);
     assert_int_equal(r.t->enc[2].spatial, 0);
@@ -916,7 +1011,7 @@ static void test_simulcast_nack_is_answered_from_its_encoding(void **state)
     (void)state;
     static const uint16_t widths[3] = {320, 640, 1280};
     static sim_rig r;
-    sim_setup(&r, widths, 0xE0E0E0E0u);
+    sim_setup(&r, widths, 0xE0E0E0E0u, false);
     /* The encodings' sequence numbers collide: all start at 7. */
     for (int e = 0; e < 3; e++) r.enc[e].seq = 7;
     r.d.rtx_credit = SFU_RTX_CREDIT_MAX;
@@ -1524,6 +1619,7 @@ int main(void)
         cmocka_unit_test(test_paused_before_attach_asks_no_keyframe),
         cmocka_unit_test(test_audio_levels_are_summed_until_taken),
         cmocka_unit_test(test_simulcast_switches_keep_the_stream_continuous),
+        cmocka_unit_test(test_vp9_simulcast_switches_keep_the_stream_continuous),
         cmocka_unit_test(test_simulcast_encodings_ranked_by_resolution),
         cmocka_unit_test(test_simulcast_nack_is_answered_from_its_encoding),
         cmocka_unit_test(test_vp9_svc_forwards_spatial_layers_up_to_the_target),

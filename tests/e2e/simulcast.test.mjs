@@ -8,7 +8,8 @@
 //
 // A publisher's fake camera is captured at 1280x720 (15 fps keeps two shared cores able to
 // encode three layers) and sent with simulcast (rids q, h, f: 320, 640 and 1280 wide) or VP9
-// SVC (L3T3_KEY). Viewers join with camera and microphone off (published muted: nothing to
+// SVC (L3T3_KEY), or with VP9 simulcast (the same three rids, each L1T3, VP9 preferred: an init
+// script of the test's, the web app sends VP8 simulcast). Viewers join with camera and microphone off (published muted: nothing to
 // encode or forward). A viewer's tile size comes from its page: a 320 px wide page shows the
 // publisher in a tile under 320x180 device pixels; a 1280x720 page with the publisher's tile
 // pinned shows it 1248 px wide. The page sends those sizes as track_settings (web/room.js).
@@ -51,6 +52,14 @@ const BITRATE_KEPT = 0.8;
 // The bottleneck: the low layer (150 kbit/s at most) and audio fit, the middle one does not.
 const BOTTLENECK_KBIT = 280;
 const BOTTLENECK_QUEUE_MS = 200;
+// VP9 simulcast, a viewer switched down and up: frames decoded in SETTLE_HOLD_MS at the new
+// layer (15 fps: 45), keyframe requests (PLIs) and browser-counted freezes over both switches.
+// Chromium counts a freeze when a frame comes over max(3, 1 + 150 ms / frame time) frame times
+// after the last: the first frames of a layer at a quarter of the frame rate (the top encoding's
+// TL0 only, 267 ms apart, while the viewer's estimate climbs back) count, a stall too.
+const VP9_SWITCH_MIN_FRAMES = 30;
+const VP9_SWITCH_MAX_PLIS = 4;
+const VP9_SWITCH_MAX_FREEZES = 4;
 
 const round = (x) => Math.round(x);
 
@@ -145,7 +154,85 @@ async function settleAt(page, trackId, predicate, timeoutMs, what) {
   { intervalMs: SAMPLE_MS, what: `${what} (settled for ${SETTLE_HOLD_MS} ms within ${timeoutMs} ms)` });
   const ms = since.t - start;
   assert.ok(ms <= timeoutMs, `${what}: settled only ${ms} ms after (at most ${timeoutMs})`);
-  return { ms, width: settled.row.frameWidth };
+  return { ms, width: settled.row.frameWidth, frames: settled.row.framesDecoded - since.framesDecoded };
+}
+
+/**
+ * Wait until `page` decodes more than `frames` frames of `trackId` in SETTLE_HOLD_MS: returns
+ * {frames, ms: when that window began, from now}, or the last window's count past timeoutMs.
+ */
+async function decodingWindow(page, trackId, frames, timeoutMs) {
+  const start = Date.now();
+  let count = 0;
+  let windowStart;
+  do {
+    windowStart = Date.now();
+    const before = (await received(page, trackId)).framesDecoded;
+    await sleep(SETTLE_HOLD_MS);
+    count = (await received(page, trackId)).framesDecoded - before;
+  } while (count <= frames && Date.now() - start < timeoutMs);
+  return { frames: count, ms: windowStart - start };
+}
+
+/** The PLIs `page` has sent for `trackId` (its inbound-rtp's pliCount): keyframes it had to ask for. */
+async function pliCount(page, trackId) {
+  const { mid } = await received(page, trackId);
+  return page.evaluate(async (m) => {
+    const transceiver = window.junctionRoom.client.subscribeConnection.getTransceivers().find((x) => x.mid === m);
+    let plis = 0;
+    (await transceiver.receiver.getStats()).forEach((r) => { if (r.type === 'inbound-rtp') plis += r.pliCount ?? 0; });
+    return plis;
+  }, mid);
+}
+
+/**
+ * Sample the publisher's camera encodings every SAMPLE_MS until stop(), which resolves with the
+ * longest time each rid's framesSent did not grow ("q 200ms, h 400ms, ..."): a gap the viewers
+ * see as well comes from the publisher when it is here too.
+ */
+function startSendSampling(publisher, maxMs = 120000) {
+  const longest = {};
+  const last = {};
+  let running = true;
+  const start = Date.now();
+  const loop = (async () => {
+    for (let i = 0; running && Date.now() - start < maxMs; i++) {
+      const row = await cameraSent(publisher).catch(() => null);
+      for (const e of row?.encodings ?? []) {
+        const prev = last[e.rid];
+        if (!prev || e.framesSent > prev.framesSent) {
+          if (prev) longest[e.rid] = Math.max(longest[e.rid] ?? 0, Date.now() - prev.t);
+          last[e.rid] = { t: Date.now(), framesSent: e.framesSent };
+        }
+      }
+      await sleep(Math.max(0, start + (i + 1) * SAMPLE_MS - Date.now()));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return Object.entries(longest).map(([rid, ms]) => `${rid} ${ms}ms`).join(', ');
+    },
+  };
+}
+
+/**
+ * Init script for a publisher page: the camera's simulcast transceiver sends VP9, each encoding
+ * L1T3, VP9 first in its codec preferences (the web app itself sends VP8 simulcast).
+ */
+function vp9SimulcastScript() {
+  const addTransceiver = RTCPeerConnection.prototype.addTransceiver;
+  RTCPeerConnection.prototype.addTransceiver = function addVp9SimulcastTransceiver(trackOrKind, init) {
+    const encodings = init?.sendEncodings;
+    if (!(encodings?.length > 1)) return addTransceiver.call(this, trackOrKind, init);
+    const transceiver = addTransceiver.call(this, trackOrKind,
+      { ...init, sendEncodings: encodings.map((e) => ({ ...e, scalabilityMode: 'L1T3' })) });
+    const codecs = RTCRtpSender.getCapabilities('video').codecs;
+    const vp9 = codecs.filter((c) => c.mimeType.toLowerCase() === 'video/vp9');
+    transceiver.setCodecPreferences([...vp9, ...codecs.filter((c) => !vp9.includes(c))]);
+    return transceiver;
+  };
 }
 
 /**
@@ -302,6 +389,7 @@ describe('simulcast, SVC and audio only (issue 4)', { timeout: 300000 }, () => {
   let publisher, small, large; // VP8 simulcast: the publisher, viewer A (small tile), viewer B (pinned)
   let track; // the publisher's camera
   let switches = null; // viewers A and B sampled across every layer switch
+  let vp8Switching = null; // viewer A's figures across its two switches, for the VP9 simulcast case
 
   before(async () => {
     env = await startServerAndChromium({ extraArgs: ['--media-listen', '127.0.0.1'] });
@@ -363,13 +451,17 @@ describe('simulcast, SVC and audio only (issue 4)', { timeout: 300000 }, () => {
         assert.ok((await received(small, track)).frameWidth <= LOW_LAYER_MAX_WIDTH, 'A left the low layer');
 
         // A's tile grows (pinned on a wide page): the high layer; then small again: the low one.
+        const plisBefore = await pliCount(small, track);
         await small.setViewportSize(LARGE_PAGE);
         await clickPin(small, publisher.participant.sid);
         const up = await settleAt(small, track, (w) => w >= top, SWITCH_MS, 'viewer A up at the high layer');
         await clickPin(small, publisher.participant.sid);
         await small.setViewportSize(SMALL_PAGE);
         const down = await settleAt(small, track, (w) => w <= LOW_LAYER_MAX_WIDTH, SWITCH_MS, 'viewer A back at the low layer');
-        t.diagnostic(`viewer A's tile grown: ${up.width} wide after ${up.ms} ms; shrunk: ${down.width} wide after ${down.ms} ms`);
+        const plis = (await pliCount(small, track)) - plisBefore;
+        t.diagnostic(`viewer A's tile grown: ${up.width} wide after ${up.ms} ms (${up.frames} frames in the next ${SETTLE_HOLD_MS} ms); `
+          + `shrunk: ${down.width} wide after ${down.ms} ms (${down.frames} frames); ${plis} PLIs sent meanwhile`);
+        vp8Switching = { upFrames: up.frames, downFrames: down.frames, plis };
         completed = true;
       } finally {
         const samples = await sampler.stop();
@@ -383,6 +475,7 @@ describe('simulcast, SVC and audio only (issue 4)', { timeout: 300000 }, () => {
     const b = decoding(switches.b);
     t.diagnostic(`viewer A: ${format(a)}`);
     t.diagnostic(`viewer B: ${format(b)}`);
+    if (vp8Switching) vp8Switching.freezes = a.browserFreezes;
     assertKeptDecoding(a, 'viewer A');
     assertKeptDecoding(b, 'viewer B');
   });
@@ -465,6 +558,70 @@ describe('simulcast, SVC and audio only (issue 4)', { timeout: 300000 }, () => {
       assertKeptDecoding(c, 'viewer C');
       assertKeptDecoding(d, 'viewer D');
       assert.deepEqual([...svcPublisher.problems, ...constrained.problems, ...full.problems], [], 'page errors');
+    }));
+
+  test('VP9 simulcast (three L1T3 encodings): a viewer switched down and up keeps decoding, at the width switched to',
+    async (t) => observed(server, async () => {
+      await closeAll();
+      const vp9Publisher = await open('vp9sim', 'Nine', { camera: PUBLISHER_CAMERA, initScripts: [[vp9SimulcastScript]] });
+      const vp9Track = await cameraTrackId(vp9Publisher);
+      const encodings = await waitForLayers(vp9Publisher, ['q', 'h', 'f'], LAYERS_UP_MS);
+      t.diagnostic(`publisher: ${encodings.map((e) => `${e.rid} ${e.codec} ${e.scalabilityMode} ${e.frameWidth}x${e.frameHeight}`).join(', ')}`);
+      for (const e of encodings) {
+        assert.equal(e.codec, 'video/VP9', `encoding ${e.rid} is ${e.codec}`);
+        assert.equal(e.scalabilityMode, 'L1T3', `encoding ${e.rid}`);
+      }
+
+      const viewer = await open('vp9sim', 'G', { ...VIEWER, viewport: LARGE_PAGE });
+      await clickPin(viewer, vp9Publisher.participant.sid);
+      await waitFor(() => received(viewer, vp9Track), (r) => r?.framesDecoded > 0, 15000,
+        { what: 'viewer G to decode the VP9 simulcast camera' });
+      const top = await topWidth(vp9Publisher);
+      const high = await settleAt(viewer, vp9Track, (w) => w >= top, JOIN_SETTLE_MS, `viewer G at the high layer (${top} wide)`);
+      t.diagnostic(`viewer G at ${high.width} wide after ${high.ms} ms`);
+
+      const sampler = startSampling({ g: [viewer, vp9Track] });
+      const sending = startSendSampling(vp9Publisher);
+      let samples;
+      let sent;
+      let down, up, plis, upAt;
+      try {
+        const plisBefore = await pliCount(viewer, vp9Track);
+        // Down: unpinned on a small page, the low layer; up: pinned on a wide page again.
+        await clickPin(viewer, vp9Publisher.participant.sid);
+        await viewer.setViewportSize(SMALL_PAGE);
+        down = await settleAt(viewer, vp9Track, (w) => w > 0 && w <= LOW_LAYER_MAX_WIDTH, SWITCH_MS, 'viewer G down at the low layer');
+        upAt = Date.now();
+        await viewer.setViewportSize(LARGE_PAGE);
+        await clickPin(viewer, vp9Publisher.participant.sid);
+        up = await settleAt(viewer, vp9Track, (w) => w >= top, SWITCH_MS, `viewer G back up at the high layer (${top} wide)`);
+        // Its estimate may still be climbing back: the top encoding's lower temporal layers first.
+        up.fullRate = await decodingWindow(viewer, vp9Track, VP9_SWITCH_MIN_FRAMES, CLIMB_BACK_MS);
+        plis = (await pliCount(viewer, vp9Track)) - plisBefore;
+      } finally {
+        samples = await sampler.stop();
+        sent = await sending.stop();
+      }
+      const g = decoding(samples.g);
+      t.diagnostic(`down: ${down.width} wide after ${down.ms} ms, ${down.frames} frames in the next ${SETTLE_HOLD_MS} ms; `
+        + `up: ${up.width} wide after ${up.ms} ms, ${up.frames} frames, then ${up.fullRate.frames} frames in ${SETTLE_HOLD_MS} ms `
+        + `${up.fullRate.ms} ms later; ${plis} PLIs sent`);
+      t.diagnostic(`viewer G: ${format(g)}`);
+      t.diagnostic(`viewer G, switching down: ${format(decoding(samples.g.filter((x) => x.t < upAt)))}`);
+      t.diagnostic(`viewer G, switching up: ${format(decoding(samples.g.filter((x) => x.t >= upAt)))}`);
+      t.diagnostic(`the publisher meanwhile, longest time each encoding sent no frame: ${sent}`);
+      t.diagnostic(`VP8 simulcast viewer A for comparison: ${vp8Switching ? format(vp8Switching) : 'not run'}`);
+      assert.equal((await received(viewer, vp9Track)).codec, 'video/VP9');
+      assert.ok(down.frames > VP9_SWITCH_MIN_FRAMES, `after switching down viewer G decoded ${down.frames} frames in ${SETTLE_HOLD_MS} ms`);
+      assert.ok(up.frames > 0 && up.fullRate.frames > VP9_SWITCH_MIN_FRAMES,
+        `after switching up viewer G decoded ${up.frames}, then ${up.fullRate.frames} frames in ${SETTLE_HOLD_MS} ms`);
+      assertKeptDecoding(g, 'viewer G');
+      // Each switch may take a keyframe request or two (the target's, a lost packet's); a
+      // stalled VP9 reference finder would ask again and again.
+      assert.ok(plis <= VP9_SWITCH_MAX_PLIS, `viewer G sent ${plis} PLIs over two switches (at most ${VP9_SWITCH_MAX_PLIS})`);
+      assert.ok(g.browserFreezes <= VP9_SWITCH_MAX_FREEZES,
+        `viewer G froze ${g.browserFreezes} times over two switches (at most ${VP9_SWITCH_MAX_FREEZES}); widths ${g.widths}`);
+      assert.deepEqual([...vp9Publisher.problems, ...viewer.problems], [], 'page errors');
     }));
 
   test('Firefox publishes simulcast: the server ranks its layers, a small tile gets the low one, a pinned tile the high one',
