@@ -912,6 +912,8 @@ static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
         snprintf(pairs[i].mid, sizeof pairs[i].mid, "%s", e->mid);
         snprintf(pairs[i].track_id, sizeof pairs[i].track_id, "%s",
                  may_receive(rs, p, e->track_id) ? e->track_id : "");
+        const track_error *te = find_track_error(p, e->mid);
+        pairs[i].undecodable = te && strcmp(te->track_id, pairs[i].track_id) == 0;
         pairs[i].no_codec[0] = '\0';
     }
     char *answer = NULL;

@@ -1021,6 +1021,8 @@ static void test_track_errors_in_joined(void **state)
     room_track_error(rs, b, "3", ids[1], "video: the publisher sends AV1; this offer accepts VP8");
     sayf(3, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"3\":\"%s\",\"4\":\"%s\"}}",
          ids[1], ids[0]);
+    assert_true(fake.sub[0].undecodable); /* the media plane is told to keep it bound */
+    assert_false(fake.sub[1].undecodable);
     errors = resume_on(3, 4, "bob", session);
     assert_int_equal(json_array_size(errors), 1);
     assert_string_equal(str(json_array_get(errors, 0), "error.message"),
