@@ -1110,8 +1110,8 @@ void room_track_error(room_server *rs, const char *sid, const char *mid, const c
     const track *t = find_track(rs, track_id);
     if (!p || !may_receive(rs, p, track_id)) return;
     if (!set_track_error(p, mid, track_id, reason))
-        J_WARN("room", "room %s: %s: cannot keep the track error of mid %s (out of memory)",
-               p->room->name, p->sid, mid);
+        J_WARN("room", "room %s: %s: cannot keep the track error of mid %s (out of memory, or %d "
+               "kept)", p->room->name, p->sid, mid, RTC_MSG_MAX_TRACKS);
     if (reason)
         J_WARN("room", "room %s: %s cannot receive track %s any more: %s", p->room->name, p->sid,
                track_id, reason);
