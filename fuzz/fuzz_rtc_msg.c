@@ -34,7 +34,7 @@ static void build_from(const rtc_msg *m)
         const char *identity = m->join.identity ? m->join.identity : "someone";
         json_t *self = rtc_participant_json("PA_0", identity, m->join.name ? m->join.name : "",
                                             json_array());
-        must(rtc_msg_joined(&m->id, self, m->join.room, json_array(), "s", 30, false));
+        must(rtc_msg_joined(&m->id, self, m->join.room, json_array(), json_array(), "s", 30, false));
         break;
     }
     case RTC_MSG_PUBLISH: {

@@ -36,7 +36,8 @@
 //                                            (code 'no_common_codec'); not asked for again
 //   trackerror {track, participant, code, message}   a remote track we receive can no longer be
 //                                            decoded here (code 'no_common_codec': its publisher
-//                                            switched codecs), or, with code null, can again
+//                                            switched codecs), or, with code null, can again;
+//                                            also after a resume for what changed meanwhile
 //   localtrack {track}                       one of ours was published (track.id is the server's)
 //   quality {participants: [{sid, quality}]}
 //   speakers {speakers: [sid], dominant}     who speaks now (loudest first) and the dominant
@@ -367,6 +368,9 @@ export class RoomClient extends EventTarget {
   #subscriptions = new Map();
   /** Track ids the server refused to send us (subscribe_answer null): not asked for again. */
   #refused = new Set();
+  /** Remote tracks we receive but cannot decode here (track_error, a joined's track_errors):
+   *  track id -> {participant (sid), code, message}. */
+  #trackErrors = new Map();
   /** Track ids chosen with subscribe() when autoSubscribe is off. */
   #selected = new Set();
   /** The subscribe connection changed since the last completed offer/answer (a transceiver
@@ -890,6 +894,7 @@ export class RoomClient extends EventTarget {
     this.subscribeConnection = null;
     this.#publishSpares = [];
     this.#subscribeSpares = [];
+    this.#applyTrackErrors([]); // the new connection's subscribe says again what it cannot decode
     this.#subscriptions.clear();
     this.#refused.clear();
     if (this.localTracks.size > 0) {
@@ -951,6 +956,31 @@ export class RoomClient extends EventTarget {
         else if (old.muted !== Boolean(t.muted)) this.#setRemoteMuted(old, Boolean(t.muted));
       }
     }
+    this.#applyTrackErrors(joined.track_errors);
+  }
+
+  /** A joined's track_errors, every track we receive but cannot decode now: a change while
+   *  signalling was down is told as a live track_error would have been. */
+  #applyTrackErrors(list) {
+    const now = new Map((Array.isArray(list) ? list : []).filter((e) => e?.error).map((e) => [e.track, e]));
+    for (const [id, known] of [...this.#trackErrors]) {
+      if (!now.has(id)) this.#setTrackError(known.participant, id, null);
+    }
+    for (const e of now.values()) this.#setTrackError(e.participant, e.track, e.error);
+  }
+
+  /** A track we receive became undecodable here (error: {code, message}) or decodable again
+   *  (null): emit trackerror when that changes what we knew. It stays subscribed either way. */
+  #setTrackError(participantSid, trackId, error) {
+    const track = this.participants.get(participantSid)?.tracks.get(trackId);
+    if (!track || !this.#subscriptions.has(trackId)) return;
+    const before = this.#trackErrors.get(trackId);
+    if (error ? before?.code === error.code && before?.message === error.message : !before) return;
+    if (error) this.#trackErrors.set(trackId, { participant: participantSid, code: error.code, message: error.message });
+    else this.#trackErrors.delete(trackId);
+    this.#emit('trackerror', {
+      track, participant: this.participants.get(participantSid), code: error?.code ?? null, message: error?.message ?? null,
+    });
   }
 
   #addParticipant(info) {
@@ -988,6 +1018,7 @@ export class RoomClient extends EventTarget {
       this.#subscribeDirty = true;
     }
     this.#refused.delete(track.id);
+    this.#trackErrors.delete(track.id);
     this.#selected.delete(track.id);
     this.#trackSettings.delete(track.id);
     if (track.mediaStreamTrack) this.#emit('trackleft', { track, participant });
@@ -1042,18 +1073,10 @@ export class RoomClient extends EventTarget {
         }
         break;
       }
-      case 'track_error': {
-        // A track we receive stopped being decodable here (its publisher changed codecs), or
-        // became decodable again: it stays subscribed either way.
-        const t = this.participants.get(msg.participant)?.tracks.get(msg.track);
-        if (t && this.#subscriptions.has(t.id)) {
-          this.#emit('trackerror', {
-            track: t, participant: this.participants.get(t.participant),
-            code: msg.error?.code ?? null, message: msg.error?.message ?? null,
-          });
-        }
+      case 'track_error':
+        // Its publisher changed codecs: one we did not offer, or back to one we did.
+        this.#setTrackError(msg.participant, msg.track, msg.error ?? null);
         break;
-      }
       case 'connection_quality':
         for (const q of msg.participants ?? []) this.quality.set(q.sid, q.quality);
         this.#emit('quality', { participants: msg.participants ?? [] });

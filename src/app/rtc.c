@@ -33,9 +33,6 @@ typedef struct rtc_participant {
     char sid[ROOM_ID_LEN];
     char cname[17];
     rtc_conn conn[2]; /* by peer_role */
-    /* Its subscribe connection's mids whose bound track the engine said it cannot decode:
-     * mid -> track id (malloc'd). */
-    j_map undecodable;
 } rtc_participant;
 
 struct rtc {
@@ -80,49 +77,11 @@ static void end_sessions(rtc *r, rtc_participant *p)
     }
 }
 
-static void forget_undecodable(rtc_participant *p)
-{
-    for (size_t b = 0; b < p->undecodable.n_buckets; b++)
-        for (j_map_entry *it = p->undecodable.buckets[b]; it; it = it->next) free(it->value);
-    j_map_clear(&p->undecodable);
-}
-
-static void participant_free(rtc_participant *p)
-{
-    forget_undecodable(p);
-    free(p);
-}
-
 static void participant_drop(rtc *r, rtc_participant *p)
 {
     end_sessions(r, p);
     j_map_remove(&r->participants, p->sid, strlen(p->sid));
-    participant_free(p);
-}
-
-/* The engine said (codec_notice) that p's subscribe connection cannot decode track_id on mid
- * (track_id NULL: it can again). */
-static void note_undecodable(rtc_participant *p, const char *mid, const char *track_id)
-{
-    char *copy = track_id ? strdup(track_id) : NULL;
-    free(j_map_remove(&p->undecodable, mid, strlen(mid)));
-    if (copy && j_map_put(&p->undecodable, mid, strlen(mid), copy) != J_OK) free(copy);
-}
-
-/* A subscribe offer's sections that app_offer_check_published unbound (wanted: the bindings
- * before it) but whose mid already carries that track, which the engine said it cannot decode:
- * they keep it. The participant was told (track_error) and is told again when it can decode
- * it; unbinding it would leave it without that track even once its publisher comes back to a
- * codec it takes. */
-static void keep_undecodable(const rtc_participant *p, app_offer *o, const engine_bind *wanted)
-{
-    for (int i = 0; i < o->neg->media_count; i++) {
-        const char *mid = o->neg->media[i].mid;
-        const char *bound = j_map_get(&p->undecodable, mid, strlen(mid));
-        if (!o->refused[i][0] || !bound || strcmp(bound, wanted[i].track_id) != 0) continue;
-        o->binds[i] = wanted[i];
-        o->refused[i][0] = '\0';
-    }
+    free(p);
 }
 
 /* ---------------------------------------------------------------- room_io */
@@ -194,9 +153,12 @@ static const char *io_authenticate(void *ctx, const char *token, const char *roo
 }
 
 /* How a room request maps m= sections to tracks: bind fills o->binds after negotiation,
- * report copies what the engine bound back into the request's entries. */
+ * keep (subscribe only) binds again sections app_offer_check_published unbound but which
+ * must stay (wanted: the bindings before it), report copies what the engine bound back
+ * into the request's entries. */
 typedef struct offer_binding {
     void (*bind)(app_offer *o, void *arg);
+    void (*keep)(app_offer *o, const engine_bind *wanted, void *arg);
     void (*report)(const app_offer *o, void *arg);
     void *arg;
 } offer_binding;
@@ -274,7 +236,7 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
     if (role == PEER_SUBSCRIBER && room_name) {
         memcpy(wanted, offer.binds, n_binds * sizeof *wanted);
         rc = app_offer_check_published(r->a, room_name, &offer, msg, cap);
-        if (c->exists) keep_undecodable(p, &offer, wanted);
+        if (c->exists) ob->keep(&offer, wanted, ob->arg);
     }
     free(wanted);
     if (rc != J_OK && rc != J_EUNSUPPORTED) {
@@ -310,7 +272,6 @@ static int apply_offer(rtc *r, const char *sid, peer_role role, const char *sdp,
         app_offer_free(&offer);
         return rc;
     }
-    if (!c->exists && role == PEER_SUBSCRIBER) forget_undecodable(p); /* a new connection */
     next.exists = true;
     *c = next;
     char *buf = malloc(RTC_ANSWER_CAP);
@@ -394,6 +355,23 @@ static void bind_subscribed(app_offer *o, void *arg)
     }
 }
 
+/* Sections whose mid already carries the track wanted, which the room says the engine could
+ * not decode there (room_sub_pair.undecodable), keep it: the participant was told
+ * (track_error) and is told again when it can decode it; unbinding it would leave it without
+ * that track even once its publisher comes back to a codec it takes. */
+static void keep_undecodable(app_offer *o, const engine_bind *wanted, void *arg)
+{
+    sub_binds *b = arg;
+    for (int i = 0; i < o->neg->media_count; i++) {
+        const room_sub_pair *t = sub_entry(b, o->neg->media[i].mid);
+        if (!o->refused[i][0] || !t || !t->undecodable ||
+            strcmp(t->track_id, wanted[i].track_id) != 0)
+            continue;
+        o->binds[i] = wanted[i];
+        o->refused[i][0] = '\0';
+    }
+}
+
 /* A pair is bound when the engine sends something on its mid; one whose track sends no
  * codec the offer took says so. */
 static void report_subscribed(const app_offer *o, void *arg)
@@ -417,7 +395,8 @@ static int io_subscribe(void *ctx, const char *sid, const char *sdp, size_t sdp_
                         char *msg, size_t cap)
 {
     sub_binds b = {.pairs = pairs, .n = n};
-    offer_binding ob = {.bind = bind_subscribed, .report = report_subscribed, .arg = &b};
+    offer_binding ob = {.bind = bind_subscribed, .keep = keep_undecodable,
+                        .report = report_subscribed, .arg = &b};
     return apply_offer(ctx, sid, PEER_SUBSCRIBER, sdp, sdp_len, &ob, answer, err_code, msg, cap);
 }
 
@@ -570,7 +549,6 @@ static void codec_notice(void *ctx, const engine_codec_notice *n)
     rtc_participant *p = session_participant(r, n->session_id, sid);
     const rtc_conn *c = p ? &p->conn[PEER_SUBSCRIBER] : NULL;
     if (!c || !c->exists || strcmp(c->session_id, n->session_id) != 0) return;
-    note_undecodable(p, n->mid, n->undecodable ? n->track_id : NULL);
     room_track_error(r->rooms, sid, n->mid, n->track_id, n->undecodable ? n->reason : NULL);
 }
 
@@ -825,7 +803,7 @@ void rtc_free(rtc *r)
         for (j_map_entry *it = r->participants.buckets[b]; it; it = it->next) {
             rtc_participant *p = it->value;
             if (r->a->media) end_sessions(r, p);
-            participant_free(p);
+            free(p);
         }
     }
     j_map_clear(&r->participants);

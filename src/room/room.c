@@ -48,6 +48,16 @@ typedef struct layer_setting {
     int cap_spatial, cap_temporal;
 } layer_setting;
 
+/* A track p receives on mid that its subscribe connection cannot decode (room_track_error),
+ * with the media plane's reason. Kept across resumes until it can again, the track goes, a
+ * subscribe binds mid to something else or p's media connections end: one per mid, so at
+ * most RTC_MSG_MAX_TRACKS. */
+typedef struct track_error {
+    char track_id[ROOM_ID_LEN];
+    char mid[RTC_MSG_MID_MAX + 1];
+    char reason[ROOM_REFUSAL_LEN];
+} track_error;
+
 struct participant {
     char sid[ROOM_ID_LEN];
     char identity[65];
@@ -67,6 +77,8 @@ struct participant {
     size_t n_paused;
     layer_setting *layers;    /* per track: track_settings, the admin API's caps */
     size_t n_layers;
+    track_error *track_errors; /* the tracks it receives but cannot decode now */
+    size_t n_track_errors;
     participant *prev, *next; /* in room, join order */
 };
 
@@ -273,11 +285,16 @@ static void room_destroy(room_server *rs, room *r)
 }
 
 static void forget_layers(participant *p, const char *track_id);
+static void forget_track_errors(participant *p, const char *track_id);
 
 static void track_free(room_server *rs, track *t)
 {
-    if (t->owner && t->owner->room)
-        for (participant *o = t->owner->room->first; o; o = o->next) forget_layers(o, t->id);
+    if (t->owner && t->owner->room) {
+        for (participant *o = t->owner->room->first; o; o = o->next) {
+            forget_layers(o, t->id);
+            forget_track_errors(o, t->id);
+        }
+    }
     j_map_remove(&rs->tracks, t->id, strlen(t->id));
     free(t);
 }
@@ -398,6 +415,15 @@ static void unpublish_all(room_server *rs, participant *p, bool tell)
     p->n_tracks = 0;
 }
 
+/* participant_free - p's memory (its tracks are not: they are the server's). */
+static void participant_free(participant *p)
+{
+    free(p->paused);
+    free(p->layers);
+    free(p->track_errors);
+    free(p);
+}
+
 /* participant_remove - p leaves its room for good: the others get participant_left with reason
  * (NULL: nobody is told), its media is closed. p must have no connection any more. */
 static void participant_remove(room_server *rs, participant *p, const char *reason,
@@ -416,9 +442,7 @@ static void participant_remove(room_server *rs, participant *p, const char *reas
     unpublish_all(rs, p, false);
     room_speakers_remove(r->speakers, p->speaker_slot);
     j_map_remove(&rs->participants, p->sid, strlen(p->sid));
-    free(p->paused);
-    free(p->layers);
-    free(p);
+    participant_free(p);
     if (reason) follow_speakers(rs, r); /* someone else may fill its place */
 }
 
@@ -439,7 +463,25 @@ static void set_track_muted(room_server *rs, track *t, bool muted, const partici
 
 /* ---- join --------------------------------------------------------------------------- */
 
-/* send_joined - the joined response: p itself, the others, the session to resume with. */
+/* track_errors_json - p's track_errors as an array of rtc_track_error_json; NULL when out of
+ * memory. */
+static json_t *track_errors_json(const room_server *rs, const participant *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < p->n_track_errors; i++) {
+        const track_error *e = &p->track_errors[i];
+        const track *t = find_track(rs, e->track_id);
+        if (json_array_append_new(a, rtc_track_error_json(e->track_id, t->owner->sid, e->mid,
+                                                          "no_common_codec", e->reason)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* send_joined - the joined response: p itself, the others, what it cannot decode, the
+ * session to resume with. */
 static void send_joined(room_server *rs, participant *p, const rtc_msg_id *id, bool resumed)
 {
     json_t *others = json_array();
@@ -450,8 +492,9 @@ static void send_joined(room_server *rs, participant *p, const rtc_msg_id *id, b
         }
     }
     send_owned(rs, p->conn,
-               rtc_msg_joined(id, participant_json(p), p->room->name, others, p->session,
-                              rs->limits.resume_grace_s, resumed));
+               rtc_msg_joined(id, participant_json(p), p->room->name, others,
+                              track_errors_json(rs, p), p->session, rs->limits.resume_grace_s,
+                              resumed));
     uint64_t dominant;
     if (room_speakers_dominant(p->room->speakers, &dominant))
         send_text(rs, p, p->room->speakers_sent); /* someone has spoken: where things stand */
@@ -796,6 +839,65 @@ int room_set_track_layers(room_server *rs, const char *room_name, const char *id
     return J_OK;
 }
 
+/* ---- track errors (room_track_error) ------------------------------------------------ */
+
+static track_error *find_track_error(const participant *p, const char *mid)
+{
+    for (size_t i = 0; i < p->n_track_errors; i++)
+        if (strcmp(p->track_errors[i].mid, mid) == 0) return &p->track_errors[i];
+    return NULL;
+}
+
+static void drop_track_error(participant *p, track_error *e)
+{
+    *e = p->track_errors[--p->n_track_errors];
+}
+
+static void forget_track_errors(participant *p, const char *track_id)
+{
+    for (size_t i = p->n_track_errors; i-- > 0;)
+        if (strcmp(p->track_errors[i].track_id, track_id) == 0)
+            drop_track_error(p, &p->track_errors[i]);
+}
+
+/* set_track_error - p cannot decode track_id on mid (reason), or can again (reason NULL).
+ * false when out of memory, or already at one error per mid of a subscribe (the media plane
+ * binds no more): the state is then as before. */
+static bool set_track_error(participant *p, const char *mid, const char *track_id,
+                            const char *reason)
+{
+    track_error *e = find_track_error(p, mid);
+    if (!reason) {
+        if (e && strcmp(e->track_id, track_id) == 0) drop_track_error(p, e);
+        return true;
+    }
+    if (!e) {
+        if (p->n_track_errors == RTC_MSG_MAX_TRACKS) return false; /* the engine binds fewer */
+        track_error *more = realloc(p->track_errors, (p->n_track_errors + 1) * sizeof *more);
+        if (!more) return false;
+        p->track_errors = more;
+        e = &p->track_errors[p->n_track_errors++];
+        snprintf(e->mid, sizeof e->mid, "%s", mid);
+    }
+    snprintf(e->track_id, sizeof e->track_id, "%s", track_id);
+    snprintf(e->reason, sizeof e->reason, "%s", reason);
+    return true;
+}
+
+/* keep_bound_track_errors - after a subscribe (pairs: what each mid carries now), only the
+ * errors of mids that still carry their track stand: the media plane does not say when a
+ * binding goes. */
+static void keep_bound_track_errors(participant *p, const room_sub_pair *pairs, size_t n)
+{
+    for (size_t i = p->n_track_errors; i-- > 0;) {
+        const track_error *e = &p->track_errors[i];
+        bool kept = false;
+        for (size_t j = 0; j < n && !kept; j++)
+            kept = strcmp(pairs[j].mid, e->mid) == 0 && strcmp(pairs[j].track_id, e->track_id) == 0;
+        if (!kept) drop_track_error(p, &p->track_errors[i]);
+    }
+}
+
 static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
 {
     participant *p = c->p;
@@ -810,6 +912,8 @@ static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
         snprintf(pairs[i].mid, sizeof pairs[i].mid, "%s", e->mid);
         snprintf(pairs[i].track_id, sizeof pairs[i].track_id, "%s",
                  may_receive(rs, p, e->track_id) ? e->track_id : "");
+        const track_error *te = find_track_error(p, e->mid);
+        pairs[i].undecodable = te && strcmp(te->track_id, pairs[i].track_id) == 0;
         pairs[i].no_codec[0] = '\0';
     }
     char *answer = NULL;
@@ -839,6 +943,7 @@ static void handle_subscribe(room_server *rs, conn *c, const rtc_msg *m)
     }
     send_owned(rs, c, rtc_msg_subscribe_answer(&m->id, answer, bound, errors));
     free(answer);
+    keep_bound_track_errors(p, pairs, n);
     apply_subscription(rs, p, true);
     for (size_t i = 0; i < p->n_layers; i++) apply_layers(rs, p, &p->layers[i]);
 }
@@ -991,6 +1096,7 @@ void room_media_closed(room_server *rs, const char *sid, uint64_t now_us)
     J_INFO("room", "room %s: %s (%s) lost its media, %zu tracks unpublished", p->room->name,
            p->sid, p->identity, p->n_tracks);
     unpublish_all(rs, p, true);
+    p->n_track_errors = 0; /* its subscribe connection went too */
     /* Its browser may still believe its connections are up: tell it to build new ones. */
     char *json = rtc_msg_media_closed("ice_consent_lost");
     if (json) send_text(rs, p, json);
@@ -1003,6 +1109,9 @@ void room_track_error(room_server *rs, const char *sid, const char *mid, const c
     participant *p = j_map_get(&rs->participants, sid, strlen(sid));
     const track *t = find_track(rs, track_id);
     if (!p || !may_receive(rs, p, track_id)) return;
+    if (!set_track_error(p, mid, track_id, reason))
+        J_WARN("room", "room %s: %s: cannot keep the track error of mid %s (out of memory, or %d "
+               "kept)", p->room->name, p->sid, mid, RTC_MSG_MAX_TRACKS);
     if (reason)
         J_WARN("room", "room %s: %s cannot receive track %s any more: %s", p->room->name, p->sid,
                track_id, reason);
@@ -1207,9 +1316,7 @@ void room_server_free(room_server *rs)
             participant *p = r->first;
             r->first = p->next;
             for (size_t i = 0; i < p->n_tracks; i++) free(p->tracks[i]);
-            free(p->paused);
-            free(p->layers);
-            free(p);
+            participant_free(p);
         }
         rs->first_room = r->next;
         room_free(r);

@@ -64,12 +64,15 @@ typedef struct room_pub_track {
 #define ROOM_REFUSAL_LEN 256
 
 /* One entry of a subscribe: in track_id is the track wanted on mid ("" none: the room has
- * already dropped tracks the participant may not receive); out track_id is the track bound
- * to mid ("" when none), and no_codec, when not "", why the track wanted could not be bound:
- * its publisher sends no codec the subscriber's offer accepts (the client is told). */
+ * already dropped tracks the participant may not receive), and undecodable says that mid
+ * carries that track now but cannot decode it (room_track_error): it stays bound all the
+ * same. Out track_id is the track bound to mid ("" when none), and no_codec, when not "",
+ * why the track wanted could not be bound: its publisher sends no codec the subscriber's
+ * offer accepts (the client is told). */
 typedef struct room_sub_pair {
     char mid[33];
     char track_id[33];
+    bool undecodable;
     char no_codec[ROOM_REFUSAL_LEN];
 } room_sub_pair;
 

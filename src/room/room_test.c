@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "room/room.h"
+#include "room/rtc_msg.h"
 
 #define S (1000000ull)
 
@@ -969,6 +970,98 @@ static void test_track_error(void **state)
     assert_int_equal(count(1, "track_error") + count(2, "track_error") + count(3, "track_error"), 0);
 }
 
+/* resume_on - identity's connection `from` drops and it resumes session on `to`: the
+ * resumed joined's track_errors. */
+static json_t *resume_on(room_conn_id from, room_conn_id to, const char *identity,
+                         const char *session)
+{
+    room_conn_closed(rs, from, now);
+    room_conn_open(rs, to, "203.0.113.9", now);
+    sayf(to, "{\"type\":\"join\",\"room\":\"demo\",\"identity\":\"%s\",\"resume\":\"%s\"}",
+         identity, session);
+    json_t *j = last(to, "joined");
+    assert_true(json_is_true(json_object_get(j, "resumed")));
+    return json_object_get(j, "track_errors");
+}
+
+/* The tracks bob cannot decode are in his joined: none in a fresh one; a change while his
+ * WebSocket is down counts on resume; error null, a subscribe binding the mid elsewhere, the
+ * track going and his media ending clear them; one per mid. */
+static void test_track_errors_in_joined(void **state)
+{
+    (void)state;
+    char a[ROOM_ID_LEN], b[ROOM_ID_LEN], ids[2][ROOM_ID_LEN], session[64];
+    join(1, "demo", "alice", a);
+    join(2, "demo", "bob", b);
+    json_t *errors = json_object_get(last(2, "joined"), "track_errors");
+    assert_true(json_is_array(errors));
+    assert_int_equal(json_array_size(errors), 0);
+    snprintf(session, sizeof session, "%s", str(last(2, "joined"), "session"));
+    publish(1, "0:microphone 1:camera", ids);
+    sayf(2, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"3\":\"%s\",\"4\":\"%s\"}}",
+         ids[1], ids[0]);
+    last(2, "subscribe_answer");
+    room_track_error(rs, b, "4", ids[0], "audio: the publisher sends G722; this offer accepts opus");
+
+    /* While bob's WebSocket is down the audio becomes decodable and the video does not. */
+    room_conn_closed(rs, 2, now);
+    const char *why = "video: the publisher sends VP9; this offer accepts VP8";
+    room_track_error(rs, b, "3", ids[1], why);
+    room_track_error(rs, b, "4", ids[0], NULL);
+    errors = resume_on(2, 3, "bob", session);
+    assert_int_equal(json_array_size(errors), 1);
+    json_t *e = json_array_get(errors, 0);
+    assert_string_equal(str(e, "track"), ids[1]);
+    assert_string_equal(str(e, "participant"), a);
+    assert_string_equal(str(e, "mid"), "3");
+    assert_string_equal(str(e, "error.code"), "no_common_codec");
+    assert_string_equal(str(e, "error.message"), why);
+
+    /* A later reason replaces the first; a subscribe keeping mid 3's track keeps it. */
+    room_track_error(rs, b, "3", ids[1], "video: the publisher sends AV1; this offer accepts VP8");
+    sayf(3, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"3\":\"%s\",\"4\":\"%s\"}}",
+         ids[1], ids[0]);
+    assert_true(fake.sub[0].undecodable); /* the media plane is told to keep it bound */
+    assert_false(fake.sub[1].undecodable);
+    errors = resume_on(3, 4, "bob", session);
+    assert_int_equal(json_array_size(errors), 1);
+    assert_string_equal(str(json_array_get(errors, 0), "error.message"),
+                        "video: the publisher sends AV1; this offer accepts VP8");
+    /* Error null clears it. */
+    room_track_error(rs, b, "3", ids[1], NULL);
+    assert_int_equal(json_array_size(resume_on(4, 5, "bob", session)), 0);
+
+    /* A subscribe that binds mid 3 to nothing any more drops it. */
+    room_track_error(rs, b, "3", ids[1], why);
+    sayf(5, "{\"type\":\"subscribe\",\"sdp\":\"v=0\",\"tracks\":{\"3\":null,\"5\":\"%s\"}}",
+         ids[1]);
+    assert_int_equal(json_array_size(resume_on(5, 6, "bob", session)), 0);
+
+    /* The track goes: so does its error. */
+    room_track_error(rs, b, "5", ids[1], why);
+    publish(1, "0:microphone", NULL);
+    assert_int_equal(json_array_size(resume_on(6, 7, "bob", session)), 0);
+
+    /* One per mid, at most one per track a subscribe may carry. */
+    forget_sent();
+    for (int i = 0; i <= RTC_MSG_MAX_TRACKS; i++) {
+        char mid[8];
+        snprintf(mid, sizeof mid, "m%d", i);
+        room_track_error(rs, b, mid, ids[0], why);
+        room_track_error(rs, b, mid, ids[0], why);
+    }
+    assert_int_equal(json_array_size(resume_on(7, 8, "bob", session)), RTC_MSG_MAX_TRACKS);
+
+    /* Bob's media connections end: his subscribe connection's errors with them. */
+    room_media_closed(rs, b, now);
+    assert_int_equal(json_array_size(resume_on(8, 9, "bob", session)), 0);
+
+    /* Bob leaves with one kept (freed with him). */
+    room_track_error(rs, b, "4", ids[0], why);
+    say(9, "{\"type\":\"leave\"}");
+    last(9, "left");
+}
+
 /* ---- limits ------------------------------------------------------------------------- */
 
 static void test_room_full(void **state)
@@ -1513,6 +1606,7 @@ int main(void)
         T(test_duplicate_identity),
         T(test_media_closed),
         T(test_track_error),
+        T(test_track_errors_in_joined),
         T(test_room_full),
         T(test_rate_limit),
         T(test_message_too_big),

@@ -446,7 +446,8 @@ char *rtc_msg_reply(const rtc_msg_id *id, const char *type)
 }
 
 char *rtc_msg_joined(const rtc_msg_id *id, json_t *self, const char *room, json_t *others,
-                     const char *session, uint32_t resume_grace_s, bool resumed)
+                     json_t *track_errors, const char *session, uint32_t resume_grace_s,
+                     bool resumed)
 {
     bool ok = true;
     json_t *m = msg_new("joined", id, &ok);
@@ -458,6 +459,7 @@ char *rtc_msg_joined(const rtc_msg_id *id, json_t *self, const char *room, json_
     rtc_json_set(m, "session", json_string(session), &ok);
     rtc_json_set(m, "resume_grace", json_integer(resume_grace_s), &ok);
     rtc_json_set(m, "resumed", json_boolean(resumed), &ok);
+    rtc_json_set(m, "track_errors", track_errors, &ok);
     /* ICE-lite: the server's candidates are in every answer, so clients need no STUN/TURN. */
     rtc_json_set(m, "ice_servers", json_array(), &ok);
     return msg_dump(m, ok);
@@ -528,17 +530,30 @@ char *rtc_msg_track_muted(const char *track_id, const char *participant_sid, boo
     return msg_dump(m, ok);
 }
 
+json_t *rtc_track_error_json(const char *track_id, const char *participant_sid, const char *mid,
+                             const char *code, const char *message)
+{
+    bool ok = true;
+    json_t *e = json_object();
+    rtc_json_set(e, "track", json_string(track_id), &ok);
+    rtc_json_set(e, "participant", json_string(participant_sid), &ok);
+    rtc_json_set(e, "mid", json_string(mid), &ok);
+    rtc_json_set(e, "error",
+                 code ? json_pack("{s:s, s:s}", "code", code, "message", message) : json_null(),
+                 &ok);
+    if (ok) return e;
+    json_decref(e);
+    return NULL;
+}
+
 char *rtc_msg_track_error(const char *track_id, const char *participant_sid, const char *mid,
                           const char *code, const char *message)
 {
     bool ok = true;
     json_t *m = msg_new("track_error", NULL, &ok);
-    rtc_json_set(m, "track", json_string(track_id), &ok);
-    rtc_json_set(m, "participant", json_string(participant_sid), &ok);
-    rtc_json_set(m, "mid", json_string(mid), &ok);
-    rtc_json_set(m, "error",
-                 code ? json_pack("{s:s, s:s}", "code", code, "message", message) : json_null(),
-                 &ok);
+    json_t *e = rtc_track_error_json(track_id, participant_sid, mid, code, message);
+    if (!e || json_object_update(m, e) != 0) ok = false;
+    json_decref(e);
     return msg_dump(m, ok);
 }
 

@@ -128,6 +128,11 @@ void rtc_json_set(json_t *obj, const char *key, json_t *v, bool *ok);
 /* rtc_track_json - a track object; mid NULL leaves "mid" out. kind: 0 audio, 1 video. */
 json_t *rtc_track_json(const char *id, const char *participant_sid, int kind, const char *source,
                        bool muted, const char *mid);
+/* rtc_track_error_json - {track, participant, mid, error}: track_id (participant_sid's),
+ * received on the subscriber's mid, cannot be decoded there (code and message, as
+ * subscribe_answer's errors) or, with code NULL, can be again ("error": null). */
+json_t *rtc_track_error_json(const char *track_id, const char *participant_sid, const char *mid,
+                             const char *code, const char *message);
 /* rtc_participant_json - a participant object; takes ownership of tracks (an array). */
 json_t *rtc_participant_json(const char *sid, const char *identity, const char *name,
                              json_t *tracks);
@@ -139,8 +144,11 @@ json_t *rtc_participant_json(const char *sid, const char *identity, const char *
 char *rtc_msg_error_json(const rtc_msg_id *id, const char *code, const char *message);
 /* rtc_msg_reply - a response without fields: "ack", "left" or "pong". */
 char *rtc_msg_reply(const rtc_msg_id *id, const char *type);
+/* track_errors: an array of rtc_track_error_json objects, the tracks this participant receives
+ * but cannot decode now. */
 char *rtc_msg_joined(const rtc_msg_id *id, json_t *self, const char *room, json_t *others,
-                     const char *session, uint32_t resume_grace_s, bool resumed);
+                     json_t *track_errors, const char *session, uint32_t resume_grace_s,
+                     bool resumed);
 char *rtc_msg_publish_answer(const rtc_msg_id *id, const char *sdp, json_t *tracks);
 /* tracks: an object mapping each mid to a track id string or null; errors: NULL, or an
  * object mapping a mid whose track could not be bound to {track, code, message}. */
@@ -151,9 +159,7 @@ char *rtc_msg_participant_left(const char *sid, const char *identity, const char
 char *rtc_msg_track_published(json_t *track);
 char *rtc_msg_track_unpublished(const char *track_id, const char *participant_sid);
 char *rtc_msg_track_muted(const char *track_id, const char *participant_sid, bool muted);
-/* rtc_msg_track_error - to a subscriber: track_id (participant_sid's), received on its mid,
- * cannot be decoded there (code and message, as subscribe_answer's errors) or, with code
- * NULL, can be again ("error": null). */
+/* rtc_msg_track_error - to a subscriber: rtc_track_error_json's fields as an event. */
 char *rtc_msg_track_error(const char *track_id, const char *participant_sid, const char *mid,
                           const char *code, const char *message);
 /* participants: an array of {sid, quality}. */

@@ -297,12 +297,12 @@ static void test_builders(void **state)
     json_t *tracks = json_array();
     json_array_append_new(tracks, rtc_track_json("TR_1", "PA_1", 1, "camera", true, NULL));
     expect_json(rtc_msg_joined(&num, rtc_participant_json("PA_1", "al", "Al", tracks), "demo",
-                               json_array(), "S3cret", 30, false),
+                               json_array(), json_array(), "S3cret", 30, false),
                 "{\"type\":\"joined\",\"id\":3,\"participant\":{\"sid\":\"PA_1\",\"identity\":\"al\","
                 "\"name\":\"Al\",\"tracks\":[{\"id\":\"TR_1\",\"participant\":\"PA_1\",\"kind\":"
                 "\"video\",\"source\":\"camera\",\"muted\":true}]},\"room\":{\"name\":\"demo\","
                 "\"participants\":[]},\"session\":\"S3cret\",\"resume_grace\":30,\"resumed\":false,"
-                "\"ice_servers\":[]}");
+                "\"track_errors\":[],\"ice_servers\":[]}");
 
     tracks = json_array();
     json_array_append_new(tracks, rtc_track_json("TR_2", "PA_1", 0, "microphone", false, "0"));

@@ -10,6 +10,8 @@
 //   - the room web app, VP8 only, watching a publisher that renegotiates its video to VP9:
 //     track_error with both codec lists and the tile's notice, both gone (and frames decoded
 //     again) once the publisher is back on VP8; subscribing again meanwhile keeps the track.
+//   - the same while the viewer's WebSocket is down: its resumed `joined` lists the error
+//     (track_errors), or no longer, and the tile's notice follows.
 //
 // Run (after building the server):  node --test --test-concurrency=1 tests/e2e/codecs.test.mjs
 // Environment: JUNCTION_BIN, CHROMIUM_BIN, JUNCTION_KEEP_LOGS=1 (see lib/harness.mjs).
@@ -20,7 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { assertCleanExit, launchBrowser, request, startServer, waitFor, withServerLog } from './lib/harness.mjs';
-import { openRoomPage, roomEvents, roomStats, rtcSocket, summarize, waitForFlowingMedia } from './lib/room.mjs';
+import { openRoomPage, roomEvents, roomStats, rtcSocket, startNetworkLink, summarize, waitForFlowingMedia } from './lib/room.mjs';
 
 /** A publisher's offer for one AV1 video m= of profile 2 (Professional), which no browser
  *  offers to receive; it need not connect, so its transport values are placeholders. */
@@ -225,22 +227,32 @@ describe('a viewer without the publisher\'s codec', { timeout: 120000 }, () => {
       await viewer.close();
     }
   }));
-  test('the room web app: a publisher renegotiating to a codec it did not offer, and back', async () => withServerLog(server, async () => {
+  /**
+   * `identity` joins `room` over /rtc; publish(videoCodec, renegotiate) then publishes (or
+   * renegotiates) the page's camera and microphone as connection `identity`, its video
+   * limited to videoCodec, and resolves with the video's track id. Returns {joined, publish}.
+   */
+  async function cameraPublisher(room, identity) {
     const publisher = await rtcSocket(server.baseUrl);
     sockets.push(publisher);
-    publisher.send({ type: 'join', id: 1, room: 'codecs-switch', identity: 'switcher' });
+    publisher.send({ type: 'join', id: 1, room, identity });
     const joined = await publisher.next((m) => m.type === 'joined');
     let request = 2;
     const publish = async (videoCodec, renegotiate) => {
-      const pub = await cameraOffer(page, 'switcher', videoCodec, { renegotiate });
+      const pub = await cameraOffer(page, identity, videoCodec, { renegotiate });
       const id = request++;
       publisher.send({ type: 'publish', id, sdp: pub.sdp, tracks: [
         { mid: pub.audioMid, source: 'microphone' }, { mid: pub.videoMid, source: 'camera' }] });
       const answer = await publisher.next((m) => m.id === id);
       assert.equal(answer.type, 'publish_answer', JSON.stringify(answer));
-      await answerWith(page, 'switcher', answer.sdp);
+      await answerWith(page, identity, answer.sdp);
       return answer.tracks.find((t) => t.mid === pub.videoMid).id;
     };
+    return { joined, publish };
+  }
+
+  test('the room web app: a publisher renegotiating to a codec it did not offer, and back', async () => withServerLog(server, async () => {
+    const { joined, publish } = await cameraPublisher('codecs-switch', 'switcher');
     const video = await publish('VP8', false);
 
     const viewer = await openRoomPage(browser.context, server.baseUrl, 'codecs-switch', {
@@ -287,6 +299,80 @@ describe('a viewer without the publisher\'s codec', { timeout: 120000 }, () => {
       assert.deepEqual(viewer.problems, []);
     } finally {
       await viewer.close();
+    }
+  }));
+
+  // The viewer's page and WebSocket go through `link` (its media does not): dropping the link
+  // drops only its signalling, which it resumes once the link is back.
+  test('the room web app: codec switches while its WebSocket is down come with the resumed joined', async () => withServerLog(server, async () => {
+    const { joined, publish } = await cameraPublisher('codecs-resume', 'resumer');
+    const video = await publish('VP8', false);
+    const link = await startNetworkLink(server);
+    const viewer = await openRoomPage(browser.context, link.origin, 'codecs-resume', {
+      name: 'viewer', initScripts: [[receiveOnlyVp8, null]] });
+    try {
+      const joins = []; // every joined the viewer receives from now on
+      viewer.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => {
+        const m = typeof payload === 'string' ? JSON.parse(payload) : null;
+        if (m?.type === 'joined') joins.push(m);
+      }));
+      await waitForFlowingMedia(viewer, { video: 1, audio: 1, what: 'VP8 from the publisher' });
+      const tile = viewer.locator(`.tile[data-sid="${joined.participant.sid}"]`);
+      const notice = tile.locator('.tile-notice');
+
+      /** With the viewer's WebSocket down, the publisher switches to videoCodec; the link
+       *  comes back and the viewer resumes. Resolves with the resumed joined and the viewer's
+       *  events since the drop. */
+      const switchWhileDown = async (videoCodec) => {
+        const mark = (await roomEvents(viewer)).length;
+        const seen = joins.length;
+        link.drop();
+        await waitFor(() => request(`${server.baseUrl}/api/rooms/codecs-resume`),
+          (r) => r.json?.participants?.find((q) => q.sid === viewer.participant.sid)?.state === 'disconnected', 5000,
+          { what: 'the server to see the viewer disconnected' });
+        assert.equal(await publish(videoCodec, true), video, 'the same track, renegotiated');
+        await sleep(500); // the engine's word (every 0.1 s) reaches the room, which cannot tell the viewer
+        link.restore();
+        const resumed = await waitFor(async () => joins.slice(seen), (js) => js.find((j) => j.resumed), 10000,
+          { what: 'the viewer to resume' });
+        await waitFor(async () => (await roomEvents(viewer)).slice(mark), (events) => events.some((e) => e.type === 'reconnected'), 5000,
+          { what: 'the viewer to say it reconnected' });
+        return { joined: resumed.find((j) => j.resumed), events: (await roomEvents(viewer)).slice(mark) };
+      };
+
+      const down = await switchWhileDown('VP9');
+      assert.equal(down.joined.track_errors.length, 1, JSON.stringify(down.joined.track_errors));
+      const [kept] = down.joined.track_errors;
+      assert.equal(kept.track, video);
+      assert.equal(kept.participant, joined.participant.sid);
+      assert.equal(typeof kept.mid, 'string');
+      assert.equal(kept.error.code, 'no_common_codec');
+      assert.match(kept.error.message, /^video: the publisher sends VP9(, VP9 profile \d)*; this offer accepts VP8$/);
+      const errors = down.events.filter((e) => e.type === 'trackerror');
+      assert.equal(errors.length, 1, JSON.stringify(down.events));
+      assert.equal(errors[0].track, video);
+      assert.equal(errors[0].code, 'no_common_codec');
+      assert.match(await tile.getAttribute('class'), /\brefused\b/);
+      assert.ok(await notice.isVisible(), 'the notice is shown');
+      assert.match(await notice.textContent(), /^This browser cannot play resumer's video: the publisher sends VP9(, VP9 profile \d)*; this offer accepts VP8\.$/);
+
+      const before = summarize(await roomStats(viewer)).framesDecoded;
+      const up = await switchWhileDown('VP8');
+      assert.deepEqual(up.joined.track_errors, []);
+      const cleared = up.events.filter((e) => e.type === 'trackerror');
+      assert.equal(cleared.length, 1, JSON.stringify(up.events));
+      assert.equal(cleared[0].track, video);
+      assert.equal(cleared[0].code, null);
+      assert.doesNotMatch(await tile.getAttribute('class'), /\brefused\b/);
+      assert.equal(await notice.isVisible(), false, 'the notice is gone');
+      await waitFor(async () => summarize(await roomStats(viewer)).framesDecoded, (n) => n > before + 30, 15000,
+        { what: 'frames decoded again after the switch back to VP8' });
+      assert.deepEqual((await roomEvents(viewer)).filter((e) => e.type === 'error' || e.type === 'trackrefused'), []);
+      // Chromium logs each reconnection the dropped link refused.
+      assert.deepEqual(viewer.problems.filter((p) => !/^console: WebSocket connection to .* failed/.test(p)), []);
+    } finally {
+      await viewer.close();
+      await link.close();
     }
   }));
 });
