@@ -280,8 +280,9 @@ static int retired_lookup(const j_srtp *s, uint32_t ssrc)
 }
 
 /* The stream of ssrc in *ref. J_ELIMIT when it has none and the table is full: refused
- * before any crypto. */
-static int stream_lookup(const j_srtp *s, uint32_t ssrc, stream_ref *ref)
+ * before any crypto. Inline: it runs for every packet, and GCC no longer inlines it by
+ * itself since it looks up retired SSRCs too. */
+static inline int stream_lookup(const j_srtp *s, uint32_t ssrc, stream_ref *ref)
 {
     for (size_t i = 0; i < s->stream_count; i++) {
         if (s->ssrc[i] == ssrc) {
