@@ -1,5 +1,6 @@
 /* srtp.c - SRTP/SRTCP on OpenSSL 3 EVP: AES-CM + HMAC-SHA1-80 (RFC 3711) and AES-GCM
- * (RFC 7714), per-SSRC rollover counters and replay windows in a bounded table.
+ * (RFC 7714), per-SSRC rollover counters and replay windows in a bounded table, and
+ * inbound, where the last removed SSRCs stood in a second one of the same size.
  *
  * Every cipher and MAC context is keyed once in j_srtp_new; a packet only sets its IV, so
  * the AES key schedule and the HMAC pads are never recomputed per packet, and this module
@@ -95,8 +96,9 @@ struct j_srtp {
     size_t tag_len;
     transform xf[KIND_COUNT];
     /* The SSRCs are kept apart from the state so the lookup scans one short array. Each
-     * array holds stream_cap streams (j_srtp_new, j_srtp_reserve); slots are cleared as
-     * streams start, and j_srtp_remove_stream moves the last stream into the slot it frees. */
+     * array holds stream_cap streams (j_srtp_new, j_srtp_reserve); slots are set as streams
+     * start (stream_start), and j_srtp_remove_stream moves the last stream into the slot it
+     * frees. */
     size_t stream_count, stream_cap;
     uint32_t *ssrc;
     index_state (*state)[KIND_COUNT];
