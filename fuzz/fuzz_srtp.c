@@ -8,6 +8,9 @@
  *   selector & 0x04   SRTCP instead of SRTP
  *   selector & 0x08   round trip: each record is a plain packet; whatever we protect must
  *                     unprotect to the same bytes, unless its index was already seen
+ *   selector & 0x10   a record of exactly 4 bytes is no packet but a big-endian SSRC whose
+ *                     inbound stream is removed (j_srtp_remove_stream, a track retiring);
+ *                     in round trips the sender goes on, and the receiver must resume
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,7 +35,9 @@ static void fuzz_master_key(uint8_t *key, size_t n)
 static uint8_t g_packet[UINT16_MAX + J_SRTP_MAX_TRAILER];
 static uint8_t g_plain[UINT16_MAX];
 
-static void round_trip(j_srtp *tx, j_srtp *rx, int rtcp, size_t len)
+/* forgotten: the receiver may have evicted a removed stream the sender goes on with (more
+ * removals than it remembers), so an RTP index past ROC 0 need not authenticate. */
+static void round_trip(j_srtp *tx, j_srtp *rx, int rtcp, size_t len, int forgotten)
 {
     memcpy(g_plain, g_packet, len);
     int n = rtcp ? j_srtp_protect_rtcp(tx, g_packet, len, sizeof g_packet)
@@ -43,6 +48,7 @@ static void round_trip(j_srtp *tx, j_srtp *rx, int rtcp, size_t len)
     /* Sender and receiver see the same highest index, so they estimate the same ROC; only
      * a repeated or too old RTP index may be refused (outbound allows repeats). */
     if (m == J_EREPLAY && !rtcp) return;
+    if (m == J_EAUTH && !rtcp && forgotten) return;
     if (m != (int)len || memcmp(g_packet, g_plain, len) != 0) abort();
 }
 
@@ -52,6 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t selector = data[0];
     j_srtp_profile p = k_profiles[(selector & 0x03) % 3];
     int rtcp = (selector & 0x04) != 0, round_trips = (selector & 0x08) != 0;
+    int removals = (selector & 0x10) != 0;
+    size_t removed = 0;
     uint8_t key[J_SRTP_MAX_KEY_SALT_LEN];
     size_t key_len = j_srtp_profile_key_salt_len(p);
     fuzz_master_key(key, key_len);
@@ -67,8 +75,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len > size - at) len = size - at;
         memcpy(g_packet, data + at, len);
         at += len;
+        if (removals && len == 4) {
+            if (j_srtp_remove_stream(rx, rd_be32(g_packet)) == J_OK) removed++;
+            continue;
+        }
         if (round_trips) {
-            round_trip(tx, rx, rtcp, len);
+            round_trip(tx, rx, rtcp, len, removed > J_SRTP_MAX_STREAMS);
             continue;
         }
         int n = rtcp ? j_srtp_unprotect_rtcp(rx, g_packet, len)

@@ -230,8 +230,9 @@ peer_out_track *peer_add_out_track(peer *p, const sdp_neg_media *m);
 /* peer_neg_has_rtx - whether m= section m negotiated RTX for any codec. */
 bool peer_neg_has_rtx(const sdp_neg_media *m);
 /* peer_remove_in_track / peer_remove_out_track - by index; the owner has detached it. Its
- * SSRCs retire: their SRTP state goes (inbound for an in track's streams and their RTX,
- * outbound for an out track's media and RTX). */
+ * SSRCs retire: their SRTP state goes (inbound for an in track's streams and their RTX, where
+ * the session remembers their indexes should they come back; outbound for an out track's
+ * media and RTX). */
 void peer_remove_in_track(peer *p, int index);
 void peer_remove_out_track(peer *p, int index);
 peer_in_track *peer_find_in_track(const peer *p, const char *mid, int *index);

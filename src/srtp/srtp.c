@@ -1,5 +1,6 @@
 /* srtp.c - SRTP/SRTCP on OpenSSL 3 EVP: AES-CM + HMAC-SHA1-80 (RFC 3711) and AES-GCM
- * (RFC 7714), per-SSRC rollover counters and replay windows in a bounded table.
+ * (RFC 7714), per-SSRC rollover counters and replay windows in a bounded table, and
+ * inbound, where the last removed SSRCs stood in a second one of the same size.
  *
  * Every cipher and MAC context is keyed once in j_srtp_new; a packet only sets its IV, so
  * the AES key schedule and the HMAC pads are never recomputed per packet, and this module
@@ -75,6 +76,19 @@ typedef struct {
     uint64_t bits[WINDOW_WORDS];
 } replay_window;
 
+/* Inbound: where a removed SSRC stood, so that it resumes there if it comes back. */
+typedef struct {
+    uint32_t ssrc;
+    index_state state[KIND_COUNT];
+    uint64_t retired_at; /* j_srtp.retirements when it retired: the smallest goes first */
+} retired_stream;
+
+/* A packet's stream: a live slot, or a new stream that may resume a retired SSRC. */
+typedef struct {
+    int slot;    /* -1: no stream yet */
+    int retired; /* slot < 0: the SSRC's entry in the retired table, or -1 */
+} stream_ref;
+
 struct j_srtp {
     j_srtp_profile profile;
     j_srtp_direction dir;
@@ -82,12 +96,18 @@ struct j_srtp {
     size_t tag_len;
     transform xf[KIND_COUNT];
     /* The SSRCs are kept apart from the state so the lookup scans one short array. Each
-     * array holds stream_cap streams (j_srtp_new, j_srtp_reserve); slots are cleared as
-     * streams start, and j_srtp_remove_stream moves the last stream into the slot it frees. */
+     * array holds stream_cap streams (j_srtp_new, j_srtp_reserve); slots are set as streams
+     * start (stream_start), and j_srtp_remove_stream moves the last stream into the slot it
+     * frees. */
     size_t stream_count, stream_cap;
     uint32_t *ssrc;
     index_state (*state)[KIND_COUNT];
     replay_window *windows; /* inbound only: [stream][kind] */
+    /* Inbound only: the last stream_cap SSRCs removed (j_srtp_remove_stream), unordered;
+     * when full, the one that retired first is evicted. */
+    size_t retired_count;
+    retired_stream *retired;
+    uint64_t retirements;
 };
 
 /* A packet as the transform sees it. */
@@ -194,6 +214,9 @@ int j_srtp_reserve(j_srtp *s, size_t max_streams)
         replay_window *w = realloc(s->windows, max_streams * KIND_COUNT * sizeof *w);
         if (!w) return J_ENOMEM;
         s->windows = w;
+        retired_stream *r = realloc(s->retired, max_streams * sizeof *r);
+        if (!r) return J_ENOMEM;
+        s->retired = r;
     }
     s->stream_cap = max_streams;
     return J_OK;
@@ -242,6 +265,7 @@ void j_srtp_free(j_srtp *s)
     free(s->ssrc);
     free(s->state);
     free(s->windows);
+    free(s->retired);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }
@@ -250,23 +274,33 @@ void j_srtp_free(j_srtp *s)
 
 static const index_state k_not_started;
 
-/* The slot of ssrc in *slot (-1 when the SSRC is new). J_ELIMIT when it is new and the
- * table is full: refused before any crypto. */
-static int stream_lookup(const j_srtp *s, uint32_t ssrc, int *slot)
+static int retired_lookup(const j_srtp *s, uint32_t ssrc)
+{
+    for (size_t i = 0; i < s->retired_count; i++)
+        if (s->retired[i].ssrc == ssrc) return (int)i;
+    return -1;
+}
+
+/* The stream of ssrc in *ref. J_ELIMIT when it has none and the table is full: refused
+ * before any crypto. Inline: it runs for every packet, and GCC no longer inlines it by
+ * itself since it looks up retired SSRCs too. */
+static inline int stream_lookup(const j_srtp *s, uint32_t ssrc, stream_ref *ref)
 {
     for (size_t i = 0; i < s->stream_count; i++) {
         if (s->ssrc[i] == ssrc) {
-            *slot = (int)i;
+            *ref = (stream_ref){.slot = (int)i, .retired = -1};
             return J_OK;
         }
     }
-    *slot = -1;
-    return s->stream_count < s->stream_cap ? J_OK : J_ELIMIT;
+    if (s->stream_count == s->stream_cap) return J_ELIMIT;
+    *ref = (stream_ref){.slot = -1, .retired = retired_lookup(s, ssrc)};
+    return J_OK;
 }
 
-static const index_state *stream_state(const j_srtp *s, int slot, packet_kind kind)
+static const index_state *stream_state(const j_srtp *s, stream_ref ref, packet_kind kind)
 {
-    return slot >= 0 ? &s->state[slot][kind] : &k_not_started;
+    if (ref.slot >= 0) return &s->state[ref.slot][kind];
+    return ref.retired >= 0 ? &s->retired[ref.retired].state[kind] : &k_not_started;
 }
 
 static replay_window *stream_window(const j_srtp *s, int slot, packet_kind kind)
@@ -287,8 +321,9 @@ static void window_put(replay_window *w, uint64_t index, bool seen)
     w->bits[bit / 64] = seen ? w->bits[bit / 64] | mask : w->bits[bit / 64] & ~mask;
 }
 
-/* RFC 3711 §3.3.1 and Appendix A: the index of seq nearest to the highest index seen, with
- * the stream's first packet at ROC 0. Negative when that would fall before ROC 0. */
+/* RFC 3711 §3.3.1 and Appendix A: the index of seq nearest to the highest index seen (for
+ * a returning SSRC, the highest before it retired), with a new stream's first packet at
+ * ROC 0. Negative when that would fall before ROC 0. */
 static int64_t rtp_index_estimate(const index_state *st, uint16_t seq)
 {
     if (!st->started) return seq;
@@ -303,25 +338,58 @@ static int64_t rtp_index_estimate(const index_state *st, uint16_t seq)
 }
 
 /* J_OK when an inbound index is new: ahead of the highest, or inside the window unseen. */
-static int replay_check(const j_srtp *s, int slot, packet_kind kind, uint64_t index)
+static int replay_check(const j_srtp *s, stream_ref ref, packet_kind kind, uint64_t index)
 {
-    const index_state *st = stream_state(s, slot, kind);
+    const index_state *st = stream_state(s, ref, kind);
     if (!st->started || index > st->highest) return J_OK;
+    /* A returning SSRC's window was not kept: all up to where it retired counts as seen. */
+    if (ref.slot < 0) return J_EREPLAY;
     if (st->highest - index >= J_SRTP_REPLAY_WINDOW) return J_EREPLAY;
-    return window_has(stream_window(s, slot, kind), index) ? J_EREPLAY : J_OK;
+    return window_has(stream_window(s, ref.slot, kind), index) ? J_EREPLAY : J_OK;
+}
+
+/* A stream for ssrc in the next free slot: from index 0, or, taken out of the retired
+ * table, from where the SSRC retired with its window full (see replay_check). */
+static int stream_start(j_srtp *s, uint32_t ssrc, int retired)
+{
+    int slot = (int)s->stream_count++;
+    s->ssrc[slot] = ssrc;
+    if (retired < 0) {
+        memset(s->state[slot], 0, sizeof s->state[slot]);
+    } else {
+        memcpy(s->state[slot], s->retired[retired].state, sizeof s->state[slot]);
+        s->retired[retired] = s->retired[--s->retired_count];
+    }
+    for (int k = 0; s->windows && k < KIND_COUNT; k++)
+        memset(stream_window(s, slot, (packet_kind)k), s->state[slot][k].started ? 0xFF : 0,
+               sizeof *s->windows);
+    return slot;
+}
+
+/* Inbound: remember where ssrc stood as it is removed; a full table forgets the SSRC that
+ * retired first. */
+static void stream_retire(j_srtp *s, uint32_t ssrc, const index_state state[KIND_COUNT])
+{
+    size_t at = s->retired_count;
+    if (at < s->stream_cap) {
+        s->retired_count++;
+    } else {
+        at = 0;
+        for (size_t i = 1; i < s->retired_count; i++)
+            if (s->retired[i].retired_at < s->retired[at].retired_at) at = i;
+    }
+    retired_stream *r = &s->retired[at];
+    r->ssrc = ssrc;
+    memcpy(r->state, state, sizeof r->state);
+    r->retired_at = s->retirements++;
 }
 
 /* Record a packet that passed: create its stream if new, advance the highest index and,
  * inbound, mark it in the window. */
-static void stream_commit(j_srtp *s, int slot, uint32_t ssrc, packet_kind kind, uint64_t index)
+static void stream_commit(j_srtp *s, stream_ref ref, uint32_t ssrc, packet_kind kind,
+                          uint64_t index)
 {
-    if (slot < 0) {
-        slot = (int)s->stream_count++;
-        s->ssrc[slot] = ssrc;
-        memset(s->state[slot], 0, sizeof s->state[slot]);
-        if (s->windows)
-            memset(stream_window(s, slot, KIND_RTP), 0, KIND_COUNT * sizeof *s->windows);
-    }
+    int slot = ref.slot >= 0 ? ref.slot : stream_start(s, ssrc, ref.retired);
     index_state *st = &s->state[slot][kind];
     if (s->windows) {
         replay_window *w = stream_window(s, slot, kind);
@@ -343,9 +411,11 @@ static void stream_commit(j_srtp *s, int slot, uint32_t ssrc, packet_kind kind, 
 int j_srtp_remove_stream(j_srtp *s, uint32_t ssrc)
 {
     if (!s) return J_EINVAL;
-    int slot;
-    stream_lookup(s, ssrc, &slot);
-    if (slot < 0) return J_ENOTFOUND;
+    stream_ref ref;
+    if (stream_lookup(s, ssrc, &ref) != J_OK || ref.slot < 0) return J_ENOTFOUND;
+    int slot = ref.slot;
+    /* Outbound has nothing to remember: the owner never protects this SSRC again. */
+    if (s->dir == J_SRTP_INBOUND) stream_retire(s, ssrc, s->state[slot]);
     size_t last = --s->stream_count;
     if ((size_t)slot != last) {
         s->ssrc[slot] = s->ssrc[last];
@@ -497,11 +567,11 @@ static int check_unprotect(const j_srtp *s, const uint8_t *buf, size_t len, size
     return len > INT_MAX ? J_ELIMIT : J_OK;
 }
 
-/* The 48-bit index of an RTP packet for ssrc's stream at slot: J_EREPLAY before ROC 0,
+/* The 48-bit index of an RTP packet of stream ref: J_EREPLAY before ROC 0,
  * J_ELIMIT past the key's 2^48 packets. */
-static int rtp_index(const j_srtp *s, int slot, uint16_t seq, uint64_t *index)
+static int rtp_index(const j_srtp *s, stream_ref ref, uint16_t seq, uint64_t *index)
 {
-    int64_t i = rtp_index_estimate(stream_state(s, slot, KIND_RTP), seq);
+    int64_t i = rtp_index_estimate(stream_state(s, ref, KIND_RTP), seq);
     if (i < 0) return J_EREPLAY;
     if ((uint64_t)i >= SRTP_INDEX_LIMIT) return J_ELIMIT;
     *index = (uint64_t)i;
@@ -509,18 +579,18 @@ static int rtp_index(const j_srtp *s, int slot, uint16_t seq, uint64_t *index)
 }
 
 /* rtp_packet_view - the parts of an RTP packet of rtp_len bytes (the tag follows them) that
- * the transform needs: header length, SSRC, its stream slot and the packet index (RFC 3711
+ * the transform needs: header length, SSRC, its stream and the packet index (RFC 3711
  * §3.3.1), and for AES-CM the rollover counter authenticated after it (in roc). */
 static int rtp_packet_view(j_srtp *s, uint8_t *buf, size_t rtp_len, uint8_t roc[EXTRA_AUTH_LEN],
-                           packet_view *p, int *slot)
+                           packet_view *p, stream_ref *ref)
 {
     int header_len = rtp_header_len(buf, rtp_len);
     if (header_len < 0) return header_len;
     uint32_t ssrc = rd_be32(buf + 8);
     uint64_t index;
     int rc;
-    if ((rc = stream_lookup(s, ssrc, slot)) != J_OK) return rc;
-    if ((rc = rtp_index(s, *slot, rd_be16(buf + 2), &index)) != J_OK) return rc;
+    if ((rc = stream_lookup(s, ssrc, ref)) != J_OK) return rc;
+    if ((rc = rtp_index(s, *ref, rd_be16(buf + 2), &index)) != J_OK) return rc;
     wr_be32(roc, (uint32_t)(index >> 16));
     *p = (packet_view){.buf = buf, .header_len = (size_t)header_len,
                        .body_len = rtp_len - (size_t)header_len, .encrypted = true,
@@ -535,10 +605,10 @@ int j_srtp_protect_rtp(j_srtp *s, uint8_t *buf, size_t len, size_t cap)
     if (rc != J_OK) return rc;
     uint8_t roc[EXTRA_AUTH_LEN];
     packet_view p;
-    int slot;
-    if ((rc = rtp_packet_view(s, buf, len, roc, &p, &slot)) != J_OK) return rc;
+    stream_ref ref;
+    if ((rc = rtp_packet_view(s, buf, len, roc, &p, &ref)) != J_OK) return rc;
     if ((rc = transform_packet(s, KIND_RTP, &p)) != J_OK) return rc;
-    stream_commit(s, slot, p.ssrc, KIND_RTP, p.index);
+    stream_commit(s, ref, p.ssrc, KIND_RTP, p.index);
     return (int)(len + s->tag_len);
 }
 
@@ -549,11 +619,11 @@ int j_srtp_unprotect_rtp(j_srtp *s, uint8_t *buf, size_t len)
     size_t rtp_len = len - s->tag_len;
     uint8_t roc[EXTRA_AUTH_LEN];
     packet_view p;
-    int slot;
-    if ((rc = rtp_packet_view(s, buf, rtp_len, roc, &p, &slot)) != J_OK) return rc;
-    if ((rc = replay_check(s, slot, KIND_RTP, p.index)) != J_OK) return rc;
+    stream_ref ref;
+    if ((rc = rtp_packet_view(s, buf, rtp_len, roc, &p, &ref)) != J_OK) return rc;
+    if ((rc = replay_check(s, ref, KIND_RTP, p.index)) != J_OK) return rc;
     if ((rc = transform_packet(s, KIND_RTP, &p)) != J_OK) return rc;
-    stream_commit(s, slot, p.ssrc, KIND_RTP, p.index);
+    stream_commit(s, ref, p.ssrc, KIND_RTP, p.index);
     return (int)rtp_len;
 }
 
@@ -573,10 +643,10 @@ int j_srtp_protect_rtcp(j_srtp *s, uint8_t *buf, size_t len, size_t cap)
     int rc = check_protect(s, buf, len, cap, RTCP_HEADER_LEN, s ? s->tag_len + SRTCP_INDEX_LEN : 0);
     if (rc != J_OK) return rc;
     uint32_t ssrc = rd_be32(buf + 4);
-    int slot;
-    if ((rc = stream_lookup(s, ssrc, &slot)) != J_OK) return rc;
+    stream_ref ref;
+    if ((rc = stream_lookup(s, ssrc, &ref)) != J_OK) return rc;
     /* The first index is 0 (RFC 3711 §3.4); protecting is what advances it. */
-    const index_state *st = stream_state(s, slot, KIND_RTCP);
+    const index_state *st = stream_state(s, ref, KIND_RTCP);
     uint64_t index = st->started ? st->highest + 1 : 0;
     if (index >= SRTCP_INDEX_LIMIT) return J_ELIMIT;
     uint8_t *index_word, *tag;
@@ -586,7 +656,7 @@ int j_srtp_protect_rtcp(j_srtp *s, uint8_t *buf, size_t len, size_t cap)
                      .body_len = len - RTCP_HEADER_LEN, .encrypted = true, .tag = tag,
                      .extra = index_word, .ssrc = ssrc, .index = index};
     if ((rc = transform_packet(s, KIND_RTCP, &p)) != J_OK) return rc;
-    stream_commit(s, slot, ssrc, KIND_RTCP, index);
+    stream_commit(s, ref, ssrc, KIND_RTCP, index);
     return (int)(len + s->tag_len + SRTCP_INDEX_LEN);
 }
 
@@ -601,14 +671,14 @@ int j_srtp_unprotect_rtcp(j_srtp *s, uint8_t *buf, size_t len)
     uint32_t word = rd_be32(index_word);
     uint64_t index = word & ~SRTCP_E_FLAG;
     uint32_t ssrc = rd_be32(buf + 4);
-    int slot;
-    if ((rc = stream_lookup(s, ssrc, &slot)) != J_OK) return rc;
-    if ((rc = replay_check(s, slot, KIND_RTCP, index)) != J_OK) return rc;
+    stream_ref ref;
+    if ((rc = stream_lookup(s, ssrc, &ref)) != J_OK) return rc;
+    if ((rc = replay_check(s, ref, KIND_RTCP, index)) != J_OK) return rc;
     packet_view p = {.buf = buf, .header_len = RTCP_HEADER_LEN,
                      .body_len = rtcp_len - RTCP_HEADER_LEN,
                      .encrypted = (word & SRTCP_E_FLAG) != 0, .tag = tag, .extra = index_word,
                      .ssrc = ssrc, .index = index};
     if ((rc = transform_packet(s, KIND_RTCP, &p)) != J_OK) return rc;
-    stream_commit(s, slot, ssrc, KIND_RTCP, index);
+    stream_commit(s, ref, ssrc, KIND_RTCP, index);
     return (int)rtcp_len;
 }

@@ -12,10 +12,12 @@
  * expects at once (what it negotiated, at most J_SRTP_MAX_STREAMS), allocated by j_srtp_new
  * and grown by j_srtp_reserve, never per packet: a packet of one more SSRC is refused with
  * J_ELIMIT, so a peer cannot grow our memory by inventing SSRCs. The owner removes an
- * SSRC's state when the SSRC retires (j_srtp_remove_stream), which frees its slot. Inbound
- * replay window: J_SRTP_REPLAY_WINDOW packets per SSRC, for RTP and for RTCP. Outbound
- * allows repeating an index, so a packet resent with the same sequence number (NACK
- * answered by resending) protects again, to the same bytes, instead of failing.
+ * SSRC's state when the SSRC retires (j_srtp_remove_stream), which frees its slot; inbound,
+ * where the SSRC stood is remembered so that it resumes there if it comes back (see
+ * j_srtp_remove_stream). Inbound replay window: J_SRTP_REPLAY_WINDOW packets per SSRC, for
+ * RTP and for RTCP. Outbound allows repeating an index, so a packet resent with the same
+ * sequence number (NACK answered by resending) protects again, to the same bytes, instead
+ * of failing.
  *
  * Packets are transformed in place. Not thread-safe per session; nothing is allocated on
  * the per-packet path by this module.
@@ -44,7 +46,8 @@ typedef enum {
 #define J_SRTP_REPLAY_WINDOW 1024
 /* Most SSRCs a session (one direction) may be sized for: a room subscriber connection
  * carries up to 64 m= sections (SDP_MAX_MEDIA), each with a media and an RTX SSRC, plus
- * RTCP senders. Inbound, a stream costs 2 x J_SRTP_REPLAY_WINDOW / 8 bytes of windows. */
+ * RTCP senders. Inbound, a stream slot costs 2 x J_SRTP_REPLAY_WINDOW / 8 bytes of
+ * windows and 48 bytes to remember a removed SSRC. */
 #define J_SRTP_MAX_STREAMS 136
 
 /* j_srtp_global_init - initialise the backend once per process (thread-safe, idempotent;
@@ -63,13 +66,24 @@ j_srtp *j_srtp_new(j_srtp_profile p, const uint8_t *key_salt, size_t len, j_srtp
  * its room). Not on the per-packet path: it may allocate. */
 int j_srtp_reserve(j_srtp *s, size_t max_streams);
 
-/* j_srtp_remove_stream - forget ssrc's RTP and RTCP state (rollover counter, SRTCP index,
- * replay windows) and free its slot for another SSRC; no allocation, safe per packet. J_OK,
- * J_ENOTFOUND (no state for ssrc) or J_EINVAL. A packet of ssrc afterwards starts a new
- * stream at index 0 (RFC 3711 §3.3.1). Outbound, that would encrypt with keystream already
- * used, so an owner removes only an SSRC it never protects again with this session's key;
- * inbound, a removed SSRC's old packets would be accepted again once, so it removes only
- * SSRCs it no longer routes. */
+/* j_srtp_remove_stream - free ssrc's slot for another SSRC; no allocation, safe per packet.
+ * J_OK, J_ENOTFOUND (no live state for ssrc) or J_EINVAL.
+ *
+ * Inbound, the session remembers the SSRC's highest RTP index (ROC || SEQ) and SRTCP index
+ * among its last removed SSRCs, as many as it has slots (j_srtp_new, j_srtp_reserve: one
+ * renegotiation that replaces every stream at once is remembered whole; 48 bytes a slot,
+ * allocated with the slots). A packet of ssrc afterwards (it must authenticate first, as
+ * any new SSRC's) resumes from there: its ROC is estimated from the remembered index (RFC
+ * 3711 §3.3.1), so a sender that kept its SSRC and numbering past a rollover still
+ * decrypts, and every index up to the remembered one is refused as a replay (J_EREPLAY;
+ * the window itself is not kept, so one lost then or reordered past the removal is
+ * refused too). Past that many removals, the SSRC removed first is forgotten: its next
+ * packet starts a new stream at index 0, and its old packets are accepted again once, so an
+ * owner still removes only SSRCs it no longer routes.
+ *
+ * Outbound, the state is forgotten: a packet of ssrc afterwards starts again at index 0,
+ * which would encrypt with keystream already used, so an owner removes only an SSRC it
+ * never protects again with this session's key. */
 int j_srtp_remove_stream(j_srtp *s, uint32_t ssrc);
 
 void j_srtp_free(j_srtp *s);

@@ -3,7 +3,10 @@
  * For every profile, the same packets go through our transform and libsrtp's: SRTP output
  * must be byte-identical, and each side must unprotect what the other protected, SRTP and
  * SRTCP, over several SSRCs, sequence numbers crossing the 16-bit wrap (ROC 0 -> 1),
- * CSRCs, header extensions, padding and payloads from 1 to 1400 bytes.
+ * CSRCs, header extensions, padding and payloads from 1 to 1400 bytes. Our receiver also
+ * removes a stream every few packets (j_srtp_remove_stream, as when a track retires) and
+ * must resume it where it was, ROC and SRTCP index included, while libsrtp2's sender just
+ * goes on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,12 +20,16 @@
 #include <srtp2/srtp.h>
 
 #include "core/bytes.h"
+#include "core/err.h"
 #include "srtp/srtp.h"
 
 #define MAX_PACKET 1500
 #define STREAMS 3
 #define RTP_PER_STREAM 700
 #define RTCP_PER_STREAM 300
+/* Our receiver removes the stream of every REMOVE_EVERY-th packet after reading it: prime to
+ * STREAMS, so each stream is removed every REMOVE_EVERY of its own packets, the wrap too. */
+#define REMOVE_EVERY 5
 
 static const uint32_t k_ssrcs[STREAMS] = {0x11111111, 0x2222ABCD, 0xFEDCBA98};
 /* Each stream starts shortly before the wrap so that ROC 1 is reached, at its own place. */
@@ -152,6 +159,8 @@ static void check_rtp(j_srtp_profile p)
         assert_memory_equal(ours, plain, len);
         assert_int_equal(j_srtp_unprotect_rtp(b.ours_rx, theirs, (size_t)lib_n), (int)len);
         assert_memory_equal(theirs, plain, len);
+        if (i % REMOVE_EVERY == 0)
+            assert_int_equal(j_srtp_remove_stream(b.ours_rx, k_ssrcs[stream]), J_OK);
     }
     for (size_t s = 0; s < STREAMS; s++) assert_true(seq[s] < k_first_seq[s]); /* wrapped */
     close_both(&b);
@@ -180,6 +189,8 @@ static void check_rtcp(j_srtp_profile p)
         assert_memory_equal(ours, plain, len);
         assert_int_equal(j_srtp_unprotect_rtcp(b.ours_rx, theirs, (size_t)lib_n), (int)len);
         assert_memory_equal(theirs, plain, len);
+        if (i % REMOVE_EVERY == 0)
+            assert_int_equal(j_srtp_remove_stream(b.ours_rx, k_ssrcs[i % STREAMS]), J_OK);
     }
     close_both(&b);
 }

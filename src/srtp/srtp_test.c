@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -884,29 +885,166 @@ static void test_remove_stream_reuses_slots(void **state)
     }
 }
 
-/* A removed SSRC's state is gone: its next packet starts a new stream at index 0 (a fresh
- * receiver, which assumes ROC 0, reads it), and a packet it had accepted before is accepted
- * again, which is why owners remove only SSRCs that retired. */
-static void test_removed_stream_starts_over(void **state)
+/* A packet as it went over the wire, kept to be delivered (again) later. */
+typedef struct {
+    uint8_t bytes[128];
+    size_t len;
+    bool rtcp;
+} wire_packet;
+
+static void protect_rtp_into(session_pair *s, uint16_t seq, uint32_t ssrc, wire_packet *w)
+{
+    size_t len = make_rtp(w->bytes, seq, ssrc, 40);
+    int n = j_srtp_protect_rtp(s->tx, w->bytes, len, sizeof w->bytes);
+    assert_int_equal(n, (int)(len + j_srtp_rtp_overhead(s->profile)));
+    w->len = (size_t)n;
+    w->rtcp = false;
+}
+
+static void protect_rtcp_into(session_pair *s, uint32_t ssrc, wire_packet *w)
+{
+    size_t len = make_rtcp(w->bytes, ssrc);
+    int n = j_srtp_protect_rtcp(s->tx, w->bytes, len, sizeof w->bytes);
+    assert_int_equal(n, (int)(len + j_srtp_rtcp_overhead(s->profile)));
+    w->len = (size_t)n;
+    w->rtcp = true;
+}
+
+/* Unprotect a copy of w with rx (w stays as sent): the plain length or an error. */
+static int deliver(j_srtp *rx, const wire_packet *w)
+{
+    uint8_t copy[sizeof w->bytes];
+    memcpy(copy, w->bytes, w->len);
+    return w->rtcp ? j_srtp_unprotect_rtcp(rx, copy, w->len) : j_srtp_unprotect_rtp(rx, copy, w->len);
+}
+
+#define RTP_PLAIN_LEN 52  /* make_rtp with 40 bytes of payload */
+#define RTCP_PLAIN_LEN 32 /* make_rtcp */
+
+/* An inbound SSRC removed and back refuses every packet it had sent before its removal,
+ * RTP and RTCP, even one that was lost then (its window is not kept), and takes new ones;
+ * a forged packet of it neither starts its stream nor loses what was remembered. */
+static void test_returning_ssrc_refuses_replays(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < PROFILE_COUNT; k++) {
+        session_pair s;
+        pair_open(&s, k_profiles[k]);
+        wire_packet rtp[5], rtcp[3];
+        for (uint16_t i = 0; i < 5; i++) protect_rtp_into(&s, (uint16_t)(100 + i), 9, &rtp[i]);
+        for (int i = 0; i < 3; i++) protect_rtcp_into(&s, 9, &rtcp[i]);
+        for (int i = 0; i < 5; i++)
+            if (i != 3) assert_int_equal(deliver(s.rx, &rtp[i]), RTP_PLAIN_LEN); /* 103 lost */
+        assert_int_equal(deliver(s.rx, &rtcp[0]), RTCP_PLAIN_LEN);
+        assert_int_equal(deliver(s.rx, &rtcp[2]), RTCP_PLAIN_LEN); /* index 1 lost */
+        assert_int_equal(j_srtp_remove_stream(s.rx, 9), J_OK);
+        assert_int_equal(j_srtp_remove_stream(s.rx, 9), J_ENOTFOUND);
+
+        for (int i = 0; i < 5; i++) assert_int_equal(deliver(s.rx, &rtp[i]), J_EREPLAY);
+        for (int i = 0; i < 3; i++) assert_int_equal(deliver(s.rx, &rtcp[i]), J_EREPLAY);
+        wire_packet forged;
+        protect_rtp_into(&s, 105, 9, &forged);
+        forged.bytes[20] ^= 1;
+        assert_int_equal(deliver(s.rx, &forged), J_EAUTH);
+        assert_int_equal(j_srtp_remove_stream(s.rx, 9), J_ENOTFOUND); /* no stream started */
+        assert_int_equal(deliver(s.rx, &rtp[4]), J_EREPLAY);
+
+        wire_packet next_rtp, next_rtcp;
+        protect_rtp_into(&s, 106, 9, &next_rtp);
+        protect_rtcp_into(&s, 9, &next_rtcp);
+        assert_int_equal(deliver(s.rx, &next_rtcp), RTCP_PLAIN_LEN); /* RTCP starts it */
+        assert_int_equal(deliver(s.rx, &next_rtp), RTP_PLAIN_LEN);
+        /* Now in the live window, where the earlier ones count as seen. */
+        for (int i = 0; i < 5; i++) assert_int_equal(deliver(s.rx, &rtp[i]), J_EREPLAY);
+        for (int i = 0; i < 3; i++) assert_int_equal(deliver(s.rx, &rtcp[i]), J_EREPLAY);
+        assert_int_equal(deliver(s.rx, &next_rtp), J_EREPLAY);
+        assert_int_equal(deliver(s.rx, &next_rtcp), J_EREPLAY);
+        pair_close(&s);
+    }
+}
+
+/* A sender that keeps its SSRC and numbering across the removal of its inbound stream goes
+ * on being decrypted: removed at the wrap (seq 65535, next ROC 1) and again at ROC 1, where a
+ * receiver that starts over at ROC 0 cannot authenticate it. */
+static void test_returning_ssrc_keeps_rollover(void **state)
 {
     (void)state;
     for (size_t k = 0; k < PROFILE_COUNT; k++) {
         session_pair s, fresh;
         pair_open(&s, k_profiles[k]);
         pair_open(&fresh, k_profiles[k]);
-        uint8_t early[128], buf[128];
-        size_t early_len = make_rtp(early, 65534, 9, 40);
-        int early_n = j_srtp_protect_rtp(s.tx, early, early_len, sizeof early);
-        memcpy(buf, early, (size_t)early_n);
-        assert_int_equal(j_srtp_unprotect_rtp(s.rx, buf, (size_t)early_n), (int)early_len);
+        for (uint16_t seq = 65530; seq != 0; seq++) assert_int_equal(rtp_through(&s, seq, 9), 52);
+        assert_int_equal(j_srtp_remove_stream(s.rx, 9), J_OK);
+        for (uint16_t seq = 0; seq < 100; seq++) assert_int_equal(rtp_through(&s, seq, 9), 52);
+        assert_int_equal(j_srtp_remove_stream(s.rx, 9), J_OK);
+        wire_packet w;
+        protect_rtp_into(&s, 100, 9, &w); /* index 65536 + 100 */
+        assert_int_equal(deliver(fresh.rx, &w), J_EAUTH);
+        assert_int_equal(deliver(s.rx, &w), RTP_PLAIN_LEN);
+        assert_int_equal(rtp_through(&s, 101, 9), 52);
+        pair_close(&fresh);
+        pair_close(&s);
+    }
+}
+
+/* Outbound, a removed SSRC is forgotten: its next packet is protected at index 0 again, as a
+ * fresh receiver (ROC 0) reads it; the receiver that saw the stream refuses it as a replay
+ * (which is why owners remove only SSRCs they never protect again with this key). */
+static void test_removed_outbound_stream_starts_over(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < PROFILE_COUNT; k++) {
+        session_pair s, fresh;
+        pair_open(&s, k_profiles[k]);
+        pair_open(&fresh, k_profiles[k]);
         for (uint16_t seq = 65535; seq != 3; seq++) assert_int_equal(rtp_through(&s, seq, 9), 52);
         assert_int_equal(j_srtp_remove_stream(s.tx, 9), J_OK);
-        assert_int_equal(j_srtp_remove_stream(s.rx, 9), J_OK);
-        size_t len = make_rtp(buf, 3, 9, 40); /* ROC 1 before the removal, 0 now */
-        int n = j_srtp_protect_rtp(s.tx, buf, len, sizeof buf);
-        assert_int_equal(j_srtp_unprotect_rtp(fresh.rx, buf, (size_t)n), (int)len);
-        assert_int_equal(j_srtp_unprotect_rtp(s.rx, early, (size_t)early_n), (int)early_len);
+        wire_packet w;
+        protect_rtp_into(&s, 3, 9, &w); /* ROC 1 before the removal, 0 now */
+        assert_int_equal(deliver(fresh.rx, &w), RTP_PLAIN_LEN);
+        assert_int_equal(deliver(s.rx, &w), J_EAUTH); /* s.rx expects ROC 1 */
+        protect_rtcp_into(&s, 9, &w);
+        assert_int_equal(deliver(s.rx, &w), RTCP_PLAIN_LEN);
+        assert_int_equal(j_srtp_remove_stream(s.tx, 9), J_OK);
+        protect_rtcp_into(&s, 9, &w); /* SRTCP index 0 again */
+        assert_int_equal(deliver(s.rx, &w), J_EREPLAY);
         pair_close(&fresh);
+        pair_close(&s);
+    }
+}
+
+/* A session of 4 slots remembers its last 4 removed SSRCs. A 5th and 6th removal forget the
+ * two that retired first (1, then 3: 2 came back and retired again since), whose old packets
+ * are then accepted once more, as srtp.h says; the others' are refused. */
+static void test_retired_ssrcs_evict_oldest(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < PROFILE_COUNT; k++) {
+        session_pair s;
+        pair_open_sized(&s, k_profiles[k], 4);
+        wire_packet rtp[7], rtcp[7]; /* [ssrc] */
+        for (uint32_t ssrc = 1; ssrc <= 6; ssrc++) {
+            protect_rtp_into(&s, 10, ssrc, &rtp[ssrc]);
+            protect_rtcp_into(&s, ssrc, &rtcp[ssrc]);
+            assert_int_equal(j_srtp_remove_stream(s.tx, ssrc), J_OK); /* it has 4 slots too */
+        }
+        for (uint32_t ssrc = 1; ssrc <= 4; ssrc++) {
+            assert_int_equal(deliver(s.rx, &rtp[ssrc]), RTP_PLAIN_LEN);
+            assert_int_equal(deliver(s.rx, &rtcp[ssrc]), RTCP_PLAIN_LEN);
+            assert_int_equal(j_srtp_remove_stream(s.rx, ssrc), J_OK);
+        }
+        assert_int_equal(rtp_through(&s, 11, 2), 52);
+        assert_int_equal(j_srtp_remove_stream(s.rx, 2), J_OK);
+        for (uint32_t ssrc = 5; ssrc <= 6; ssrc++) {
+            assert_int_equal(deliver(s.rx, &rtp[ssrc]), RTP_PLAIN_LEN);
+            assert_int_equal(deliver(s.rx, &rtcp[ssrc]), RTCP_PLAIN_LEN);
+            assert_int_equal(j_srtp_remove_stream(s.rx, ssrc), J_OK);
+        }
+        for (uint32_t ssrc = 1; ssrc <= 6; ssrc++) {
+            bool forgotten = ssrc == 1 || ssrc == 3;
+            assert_int_equal(deliver(s.rx, &rtp[ssrc]), forgotten ? RTP_PLAIN_LEN : J_EREPLAY);
+            assert_int_equal(deliver(s.rx, &rtcp[ssrc]), forgotten ? RTCP_PLAIN_LEN : J_EREPLAY);
+        }
         pair_close(&s);
     }
 }
@@ -936,7 +1074,10 @@ int main(void)
         cmocka_unit_test(test_malformed_rtp_headers),
         cmocka_unit_test(test_no_allocation_per_packet),
         cmocka_unit_test(test_remove_stream_reuses_slots),
-        cmocka_unit_test(test_removed_stream_starts_over),
+        cmocka_unit_test(test_returning_ssrc_refuses_replays),
+        cmocka_unit_test(test_returning_ssrc_keeps_rollover),
+        cmocka_unit_test(test_removed_outbound_stream_starts_over),
+        cmocka_unit_test(test_retired_ssrcs_evict_oldest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
