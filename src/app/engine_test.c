@@ -43,8 +43,7 @@ static engine *new_engine(int max_subscribers)
 static int add(engine *e, peer_role role, const char *id, const char *ufrag, sdp_negotiated *neg,
                engine_bind *binds, bool update)
 {
-    engine_session s = {.role = role, .id = id, .owner = "test", .local_ufrag = ufrag,
-                        .local_pwd = "0123456789abcdefghijklmn", .neg = neg, .binds = binds};
+    engine_session s = session_of(role, id, ufrag, neg, binds);
     return update ? engine_update_session(e, &s, 0) : engine_add_session(e, &s, 0);
 }
 
@@ -92,13 +91,6 @@ static void test_publisher_claims_tracks_and_a_second_one_conflicts(void **state
     assert_int_equal(engine_track_published(e, "TR_v", &src), J_ENOTFOUND);
     assert_int_equal(add(e, PEER_PUBLISHER, "pub2", "ufrag002", &neg, binds, false), J_OK);
     engine_free(e);
-}
-
-static engine_session session_of(peer_role role, const char *id, const char *ufrag,
-                                 sdp_negotiated *neg, engine_bind *binds)
-{
-    return (engine_session){.role = role, .id = id, .owner = "test", .local_ufrag = ufrag,
-                            .local_pwd = "0123456789abcdefghijklmn", .neg = neg, .binds = binds};
 }
 
 /* A refused binding names its m= section, its track and what is wrong, for the client; a

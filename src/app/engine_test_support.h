@@ -1,11 +1,12 @@
-/* engine_test_support.h - negotiated offers for tests that add sessions to engines (tests
- * only; static functions, include once per test program). */
+/* engine_test_support.h - negotiated offers and sessions for tests that add sessions to
+ * engines (tests only; static functions, include once per test program). */
 #ifndef J_APP_ENGINE_TEST_SUPPORT_H
 #define J_APP_ENGINE_TEST_SUPPORT_H
 
 #include <stdio.h>
 #include <string.h>
 
+#include "app/engine.h"
 #include "peer/peer.h"
 #include "sdp/sdp.h"
 
@@ -32,6 +33,14 @@ static void make_neg(sdp_negotiated *neg, const char *kinds, peer_role role, con
         strcpy(m->codecs[0].name, kinds[i] == 'a' ? "opus" : "VP8");
         m->codecs[0].clock_rate = kinds[i] == 'a' ? 48000 : 90000;
     }
+}
+
+/* A session of the test owner with fixed ICE password. */
+static engine_session session_of(peer_role role, const char *id, const char *ufrag,
+                                 sdp_negotiated *neg, engine_bind *binds)
+{
+    return (engine_session){.role = role, .id = id, .owner = "test", .local_ufrag = ufrag,
+                            .local_pwd = "0123456789abcdefghijklmn", .neg = neg, .binds = binds};
 }
 
 #endif

@@ -47,8 +47,7 @@ static int subscribe(media *m, const char *name, const char *id, bool unbound, b
         snprintf(binds[0].track_id, sizeof binds[0].track_id, "%s", audio);
         snprintf(binds[1].track_id, sizeof binds[1].track_id, "%s", video);
     }
-    engine_session s = {.role = PEER_SUBSCRIBER, .id = id, .owner = "test", .local_ufrag = ufrag,
-                        .local_pwd = "0123456789abcdefghijklmn", .neg = &neg, .binds = binds};
+    engine_session s = session_of(PEER_SUBSCRIBER, id, ufrag, &neg, binds);
     int worker = -1;
     int rc = update ? media_update_session(m, &s, &worker) : media_add_session(m, name, &s, &worker);
     assert_int_equal(rc, J_OK);

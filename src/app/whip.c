@@ -349,16 +349,22 @@ static void session_patch(void *ctx, const http_request *req, http_reply *rep)
                      "send the offer with all candidates gathered");
 }
 
+/* The workers' figures for a server-wide admin (with the session list or not), or NULL once
+ * rep holds the refusal (401/403) or the 503 of a server shutting down. */
+static json_t *admin_stats(app *a, const http_request *req, http_reply *rep, bool with_sessions)
+{
+    if (!app_admin_allowed(a, req, NULL, rep)) return NULL;
+    json_t *stats = media_stats(a->media, with_sessions);
+    if (!stats) http_reply_error(rep, 503, "shutting down", NULL);
+    return stats;
+}
+
 /* Every session of every stream and room (ids, tracks, counters): server-wide admins only. */
 static void api_stats(void *ctx, const http_request *req, http_reply *rep)
 {
     app *a = ctx;
-    if (!app_admin_allowed(a, req, NULL, rep)) return;
-    json_t *stats = media_stats(a->media, true);
-    if (!stats) {
-        http_reply_error(rep, 503, "shutting down", NULL);
-        return;
-    }
+    json_t *stats = admin_stats(a, req, rep, true);
+    if (!stats) return;
     json_object_set_new(stats, "http",
                         json_pack("{s:I}", "rate_limited",
                                   (json_int_t)(a->http_rate ? rate_limiter_denied(a->http_rate) : 0)));
@@ -370,12 +376,8 @@ static void api_stats(void *ctx, const http_request *req, http_reply *rep)
 static void metrics_get(void *ctx, const http_request *req, http_reply *rep)
 {
     app *a = ctx;
-    if (!app_admin_allowed(a, req, NULL, rep)) return;
-    json_t *stats = media_stats(a->media, false);
-    if (!stats) {
-        http_reply_error(rep, 503, "shutting down", NULL);
-        return;
-    }
+    json_t *stats = admin_stats(a, req, rep, false);
+    if (!stats) return;
     json_t *rooms = a->rooms ? rtc_rooms_json(a->rooms) : NULL;
     metrics_app_figures fig = {
         .version = JUNCTION_VERSION,

@@ -887,7 +887,6 @@ static void test_simulcast_switches_keep_the_stream_continuous(void **state)
     assert_int_equal(r.cap.pkt[0].width, 320);
     assert_int_equal(r.d.layers.current_spatial, 2);
     assert_int_equal(last_width(&r.cap), 1280);
-    assert_int_equal(last_width(&r.cap), 1280);
     assert_continuous(&r.cap, 0);
 
     /* A budget for the middle encoding at full rate: down at once, at h's keyframe. */
